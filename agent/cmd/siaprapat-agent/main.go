@@ -1,0 +1,340 @@
+// Command siaprapat-agent checks a video-conference room against the
+// readiness standard and reports to the controller over MQTT.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/siaprapat/siaprapat/agent"
+	"github.com/siaprapat/siaprapat/agent/fleetsim"
+	"github.com/siaprapat/siaprapat/agent/link"
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/runner"
+	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/internal/cli"
+)
+
+const usage = `usage: siaprapat-agent <command> [flags]
+
+commands:
+  run       check the room every interval and report to the controller over MQTT
+  check     check the room once and print the verdicts (exit 0 ready or degraded, 1 not ready, 2 could not check)
+  simulate  simulate a fleet of rooms against a broker (demo and load generator)
+  version   print the version
+
+Run 'siaprapat-agent <command> -h' for a command's flags.
+`
+
+// Exit codes of check.
+const (
+	exitReady    = 0 // ready or degraded
+	exitNotReady = 1
+	exitNoCheck  = 2 // could not check (bad flags, bad standard, nothing measured)
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitNoCheck
+	}
+	switch args[0] {
+	case "run":
+		return runDaemon(args[1:], stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
+	case "simulate":
+		return simulate(args[1:], stderr)
+	case "version", "--version", "-version":
+		cli.PrintVersion(stdout, "siaprapat-agent")
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "siaprapat-agent: unknown command %q\n\n%s", args[0], usage)
+	return exitNoCheck
+}
+
+// common holds the flags run and check share.
+type common struct {
+	only     *string
+	stdFile  *string
+	timeout  *time.Duration
+	logLevel *string
+}
+
+func commonFlags(fs *flag.FlagSet) common {
+	return common{
+		only:     fs.String("only", "", "comma-separated checks to run (default: all): "+strings.Join(checkNames(), ",")),
+		stdFile:  fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)"),
+		timeout:  fs.Duration("check-timeout", runner.DefaultTimeout, "deadline for each check"),
+		logLevel: fs.String("log-level", "info", "log level: debug, info, warn or error"),
+	}
+}
+
+func checkNames() []string {
+	var names []string
+	for _, c := range agent.Checks() {
+		names = append(names, c.Name())
+	}
+	return names
+}
+
+// newRunner builds the runner from the shared flags.
+func (c common) newRunner(site, room string) (*runner.Runner, error) {
+	std, err := standard.Load(*c.stdFile)
+	if err != nil {
+		return nil, err
+	}
+	checks, err := runner.Select(agent.Checks(), runner.ParseOnly(*c.only))
+	if err != nil {
+		return nil, fmt.Errorf("--only: %w", err)
+	}
+	if *c.timeout <= 0 {
+		return nil, fmt.Errorf("--check-timeout %v: must be positive", *c.timeout)
+	}
+	return &runner.Runner{
+		Site: site, Room: room, AgentVersion: cli.Version(), Standard: std,
+		Checks: checks, Timeout: *c.timeout,
+	}, nil
+}
+
+func parse(fs *flag.FlagSet, args []string) bool {
+	if err := fs.Parse(args); err != nil {
+		return false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		return false
+	}
+	return true
+}
+
+func runDaemon(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("siaprapat-agent run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	brokerURL := fs.String("broker", "mqtt://127.0.0.1:1883", "MQTT broker URL (mqtt://, tcp://, mqtts://, ssl://)")
+	site := fs.String("site", "", "site (region or office) of this room (required)")
+	room := fs.String("room", "", "room id (required)")
+	interval := fs.Duration("interval", agent.DefaultInterval, "how often to check the room and report")
+	keepAlive := fs.Duration("keepalive", link.DefaultKeepAlive, "MQTT keepalive; the broker declares the agent offline after 1.5 times this without a word")
+	username := fs.String("username", "", "MQTT user name")
+	password := fs.String("password", "", "MQTT password (or set SIAPRAPAT_MQTT_PASSWORD)")
+	cf := commonFlags(fs)
+	if !parse(fs, args) {
+		return exitNoCheck
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "siaprapat-agent: %v\n", err)
+		return exitNoCheck
+	}
+	log, err := cli.Logger(stderr, *cf.logLevel)
+	if err != nil {
+		return fail(err)
+	}
+	if err := report.CheckName("--site", *site); err != nil {
+		return fail(err)
+	}
+	if err := report.CheckName("--room", *room); err != nil {
+		return fail(err)
+	}
+	if _, err := report.BrokerURL(*brokerURL); err != nil {
+		return fail(err)
+	}
+	if *password == "" {
+		*password = os.Getenv("SIAPRAPAT_MQTT_PASSWORD")
+	}
+	r, err := cf.newRunner(*site, *room)
+	if err != nil {
+		return fail(err)
+	}
+	log = log.With("site", *site, "room", *room)
+	r.Log = log
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("starting siaprapat-agent", "version", cli.Version(), "broker", link.Describe(*brokerURL), "interval", *interval, "standard", r.Standard.String())
+	err = agent.Run(ctx, agent.Config{
+		Link: link.Options{
+			Broker: *brokerURL, Site: *site, Room: *room, KeepAlive: *keepAlive,
+			Username: *username, Password: *password,
+		},
+		Interval: *interval,
+		Runner:   r,
+		Log:      log,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	log.Info("stopped")
+	return 0
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// localRoom names this PC for a local check when no --room is given.
+func localRoom() string {
+	h, _ := os.Hostname()
+	h = strings.Trim(unsafeName.ReplaceAllString(h, "-"), "-._")
+	if len(h) > 64 {
+		h = h[:64]
+	}
+	if !report.ValidName(h) {
+		return "local"
+	}
+	return h
+}
+
+func check(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("siaprapat-agent check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the Report as JSON instead of a table")
+	site := fs.String("site", "local", "site named in the report")
+	room := fs.String("room", localRoom(), "room named in the report (default: this PC's host name)")
+	cf := commonFlags(fs)
+	if !parse(fs, args) {
+		return exitNoCheck
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "siaprapat-agent check: %v\n", err)
+		return exitNoCheck
+	}
+	log, err := cli.Logger(stderr, *cf.logLevel)
+	if err != nil {
+		return fail(err)
+	}
+	if err := report.CheckName("--site", *site); err != nil {
+		return fail(err)
+	}
+	if err := report.CheckName("--room", *room); err != nil {
+		return fail(err)
+	}
+	r, err := cf.newRunner(*site, *room)
+	if err != nil {
+		return fail(err)
+	}
+	r.Log = log
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep := r.Run(ctx)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(rep); err != nil {
+			return fail(err)
+		}
+	} else {
+		printTable(stdout, rep, r.Standard)
+	}
+	return exitCode(rep)
+}
+
+// exitCode maps a report to check's exit code: 2 when nothing could be
+// measured, 1 when not ready, 0 when ready or degraded.
+func exitCode(rep *report.Report) int {
+	measured := false
+	for _, c := range rep.Checks {
+		if c.Verdict != report.Error {
+			measured = true
+		}
+	}
+	switch {
+	case !measured:
+		return exitNoCheck
+	case rep.Verdict == report.NotReady:
+		return exitNotReady
+	}
+	return exitReady
+}
+
+func printTable(w io.Writer, rep *report.Report, std *standard.Standard) {
+	fmt.Fprintf(w, "siaprapat check of %s/%s, standard %s, %s\n\n", rep.Site, rep.Room, std, rep.MeasuredAt.Local().Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tTARGET\tRULE\tVERDICT\tOBSERVED\tWANT\tREASON")
+	for _, c := range rep.Checks {
+		if len(c.Rules) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t%s\t\t\t%s\n", c.Check, c.Target, strings.ToUpper(string(c.Verdict)), c.Reason)
+			continue
+		}
+		for _, rr := range c.Rules {
+			obs := "-"
+			if rr.Observed != nil {
+				obs = standard.Format(measurementOf(std, rr.Rule), *rr.Observed)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Check, c.Target, rr.Rule, strings.ToUpper(string(rr.Verdict)), obs, rr.Want, rr.Reason)
+		}
+	}
+	tw.Flush()
+	for _, c := range rep.Checks {
+		if len(c.Rules) > 0 && c.Reason != "" {
+			fmt.Fprintf(w, "\nnote (%s): %s\n", c.Check, c.Reason)
+		}
+	}
+	fmt.Fprintf(w, "\nroom verdict: %s\n", strings.ToUpper(string(rep.Verdict)))
+}
+
+func measurementOf(std *standard.Standard, rule string) string {
+	if r, ok := std.Rule(rule); ok {
+		return r.Measurement
+	}
+	return ""
+}
+
+func simulate(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("siaprapat-agent simulate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	brokerURL := fs.String("broker", "mqtt://127.0.0.1:1883", "MQTT broker URL")
+	rooms := fs.Int("rooms", 20, "simulated rooms")
+	sites := fs.Int("sites", 3, "sites the rooms are spread over")
+	interval := fs.Duration("interval", agent.DefaultInterval, "how often each room reports")
+	keepAlive := fs.Duration("keepalive", link.DefaultKeepAlive, "MQTT keepalive of each simulated agent")
+	seed := fs.Uint64("seed", 1, "seed of the drawn measurements")
+	stdFile := fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if !parse(fs, args) {
+		return exitNoCheck
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "siaprapat-agent simulate: %v\n", err)
+		return exitNoCheck
+	}
+	log, err := cli.Logger(stderr, *logLevel)
+	if err != nil {
+		return fail(err)
+	}
+	std, err := standard.Load(*stdFile)
+	if err != nil {
+		return fail(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("simulating a fleet", "rooms", *rooms, "sites", *sites, "interval", *interval, "broker", link.Describe(*brokerURL))
+	stats, err := fleetsim.Run(ctx, fleetsim.Options{
+		Broker: *brokerURL, Rooms: *rooms, Sites: *sites, Interval: *interval, KeepAlive: *keepAlive,
+		Seed: *seed, Standard: std, AgentVersion: cli.Version() + "-sim", Log: log,
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return 0
+		}
+		return fail(err)
+	}
+	log.Info("simulation stopped", "published", stats.Published.Load(), "failed", stats.Failed.Load(), "drops", stats.Drops.Load())
+	return 0
+}

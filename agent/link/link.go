@@ -1,0 +1,238 @@
+// Package link is the agent's MQTT connection (paho): birth and last will on
+// the room's status topic, reports out, reconnection with backoff.
+package link
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+)
+
+// Defaults for Options.
+const (
+	DefaultKeepAlive      = 30 * time.Second
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultPublishTimeout = 10 * time.Second
+	// MaxReconnectInterval caps paho's exponential reconnect backoff.
+	MaxReconnectInterval = 30 * time.Second
+)
+
+// ErrNotConnected is returned by Publish while the broker is unreachable.
+var ErrNotConnected = errors.New("not connected to the MQTT broker")
+
+// Options configure a Link.
+type Options struct {
+	Broker         string // mqtt://host:port, tcp://, mqtts://, ssl:// or tls://
+	ClientID       string // defaults to siaprapat-agent-SITE-ROOM
+	Site, Room     string
+	Username       string
+	Password       string
+	TLS            *tls.Config // for mqtts/ssl; nil means the system roots
+	KeepAlive      time.Duration
+	ConnectTimeout time.Duration
+	PublishTimeout time.Duration
+	Log            *slog.Logger
+}
+
+// Link is one room's MQTT session.
+type Link struct {
+	opts   Options
+	client mqtt.Client
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	conn    net.Conn // the current network connection, for Drop
+	dropped bool
+}
+
+// Connect starts the session and returns at once: paho keeps trying in the
+// background, with backoff, until the broker answers, and reconnects after
+// every outage. On each connect the agent publishes a retained "online";
+// the broker publishes the retained last will "offline" if the agent
+// vanishes without saying goodbye.
+func Connect(opts Options) (*Link, error) {
+	u, err := report.BrokerURL(opts.Broker)
+	if err != nil {
+		return nil, err
+	}
+	if err := report.CheckName("site", opts.Site); err != nil {
+		return nil, err
+	}
+	if err := report.CheckName("room", opts.Room); err != nil {
+		return nil, err
+	}
+	if opts.ClientID == "" {
+		opts.ClientID = "siaprapat-agent-" + opts.Site + "-" + opts.Room
+	}
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = DefaultKeepAlive
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = DefaultConnectTimeout
+	}
+	if opts.PublishTimeout <= 0 {
+		opts.PublishTimeout = DefaultPublishTimeout
+	}
+	l := &Link{opts: opts, log: opts.Log}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	l.log = l.log.With("broker", u.Redacted(), "site", opts.Site, "room", opts.Room)
+	status := report.Topic(opts.Site, opts.Room, report.KindStatus)
+
+	co := mqtt.NewClientOptions().
+		AddBroker(u.String()).
+		SetClientID(opts.ClientID).
+		SetUsername(opts.Username).
+		SetPassword(opts.Password).
+		SetKeepAlive(opts.KeepAlive).
+		SetPingTimeout(opts.KeepAlive/2+time.Second).
+		SetConnectTimeout(opts.ConnectTimeout).
+		SetWriteTimeout(opts.PublishTimeout).
+		SetCleanSession(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(2*time.Second).
+		SetMaxReconnectInterval(MaxReconnectInterval).
+		SetWill(status, report.StatusOffline, 1, true).
+		SetCustomOpenConnectionFn(l.open).
+		SetOnConnectHandler(func(c mqtt.Client) {
+			l.log.Info("connected to broker")
+			t := c.Publish(status, 1, true, report.StatusOnline)
+			if !t.WaitTimeout(opts.PublishTimeout) || t.Error() != nil {
+				l.log.Warn("could not publish online status", "err", tokenErr(t))
+			}
+		}).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			l.log.Warn("lost the broker; reconnecting with backoff", "err", err)
+		}).
+		SetConnectionAttemptHandler(func(broker *url.URL, tc *tls.Config) *tls.Config {
+			l.log.Debug("connecting to broker")
+			return tc
+		})
+	l.client = mqtt.NewClient(co)
+	l.client.Connect() // completes in the background; ConnectRetry keeps trying
+	return l, nil
+}
+
+// open dials the broker; it stands in for paho's own dialer so that Drop can
+// cut the connection the way a power cut or a pulled cable would.
+func (l *Link) open(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
+	d := &net.Dialer{Timeout: l.opts.ConnectTimeout}
+	var conn net.Conn
+	var err error
+	if report.SecureBroker(u) {
+		cfg := l.opts.TLS
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		cfg = cfg.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName = u.Hostname()
+		}
+		conn, err = tls.DialWithDialer(d, "tcp", u.Host, cfg)
+	} else {
+		conn, err = d.Dial("tcp", u.Host)
+	}
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dropped {
+		conn.Close()
+		return nil, errors.New("link dropped")
+	}
+	l.conn = conn
+	return conn, nil
+}
+
+// Connected reports whether the session is up now.
+func (l *Link) Connected() bool { return l.client.IsConnectionOpen() }
+
+// WaitConnected waits until the session is up or the context ends.
+func (l *Link) WaitConnected(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !l.Connected() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("connect to %s: %w", l.opts.Broker, ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// PublishReport publishes a report on the room's report topic with QoS 1 and
+// waits for the broker's acknowledgement.
+func (l *Link) PublishReport(r *report.Report) error {
+	payload, err := r.Encode()
+	if err != nil {
+		return err
+	}
+	return l.publish(report.Topic(l.opts.Site, l.opts.Room, report.KindReport), payload, false)
+}
+
+func (l *Link) publish(topic string, payload []byte, retain bool) error {
+	if !l.client.IsConnectionOpen() {
+		return ErrNotConnected
+	}
+	t := l.client.Publish(topic, 1, retain, payload)
+	if !t.WaitTimeout(l.opts.PublishTimeout) {
+		return fmt.Errorf("publish to %s: not acknowledged within %v", topic, l.opts.PublishTimeout)
+	}
+	if err := t.Error(); err != nil {
+		return fmt.Errorf("publish to %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Close says goodbye: it publishes a retained "offline" (a clean disconnect
+// does not fire the last will) and disconnects.
+func (l *Link) Close() {
+	if l.client.IsConnectionOpen() {
+		if err := l.publish(report.Topic(l.opts.Site, l.opts.Room, report.KindStatus), []byte(report.StatusOffline), true); err != nil {
+			l.log.Warn("could not publish offline status", "err", err)
+		}
+	}
+	l.client.Disconnect(250)
+}
+
+// Drop cuts the network connection without a word and stops reconnecting,
+// as a power cut would: the broker then publishes the last will.
+func (l *Link) Drop() {
+	l.mu.Lock()
+	l.dropped = true
+	conn := l.conn
+	l.mu.Unlock()
+	if conn != nil {
+		conn.Close()
+	}
+	l.client.Disconnect(0)
+}
+
+func tokenErr(t mqtt.Token) error {
+	if err := t.Error(); err != nil {
+		return err
+	}
+	return errors.New("timed out")
+}
+
+// Describe names a broker URL for logs, without its password.
+func Describe(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable broker URL)"
+}

@@ -1,0 +1,196 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Reasons a payload is rejected. They are the values of the controller's
+// siaprapat_reports_rejected_total{reason} label, so the set is closed.
+const (
+	ReasonOversized = "oversized" // larger than MaxBytes
+	ReasonMalformed = "malformed" // not JSON, or JSON of the wrong shape
+	ReasonSchema    = "schema"    // missing or unknown major schema version
+	ReasonInvalid   = "invalid"   // a field is missing or out of its allowed values
+)
+
+// Reasons lists every rejection reason Decode can give.
+var Reasons = []string{ReasonOversized, ReasonMalformed, ReasonSchema, ReasonInvalid}
+
+// DecodeError says why a payload was rejected and which field was wrong.
+type DecodeError struct {
+	Reason string // one of Reasons
+	Field  string // JSON path of the offending field, empty when the whole payload is at fault
+	Msg    string
+}
+
+func (e *DecodeError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("report rejected (%s): %s", e.Reason, e.Msg)
+	}
+	return fmt.Sprintf("report rejected (%s): field %s: %s", e.Reason, e.Field, e.Msg)
+}
+
+var (
+	namePattern        = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	measurementPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,99}$`)
+	schemaPattern      = regexp.MustCompile(`^siaprapat\.report/v([0-9]+)(\.[0-9]+)?$`)
+)
+
+// ValidName reports whether s may be used as a site or room name (and so as
+// one MQTT topic level): 1 to 64 letters, digits, '.', '_' or '-', starting
+// with a letter or digit.
+func ValidName(s string) bool { return namePattern.MatchString(s) }
+
+// CheckName reports an error when s is not a valid site or room name.
+func CheckName(field, s string) error {
+	if s == "" {
+		return fmt.Errorf("%s is empty", field)
+	}
+	if !ValidName(s) {
+		return fmt.Errorf("%s %q is not a valid name: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", field, s)
+	}
+	return nil
+}
+
+// Decode parses and validates a report payload. Every error is a *DecodeError
+// naming the reason and the field. Unknown fields are ignored, so that a newer
+// agent of the same major schema version is still understood.
+func Decode(data []byte) (*Report, error) {
+	if len(data) > MaxBytes {
+		return nil, &DecodeError{Reason: ReasonOversized, Msg: fmt.Sprintf("payload is %d bytes, the limit is %d", len(data), MaxBytes)}
+	}
+	// Read the schema first so that a future major version is rejected for
+	// what it is, not for a field whose shape changed.
+	if len(data) == 0 {
+		return nil, &DecodeError{Reason: ReasonMalformed, Msg: "payload is empty"}
+	}
+	var head struct {
+		Schema *string `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, malformed(err)
+	}
+	if head.Schema == nil || *head.Schema == "" {
+		return nil, &DecodeError{Reason: ReasonSchema, Field: "schema", Msg: "missing; want " + Schema}
+	}
+	m := schemaPattern.FindStringSubmatch(*head.Schema)
+	if m == nil {
+		return nil, &DecodeError{Reason: ReasonSchema, Field: "schema", Msg: fmt.Sprintf("%q is not a siaprapat report schema; want %s", *head.Schema, Schema)}
+	}
+	if major, _ := strconv.Atoi(m[1]); major != 1 {
+		return nil, &DecodeError{Reason: ReasonSchema, Field: "schema", Msg: fmt.Sprintf("major version %d is not supported; this build reads %s", major, Schema)}
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, malformed(err)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func malformed(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tpe *time.ParseError
+	switch {
+	case errors.As(err, &typ) && typ.Field == "":
+		return &DecodeError{Reason: ReasonMalformed, Msg: fmt.Sprintf("got JSON %s, want an object", typ.Value)}
+	case errors.As(err, &typ):
+		return &DecodeError{Reason: ReasonMalformed, Field: typ.Field, Msg: fmt.Sprintf("got JSON %s, want %s", typ.Value, typ.Type)}
+	case errors.As(err, &tpe):
+		// measured_at is the report's only time.
+		return &DecodeError{Reason: ReasonMalformed, Field: "measured_at", Msg: fmt.Sprintf("%q is not an RFC 3339 time", truncate(tpe.Value))}
+	case errors.As(err, &syn):
+		return &DecodeError{Reason: ReasonMalformed, Msg: fmt.Sprintf("not valid JSON at byte %d: %v", syn.Offset, err)}
+	}
+	return &DecodeError{Reason: ReasonMalformed, Msg: err.Error()}
+}
+
+func invalid(field, format string, args ...any) error {
+	return &DecodeError{Reason: ReasonInvalid, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks every field of a report, returning a *DecodeError for the first bad one.
+func (r *Report) Validate() error {
+	switch {
+	case r.ID == "":
+		return invalid("id", "missing")
+	case len(r.ID) > 64 || !namePattern.MatchString(r.ID):
+		return invalid("id", "%q is not a valid id: 1 to 64 letters, digits, '.', '_' or '-'", truncate(r.ID))
+	}
+	if err := CheckName("site", r.Site); err != nil {
+		return invalid("site", "%v", err)
+	}
+	if err := CheckName("room", r.Room); err != nil {
+		return invalid("room", "%v", err)
+	}
+	if len(r.AgentVersion) > 64 {
+		return invalid("agent_version", "longer than 64 characters")
+	}
+	if r.MeasuredAt.IsZero() {
+		return invalid("measured_at", "missing; want an RFC 3339 time")
+	}
+	switch r.Verdict {
+	case Ready, Degraded, NotReady:
+	default:
+		return invalid("verdict", "%q is not one of ready, degraded, not_ready", truncate(string(r.Verdict)))
+	}
+	for i, c := range r.Checks {
+		if err := c.validate(fmt.Sprintf("checks[%d]", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *CheckResult) validate(at string) error {
+	if !measurementPattern.MatchString(c.Check) {
+		return invalid(at+".check", "%q is not a check name (lower case letters, digits and '_')", truncate(c.Check))
+	}
+	if !validVerdict(c.Verdict) {
+		return invalid(at+".verdict", "%q is not one of pass, warn, fail, error, skipped", truncate(string(c.Verdict)))
+	}
+	if c.DurationSeconds < 0 || math.IsNaN(c.DurationSeconds) {
+		return invalid(at+".duration_seconds", "%v is negative", c.DurationSeconds)
+	}
+	for name := range c.Measurements {
+		if !measurementPattern.MatchString(name) {
+			return invalid(fmt.Sprintf("%s.measurements[%q]", at, truncate(name)), "not a measurement name (lower case letters, digits and '_', ending in its unit)")
+		}
+	}
+	for j, rule := range c.Rules {
+		ra := fmt.Sprintf("%s.rules[%d]", at, j)
+		if rule.Rule == "" {
+			return invalid(ra+".rule", "missing")
+		}
+		if !validVerdict(rule.Verdict) {
+			return invalid(ra+".verdict", "%q is not one of pass, warn, fail, error, skipped", truncate(string(rule.Verdict)))
+		}
+	}
+	return nil
+}
+
+func validVerdict(v Verdict) bool {
+	switch v {
+	case Pass, Warn, Fail, Error, Skipped:
+		return true
+	}
+	return false
+}
+
+// truncate keeps error messages short when the input is hostile.
+func truncate(s string) string {
+	if len(s) > 80 {
+		return strings.ToValidUTF8(s[:80], "") + "..."
+	}
+	return s
+}

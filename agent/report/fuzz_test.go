@@ -1,0 +1,43 @@
+package report
+
+import (
+	"math"
+	"testing"
+)
+
+func nan() float64 { return math.NaN() }
+
+// FuzzDecode feeds arbitrary payloads to Decode: it must never panic, every
+// error must be a *DecodeError with a known reason, and whatever it accepts
+// must encode again and decode to the same report.
+func FuzzDecode(f *testing.F) {
+	good, _ := validReport().Encode()
+	f.Add(good)
+	f.Add([]byte(`{"schema":"siaprapat.report/v2"}`))
+	f.Add([]byte(`{"schema":"siaprapat.report/v1","id":"x","site":"s","room":"r","measured_at":"2026-01-01T00:00:00Z","verdict":"ready","checks":[{"check":"host","verdict":"pass","measurements":{"a_bytes":1}}]}`))
+	f.Add([]byte("not json"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := Decode(data)
+		if err != nil {
+			de, ok := err.(*DecodeError)
+			if !ok {
+				t.Fatalf("error is %T, not *DecodeError: %v", err, err)
+			}
+			known := false
+			for _, reason := range Reasons {
+				known = known || de.Reason == reason
+			}
+			if !known {
+				t.Fatalf("unknown reason %q", de.Reason)
+			}
+			return
+		}
+		b, err := r.Encode()
+		if err != nil {
+			t.Fatalf("accepted report does not encode: %v", err)
+		}
+		if _, err := Decode(b); err != nil {
+			t.Fatalf("re-encoded report rejected: %v", err)
+		}
+	})
+}

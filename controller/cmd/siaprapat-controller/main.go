@@ -1,0 +1,115 @@
+// Command siaprapat-controller keeps the fleet's readiness state: it runs (or
+// joins) the MQTT broker the agents report to, stores each room's state, and
+// serves Prometheus metrics and a JSON API.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/controller"
+	"github.com/siaprapat/siaprapat/controller/broker"
+	"github.com/siaprapat/siaprapat/internal/cli"
+)
+
+const usage = `usage: siaprapat-controller <command> [flags]
+
+commands:
+  serve     run the controller (embedded MQTT broker, store, metrics, API)
+  version   print the version
+
+Run 'siaprapat-controller <command> -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "version", "--version", "-version":
+		cli.PrintVersion(stdout, "siaprapat-controller")
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "siaprapat-controller: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func serve(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	httpListen := fs.String("http", controller.DefaultHTTPListen, "address of the HTTP API and /metrics")
+	mqttListen := fs.String("mqtt-listen", broker.DefaultListen, "address of the embedded MQTT broker (loopback only for now); '' turns it off")
+	brokerURL := fs.String("broker", "", "external MQTT broker URL (mqtt://, tcp://, mqtts://, ssl://); turns the embedded broker off")
+	dataDir := fs.String("data", controller.DefaultDataDir, "data directory (fleet.db)")
+	stdFile := fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	checkConfig := fs.Bool("check-config", false, "check the flags and the standard, then exit")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "siaprapat-controller serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "siaprapat-controller: %v\n", err)
+		return 1
+	}
+	log, err := cli.Logger(stderr, *logLevel)
+	if err != nil {
+		return fail(err)
+	}
+	std, err := standard.Load(*stdFile)
+	if err != nil {
+		return fail(err)
+	}
+	explicit := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if *brokerURL != "" {
+		if explicit["mqtt-listen"] && *mqttListen != "" {
+			return fail(errors.New("--broker and --mqtt-listen both given: use the external broker (--broker) or the embedded one (--mqtt-listen), not both"))
+		}
+		*mqttListen = ""
+	}
+	if *checkConfig {
+		fmt.Fprintf(stderr, "configuration ok: standard %s (%s), %d rules, freshness %v\n", std, std.File(), len(std.Rules), std.Freshness)
+		return 0
+	}
+	log.Info("starting siaprapat-controller", "version", cli.Version(), "standard", std.String(), "freshness", std.Freshness)
+	c, err := controller.Start(controller.Config{
+		HTTPListen: *httpListen,
+		MQTTListen: *mqttListen,
+		Broker:     *brokerURL,
+		DataDir:    *dataDir,
+		Standard:   std,
+		Log:        log,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	log.Info("stopping")
+	if err := c.Close(); err != nil {
+		return fail(fmt.Errorf("stop: %w", err))
+	}
+	return 0
+}

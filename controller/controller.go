@@ -1,0 +1,182 @@
+// Package controller assembles the controller: the embedded broker (or an
+// external one), ingest, the fleet store, metrics and the HTTP API.
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/controller/api"
+	"github.com/siaprapat/siaprapat/controller/broker"
+	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/controller/ingest"
+	"github.com/siaprapat/siaprapat/controller/metrics"
+)
+
+// Defaults for Config.
+const (
+	DefaultHTTPListen = ":9780"
+	DefaultDataDir    = "data"
+)
+
+// Config configures a controller.
+type Config struct {
+	HTTPListen string // address of the HTTP API and /metrics
+	MQTTListen string // embedded broker address; "" runs no embedded broker
+	Broker     string // external broker URL; when set, no embedded broker runs
+	DataDir    string // where fleet.db lives
+	Standard   *standard.Standard
+	Log        *slog.Logger
+}
+
+// Controller is a running controller.
+type Controller struct {
+	cfg    Config
+	log    *slog.Logger
+	broker *broker.Broker
+	fleet  *fleet.Fleet
+	mqtt   *ingest.Client
+	http   *http.Server
+	httpLn net.Listener
+}
+
+// Start starts every part and returns once the HTTP API listens; the MQTT
+// session connects in the background (see /readyz).
+func Start(cfg Config) (_ *Controller, err error) {
+	if cfg.Standard == nil {
+		return nil, errors.New("no readiness standard")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	c := &Controller{cfg: cfg, log: cfg.Log}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+
+	procReg := prometheus.NewRegistry()
+	storeErrors := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "siaprapat_store_write_errors_total",
+		Help: "Failed writes of the fleet store (the rooms stay queued and are retried).",
+	})
+	procReg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("siaprapat_controller"),
+		storeErrors,
+	)
+
+	c.fleet, err = fleet.Open(cfg.DataDir, fleet.Options{Freshness: cfg.Standard.Freshness, Log: c.log}, func(error) { storeErrors.Inc() })
+	if err != nil {
+		return nil, err
+	}
+	c.log.Info("fleet store open", "dir", cfg.DataDir, "rooms", c.fleet.Len())
+
+	fleetReg := prometheus.NewRegistry()
+	fleetReg.MustRegister(metrics.New(c.fleet))
+	in, err := ingest.New(c.fleet, procReg, c.log.With("component", "ingest"))
+	if err != nil {
+		return nil, err
+	}
+
+	brokerURL := cfg.Broker
+	switch {
+	case cfg.Broker != "":
+		c.log.Info("using external MQTT broker", "broker", cfg.Broker)
+	case cfg.MQTTListen != "":
+		c.broker, err = broker.Start(cfg.MQTTListen, c.log)
+		if err != nil {
+			return nil, err
+		}
+		brokerURL = c.broker.URL()
+		c.log.Info("embedded MQTT broker listening", "addr", c.broker.Addr())
+	default:
+		return nil, errors.New("no MQTT broker: give --broker URL for an external one, or --mqtt-listen ADDR for the embedded one")
+	}
+	c.mqtt, err = ingest.Dial(ingest.ClientOptions{Broker: brokerURL, Log: c.log.With("component", "mqtt")}, in.Handle)
+	if err != nil {
+		return nil, err
+	}
+	procReg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "siaprapat_controller_broker_connected",
+		Help: "1 while the controller is connected and subscribed to its MQTT broker.",
+	}, func() float64 {
+		if c.mqtt.Connected() {
+			return 1
+		}
+		return 0
+	}))
+
+	srv := &api.Server{
+		Fleet:    c.fleet,
+		Gatherer: prometheus.Gatherers{procReg, fleetReg},
+		Ready: func() error {
+			if !c.mqtt.Connected() {
+				return fmt.Errorf("not connected to the MQTT broker %s", brokerURL)
+			}
+			return nil
+		},
+		Log: c.log,
+	}
+	c.httpLn, err = net.Listen("tcp", cfg.HTTPListen)
+	if err != nil {
+		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPListen, err)
+	}
+	c.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := c.http.Serve(c.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			c.log.Error("HTTP server stopped", "err", err)
+		}
+	}()
+	c.log.Info("HTTP API listening", "addr", c.httpLn.Addr().String())
+	return c, nil
+}
+
+// HTTPAddr is the address the HTTP API listens on.
+func (c *Controller) HTTPAddr() string { return c.httpLn.Addr().String() }
+
+// BrokerURL is the embedded broker's URL, or "" when an external one is used.
+func (c *Controller) BrokerURL() string {
+	if c.broker == nil {
+		return ""
+	}
+	return c.broker.URL()
+}
+
+// WaitReady waits until the controller is subscribed to its broker.
+func (c *Controller) WaitReady(ctx context.Context) error { return c.mqtt.WaitConnected(ctx) }
+
+// Fleet is the controller's fleet.
+func (c *Controller) Fleet() *fleet.Fleet { return c.fleet }
+
+// Close stops every part, writing the fleet store last.
+func (c *Controller) Close() error {
+	var errs []error
+	if c.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, c.http.Shutdown(ctx))
+		cancel()
+	}
+	if c.mqtt != nil {
+		c.mqtt.Close()
+	}
+	if c.broker != nil {
+		errs = append(errs, c.broker.Close())
+	}
+	if c.fleet != nil {
+		errs = append(errs, c.fleet.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,223 @@
+// Package fleet keeps the state of every room: its agent's status, its
+// latest report and the readiness that follows, persisted in bbolt so that a
+// restart keeps the fleet.
+package fleet
+
+import (
+	"cmp"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+)
+
+// State is a room's readiness.
+type State string
+
+const (
+	Ready    State = "ready"
+	Degraded State = "degraded"
+	NotReady State = "not_ready"
+	Offline  State = "offline" // the agent said goodbye, or its last will fired
+	Unknown  State = "unknown" // no report newer than the freshness window
+)
+
+// States lists every state, for state-set metrics.
+var States = []State{Ready, Degraded, NotReady, Offline, Unknown}
+
+// Room is what the fleet knows of one room.
+type Room struct {
+	Site        string         `json:"site"`
+	Room        string         `json:"room"`
+	AgentStatus string         `json:"agent_status,omitempty"` // "online", "offline" or empty when never heard
+	StatusAt    time.Time      `json:"status_at,omitzero"`
+	Report      *report.Report `json:"report,omitempty"` // the newest report by measured_at
+	ReceivedAt  time.Time      `json:"received_at,omitzero"`
+	FirstSeen   time.Time      `json:"first_seen"`
+	// Changed is when an update last changed the room's state; State()
+	// derives the current state from the fields above and the clock.
+	Changed time.Time `json:"changed"`
+}
+
+// Outcome says what the fleet did with a report.
+type Outcome int
+
+const (
+	Stored    Outcome = iota // the room's newest report
+	Duplicate                // the same id as the stored report: ignored
+	Older                    // older than the stored report: not the room's state
+)
+
+// Options configure a fleet.
+type Options struct {
+	Freshness time.Duration    // a report older than this makes the room unknown
+	Now       func() time.Time // the clock; time.Now when nil
+	Log       *slog.Logger
+}
+
+// Fleet is the set of rooms. It is safe for concurrent use.
+type Fleet struct {
+	opts  Options
+	store *store
+
+	mu    sync.RWMutex
+	rooms map[string]*Room
+	dirty map[string]bool
+}
+
+func key(site, room string) string { return site + "/" + room }
+
+// New returns an in-memory fleet with no persistence.
+func New(opts Options) *Fleet {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Fleet{opts: opts, rooms: map[string]*Room{}, dirty: map[string]bool{}}
+}
+
+// Freshness is the window after which a room without reports is unknown.
+func (f *Fleet) Freshness() time.Duration { return f.opts.Freshness }
+
+// State returns the room's state at now, and since when it holds.
+func (r *Room) State(now time.Time, freshness time.Duration) (State, time.Time) {
+	if r.AgentStatus == report.StatusOffline {
+		return Offline, r.StatusAt
+	}
+	if r.Report == nil {
+		return Unknown, r.FirstSeen
+	}
+	if stale := freshAt(r).Add(freshness); !now.Before(stale) {
+		return Unknown, stale
+	}
+	return stateOfReport(r.Report), r.Changed
+}
+
+// freshAt is when the room's report counts as taken: its measured_at, but
+// never later than it arrived, so that an agent's fast clock cannot keep a
+// silent room looking fresh.
+func freshAt(r *Room) time.Time {
+	if r.Report.MeasuredAt.After(r.ReceivedAt) {
+		return r.ReceivedAt
+	}
+	return r.Report.MeasuredAt
+}
+
+// stateOfReport is the state a fresh report gives its room.
+func stateOfReport(r *report.Report) State {
+	switch r.Verdict {
+	case report.Ready:
+		return Ready
+	case report.Degraded:
+		return Degraded
+	}
+	return NotReady
+}
+
+// roomLocked returns the room, creating it when new. Callers hold f.mu.
+func (f *Fleet) roomLocked(site, room string, now time.Time) *Room {
+	k := key(site, room)
+	r := f.rooms[k]
+	if r == nil {
+		r = &Room{Site: site, Room: room, FirstSeen: now, Changed: now}
+		f.rooms[k] = r
+	}
+	return r
+}
+
+// settle records a change of state at now. Callers hold f.mu.
+func (f *Fleet) settle(r *Room, before State, now time.Time) {
+	if after, _ := r.State(now, f.opts.Freshness); after != before {
+		r.Changed = now
+	}
+	f.dirty[key(r.Site, r.Room)] = true
+}
+
+// ApplyReport records a decoded report received at receivedAt. A report
+// with the id of the stored one is a duplicate; one measured before the
+// stored one is older and leaves the room's state alone.
+func (f *Fleet) ApplyReport(rep *report.Report, receivedAt time.Time) Outcome {
+	now := f.opts.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.roomLocked(rep.Site, rep.Room, now)
+	if r.Report != nil {
+		if r.Report.ID == rep.ID {
+			return Duplicate
+		}
+		if rep.MeasuredAt.Before(r.Report.MeasuredAt) {
+			return Older
+		}
+	}
+	before, _ := r.State(now, f.opts.Freshness)
+	r.Report, r.ReceivedAt = rep, receivedAt
+	// A report proves the agent is up, even if its "online" was lost.
+	if r.AgentStatus != report.StatusOnline {
+		r.AgentStatus, r.StatusAt = report.StatusOnline, receivedAt
+	}
+	f.settle(r, before, now)
+	return Stored
+}
+
+// ApplyStatus records an agent's "online" or "offline".
+func (f *Fleet) ApplyStatus(site, room, status string, at time.Time) {
+	now := f.opts.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.roomLocked(site, room, now)
+	before, _ := r.State(now, f.opts.Freshness)
+	r.AgentStatus, r.StatusAt = status, at
+	f.settle(r, before, now)
+}
+
+// View is a room with its state at one instant.
+type View struct {
+	*Room
+	State State     `json:"state"`
+	Since time.Time `json:"since"`
+}
+
+// Rooms returns every room with its current state, sorted by site and room.
+// The rooms are copies; their reports are shared and must not be changed.
+func (f *Fleet) Rooms() []View {
+	now := f.opts.Now()
+	f.mu.RLock()
+	out := make([]View, 0, len(f.rooms))
+	for _, r := range f.rooms {
+		out = append(out, view(r, now, f.opts.Freshness))
+	}
+	f.mu.RUnlock()
+	slices.SortFunc(out, func(a, b View) int {
+		return cmp.Or(cmp.Compare(a.Site, b.Site), cmp.Compare(a.Room.Room, b.Room.Room))
+	})
+	return out
+}
+
+// Get returns one room with its current state.
+func (f *Fleet) Get(site, room string) (View, bool) {
+	now := f.opts.Now()
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	r, ok := f.rooms[key(site, room)]
+	if !ok {
+		return View{}, false
+	}
+	return view(r, now, f.opts.Freshness), true
+}
+
+func view(r *Room, now time.Time, freshness time.Duration) View {
+	c := *r
+	st, since := c.State(now, freshness)
+	return View{Room: &c, State: st, Since: since}
+}
+
+// Len is the number of rooms.
+func (f *Fleet) Len() int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return len(f.rooms)
+}

@@ -1,0 +1,155 @@
+package fleet
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// FlushInterval is how often changed rooms are written to the store. Writes
+// are batched: ingest touches memory only, and one transaction a tick
+// persists every room changed since the last, so a burst of reports costs
+// one fsync, not one each.
+const FlushInterval = 250 * time.Millisecond
+
+var bucketRooms = []byte("rooms")
+
+// recordVersion is stored with each room so that later layouts can migrate.
+const recordVersion = 1
+
+type record struct {
+	V    int   `json:"v"`
+	Room *Room `json:"room"`
+}
+
+type store struct {
+	db      *bolt.DB
+	stop    chan struct{}
+	stopped sync.WaitGroup
+	// onError is told about every failed flush (for a metric); may be nil.
+	onError func(error)
+}
+
+// Open opens (or creates) the fleet store at dir/fleet.db, loads every room,
+// and starts writing changes back every FlushInterval. onError, when not nil,
+// hears of every write that failed (the rooms stay queued and are retried).
+func Open(dir string, opts Options, onError func(error)) (*Fleet, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, "fleet.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open fleet store %s: it is locked by another process (is another controller using this --data directory?)", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open fleet store %s: %w", path, err)
+	}
+	f := New(opts)
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketRooms)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var rec record
+			if err := json.Unmarshal(v, &rec); err != nil || rec.Room == nil {
+				return fmt.Errorf("room %q: undecodable record: %v", k, err)
+			}
+			if rec.V != recordVersion {
+				return fmt.Errorf("room %q: record version %d, this build reads %d", k, rec.V, recordVersion)
+			}
+			f.rooms[string(k)] = rec.Room
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("load fleet store %s: %w", path, err)
+	}
+	f.store = &store{db: db, stop: make(chan struct{}), onError: onError}
+	f.store.stopped.Add(1)
+	go f.flushLoop()
+	return f, nil
+}
+
+func (f *Fleet) flushLoop() {
+	defer f.store.stopped.Done()
+	t := time.NewTicker(FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.store.stop:
+			return
+		case <-t.C:
+			if err := f.Flush(); err != nil {
+				f.opts.Log.Error("could not write the fleet store; will retry", "err", err)
+				if f.store.onError != nil {
+					f.store.onError(err)
+				}
+			}
+		}
+	}
+}
+
+// Flush writes every changed room now. On failure the rooms stay queued.
+func (f *Fleet) Flush() error {
+	if f.store == nil {
+		return nil
+	}
+	f.mu.Lock()
+	if len(f.dirty) == 0 {
+		f.mu.Unlock()
+		return nil
+	}
+	batch := make(map[string][]byte, len(f.dirty))
+	for k := range f.dirty {
+		v, err := json.Marshal(record{V: recordVersion, Room: f.rooms[k]})
+		if err != nil {
+			f.mu.Unlock()
+			return fmt.Errorf("encode room %s: %w", k, err)
+		}
+		batch[k] = v
+	}
+	f.dirty = map[string]bool{}
+	f.mu.Unlock()
+
+	err := f.store.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRooms)
+		for k, v := range batch {
+			if err := b.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		f.mu.Lock()
+		for k := range batch {
+			f.dirty[k] = true
+		}
+		f.mu.Unlock()
+		return fmt.Errorf("write %d rooms: %w", len(batch), err)
+	}
+	return nil
+}
+
+// Close writes what is pending and closes the store.
+func (f *Fleet) Close() error {
+	if f.store == nil {
+		return nil
+	}
+	close(f.store.stop)
+	f.store.stopped.Wait()
+	err := f.Flush()
+	if cerr := f.store.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

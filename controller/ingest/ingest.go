@@ -1,0 +1,160 @@
+// Package ingest takes the agents' MQTT messages, decodes and validates
+// them, and hands them to the fleet. Bad input is logged with its reason and
+// counted; it never stops ingest.
+package ingest
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/controller/fleet"
+)
+
+// Rejection reasons beyond report.Reasons.
+const (
+	ReasonTopic         = "topic"          // not a siaprapat/v1/SITE/ROOM/KIND topic with valid names
+	ReasonTopicMismatch = "topic_mismatch" // the report names another site or room than its topic
+)
+
+// Ingest handles messages from the broker.
+type Ingest struct {
+	fleet *fleet.Fleet
+	log   *slog.Logger
+	now   func() time.Time
+
+	received       prometheus.Counter
+	rejected       *prometheus.CounterVec
+	ignored        *prometheus.CounterVec
+	statuses       prometheus.Counter
+	statusRejected prometheus.Counter
+
+	// logEvery limits warnings about bad input to one per reason per interval,
+	// so a flood of garbage cannot flood the log; the metrics count them all.
+	logMu    sync.Mutex
+	lastLog  map[string]time.Time
+	logEvery time.Duration
+}
+
+// New returns an Ingest feeding the fleet, registering its counters on reg.
+func New(f *fleet.Fleet, reg prometheus.Registerer, log *slog.Logger) (*Ingest, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	in := &Ingest{
+		fleet: f,
+		log:   log,
+		now:   time.Now,
+		received: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "siaprapat_reports_received_total",
+			Help: "Report messages received from the broker, valid or not.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "siaprapat_reports_rejected_total",
+			Help: "Report messages rejected, by reason (oversized, malformed, schema, invalid, topic, topic_mismatch).",
+		}, []string{"reason"}),
+		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "siaprapat_reports_ignored_total",
+			Help: "Valid reports that did not change a room's state: a duplicate id, or older than the room's newest report.",
+		}, []string{"reason"}),
+		statuses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "siaprapat_status_messages_received_total",
+			Help: "Agent status messages (online, offline) received from the broker.",
+		}),
+		statusRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "siaprapat_status_messages_rejected_total",
+			Help: "Agent status messages rejected: a bad topic or a payload other than online or offline.",
+		}),
+		lastLog:  map[string]time.Time{},
+		logEvery: 10 * time.Second,
+	}
+	for _, r := range append(append([]string{}, report.Reasons...), ReasonTopic, ReasonTopicMismatch) {
+		in.rejected.WithLabelValues(r)
+	}
+	in.ignored.WithLabelValues("duplicate")
+	in.ignored.WithLabelValues("older")
+	for _, c := range []prometheus.Collector{in.received, in.rejected, in.ignored, in.statuses, in.statusRejected} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return in, nil
+}
+
+// Filters are the topic filters Ingest subscribes to.
+func Filters() []string {
+	return []string{report.Filter(report.KindStatus), report.Filter(report.KindReport)}
+}
+
+// Handle processes one message. It is safe for concurrent use.
+func (in *Ingest) Handle(topic string, payload []byte) {
+	site, room, kind, ok := report.ParseTopic(topic)
+	switch {
+	case ok && kind == report.KindReport:
+		in.handleReport(site, room, topic, payload)
+	case ok && kind == report.KindStatus:
+		in.handleStatus(site, room, topic, payload)
+	default:
+		// Only reachable through a wildcard match on a malformed topic.
+		in.received.Inc()
+		in.reject(ReasonTopic, topic, errors.New("not a siaprapat/v1/SITE/ROOM/{status,report} topic"))
+	}
+}
+
+func (in *Ingest) handleReport(site, room, topic string, payload []byte) {
+	in.received.Inc()
+	rep, err := report.Decode(payload)
+	if err != nil {
+		reason := report.ReasonMalformed
+		var de *report.DecodeError
+		if errors.As(err, &de) {
+			reason = de.Reason
+		}
+		in.reject(reason, topic, err)
+		return
+	}
+	if rep.Site != site || rep.Room != room {
+		in.reject(ReasonTopicMismatch, topic, errors.New("report is for "+rep.Site+"/"+rep.Room))
+		return
+	}
+	switch in.fleet.ApplyReport(rep, in.now()) {
+	case fleet.Duplicate:
+		in.ignored.WithLabelValues("duplicate").Inc()
+	case fleet.Older:
+		in.ignored.WithLabelValues("older").Inc()
+	}
+}
+
+func (in *Ingest) handleStatus(site, room, topic string, payload []byte) {
+	in.statuses.Inc()
+	status := string(payload)
+	if status != report.StatusOnline && status != report.StatusOffline {
+		in.statusRejected.Inc()
+		in.warn("status", "rejected a status message", "topic", topic, "err", "payload is not online or offline", "bytes", len(payload))
+		return
+	}
+	in.fleet.ApplyStatus(site, room, status, in.now())
+}
+
+func (in *Ingest) reject(reason, topic string, err error) {
+	in.rejected.WithLabelValues(reason).Inc()
+	in.warn(reason, "rejected a report", "reason", reason, "topic", topic, "err", err)
+}
+
+// warn logs at most one message per key per logEvery.
+func (in *Ingest) warn(key, msg string, args ...any) {
+	now := in.now()
+	in.logMu.Lock()
+	last, seen := in.lastLog[key]
+	if seen && now.Sub(last) < in.logEvery {
+		in.logMu.Unlock()
+		return
+	}
+	in.lastLog[key] = now
+	in.logMu.Unlock()
+	in.log.Warn(msg+" (more like it within "+in.logEvery.String()+" are counted, not logged)", args...)
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Starts the controller (embedded MQTT broker, data in ./data) and one local
+# agent as room demo/room-1; Ctrl-C stops both cleanly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+HTTP_PORT=${HTTP_PORT:-9780}
+MQTT_PORT=${MQTT_PORT:-1883}
+INTERVAL=${INTERVAL:-15s}
+KEEPALIVE=${KEEPALIVE:-10s}
+
+# Each program gets its own session (setsid), so Ctrl-C reaches only this
+# script, which stops the agent first (it says "offline") and then the controller.
+detach() { if command -v setsid >/dev/null; then setsid "$@"; else "$@"; fi; }
+
+ctl_pid=""; agent_pid=""
+stop() {
+  trap - INT TERM EXIT
+  echo; echo "stopping..."
+  [ -n "$agent_pid" ] && kill -TERM "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null || true
+  [ -n "$ctl_pid" ] && kill -TERM "$ctl_pid" 2>/dev/null && wait "$ctl_pid" 2>/dev/null || true
+  echo "stopped."
+}
+trap stop INT TERM EXIT
+
+detach ./bin/siaprapat-controller serve --http ":$HTTP_PORT" --mqtt-listen "127.0.0.1:$MQTT_PORT" --data ./data &
+ctl_pid=$!
+
+# The agent retries until the broker answers; only stop here if the
+# controller could not start at all (a port in use, a locked data dir).
+sleep 1
+if ! kill -0 "$ctl_pid" 2>/dev/null; then echo "the controller did not start (see above)"; exit 1; fi
+
+detach ./bin/siaprapat-agent run --broker "mqtt://127.0.0.1:$MQTT_PORT" --site demo --room room-1 \
+  --interval "$INTERVAL" --keepalive "$KEEPALIVE" &
+agent_pid=$!
+
+cat <<MSG
+
+siaprapat is running:
+  metrics    http://localhost:$HTTP_PORT/metrics
+  rooms      http://localhost:$HTTP_PORT/api/v1/rooms
+  this room  http://localhost:$HTTP_PORT/api/v1/rooms/demo/room-1
+  MQTT       mqtt://127.0.0.1:$MQTT_PORT (embedded broker)
+Press Ctrl-C to stop both.
+
+MSG
+wait -n "$ctl_pid" "$agent_pid" || true
