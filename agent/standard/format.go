@@ -40,6 +40,8 @@ func Format(measurement string, v float64) string {
 		return round(v*100, 3) + " %"
 	case strings.HasSuffix(measurement, "_dbfs"):
 		return round(v, 1) + " dBFS"
+	case measurement == "fps":
+		return round(v, 1) + " fps"
 	case strings.HasSuffix(measurement, "_pixels"):
 		return round(v, 0) + " px"
 	case strings.HasSuffix(measurement, "_hertz"):

@@ -1,0 +1,146 @@
+package fleet
+
+import (
+	"testing"
+	"time"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+
+func rep(id string, at time.Time, v report.RoomVerdict) *report.Report {
+	return &report.Report{Schema: report.Schema, ID: id, Site: "s", Room: "r", MeasuredAt: at, Verdict: v}
+}
+
+func newFleet() (*Fleet, *clock) {
+	c := &clock{t: t0}
+	return New(Options{Freshness: time.Minute, Now: c.now}), c
+}
+
+func state(t *testing.T, f *Fleet) (State, time.Time) {
+	t.Helper()
+	v, ok := f.Get("s", "r")
+	if !ok {
+		t.Fatal("room not found")
+	}
+	return v.State, v.Since
+}
+
+func TestFleet_StateFollowsReportsStatusAndTime(t *testing.T) {
+	f, c := newFleet()
+	f.ApplyStatus("s", "r", report.StatusOnline, c.t)
+	if s, _ := state(t, f); s != Unknown {
+		t.Fatalf("online without a report: %s, want unknown", s)
+	}
+	c.advance(time.Second)
+	f.ApplyReport(rep("a", c.t, report.Ready), c.t)
+	if s, since := state(t, f); s != Ready || !since.Equal(c.t) {
+		t.Fatalf("after a ready report: %s since %v", s, since)
+	}
+	readySince := c.t
+	c.advance(30 * time.Second)
+	f.ApplyReport(rep("b", c.t, report.Ready), c.t)
+	if s, since := state(t, f); s != Ready || !since.Equal(readySince) {
+		t.Fatalf("a second ready report moved since: %s since %v", s, since)
+	}
+	c.advance(10 * time.Second)
+	f.ApplyReport(rep("c", c.t, report.Degraded), c.t)
+	if s, _ := state(t, f); s != Degraded {
+		t.Fatalf("after a degraded report: %s", s)
+	}
+	lastAt := c.t
+	c.advance(61 * time.Second)
+	if s, since := state(t, f); s != Unknown || !since.Equal(lastAt.Add(time.Minute)) {
+		t.Fatalf("after the freshness window: %s since %v", s, since)
+	}
+	f.ApplyReport(rep("d", c.t, report.Degraded), c.t)
+	if s, since := state(t, f); s != Degraded || !since.Equal(c.t) {
+		t.Fatalf("a fresh report after unknown: %s since %v, want degraded since now", s, since)
+	}
+	c.advance(time.Second)
+	f.ApplyStatus("s", "r", report.StatusOffline, c.t)
+	if s, since := state(t, f); s != Offline || !since.Equal(c.t) {
+		t.Fatalf("after the last will: %s since %v", s, since)
+	}
+	c.advance(time.Second)
+	f.ApplyStatus("s", "r", report.StatusOnline, c.t)
+	if s, since := state(t, f); s != Degraded || !since.Equal(c.t) {
+		t.Fatalf("back online with a fresh report: %s since %v", s, since)
+	}
+}
+
+func TestFleet_DuplicateAndOlderReportsDoNotChangeState(t *testing.T) {
+	f, c := newFleet()
+	f.ApplyReport(rep("a", c.t, report.Ready), c.t)
+	if got := f.ApplyReport(rep("a", c.t, report.Ready), c.t); got != Duplicate {
+		t.Errorf("same id: %v, want Duplicate", got)
+	}
+	if got := f.ApplyReport(rep("old", c.t.Add(-time.Minute), report.NotReady), c.t); got != Older {
+		t.Errorf("older report: %v, want Older", got)
+	}
+	if s, _ := state(t, f); s != Ready {
+		t.Errorf("state = %s, want ready", s)
+	}
+}
+
+func TestFleet_FastAgentClockDoesNotKeepRoomFresh(t *testing.T) {
+	f, c := newFleet()
+	f.ApplyReport(rep("a", c.t.Add(time.Hour), report.Ready), c.t) // agent clock an hour ahead
+	c.advance(61 * time.Second)
+	if s, _ := state(t, f); s != Unknown {
+		t.Errorf("state = %s, want unknown: freshness counts from arrival when the agent's clock is ahead", s)
+	}
+}
+
+func TestFleet_ReopenKeepsRooms(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{t: t0}
+	opts := Options{Freshness: time.Hour, Now: c.now}
+	f, err := Open(dir, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ApplyStatus("s", "r", report.StatusOnline, c.t)
+	f.ApplyReport(rep("a", c.t, report.NotReady), c.t)
+	f.ApplyStatus("s", "other", report.StatusOffline, c.t)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(dir, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if g.Len() != 2 {
+		t.Fatalf("%d rooms after reopening, want 2", g.Len())
+	}
+	if s, _ := state(t, g); s != NotReady {
+		t.Errorf("room s/r = %s after reopening, want not_ready", s)
+	}
+	if v, _ := g.Get("s", "other"); v.State != Offline {
+		t.Errorf("room s/other = %s after reopening, want offline", v.State)
+	}
+	if v, _ := g.Get("s", "r"); v.Report == nil || v.Report.ID != "a" {
+		t.Errorf("report not kept: %+v", v.Report)
+	}
+}
+
+func TestOpen_LockedStoreSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	f, err := Open(dir, Options{Freshness: time.Minute}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = Open(dir, Options{Freshness: time.Minute}, nil)
+	want := "open fleet store " + dir + "/fleet.db: it is locked by another process (is another controller using this --data directory?)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+}

@@ -1,0 +1,113 @@
+package metrics
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/internal/testenv"
+)
+
+var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+
+func fixtureFleet() *fleet.Fleet {
+	now := t0.Add(10 * time.Second)
+	f := fleet.New(fleet.Options{Freshness: time.Minute, Now: func() time.Time { return now }})
+	obs := 0.95
+	f.ApplyReport(&report.Report{
+		Schema: report.Schema, ID: "1", Site: "kalbar", Room: "r1", AgentVersion: "1.0", Standard: "std 1",
+		MeasuredAt: t0, Verdict: report.NotReady,
+		Checks: []report.CheckResult{{
+			Check: "host", Target: "pc-1", Verdict: report.Fail, DurationSeconds: 1.5,
+			Measurements: map[string]float64{"cpu_used_ratio": 0.95, "memory_total_bytes": 8e9, "nic_errors_total": 3, "not_in_catalogue_bytes": 1},
+			Rules: []report.RuleResult{
+				{Rule: "host_cpu", Verdict: report.Fail, Observed: &obs},
+				{Rule: "host_memory_total", Verdict: report.Pass},
+			},
+		}},
+	}, t0)
+	f.ApplyStatus("kalbar", "r2", report.StatusOffline, t0)
+	return f
+}
+
+func TestCollector_RendersFleetState(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(fixtureFleet()))
+	want := `
+# HELP siaprapat_host_cpu_used_ratio Share of CPU time in use on the room PC, averaged over up to 5 minutes. From the room's newest report; absent for offline and unknown rooms.
+# TYPE siaprapat_host_cpu_used_ratio gauge
+siaprapat_host_cpu_used_ratio{room="r1",site="kalbar",target="pc-1"} 0.95
+# HELP siaprapat_host_nic_errors_total Receive and transmit errors on the room PC's network interfaces since boot. From the room's newest report; absent for offline and unknown rooms.
+# TYPE siaprapat_host_nic_errors_total counter
+siaprapat_host_nic_errors_total{room="r1",site="kalbar",target="pc-1"} 3
+# HELP siaprapat_room_last_report_timestamp_seconds Unix time the room's newest report was measured.
+# TYPE siaprapat_room_last_report_timestamp_seconds gauge
+siaprapat_room_last_report_timestamp_seconds{room="r1",site="kalbar"} 1.7954208e+09
+# HELP siaprapat_room_rule_problem One series per rule of the standard that did not pass in the room's newest report, with its verdict (warn, fail, error). Absent for offline and unknown rooms.
+# TYPE siaprapat_room_rule_problem gauge
+siaprapat_room_rule_problem{check="host",room="r1",rule="host_cpu",site="kalbar",target="pc-1",verdict="fail"} 1
+# HELP siaprapat_room_state Readiness of the room, as a state set: 1 for its current state (ready, degraded, not_ready, offline, unknown), 0 for the others.
+# TYPE siaprapat_room_state gauge
+siaprapat_room_state{room="r1",site="kalbar",state="degraded"} 0
+siaprapat_room_state{room="r1",site="kalbar",state="not_ready"} 1
+siaprapat_room_state{room="r1",site="kalbar",state="offline"} 0
+siaprapat_room_state{room="r1",site="kalbar",state="ready"} 0
+siaprapat_room_state{room="r1",site="kalbar",state="unknown"} 0
+siaprapat_room_state{room="r2",site="kalbar",state="degraded"} 0
+siaprapat_room_state{room="r2",site="kalbar",state="not_ready"} 0
+siaprapat_room_state{room="r2",site="kalbar",state="offline"} 1
+siaprapat_room_state{room="r2",site="kalbar",state="ready"} 0
+siaprapat_room_state{room="r2",site="kalbar",state="unknown"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"siaprapat_room_state", "siaprapat_room_last_report_timestamp_seconds", "siaprapat_room_rule_problem",
+		"siaprapat_host_cpu_used_ratio", "siaprapat_host_nic_errors_total"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestCollector_RemovedMeasurementsLeaveNoSeries(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(fixtureFleet()))
+	n, err := testutil.GatherAndCount(reg, "siaprapat_host_memory_available_bytes")
+	if err != nil || n != 0 {
+		t.Errorf("a measurement no report holds has %d series (%v)", n, err)
+	}
+}
+
+func TestCollector_Lints(t *testing.T) {
+	problems, err := testutil.CollectAndLint(New(fixtureFleet()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestCollector_PassesPromtoolCheckMetrics(t *testing.T) {
+	promtool := testenv.Command(t, "promtool", "prometheus")
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(fixtureFleet()))
+	var b strings.Builder
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if _, err := writeText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(b.String())
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,243 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/siaprapat/siaprapat/internal/testenv"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds both programs once per test run, as a user's make would.
+func binaries(t *testing.T) (agent, ctl string) {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "siaprapat-e2e-bin")
+		if buildErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", binDir+"/", "../agent/cmd/siaprapat-agent", "../controller/cmd/siaprapat-controller")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "siaprapat-agent"), filepath.Join(binDir, "siaprapat-controller")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+type proc struct {
+	cmd *exec.Cmd
+	out *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, bin string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(bin, args...), out: &syncBuffer{}}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(syscall.SIGCONT)
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", filepath.Base(bin), p.out.String())
+		}
+	})
+	return p
+}
+
+// httpState reads a room's state from a controller process's /metrics.
+func httpState(t *testing.T, httpAddr, site, room string) string {
+	t.Helper()
+	body := scrapeText(httpAddr)
+	for _, s := range []string{"ready", "degraded", "not_ready", "offline", "unknown"} {
+		if strings.Contains(body, fmt.Sprintf(`siaprapat_room_state{room=%q,site=%q,state=%q} 1`, room, site, s)) {
+			return s
+		}
+	}
+	return "(absent)"
+}
+
+func waitHTTPState(t *testing.T, httpAddr, site, room, want string, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	got := ""
+	for time.Since(start) < within {
+		if got = httpState(t, httpAddr, site, room); got == want {
+			return time.Since(start)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("room %s/%s is %s after %v, want %s", site, room, got, within, want)
+	return 0
+}
+
+// TestBinaries_AgentFrozenOrKilledGoesOffline runs the real programs: the
+// agent's PC checks itself, reports, and when the agent stops answering
+// (frozen, as a hung PC or a cut cable leaves it) the broker's keepalive
+// expires and its last will makes the room offline within 1.5 x keepalive.
+func TestBinaries_AgentFrozenOrKilledGoesOffline(t *testing.T) {
+	agentBin, ctlBin := binaries(t)
+	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir(), "--standard", "testdata/lenient.yaml")
+	const keepalive = 2 * time.Second
+	agent := start(t, agentBin, "run", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "room-1",
+		"--interval", "500ms", "--keepalive", keepalive.String(), "--standard", "testdata/lenient.yaml")
+	took := waitHTTPState(t, httpAddr, "demo", "room-1", "ready", 15*time.Second)
+	if got := httpState(t, httpAddr, "demo", "room-1"); got != "ready" {
+		t.Fatalf("state %s", got)
+	}
+	t.Logf("agent start -> ready in /metrics: %v", took)
+
+	if err := agent.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozen := time.Now()
+	// The room stays as it was until the keepalive expires...
+	took = waitHTTPState(t, httpAddr, "demo", "room-1", "offline", 3*keepalive)
+	t.Logf("agent frozen -> offline in /metrics: %v (keepalive %v)", took, keepalive)
+	// 1.5 x keepalive, plus the time a poll of /metrics takes.
+	if limit := keepalive*3/2 + time.Second; time.Since(frozen) > limit {
+		t.Errorf("offline after %v, want within 1.5 x keepalive (%v)", took, limit)
+	}
+	// Thawed, it reconnects and reports again.
+	agent.cmd.Process.Signal(syscall.SIGCONT)
+	waitHTTPState(t, httpAddr, "demo", "room-1", "ready", 15*time.Second)
+
+	// Killed outright: the kernel closes its socket and the will fires at once.
+	agent.cmd.Process.Kill()
+	took = waitHTTPState(t, httpAddr, "demo", "room-1", "offline", 3*keepalive)
+	t.Logf("agent killed -> offline in /metrics: %v", took)
+}
+
+func TestBinaries_AgentInterruptedSaysOffline(t *testing.T) {
+	agentBin, ctlBin := binaries(t)
+	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir(), "--standard", "testdata/lenient.yaml")
+	agent := start(t, agentBin, "run", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "room-2", "--interval", "1s", "--standard", "testdata/lenient.yaml")
+	waitHTTPState(t, httpAddr, "demo", "room-2", "ready", 15*time.Second)
+	agent.cmd.Process.Signal(os.Interrupt)
+	waitHTTPState(t, httpAddr, "demo", "room-2", "offline", 2*time.Second)
+	if err := agent.cmd.Wait(); err != nil {
+		t.Errorf("agent exit: %v", err)
+	}
+}
+
+func TestBinaries_AgentSurvivesBrokerOutage(t *testing.T) {
+	agentBin, ctlBin := binaries(t)
+	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	dir := t.TempDir()
+	// The agent starts first, with no broker at all.
+	agent := start(t, agentBin, "run", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "room-3", "--interval", "500ms", "--standard", "testdata/lenient.yaml")
+	time.Sleep(1500 * time.Millisecond)
+	ctl := start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", dir, "--standard", "testdata/lenient.yaml")
+	waitHTTPState(t, httpAddr, "demo", "room-3", "ready", 20*time.Second)
+	// The controller (and its broker) goes away and comes back.
+	ctl.cmd.Process.Signal(syscall.SIGTERM)
+	ctl.cmd.Wait()
+	if agent.cmd.ProcessState != nil {
+		t.Fatal("agent exited during the outage")
+	}
+	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", dir, "--standard", "testdata/lenient.yaml")
+	// The restarted controller has the room from its store; a new report
+	// proves the agent came back.
+	deadline := time.Now().Add(40 * time.Second)
+	for !strings.Contains(scrapeText(httpAddr), "siaprapat_reports_received_total 1") {
+		if time.Now().After(deadline) {
+			t.Fatal("no report reached the restarted controller")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitHTTPState(t, httpAddr, "demo", "room-3", "ready", 5*time.Second)
+	if !strings.Contains(agent.out.String(), "lost the broker; reconnecting with backoff") {
+		t.Errorf("agent did not say it lost the broker:\n%s", agent.out.String())
+	}
+}
+
+func TestBinaries_Check(t *testing.T) {
+	agentBin, _ := binaries(t)
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(agentBin, args...)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	out, code := run("check", "--only", "host", "--standard", "testdata/lenient.yaml")
+	if code > 1 || !strings.Contains(out, "host_has_memory") || !strings.Contains(out, "room verdict:") {
+		t.Errorf("check: exit %d\n%s", code, out)
+	}
+	out, code = run("check", "--json")
+	if code > 1 || !strings.Contains(out, `"schema": "siaprapat.report/v1"`) {
+		t.Errorf("check --json: exit %d\n%s", code, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "--only", "camera,host"}, `siaprapat-agent check: --only: unknown check "camera"; this agent has: host`},
+		{[]string{"check", "--standard", "testdata/nope.yaml"}, "siaprapat-agent check: read standard: open testdata/nope.yaml: no such file or directory"},
+		{[]string{"check", "--log-level", "loud"}, `siaprapat-agent check: --log-level "loud": want debug, info, warn or error`},
+		{[]string{"run", "--site", "demo"}, "siaprapat-agent: --room is empty"},
+		{[]string{"run", "--site", "demo", "--room", "r", "--broker", "http://x"}, `siaprapat-agent: broker URL "http://x": scheme "http" is not supported`},
+	} {
+		out, code := run(tc.args...)
+		if code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d, output %q; want exit 2 and %q", tc.args, code, out, tc.want)
+		}
+	}
+}
+
+func TestBinaries_ControllerRefusesOpenBrokerWithoutAuth(t *testing.T) {
+	_, ctlBin := binaries(t)
+	out, err := exec.Command(ctlBin, "serve", "--mqtt-listen", "0.0.0.0:0", "--http", "127.0.0.1:0", "--data", t.TempDir()).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), `embedded broker address "0.0.0.0:0" is not loopback`) {
+		t.Errorf("err %v, output:\n%s", err, out)
+	}
+}

@@ -1,0 +1,375 @@
+// Package e2e tests siaprapat end to end on real parts: agents, a real MQTT
+// broker (the embedded mochi and a Mosquitto process), the controller, its
+// bbolt store, /metrics and the API.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/siaprapat/siaprapat/agent/fleetsim"
+	"github.com/siaprapat/siaprapat/agent/host"
+	"github.com/siaprapat/siaprapat/agent/link"
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/runner"
+	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/controller"
+	"github.com/siaprapat/siaprapat/internal/testenv"
+)
+
+func fastStandard(t *testing.T) *standard.Standard {
+	t.Helper()
+	s, err := standard.Load("testdata/fast.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// startController starts a controller on loopback ports; broker "" means the
+// embedded broker.
+func startController(t *testing.T, dataDir, broker string) *controller.Controller {
+	t.Helper()
+	cfg := controller.Config{
+		HTTPListen: "127.0.0.1:0",
+		MQTTListen: "127.0.0.1:0",
+		Broker:     broker,
+		DataDir:    dataDir,
+		Standard:   fastStandard(t),
+	}
+	c, err := controller.Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitReady(ctx); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	return c
+}
+
+// room is one simulated agent: the real link, runner, host check and
+// standard, with a drawn host reading in place of the PC.
+type room struct {
+	site, name string
+	link       *link.Link
+	run        *runner.Runner
+}
+
+func newRoom(t *testing.T, brokerURL, site, name string, p fleetsim.Profile) *room {
+	t.Helper()
+	l, err := link.Connect(link.Options{Broker: brokerURL, Site: site, Room: name, KeepAlive: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := l.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return &room{site: site, name: name, link: l, run: &runner.Runner{
+		Site: site, Room: name, AgentVersion: "test", Standard: fastStandard(t),
+		Checks: []runner.Check{&host.Check{Source: fleetsim.NewSource(p, name, 1)}},
+	}}
+}
+
+func (r *room) report(t *testing.T) *report.Report {
+	t.Helper()
+	rep := r.run.Run(context.Background())
+	if err := r.link.PublishReport(rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// scrape fetches /metrics and parses it.
+func scrape(t *testing.T, c *controller.Controller) (map[string]*dto.MetricFamily, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + c.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	return mfs, string(body)
+}
+
+func labelsMatch(m *dto.Metric, want map[string]string) bool {
+	n := 0
+	for _, l := range m.GetLabel() {
+		if v, ok := want[l.GetName()]; ok {
+			if v != l.GetValue() {
+				return false
+			}
+			n++
+		}
+	}
+	return n == len(want)
+}
+
+// value returns the value of the series with the given labels, and whether it exists.
+func value(mfs map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
+	mf, ok := mfs[name]
+	if !ok {
+		return 0, false
+	}
+	for _, m := range mf.GetMetric() {
+		if labelsMatch(m, labels) {
+			switch {
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue(), true
+			case m.Counter != nil:
+				return m.GetCounter().GetValue(), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// metricState is the room's state according to siaprapat_room_state.
+func metricState(t *testing.T, c *controller.Controller, site, room string) string {
+	mfs, _ := scrape(t, c)
+	for _, s := range []string{"ready", "degraded", "not_ready", "offline", "unknown"} {
+		if v, ok := value(mfs, "siaprapat_room_state", map[string]string{"site": site, "room": room, "state": s}); ok && v == 1 {
+			return s
+		}
+	}
+	return "(absent)"
+}
+
+type apiRoom struct {
+	State       string `json:"state"`
+	AgentStatus string `json:"agent_status"`
+	Report      *struct {
+		ID string `json:"id"`
+	} `json:"report"`
+	Problems []struct {
+		Rule    string `json:"rule"`
+		Verdict string `json:"verdict"`
+	} `json:"problems"`
+}
+
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode
+}
+
+func apiState(t *testing.T, c *controller.Controller, site, room string) apiRoom {
+	var r apiRoom
+	getJSON(t, fmt.Sprintf("http://%s/api/v1/rooms/%s/%s", c.HTTPAddr(), site, room), &r)
+	return r
+}
+
+// waitState polls /metrics until the room is in the state, and returns how
+// long that took.
+func waitState(t *testing.T, c *controller.Controller, site, room, want string, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(within)
+	got := ""
+	for time.Now().Before(deadline) {
+		if got = metricState(t, c, site, room); got == want {
+			return time.Since(start)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("room %s/%s is %s after %v, want %s", site, room, got, within, want)
+	return 0
+}
+
+func publishRaw(t *testing.T, brokerURL, topic string, payload []byte) {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(brokerURL).SetClientID("e2e-raw"))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("raw client connect: %v", tok.Error())
+	}
+	defer c.Disconnect(100)
+	if tok := c.Publish(topic, 1, false, payload); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("raw publish: %v", tok.Error())
+	}
+}
+
+func counter(t *testing.T, c *controller.Controller, name string, labels map[string]string) float64 {
+	mfs, _ := scrape(t, c)
+	v, _ := value(mfs, name, labels)
+	return v
+}
+
+// fleetLifecycle is the scenario both brokers must pass.
+func fleetLifecycle(t *testing.T, c *controller.Controller, brokerURL string) {
+	ready := newRoom(t, brokerURL, "kalbar", "ready-room", fleetsim.ProfileReady)
+	degraded := newRoom(t, brokerURL, "kalbar", "busy-room", fleetsim.ProfileDegraded)
+	short := newRoom(t, brokerURL, "jatim", "short-room", fleetsim.ProfileNotReady)
+	defer ready.link.Close()
+	defer degraded.link.Close()
+	defer short.link.Close()
+
+	ready.report(t)
+	degraded.report(t)
+	short.report(t)
+	waitState(t, c, "kalbar", "ready-room", "ready", 5*time.Second)
+	waitState(t, c, "kalbar", "busy-room", "degraded", 5*time.Second)
+	waitState(t, c, "jatim", "short-room", "not_ready", 5*time.Second)
+
+	if got := apiState(t, c, "kalbar", "busy-room"); got.State != "degraded" || got.AgentStatus != "online" ||
+		len(got.Problems) != 1 || got.Problems[0].Rule != "host_cpu" || got.Problems[0].Verdict != "warn" {
+		t.Errorf("API for the busy room: %+v", got)
+	}
+
+	// A report the agent stops sending, with the connection kept: unknown
+	// once the standard's freshness window (2 s) has passed.
+	waitState(t, c, "kalbar", "busy-room", "unknown", 5*time.Second)
+	if got := apiState(t, c, "kalbar", "busy-room"); got.State != "unknown" || got.AgentStatus != "online" {
+		t.Errorf("API for the silent room: %+v, want unknown with the agent online", got)
+	}
+
+	// An agent that vanishes without a word: its last will makes it offline.
+	ready.report(t)
+	waitState(t, c, "kalbar", "ready-room", "ready", 5*time.Second)
+	ready.link.Drop()
+	took := waitState(t, c, "kalbar", "ready-room", "offline", 5*time.Second)
+	t.Logf("connection cut -> offline in /metrics: %v", took)
+
+	// Garbage on a report topic is counted and changes nothing.
+	before := counter(t, c, "siaprapat_reports_rejected_total", map[string]string{"reason": "malformed"})
+	publishRaw(t, brokerURL, report.Topic("jatim", "short-room", report.KindReport), []byte("\x00garbage{"))
+	deadline := time.Now().Add(5 * time.Second)
+	for counter(t, c, "siaprapat_reports_rejected_total", map[string]string{"reason": "malformed"}) != before+1 {
+		if time.Now().After(deadline) {
+			t.Fatal("garbage report was not counted in siaprapat_reports_rejected_total{reason=\"malformed\"}")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	// A report for another room on this room's topic is refused too.
+	wrong := short.run.Run(context.Background())
+	wrong.Room = "someone-else"
+	b, _ := wrong.Encode()
+	publishRaw(t, brokerURL, report.Topic("jatim", "short-room", report.KindReport), b)
+	deadline = time.Now().Add(5 * time.Second)
+	for counter(t, c, "siaprapat_reports_rejected_total", map[string]string{"reason": "topic_mismatch"}) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("mismatched report was not counted")
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if got := metricState(t, c, "jatim", "short-room"); got != "not_ready" && got != "unknown" {
+		t.Errorf("short-room is %s after bad input", got)
+	}
+	short.report(t)
+	waitState(t, c, "jatim", "short-room", "not_ready", 5*time.Second)
+}
+
+func TestEndToEnd_EmbeddedBroker(t *testing.T) {
+	c := startController(t, t.TempDir(), "")
+	defer c.Close()
+	fleetLifecycle(t, c, c.BrokerURL())
+}
+
+func TestEndToEnd_Mosquitto(t *testing.T) {
+	bin := testenv.Command(t, "mosquitto", "mosquitto")
+	url := startMosquitto(t, bin)
+	c := startController(t, t.TempDir(), url)
+	defer c.Close()
+	if c.BrokerURL() != "" {
+		t.Fatal("an embedded broker runs beside the external one")
+	}
+	fleetLifecycle(t, c, url)
+}
+
+func TestEndToEnd_MetricsPassPromtool(t *testing.T) {
+	promtool := testenv.Command(t, "promtool", "prometheus")
+	c := startController(t, t.TempDir(), "")
+	defer c.Close()
+	r := newRoom(t, c.BrokerURL(), "kalbar", "r1", fleetsim.ProfileNotReady)
+	defer r.link.Close()
+	r.report(t)
+	waitState(t, c, "kalbar", "r1", "not_ready", 5*time.Second)
+	_, body := scrape(t, c)
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	for _, want := range []string{"siaprapat_controller_build_info", "go_goroutines", "process_resident_memory_bytes",
+		"siaprapat_reports_received_total", `siaprapat_reports_rejected_total{reason="oversized"} 0`, "siaprapat_host_memory_available_bytes{"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func TestController_RestartKeepsFleet(t *testing.T) {
+	dir := t.TempDir()
+	c := startController(t, dir, "")
+	r := newRoom(t, c.BrokerURL(), "kalbar", "r1", fleetsim.ProfileNotReady)
+	rep := r.report(t)
+	waitState(t, c, "kalbar", "r1", "not_ready", 5*time.Second)
+	r.link.Drop()
+	waitState(t, c, "kalbar", "r1", "offline", 5*time.Second)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	c2 := startController(t, dir, "")
+	defer c2.Close()
+	got := apiState(t, c2, "kalbar", "r1")
+	if got.State != "offline" || got.Report == nil || got.Report.ID != rep.ID {
+		t.Fatalf("after restart: %+v, want offline with report %s", got, rep.ID)
+	}
+	var list struct {
+		Rooms []apiRoom `json:"rooms"`
+	}
+	getJSON(t, "http://"+c2.HTTPAddr()+"/api/v1/rooms", &list)
+	if len(list.Rooms) != 1 {
+		t.Errorf("%d rooms after restart, want 1", len(list.Rooms))
+	}
+}
+
+func TestAPI_UnknownRoomAndBadNames(t *testing.T) {
+	c := startController(t, t.TempDir(), "")
+	defer c.Close()
+	var e struct {
+		Error string `json:"error"`
+	}
+	if code := getJSON(t, "http://"+c.HTTPAddr()+"/api/v1/rooms/kalbar/nope", &e); code != 404 ||
+		e.Error != "room kalbar/nope is not known: no agent has reported for it" {
+		t.Errorf("unknown room: %d %q", code, e.Error)
+	}
+	if code := getJSON(t, "http://"+c.HTTPAddr()+"/api/v1/rooms/kalbar/bad%20name", &e); code != 400 ||
+		!strings.HasPrefix(e.Error, `room "bad name" is not a valid name`) {
+		t.Errorf("bad room name: %d %q", code, e.Error)
+	}
+	if code := getJSON(t, "http://"+c.HTTPAddr()+"/api/v1/nothing", &e); code != 404 {
+		t.Errorf("unknown endpoint: %d %q", code, e.Error)
+	}
+}
