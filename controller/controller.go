@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,9 @@ type Controller struct {
 	mqtt   *ingest.Client
 	http   *http.Server
 	httpLn net.Listener
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Start starts every part and returns once the HTTP API listens; the MQTT
@@ -161,8 +165,14 @@ func (c *Controller) WaitReady(ctx context.Context) error { return c.mqtt.WaitCo
 // Fleet is the controller's fleet.
 func (c *Controller) Fleet() *fleet.Fleet { return c.fleet }
 
-// Close stops every part, writing the fleet store last.
+// Close stops every part, writing the fleet store last. Later calls return
+// the first call's result.
 func (c *Controller) Close() error {
+	c.closeOnce.Do(func() { c.closeErr = c.close() })
+	return c.closeErr
+}
+
+func (c *Controller) close() error {
 	var errs []error
 	if c.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -38,8 +38,8 @@ func fastStandard(t *testing.T) *standard.Standard {
 	return s
 }
 
-// startController starts a controller on loopback ports; broker "" means the
-// embedded broker.
+// startController starts a controller on loopback ports, stopped when the
+// test ends; broker "" means the embedded broker.
 func startController(t *testing.T, dataDir, broker string) *controller.Controller {
 	t.Helper()
 	cfg := controller.Config{
@@ -55,8 +55,8 @@ func startController(t *testing.T, dataDir, broker string) *controller.Controlle
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	t.Cleanup(func() { c.Close() }) // registered first, so it runs after the agents' clean-ups
 	if err := c.WaitReady(ctx); err != nil {
-		c.Close()
 		t.Fatal(err)
 	}
 	return c
@@ -72,7 +72,9 @@ type room struct {
 
 func newRoom(t *testing.T, brokerURL, site, name string, p fleetsim.Profile) *room {
 	t.Helper()
-	l, err := link.Connect(link.Options{Broker: brokerURL, Site: site, Room: name, KeepAlive: time.Second})
+	// 2 s: mochi computes 1.5 x keepalive in whole seconds, so 1 s would
+	// expire after 1 s, racing the client's ping.
+	l, err := link.Connect(link.Options{Broker: brokerURL, Site: site, Room: name, KeepAlive: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +96,31 @@ func (r *room) report(t *testing.T) *report.Report {
 		t.Fatal(err)
 	}
 	return rep
+}
+
+// keepReporting publishes a report from each room every interval until the
+// test ends, as running agents would.
+func keepReporting(t *testing.T, every time.Duration, rooms ...*room) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	t.Cleanup(func() { close(done); <-stopped })
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				for _, r := range rooms {
+					if err := r.link.PublishReport(r.run.Run(context.Background())); err != nil {
+						t.Errorf("publish: %v", err)
+					}
+				}
+			}
+		}
+	}()
 }
 
 // scrape fetches /metrics and parses it.
@@ -230,9 +257,9 @@ func fleetLifecycle(t *testing.T, c *controller.Controller, brokerURL string) {
 	ready := newRoom(t, brokerURL, "kalbar", "ready-room", fleetsim.ProfileReady)
 	degraded := newRoom(t, brokerURL, "kalbar", "busy-room", fleetsim.ProfileDegraded)
 	short := newRoom(t, brokerURL, "jatim", "short-room", fleetsim.ProfileNotReady)
-	defer ready.link.Close()
-	defer degraded.link.Close()
-	defer short.link.Close()
+	for _, r := range []*room{ready, degraded, short} {
+		t.Cleanup(r.link.Close)
+	}
 
 	ready.report(t)
 	degraded.report(t)
@@ -291,7 +318,6 @@ func fleetLifecycle(t *testing.T, c *controller.Controller, brokerURL string) {
 
 func TestEndToEnd_EmbeddedBroker(t *testing.T) {
 	c := startController(t, t.TempDir(), "")
-	defer c.Close()
 	fleetLifecycle(t, c, c.BrokerURL())
 }
 
@@ -299,7 +325,6 @@ func TestEndToEnd_Mosquitto(t *testing.T) {
 	bin := testenv.Command(t, "mosquitto", "mosquitto")
 	url := startMosquitto(t, bin)
 	c := startController(t, t.TempDir(), url)
-	defer c.Close()
 	if c.BrokerURL() != "" {
 		t.Fatal("an embedded broker runs beside the external one")
 	}
@@ -309,9 +334,8 @@ func TestEndToEnd_Mosquitto(t *testing.T) {
 func TestEndToEnd_MetricsPassPromtool(t *testing.T) {
 	promtool := testenv.Command(t, "promtool", "prometheus")
 	c := startController(t, t.TempDir(), "")
-	defer c.Close()
 	r := newRoom(t, c.BrokerURL(), "kalbar", "r1", fleetsim.ProfileNotReady)
-	defer r.link.Close()
+	t.Cleanup(r.link.Close)
 	r.report(t)
 	waitState(t, c, "kalbar", "r1", "not_ready", 5*time.Second)
 	_, body := scrape(t, c)
@@ -341,7 +365,6 @@ func TestController_RestartKeepsFleet(t *testing.T) {
 	}
 
 	c2 := startController(t, dir, "")
-	defer c2.Close()
 	got := apiState(t, c2, "kalbar", "r1")
 	if got.State != "offline" || got.Report == nil || got.Report.ID != rep.ID {
 		t.Fatalf("after restart: %+v, want offline with report %s", got, rep.ID)
@@ -357,7 +380,6 @@ func TestController_RestartKeepsFleet(t *testing.T) {
 
 func TestAPI_UnknownRoomAndBadNames(t *testing.T) {
 	c := startController(t, t.TempDir(), "")
-	defer c.Close()
 	var e struct {
 		Error string `json:"error"`
 	}

@@ -1,0 +1,81 @@
+package ingest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/controller/fleet"
+)
+
+func newIngest(t *testing.T) (*Ingest, *fleet.Fleet, *prometheus.Registry) {
+	t.Helper()
+	f := fleet.New(fleet.Options{Freshness: time.Minute})
+	reg := prometheus.NewPedanticRegistry()
+	in, err := New(f, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in, f, reg
+}
+
+func payload(t *testing.T, site, room, id string) []byte {
+	t.Helper()
+	r := &report.Report{Schema: report.Schema, ID: id, Site: site, Room: room, MeasuredAt: time.Now().UTC(), Verdict: report.Ready}
+	b, err := r.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestIngest_CountsEveryOutcome(t *testing.T) {
+	in, f, reg := newIngest(t)
+	topic := report.Topic("kalbar", "r1", report.KindReport)
+	in.Handle(report.Topic("kalbar", "r1", report.KindStatus), []byte("online"))
+	in.Handle(topic, payload(t, "kalbar", "r1", "a"))
+	in.Handle(topic, payload(t, "kalbar", "r1", "a"))                                 // QoS 1 redelivery
+	in.Handle(topic, []byte("{not json"))                                             // malformed
+	in.Handle(topic, []byte(`{"schema":"siaprapat.report/v2"}`))                      // schema
+	in.Handle(topic, []byte(strings.Repeat(" ", report.MaxBytes+1)))                  // oversized
+	in.Handle(topic, payload(t, "kalbar", "r2", "b"))                                 // topic_mismatch
+	in.Handle(report.Topic("kalbar", "r1", report.KindStatus), []byte("sleeping"))    // bad status
+	in.Handle("siaprapat/v1/kalbar/r1/extra/report", payload(t, "kalbar", "r1", "c")) // bad topic
+
+	want := `
+# HELP siaprapat_reports_ignored_total Valid reports that did not change a room's state: a duplicate id, or older than the room's newest report.
+# TYPE siaprapat_reports_ignored_total counter
+siaprapat_reports_ignored_total{reason="duplicate"} 1
+siaprapat_reports_ignored_total{reason="older"} 0
+# HELP siaprapat_reports_received_total Report messages received from the broker, valid or not.
+# TYPE siaprapat_reports_received_total counter
+siaprapat_reports_received_total 7
+# HELP siaprapat_reports_rejected_total Report messages rejected, by reason (oversized, malformed, schema, invalid, topic, topic_mismatch).
+# TYPE siaprapat_reports_rejected_total counter
+siaprapat_reports_rejected_total{reason="invalid"} 0
+siaprapat_reports_rejected_total{reason="malformed"} 1
+siaprapat_reports_rejected_total{reason="oversized"} 1
+siaprapat_reports_rejected_total{reason="schema"} 1
+siaprapat_reports_rejected_total{reason="topic"} 1
+siaprapat_reports_rejected_total{reason="topic_mismatch"} 1
+# HELP siaprapat_status_messages_received_total Agent status messages (online, offline) received from the broker.
+# TYPE siaprapat_status_messages_received_total counter
+siaprapat_status_messages_received_total 2
+# HELP siaprapat_status_messages_rejected_total Agent status messages rejected: a bad topic or a payload other than online or offline.
+# TYPE siaprapat_status_messages_rejected_total counter
+siaprapat_status_messages_rejected_total 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+	if f.Len() != 1 {
+		t.Errorf("%d rooms, want 1: bad input must not create rooms", f.Len())
+	}
+	if v, _ := f.Get("kalbar", "r1"); v.State != fleet.Ready {
+		t.Errorf("state %s", v.State)
+	}
+}

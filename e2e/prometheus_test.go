@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/siaprapat/siaprapat/agent/fleetsim"
+	"github.com/siaprapat/siaprapat/internal/testenv"
+)
+
+func TestPrometheusConfig_PassesPromtool(t *testing.T) {
+	promtool := testenv.Command(t, "promtool", "prometheus")
+	out, err := exec.Command(promtool, "check", "config", "../dashboards/prometheus/prometheus.yml").CombinedOutput()
+	if err != nil {
+		t.Errorf("promtool check config: %v\n%s", err, out)
+	}
+}
+
+// TestPrometheus_ScrapesController runs a real Prometheus against a real
+// controller fed by agents over the embedded broker, and queries the rooms'
+// states back out of Prometheus.
+func TestPrometheus_ScrapesController(t *testing.T) {
+	bin := testenv.Command(t, "prometheus", "prometheus")
+	c := startController(t, t.TempDir(), "")
+	for _, r := range []struct {
+		name string
+		p    fleetsim.Profile
+	}{{"r-ready", fleetsim.ProfileReady}, {"r-degraded", fleetsim.ProfileDegraded}, {"r-short", fleetsim.ProfileNotReady}} {
+		room := newRoom(t, c.BrokerURL(), "kalbar", r.name, r.p)
+		t.Cleanup(room.link.Close)
+		room.report(t)
+		keepReporting(t, 500*time.Millisecond, room)
+	}
+	waitState(t, c, "kalbar", "r-short", "not_ready", 5*time.Second)
+
+	// The committed config, with the target and interval changed for the test.
+	conf, err := os.ReadFile("../dashboards/prometheus/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(conf), `"localhost:9780"`, `"`+c.HTTPAddr()+`"`, 1)
+	s = strings.Replace(s, "scrape_interval: 15s", "scrape_interval: 1s", 1)
+	dir := t.TempDir()
+	confPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(confPath, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	webAddr := testenv.FreeAddr(t)
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "--config.file="+confPath, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+webAddr)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus output:\n%s", out.String())
+		}
+	}()
+
+	query := `sum by (state) (siaprapat_room_state{site="kalbar"})`
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got, err := promQuery(webAddr, query)
+		if err == nil && got["ready"] == "1" && got["degraded"] == "1" && got["not_ready"] == "1" && got["offline"] == "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus query %s: %v %v", query, got, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	up, err := promQuery(webAddr, `up{job="siaprapat-controller"}`)
+	if err != nil || up[""] != "1" {
+		t.Errorf("up = %v, %v", up, err)
+	}
+}
+
+// promQuery runs an instant query and returns value by the "state" label.
+func promQuery(addr, q string) (map[string]string, error) {
+	resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(q))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Data   struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, err
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("status %s", body.Status)
+	}
+	out := map[string]string{}
+	for _, r := range body.Data.Result {
+		out[r.Metric["state"]] = fmt.Sprint(r.Value[1])
+	}
+	return out, nil
+}
