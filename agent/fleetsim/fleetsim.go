@@ -132,16 +132,17 @@ func simulateRoom(ctx context.Context, opts Options, i int, stats *Stats, connec
 		Site: site, Room: room, AgentVersion: opts.AgentVersion, Standard: opts.Standard,
 		Checks: []runner.Check{&host.Check{Source: src}},
 	}
-	log := opts.Log.With("site", site, "room", room)
 	// Spread the fleet's reports over the interval, as real agents started
 	// at different times would be.
 	if !sleep(ctx, time.Duration(rng.Int64N(int64(opts.Interval)))) {
 		return
 	}
 	for ctx.Err() == nil {
-		l, err := link.Connect(link.Options{Broker: opts.Broker, Site: site, Room: room, KeepAlive: opts.KeepAlive, Log: log})
+		// Each room's connects and reconnects would drown the log at a
+		// province's scale; the progress line counts them instead.
+		l, err := link.Connect(link.Options{Broker: opts.Broker, Site: site, Room: room, KeepAlive: opts.KeepAlive})
 		if err != nil {
-			log.Error("cannot simulate room", "err", err)
+			opts.Log.Error("cannot simulate room", "site", site, "room", room, "err", err)
 			return
 		}
 		select {

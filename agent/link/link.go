@@ -87,7 +87,7 @@ func Connect(opts Options) (*Link, error) {
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
-	l.log = l.log.With("broker", u.Redacted(), "site", opts.Site, "room", opts.Room)
+	l.log = l.log.With("broker", u.Redacted())
 	status := report.Topic(opts.Site, opts.Room, report.KindStatus)
 
 	co := mqtt.NewClientOptions().

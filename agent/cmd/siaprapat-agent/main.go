@@ -205,7 +205,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the Report as JSON instead of a table")
 	site := fs.String("site", "local", "site named in the report")
-	room := fs.String("room", localRoom(), "room named in the report (default: this PC's host name)")
+	room := fs.String("room", localRoom(), "room named in the report (defaults to this PC's host name)")
 	cf := commonFlags(fs)
 	if !parse(fs, args) {
 		return exitNoCheck

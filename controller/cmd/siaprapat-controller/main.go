@@ -52,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func serve(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := flag.NewFlagSet("siaprapat-controller serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	httpListen := fs.String("http", controller.DefaultHTTPListen, "address of the HTTP API and /metrics")
 	mqttListen := fs.String("mqtt-listen", broker.DefaultListen, "address of the embedded MQTT broker (loopback only for now); '' turns it off")
