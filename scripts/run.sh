@@ -11,11 +11,14 @@ KEEPALIVE=${KEEPALIVE:-10s}
 
 # Each program gets its own session (setsid), so Ctrl-C reaches only this
 # script, which stops the agent first (it says "offline") and then the controller.
-detach() { if command -v setsid >/dev/null; then setsid "$@"; else "$@"; fi; }
+# (A variable, not a function: "func &" would fork a subshell and $! would
+# be its pid, not the program's.)
+detach=$(command -v setsid || true)
 
 ctl_pid=""; agent_pid=""
 stop() {
   trap - INT TERM EXIT
+  set +e # stop both programs even if printing fails (a closed terminal or pipe)
   echo; echo "stopping..."
   [ -n "$agent_pid" ] && kill -TERM "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null || true
   [ -n "$ctl_pid" ] && kill -TERM "$ctl_pid" 2>/dev/null && wait "$ctl_pid" 2>/dev/null || true
@@ -23,7 +26,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-detach ./bin/siaprapat-controller serve --http ":$HTTP_PORT" --mqtt-listen "127.0.0.1:$MQTT_PORT" --data ./data &
+$detach ./bin/siaprapat-controller serve --http ":$HTTP_PORT" --mqtt-listen "127.0.0.1:$MQTT_PORT" --data ./data &
 ctl_pid=$!
 
 # The agent retries until the broker answers; only stop here if the
@@ -31,7 +34,7 @@ ctl_pid=$!
 sleep 1
 if ! kill -0 "$ctl_pid" 2>/dev/null; then echo "the controller did not start (see above)"; exit 1; fi
 
-detach ./bin/siaprapat-agent run --broker "mqtt://127.0.0.1:$MQTT_PORT" --site demo --room room-1 \
+$detach ./bin/siaprapat-agent run --broker "mqtt://127.0.0.1:$MQTT_PORT" --site demo --room room-1 \
   --interval "$INTERVAL" --keepalive "$KEEPALIVE" &
 agent_pid=$!
 
