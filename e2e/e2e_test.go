@@ -395,3 +395,62 @@ func TestAPI_UnknownRoomAndBadNames(t *testing.T) {
 		t.Errorf("unknown endpoint: %d %q", code, e.Error)
 	}
 }
+
+// TestEndToEnd_MosquittoGoesAwayAndComesBack stops the external broker under
+// a running controller and agent: the controller says it is not ready (and
+// its metric says disconnected) but keeps serving; when the broker returns,
+// both reconnect and reports flow again.
+func TestEndToEnd_MosquittoGoesAwayAndComesBack(t *testing.T) {
+	bin := testenv.Command(t, "mosquitto", "mosquitto")
+	m := &mosquitto{bin: bin, port: testenv.FreePort(t)}
+	m.start(t)
+	c := startController(t, t.TempDir(), m.url())
+	r := newRoom(t, m.url(), "kalbar", "r1", fleetsim.ProfileReady)
+	t.Cleanup(r.link.Close)
+	r.report(t)
+	waitState(t, c, "kalbar", "r1", "ready", 5*time.Second)
+
+	m.stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + c.HTTPAddr() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d with the broker gone", resp.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mfs, _ := scrape(t, c)
+	if v, _ := value(mfs, "siaprapat_controller_broker_connected", nil); v != 0 {
+		t.Errorf("siaprapat_controller_broker_connected = %v with the broker gone", v)
+	}
+	if got := metricState(t, c, "kalbar", "r1"); got != "ready" && got != "unknown" {
+		t.Errorf("room is %s during the outage; the controller cannot know more than its last report", got)
+	}
+
+	m.start(t)
+	before := counter(t, c, "siaprapat_reports_received_total", nil)
+	deadline = time.Now().Add(40 * time.Second) // paho's backoff may have grown
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ready := c.WaitReady(ctx) == nil
+		cancel()
+		if r.link.Connected() && ready {
+			if err := r.link.PublishReport(r.run.Run(context.Background())); err == nil &&
+				counter(t, c, "siaprapat_reports_received_total", nil) > before {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no report reached the controller after the broker came back")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	waitState(t, c, "kalbar", "r1", "ready", 5*time.Second)
+}
