@@ -1,4 +1,5 @@
-// Package agent runs the agent daemon: checks on an interval, reports over MQTT.
+// Package agent runs the agent daemon: checks on an interval, reports over
+// MQTT, and reports the broker could not take kept in a spool until it can.
 package agent
 
 import (
@@ -10,6 +11,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/host"
 	"github.com/siaprapat/siaprapat/agent/link"
 	"github.com/siaprapat/siaprapat/agent/runner"
+	"github.com/siaprapat/siaprapat/agent/spool"
 )
 
 // DefaultInterval is how often the daemon checks the room.
@@ -27,12 +29,17 @@ type Config struct {
 	Link     link.Options
 	Interval time.Duration
 	Runner   *runner.Runner // Site, Room and Checks already set
-	Log      *slog.Logger
+	// DataDir holds the spool of reports waiting for the broker; empty
+	// means no spool: a report the broker cannot take is dropped (and logged).
+	DataDir string
+	Spool   spool.Limits
+	Log     *slog.Logger
 }
 
 // Run checks the room every interval and publishes each report, until the
 // context ends; then it says goodbye to the broker. A broker outage is
-// logged and waited out, never fatal.
+// logged and waited out, never fatal; with a DataDir, the reports made
+// meanwhile are sent, oldest first, once the broker is back.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Interval <= 0 {
 		return fmt.Errorf("--interval %v: must be positive", cfg.Interval)
@@ -41,7 +48,28 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var sp *spool.Spool
+	if cfg.DataDir != "" {
+		var err error
+		if sp, err = spool.Open(cfg.DataDir, cfg.Spool); err != nil {
+			return err
+		}
+		defer sp.Close()
+		if n, size := sp.Len(); n > 0 {
+			log.Info("reports waiting in the spool", "reports", n, "bytes", size)
+		}
+	} else {
+		log.Warn("no --data directory: reports the broker cannot take will be dropped")
+	}
+
+	reconnected := make(chan struct{}, 1)
 	cfg.Link.Log = log
+	cfg.Link.OnConnect = func() {
+		select {
+		case reconnected <- struct{}{}:
+		default:
+		}
+	}
 	l, err := link.Connect(cfg.Link)
 	if err != nil {
 		return err
@@ -55,19 +83,67 @@ func Run(ctx context.Context, cfg Config) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		// Give a (re)connecting session a moment before the report is lost.
-		wctx, cancel := context.WithTimeout(ctx, min(cfg.Interval/2, 10*time.Second))
-		_ = l.WaitConnected(wctx)
-		cancel()
-		if err := l.PublishReport(rep); err != nil {
-			log.Warn("report not delivered", "id", rep.ID, "verdict", rep.Verdict, "err", err)
+		payload, err := rep.Encode()
+		if err != nil {
+			log.Error("could not encode the report", "id", rep.ID, "err", err)
+		} else if sp != nil {
+			if dropped, err := sp.Put(payload); err != nil {
+				log.Error("could not spool the report; sending it directly", "id", rep.ID, "err", err)
+				publishDirect(ctx, l, cfg.Interval, payload, rep.ID, log)
+			} else if dropped > 0 {
+				log.Warn("spool full: dropped the oldest reports", "dropped", dropped, "dropped_since_start", sp.Dropped())
+			}
 		} else {
-			log.Info("report published", "id", rep.ID, "verdict", rep.Verdict, "checks", len(rep.Checks))
+			publishDirect(ctx, l, cfg.Interval, payload, rep.ID, log)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+		if sp != nil {
+			waitConnected(ctx, l, cfg.Interval)
+			drain(sp, l, log)
 		}
+		log.Info("room checked", "id", rep.ID, "verdict", rep.Verdict, "checks", len(rep.Checks))
+		for wait := true; wait; {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				wait = false
+			case <-reconnected:
+				if sp != nil {
+					drain(sp, l, log)
+				}
+			}
+		}
+	}
+}
+
+// waitConnected gives a (re)connecting session a moment before a report waits.
+func waitConnected(ctx context.Context, l *link.Link, interval time.Duration) {
+	wctx, cancel := context.WithTimeout(ctx, min(interval/2, 10*time.Second))
+	defer cancel()
+	_ = l.WaitConnected(wctx)
+}
+
+func publishDirect(ctx context.Context, l *link.Link, interval time.Duration, payload []byte, id string, log *slog.Logger) {
+	waitConnected(ctx, l, interval)
+	if err := l.PublishEncoded(payload); err != nil {
+		log.Warn("report not delivered", "id", id, "err", err)
+	}
+}
+
+// drain sends what the spool holds, oldest first, while the broker takes it.
+func drain(sp *spool.Spool, l *link.Link, log *slog.Logger) {
+	if !l.Connected() {
+		if n, _ := sp.Len(); n > 0 {
+			log.Warn("broker unreachable; reports wait in the spool", "waiting", n)
+		}
+		return
+	}
+	sent, err := sp.Drain(l.PublishEncoded)
+	left, _ := sp.Len()
+	switch {
+	case err != nil:
+		log.Warn("broker stopped taking reports; the rest wait in the spool", "sent", sent, "waiting", left, "err", err)
+	case sent > 1:
+		log.Info("sent reports that waited in the spool", "sent", sent)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -239,5 +241,63 @@ func TestBinaries_ControllerRefusesOpenBrokerWithoutAuth(t *testing.T) {
 	out, err := exec.Command(ctlBin, "serve", "--mqtt-listen", "0.0.0.0:0", "--http", "127.0.0.1:0", "--data", t.TempDir()).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), `embedded broker address "0.0.0.0:0" is not loopback`) {
 		t.Errorf("err %v, output:\n%s", err, out)
+	}
+}
+
+// TestBinaries_SpoolKeepsReportsThroughOutageAndKill runs the agent with a
+// spool while no broker exists, kills it with SIGKILL, starts the broker and
+// the agent again: every report made during the outage reaches the controller.
+func TestBinaries_SpoolKeepsReportsThroughOutageAndKill(t *testing.T) {
+	agentBin, ctlBin := binaries(t)
+	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	spoolDir := t.TempDir()
+	args := []string{"run", "--broker", "mqtt://" + mqttAddr, "--site", "demo", "--room", "room-4", "--interval", "200ms",
+		"--data", spoolDir, "--standard", "testdata/lenient.yaml"}
+	first := start(t, agentBin, args...)
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(first.out.String(), "room checked") < 8 {
+		if time.Now().After(deadline) {
+			t.Fatal("the agent made no reports without a broker")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	first.cmd.Process.Kill() // a power cut, with reports queued
+	first.cmd.Wait()
+	made := strings.Count(first.out.String(), "room checked")
+
+	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir(), "--standard", "testdata/lenient.yaml")
+	second := start(t, agentBin, args...)
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		body := scrapeText(httpAddr)
+		var received float64
+		for _, line := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(line, "siaprapat_reports_received_total "); ok {
+				fmt.Sscan(v, &received)
+			}
+		}
+		if int(received) >= made {
+			t.Logf("%d reports made during the outage; controller received %v after the restart", made, received)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("controller received %v reports, want at least the %d made during the outage\nagent:\n%s", received, made, second.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Every report made before the kill was still in the spool.
+	// (The kill may land between spooling a report and logging it, so the
+	// spool may hold one more than the log counted.)
+	waiting := -1
+	for _, line := range strings.Split(second.out.String(), "\n") {
+		if m := regexp.MustCompile(`reports waiting in the spool.* reports=(\d+) `).FindStringSubmatch(line); m != nil {
+			waiting, _ = strconv.Atoi(m[1])
+		}
+	}
+	if waiting < made {
+		t.Errorf("the restarted agent did not find all %d reports in its spool:\n%s", made, second.out.String())
+	}
+	if body := scrapeText(httpAddr); !strings.Contains(body, `siaprapat_reports_ignored_total{reason="older"} 0`) {
+		t.Error("replayed reports arrived out of order")
 	}
 }

@@ -34,7 +34,7 @@ ctl_pid=$!
 sleep 1
 if ! kill -0 "$ctl_pid" 2>/dev/null; then echo "the controller did not start (see above)"; exit 1; fi
 
-$detach ./bin/siaprapat-agent run --broker "mqtt://127.0.0.1:$MQTT_PORT" --site demo --room room-1 \
+$detach ./bin/siaprapat-agent run --broker "mqtt://127.0.0.1:$MQTT_PORT" --site demo --room room-1 --data ./data/agent \
   --interval "$INTERVAL" --keepalive "$KEEPALIVE" &
 agent_pid=$!
 

@@ -42,6 +42,9 @@ type Options struct {
 	ConnectTimeout time.Duration
 	PublishTimeout time.Duration
 	Log            *slog.Logger
+	// OnConnect, when set, is called (on its own goroutine) after every
+	// connect, once "online" is published: the moment to send what waited.
+	OnConnect func()
 }
 
 // Link is one room's MQTT session.
@@ -112,6 +115,9 @@ func Connect(opts Options) (*Link, error) {
 			if !t.WaitTimeout(opts.PublishTimeout) || t.Error() != nil {
 				l.log.Warn("could not publish online status", "err", tokenErr(t))
 			}
+			if opts.OnConnect != nil {
+				opts.OnConnect()
+			}
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			l.log.Warn("lost the broker; reconnecting with backoff", "err", err)
@@ -181,6 +187,12 @@ func (l *Link) PublishReport(r *report.Report) error {
 	if err != nil {
 		return err
 	}
+	return l.PublishEncoded(payload)
+}
+
+// PublishEncoded publishes an encoded report (from Report.Encode) on the
+// room's report topic with QoS 1 and waits for the broker's acknowledgement.
+func (l *Link) PublishEncoded(payload []byte) error {
 	return l.publish(report.Topic(l.opts.Site, l.opts.Room, report.KindReport), payload, false)
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/link"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
+	"github.com/siaprapat/siaprapat/agent/spool"
 	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/internal/cli"
 )
@@ -136,6 +137,9 @@ func runDaemon(args []string, stderr io.Writer) int {
 	keepAlive := fs.Duration("keepalive", link.DefaultKeepAlive, "MQTT keepalive; the broker declares the agent offline after 1.5 times this without a word")
 	username := fs.String("username", "", "MQTT user name")
 	password := fs.String("password", "", "MQTT password (or set SIAPRAPAT_MQTT_PASSWORD)")
+	dataDir := fs.String("data", "", "directory for the spool of reports waiting for the broker (none: such reports are dropped)")
+	spoolReports := fs.Int("spool-max-reports", spool.DefaultLimits.MaxReports, "most reports the spool keeps (the oldest are dropped first)")
+	spoolBytes := fs.Int64("spool-max-bytes", spool.DefaultLimits.MaxBytes, "most bytes the spool keeps (the oldest are dropped first)")
 	cf := commonFlags(fs)
 	if !parse(fs, args) {
 		return exitNoCheck
@@ -176,6 +180,8 @@ func runDaemon(args []string, stderr io.Writer) int {
 		},
 		Interval: *interval,
 		Runner:   r,
+		DataDir:  *dataDir,
+		Spool:    spool.Limits{MaxReports: *spoolReports, MaxBytes: *spoolBytes},
 		Log:      log,
 	})
 	if err != nil {
