@@ -3,6 +3,7 @@
 package agent
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"log/slog"
@@ -98,7 +99,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		if sp != nil {
 			waitConnected(ctx, l, cfg.Interval)
-			drain(sp, l, log)
+			drain(ctx, sp, l, cfg.Interval, log)
 		}
 		log.Info("room checked", "id", rep.ID, "verdict", rep.Verdict, "checks", len(rep.Checks))
 		for wait := true; wait; {
@@ -109,7 +110,7 @@ func Run(ctx context.Context, cfg Config) error {
 				wait = false
 			case <-reconnected:
 				if sp != nil {
-					drain(sp, l, log)
+					drain(ctx, sp, l, cfg.Interval, log)
 				}
 			}
 		}
@@ -130,17 +131,24 @@ func publishDirect(ctx context.Context, l *link.Link, interval time.Duration, pa
 	}
 }
 
-// drain sends what the spool holds, oldest first, while the broker takes it.
-func drain(sp *spool.Spool, l *link.Link, log *slog.Logger) {
+// drain sends what the spool holds, oldest first, while the broker takes it,
+// for at most one interval, so that a long backlog on a slow link does not
+// hold up the room's checks or a shutdown; the rest goes in later rounds.
+func drain(ctx context.Context, sp *spool.Spool, l *link.Link, interval time.Duration, log *slog.Logger) {
 	if !l.Connected() {
 		if n, _ := sp.Len(); n > 0 {
 			log.Warn("broker unreachable; reports wait in the spool", "waiting", n)
 		}
 		return
 	}
-	sent, err := sp.Drain(l.PublishEncoded)
+	dctx, cancel := context.WithTimeout(ctx, interval)
+	defer cancel()
+	sent, err := sp.Drain(dctx, l.PublishEncoded)
 	left, _ := sp.Len()
 	switch {
+	case ctx.Err() != nil:
+	case errors.Is(err, context.DeadlineExceeded):
+		log.Info("sent part of the spool; the rest goes next round", "sent", sent, "waiting", left)
 	case err != nil:
 		log.Warn("broker stopped taking reports; the rest wait in the spool", "sent", sent, "waiting", left, "err", err)
 	case sent > 1:

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
+	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/api"
 	"github.com/siaprapat/siaprapat/controller/broker"
@@ -35,7 +37,10 @@ type Config struct {
 	HTTPListen string // address of the HTTP API and /metrics
 	MQTTListen string // embedded broker address; "" runs no embedded broker
 	Broker     string // external broker URL; when set, no embedded broker runs
+	Username   string // credentials for the external broker
+	Password   string
 	DataDir    string // where fleet.db lives
+	MaxRooms   int    // 0 means fleet.DefaultMaxRooms
 	Standard   *standard.Standard
 	Log        *slog.Logger
 }
@@ -82,7 +87,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		storeErrors,
 	)
 
-	c.fleet, err = fleet.Open(cfg.DataDir, fleet.Options{Freshness: cfg.Standard.Freshness, Log: c.log}, func(error) { storeErrors.Inc() })
+	c.fleet, err = fleet.Open(cfg.DataDir, fleet.Options{Freshness: cfg.Standard.Freshness, MaxRooms: cfg.MaxRooms, Log: c.log}, func(error) { storeErrors.Inc() })
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +103,11 @@ func Start(cfg Config) (_ *Controller, err error) {
 	brokerURL := cfg.Broker
 	switch {
 	case cfg.Broker != "":
-		c.log.Info("using external MQTT broker", "broker", cfg.Broker)
+		u, err := report.BrokerURL(cfg.Broker)
+		if err != nil {
+			return nil, err
+		}
+		c.log.Info("using external MQTT broker", "broker", u.Redacted())
 	case cfg.MQTTListen != "":
 		c.broker, err = broker.Start(cfg.MQTTListen, c.log)
 		if err != nil {
@@ -109,7 +118,9 @@ func Start(cfg Config) (_ *Controller, err error) {
 	default:
 		return nil, errors.New("no MQTT broker: give --broker URL for an external one, or --mqtt-listen ADDR for the embedded one")
 	}
-	c.mqtt, err = ingest.Dial(ingest.ClientOptions{Broker: brokerURL, Log: c.log.With("component", "mqtt")}, in.Handle)
+	c.mqtt, err = ingest.Dial(ingest.ClientOptions{
+		Broker: brokerURL, Username: cfg.Username, Password: cfg.Password, Log: c.log.With("component", "mqtt"),
+	}, in.Handle)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +139,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		Gatherer: prometheus.Gatherers{procReg, fleetReg},
 		Ready: func() error {
 			if !c.mqtt.Connected() {
-				return fmt.Errorf("not connected to the MQTT broker %s", brokerURL)
+				return fmt.Errorf("not connected to the MQTT broker %s", redacted(brokerURL))
 			}
 			return nil
 		},
@@ -146,6 +157,14 @@ func Start(cfg Config) (_ *Controller, err error) {
 	}()
 	c.log.Info("HTTP API listening", "addr", c.httpLn.Addr().String())
 	return c, nil
+}
+
+// redacted hides a password in a broker URL, for logs and answers.
+func redacted(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return "(broker URL)"
 }
 
 // HTTPAddr is the address the HTTP API listens on.

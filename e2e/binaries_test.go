@@ -141,7 +141,8 @@ func TestBinaries_AgentFrozenOrKilledGoesOffline(t *testing.T) {
 	took = waitHTTPState(t, httpAddr, "demo", "room-1", "offline", 3*keepalive)
 	t.Logf("agent frozen -> offline in /metrics: %v (keepalive %v)", took, keepalive)
 	// 1.5 x keepalive, plus the time a poll of /metrics takes.
-	if limit := keepalive*3/2 + time.Second; time.Since(frozen) > limit {
+	// (The slack is for a loaded CI machine; the figure is logged above.)
+	if limit := keepalive*3/2 + 2*time.Second; time.Since(frozen) > limit {
 		t.Errorf("offline after %v, want within 1.5 x keepalive (%v)", took, limit)
 	}
 	// Thawed, it reconnects and reports again.
@@ -161,7 +162,7 @@ func TestBinaries_AgentInterruptedSaysOffline(t *testing.T) {
 	agent := start(t, agentBin, "run", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "room-2", "--interval", "1s", "--standard", "testdata/lenient.yaml")
 	waitHTTPState(t, httpAddr, "demo", "room-2", "ready", 15*time.Second)
 	agent.cmd.Process.Signal(os.Interrupt)
-	waitHTTPState(t, httpAddr, "demo", "room-2", "offline", 2*time.Second)
+	waitHTTPState(t, httpAddr, "demo", "room-2", "offline", 5*time.Second)
 	if err := agent.cmd.Wait(); err != nil {
 		t.Errorf("agent exit: %v", err)
 	}
@@ -266,37 +267,46 @@ func TestBinaries_SpoolKeepsReportsThroughOutageAndKill(t *testing.T) {
 	made := strings.Count(first.out.String(), "room checked")
 
 	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir(), "--standard", "testdata/lenient.yaml")
-	second := start(t, agentBin, args...)
-	deadline = time.Now().Add(20 * time.Second)
-	for {
-		body := scrapeText(httpAddr)
-		var received float64
-		for _, line := range strings.Split(body, "\n") {
+	// The restarted agent checks once, then waits an hour: the controller
+	// must receive exactly that report and every one the spool kept.
+	second := start(t, agentBin, "run", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "room-4", "--interval", "1h",
+		"--data", spoolDir, "--standard", "testdata/lenient.yaml")
+	waiting := -1
+	deadline = time.Now().Add(10 * time.Second)
+	for waiting < 0 {
+		if m := regexp.MustCompile(`reports waiting in the spool.* reports=(\d+) `).FindStringSubmatch(second.out.String()); m != nil {
+			waiting, _ = strconv.Atoi(m[1])
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the restarted agent found nothing in its spool:\n%s", second.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The kill may land between spooling a report and logging it, so the
+	// spool may hold one more than the log counted, never fewer.
+	if waiting < made {
+		t.Errorf("%d reports in the spool after the kill, want the %d made", waiting, made)
+	}
+	received := func() int {
+		var n float64
+		for _, line := range strings.Split(scrapeText(httpAddr), "\n") {
 			if v, ok := strings.CutPrefix(line, "siaprapat_reports_received_total "); ok {
-				fmt.Sscan(v, &received)
+				fmt.Sscan(v, &n)
 			}
 		}
-		if int(received) >= made {
-			t.Logf("%d reports made during the outage; controller received %v after the restart", made, received)
-			break
-		}
+		return int(n)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for received() < waiting+1 {
 		if time.Now().After(deadline) {
-			t.Fatalf("controller received %v reports, want at least the %d made during the outage\nagent:\n%s", received, made, second.out.String())
+			t.Fatalf("controller received %d reports, want the %d spooled + 1 new\nagent:\n%s", received(), waiting, second.out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// Every report made before the kill was still in the spool.
-	// (The kill may land between spooling a report and logging it, so the
-	// spool may hold one more than the log counted.)
-	waiting := -1
-	for _, line := range strings.Split(second.out.String(), "\n") {
-		if m := regexp.MustCompile(`reports waiting in the spool.* reports=(\d+) `).FindStringSubmatch(line); m != nil {
-			waiting, _ = strconv.Atoi(m[1])
-		}
+	time.Sleep(300 * time.Millisecond)
+	if got := received(); got != waiting+1 {
+		t.Errorf("controller received %d reports, want exactly %d (%d spooled + 1 new)", got, waiting+1, waiting)
 	}
-	if waiting < made {
-		t.Errorf("the restarted agent did not find all %d reports in its spool:\n%s", made, second.out.String())
-	}
+	t.Logf("%d reports made during the outage, %d kept through SIGKILL, %d received after the restart", made, waiting, received())
 	if body := scrapeText(httpAddr); !strings.Contains(body, `siaprapat_reports_ignored_total{reason="older"} 0`) {
 		t.Error("replayed reports arrived out of order")
 	}

@@ -51,9 +51,13 @@ func (c *Check) Run(ctx context.Context, _ *standard.Standard) ([]report.CheckRe
 	if err != nil {
 		return nil, err
 	}
+	target := r.Hostname
+	if target == "" {
+		target = "localhost" // the OS would not say; the report still needs a target
+	}
 	res := report.CheckResult{
 		Check:        report.CheckHost,
-		Target:       r.Hostname,
+		Target:       target,
 		Measurements: r.Measurements(),
 	}
 	if len(r.Problems) > 0 {

@@ -77,8 +77,13 @@ func Connect(opts Options) (*Link, error) {
 	if opts.ClientID == "" {
 		opts.ClientID = "siaprapat-agent-" + opts.Site + "-" + opts.Room
 	}
-	if opts.KeepAlive <= 0 {
+	switch {
+	case opts.KeepAlive == 0:
 		opts.KeepAlive = DefaultKeepAlive
+	case opts.KeepAlive < time.Second || opts.KeepAlive > 65535*time.Second:
+		// MQTT counts keepalive in whole seconds; paho would turn less than
+		// a second into 0, which switches keepalive (and so the will) off.
+		return nil, fmt.Errorf("keepalive %v: want 1s to 18h12m15s", opts.KeepAlive)
 	}
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = DefaultConnectTimeout

@@ -20,6 +20,13 @@ const (
 	ReasonInvalid   = "invalid"   // a field is missing or out of its allowed values
 )
 
+// Bounds on a report's parts; each target, rule and measurement becomes
+// Prometheus series, so their number per room is bounded.
+const (
+	MaxChecks   = 64
+	MaxPerCheck = 128
+)
+
 // Reasons lists every rejection reason Decode can give.
 var Reasons = []string{ReasonOversized, ReasonMalformed, ReasonSchema, ReasonInvalid}
 
@@ -124,7 +131,7 @@ func (r *Report) Validate() error {
 	switch {
 	case r.ID == "":
 		return invalid("id", "missing")
-	case len(r.ID) > 64 || !namePattern.MatchString(r.ID):
+	case !namePattern.MatchString(r.ID):
 		return invalid("id", "%q is not a valid id: 1 to 64 letters, digits, '.', '_' or '-'", truncate(r.ID))
 	}
 	if err := CheckName("site", r.Site); err != nil {
@@ -144,6 +151,9 @@ func (r *Report) Validate() error {
 	default:
 		return invalid("verdict", "%q is not one of ready, degraded, not_ready", truncate(string(r.Verdict)))
 	}
+	if len(r.Checks) > MaxChecks {
+		return invalid("checks", "%d checks; at most %d", len(r.Checks), MaxChecks)
+	}
 	for i, c := range r.Checks {
 		if err := c.validate(fmt.Sprintf("checks[%d]", i)); err != nil {
 			return err
@@ -159,6 +169,12 @@ func (c *CheckResult) validate(at string) error {
 	if !validVerdict(c.Verdict) {
 		return invalid(at+".verdict", "%q is not one of pass, warn, fail, error, skipped", truncate(string(c.Verdict)))
 	}
+	if c.Target == "" || len(c.Target) > 128 {
+		return invalid(at+".target", "%q: want 1 to 128 bytes", truncate(c.Target))
+	}
+	if len(c.Measurements) > MaxPerCheck || len(c.Rules) > MaxPerCheck {
+		return invalid(at, "%d measurements and %d rules; at most %d each", len(c.Measurements), len(c.Rules), MaxPerCheck)
+	}
 	if c.DurationSeconds < 0 || math.IsNaN(c.DurationSeconds) {
 		return invalid(at+".duration_seconds", "%v is negative", c.DurationSeconds)
 	}
@@ -171,6 +187,9 @@ func (c *CheckResult) validate(at string) error {
 		ra := fmt.Sprintf("%s.rules[%d]", at, j)
 		if rule.Rule == "" {
 			return invalid(ra+".rule", "missing")
+		}
+		if !measurementPattern.MatchString(rule.Rule) {
+			return invalid(ra+".rule", "%q is not a rule name (lower case letters, digits and '_')", truncate(rule.Rule))
 		}
 		if !validVerdict(rule.Verdict) {
 			return invalid(ra+".verdict", "%q is not one of pass, warn, fail, error, skipped", truncate(string(rule.Verdict)))

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"math"
 	"testing"
 )
@@ -9,7 +10,7 @@ func nan() float64 { return math.NaN() }
 
 // FuzzDecode feeds arbitrary payloads to Decode: it must never panic, every
 // error must be a *DecodeError with a known reason, and whatever it accepts
-// must encode again and decode to the same report.
+// must encode again, decode again, and encode to the same bytes.
 func FuzzDecode(f *testing.F) {
 	good, _ := validReport().Encode()
 	f.Add(good)
@@ -36,8 +37,13 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted report does not encode: %v", err)
 		}
-		if _, err := Decode(b); err != nil {
+		again, err := Decode(b)
+		if err != nil {
 			t.Fatalf("re-encoded report rejected: %v", err)
+		}
+		b2, err := again.Encode()
+		if err != nil || !bytes.Equal(b, b2) {
+			t.Fatalf("round trip changed the report (%v):\n%s\n%s", err, b, b2)
 		}
 	})
 }

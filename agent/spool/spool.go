@@ -4,6 +4,7 @@
 package spool
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -116,13 +117,16 @@ func (s *Spool) Put(payload []byte) (dropped int, err error) {
 	return dropped, nil
 }
 
-// Drain sends queued payloads oldest first until the queue is empty or send
-// fails; each is deleted only after send succeeded. It returns how many it
-// sent and send's error, if any.
-func (s *Spool) Drain(send func(payload []byte) error) (sent int, err error) {
+// Drain sends queued payloads oldest first until the queue is empty, send
+// fails or the context ends; each is deleted only after send succeeded. It
+// returns how many it sent and why it stopped early, if it did.
+func (s *Spool) Drain(ctx context.Context, send func(payload []byte) error) (sent int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
+		if err := ctx.Err(); err != nil {
+			return sent, err
+		}
 		var keys, payloads [][]byte
 		err := s.db.View(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucket).Cursor()
@@ -141,6 +145,9 @@ func (s *Spool) Drain(send func(payload []byte) error) (sent int, err error) {
 		n := 0
 		var sendErr error
 		for _, p := range payloads {
+			if sendErr = ctx.Err(); sendErr != nil {
+				break
+			}
 			if sendErr = send(p); sendErr != nil {
 				break
 			}

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -25,7 +26,7 @@ func TestSpool_DrainsInOrderAndStopsAtFirstFailure(t *testing.T) {
 	}
 	var got []string
 	down := errors.New("broker gone")
-	sent, err := s.Drain(func(p []byte) error {
+	sent, err := s.Drain(context.Background(), func(p []byte) error {
 		if len(got) == 70 {
 			return down
 		}
@@ -38,7 +39,7 @@ func TestSpool_DrainsInOrderAndStopsAtFirstFailure(t *testing.T) {
 	if n, _ := s.Len(); n != 30 {
 		t.Fatalf("%d left, want 30", n)
 	}
-	sent, err = s.Drain(func(p []byte) error { got = append(got, string(p)); return nil })
+	sent, err = s.Drain(context.Background(), func(p []byte) error { got = append(got, string(p)); return nil })
 	if sent != 30 || err != nil {
 		t.Fatalf("second drain: sent %d, err %v", sent, err)
 	}
@@ -64,7 +65,7 @@ func TestSpool_DropsOldestPastLimits(t *testing.T) {
 		t.Errorf("dropped %d (%d), want 2", dropped, s.Dropped())
 	}
 	var got []string
-	s.Drain(func(p []byte) error { got = append(got, string(p)); return nil })
+	s.Drain(context.Background(), func(p []byte) error { got = append(got, string(p)); return nil })
 	if fmt.Sprint(got) != "[2 3 4]" {
 		t.Errorf("kept %v, want the newest [2 3 4]", got)
 	}
@@ -93,7 +94,7 @@ func TestSpool_SurvivesReopen(t *testing.T) {
 	}
 	s.Put([]byte("c"))
 	var got []string
-	s.Drain(func(p []byte) error { got = append(got, string(p)); return nil })
+	s.Drain(context.Background(), func(p []byte) error { got = append(got, string(p)); return nil })
 	if fmt.Sprint(got) != "[a bb c]" {
 		t.Errorf("got %v", got)
 	}
@@ -107,5 +108,24 @@ func TestOpen_LockedSpoolSaysSo(t *testing.T) {
 	want := "open spool " + dir + "/spool.db: it is locked by another process (is another agent using this --data directory?)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSpool_DrainStopsWhenContextEnds(t *testing.T) {
+	s := open(t, t.TempDir(), DefaultLimits)
+	defer s.Close()
+	for range 10 {
+		s.Put([]byte("x"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sent, err := s.Drain(ctx, func([]byte) error {
+		cancel() // e.g. SIGTERM while a long backlog drains
+		return nil
+	})
+	if sent != 1 || !errors.Is(err, context.Canceled) {
+		t.Errorf("sent %d, err %v; want 1 and context.Canceled", sent, err)
+	}
+	if n, _ := s.Len(); n != 9 {
+		t.Errorf("%d left, want 9", n)
 	}
 }

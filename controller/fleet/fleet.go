@@ -45,17 +45,23 @@ type Room struct {
 type Outcome int
 
 const (
-	Stored    Outcome = iota // the room's newest report
+	Stored    Outcome = iota // the room's newest report (or status)
 	Duplicate                // the same id as the stored report: ignored
 	Older                    // older than the stored report: not the room's state
+	Refused                  // a new room past Options.MaxRooms: ignored
 )
 
 // Options configure a fleet.
 type Options struct {
 	Freshness time.Duration    // a report older than this makes the room unknown
+	MaxRooms  int              // rooms beyond this many are refused; 0 means DefaultMaxRooms
 	Now       func() time.Time // the clock; time.Now when nil
 	Log       *slog.Logger
 }
+
+// DefaultMaxRooms bounds the fleet so that messages for made-up rooms cannot
+// grow it without end; a province has hundreds to a few thousand rooms.
+const DefaultMaxRooms = 100_000
 
 // Fleet is the set of rooms. It is safe for concurrent use.
 type Fleet struct {
@@ -77,6 +83,9 @@ func New(opts Options) *Fleet {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	if opts.MaxRooms <= 0 {
+		opts.MaxRooms = DefaultMaxRooms
+	}
 	return &Fleet{opts: opts, rooms: map[string]*Room{}, dirty: map[string]bool{}}
 }
 
@@ -89,9 +98,14 @@ func (r *Room) State(now time.Time, freshness time.Duration) (State, time.Time) 
 		return Offline, r.StatusAt
 	}
 	if r.Report == nil {
-		return Unknown, r.FirstSeen
+		return Unknown, r.Changed
 	}
 	if stale := freshAt(r).Add(freshness); !now.Before(stale) {
+		// Unknown since the report went stale, or since the room came back
+		// online with a stale report, whichever is later.
+		if r.Changed.After(stale) {
+			return Unknown, r.Changed
+		}
 		return Unknown, stale
 	}
 	return stateOfReport(r.Report), r.Changed
@@ -100,11 +114,16 @@ func (r *Room) State(now time.Time, freshness time.Duration) (State, time.Time) 
 // freshAt is when the room's report counts as taken: its measured_at, but
 // never later than it arrived, so that an agent's fast clock cannot keep a
 // silent room looking fresh.
-func freshAt(r *Room) time.Time {
-	if r.Report.MeasuredAt.After(r.ReceivedAt) {
-		return r.ReceivedAt
+func freshAt(r *Room) time.Time { return takenAt(r.Report, r.ReceivedAt) }
+
+// takenAt is a report's measured_at, or when it arrived if that is earlier.
+// Reports are ordered by it, so one report from a PC whose clock ran ahead
+// cannot make every later, correct report look older.
+func takenAt(rep *report.Report, receivedAt time.Time) time.Time {
+	if rep.MeasuredAt.After(receivedAt) {
+		return receivedAt
 	}
-	return r.Report.MeasuredAt
+	return rep.MeasuredAt
 }
 
 // stateOfReport is the state a fresh report gives its room.
@@ -118,11 +137,15 @@ func stateOfReport(r *report.Report) State {
 	return NotReady
 }
 
-// roomLocked returns the room, creating it when new. Callers hold f.mu.
+// roomLocked returns the room, creating it when new, or nil when a new room
+// would pass MaxRooms. Callers hold f.mu.
 func (f *Fleet) roomLocked(site, room string, now time.Time) *Room {
 	k := key(site, room)
 	r := f.rooms[k]
 	if r == nil {
+		if len(f.rooms) >= f.opts.MaxRooms {
+			return nil
+		}
 		r = &Room{Site: site, Room: room, FirstSeen: now, Changed: now}
 		f.rooms[k] = r
 	}
@@ -145,11 +168,14 @@ func (f *Fleet) ApplyReport(rep *report.Report, receivedAt time.Time) Outcome {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.roomLocked(rep.Site, rep.Room, now)
+	if r == nil {
+		return Refused
+	}
 	if r.Report != nil {
 		if r.Report.ID == rep.ID {
 			return Duplicate
 		}
-		if rep.MeasuredAt.Before(r.Report.MeasuredAt) {
+		if takenAt(rep, receivedAt).Before(freshAt(r)) {
 			return Older
 		}
 	}
@@ -163,15 +189,24 @@ func (f *Fleet) ApplyReport(rep *report.Report, receivedAt time.Time) Outcome {
 	return Stored
 }
 
-// ApplyStatus records an agent's "online" or "offline".
-func (f *Fleet) ApplyStatus(site, room, status string, at time.Time) {
+// ApplyStatus records an agent's "online" or "offline". A repeat of the
+// current status (a retained message delivered again after a resubscribe)
+// changes nothing.
+func (f *Fleet) ApplyStatus(site, room, status string, at time.Time) Outcome {
 	now := f.opts.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r := f.roomLocked(site, room, now)
+	if r == nil {
+		return Refused
+	}
+	if r.AgentStatus == status {
+		return Duplicate
+	}
 	before, _ := r.State(now, f.opts.Freshness)
 	r.AgentStatus, r.StatusAt = status, at
 	f.settle(r, before, now)
+	return Stored
 }
 
 // View is a room with its state at one instant.

@@ -144,3 +144,56 @@ func TestOpen_LockedStoreSaysSo(t *testing.T) {
 		t.Fatalf("err = %v\nwant %s", err, want)
 	}
 }
+
+func TestFleet_BackOnlineWithStaleReportIsUnknownSinceItCameBack(t *testing.T) {
+	f, c := newFleet()
+	f.ApplyReport(rep("a", c.t, report.Ready), c.t)
+	c.advance(10 * time.Second)
+	f.ApplyStatus("s", "r", report.StatusOffline, c.t)
+	c.advance(10 * time.Minute)
+	f.ApplyStatus("s", "r", report.StatusOnline, c.t)
+	if s, since := state(t, f); s != Unknown || !since.Equal(c.t) {
+		t.Errorf("%s since %v, want unknown since it came back (%v), not while it was offline", s, since, c.t)
+	}
+}
+
+func TestFleet_RepeatedStatusKeepsSince(t *testing.T) {
+	f, c := newFleet()
+	f.ApplyStatus("s", "r", report.StatusOffline, c.t)
+	went := c.t
+	c.advance(time.Hour) // a controller restart delivers the retained "offline" again
+	if got := f.ApplyStatus("s", "r", report.StatusOffline, c.t); got != Duplicate {
+		t.Errorf("repeated status: %v, want Duplicate", got)
+	}
+	if s, since := state(t, f); s != Offline || !since.Equal(went) {
+		t.Errorf("%s since %v, want offline since %v", s, since, went)
+	}
+}
+
+func TestFleet_ReportFromTheFutureDoesNotLockTheRoom(t *testing.T) {
+	f, c := newFleet()
+	f.ApplyReport(rep("future", c.t.Add(24*time.Hour), report.NotReady), c.t) // clock a day ahead, fixed later by NTP
+	c.advance(10 * time.Second)
+	if got := f.ApplyReport(rep("now", c.t, report.Ready), c.t); got != Stored {
+		t.Fatalf("a correct report after one from the future: %v, want Stored", got)
+	}
+	if s, _ := state(t, f); s != Ready {
+		t.Errorf("state %s, want ready", s)
+	}
+}
+
+func TestFleet_RoomLimit(t *testing.T) {
+	c := &clock{t: t0}
+	f := New(Options{Freshness: time.Minute, MaxRooms: 1, Now: c.now})
+	if got := f.ApplyStatus("s", "a", report.StatusOnline, c.t); got != Stored {
+		t.Fatalf("first room: %v", got)
+	}
+	if got := f.ApplyStatus("s", "b", report.StatusOnline, c.t); got != Refused {
+		t.Errorf("second room: %v, want Refused", got)
+	}
+	r := rep("x", c.t, report.Ready)
+	r.Room = "b"
+	if got := f.ApplyReport(r, c.t); got != Refused || f.Len() != 1 {
+		t.Errorf("report for a new room past the limit: %v, %d rooms", got, f.Len())
+	}
+}

@@ -6,6 +6,7 @@ package ingest
 import (
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 const (
 	ReasonTopic         = "topic"          // not a siaprapat/v1/SITE/ROOM/KIND topic with valid names
 	ReasonTopicMismatch = "topic_mismatch" // the report names another site or room than its topic
+	ReasonRoomLimit     = "room_limit"     // a new room past the fleet's limit
 )
 
 // Ingest handles messages from the broker.
@@ -55,7 +57,7 @@ func New(f *fleet.Fleet, reg prometheus.Registerer, log *slog.Logger) (*Ingest, 
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_reports_rejected_total",
-			Help: "Report messages rejected, by reason (oversized, malformed, schema, invalid, topic, topic_mismatch).",
+			Help: "Report messages rejected, by reason (oversized, malformed, schema, invalid, topic, topic_mismatch, room_limit).",
 		}, []string{"reason"}),
 		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_reports_ignored_total",
@@ -67,12 +69,12 @@ func New(f *fleet.Fleet, reg prometheus.Registerer, log *slog.Logger) (*Ingest, 
 		}),
 		statusRejected: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "siaprapat_status_messages_rejected_total",
-			Help: "Agent status messages rejected: a bad topic or a payload other than online or offline.",
+			Help: "Agent status messages rejected: a bad topic, a payload other than online or offline, or a new room past the room limit.",
 		}),
 		lastLog:  map[string]time.Time{},
 		logEvery: 10 * time.Second,
 	}
-	for _, r := range append(append([]string{}, report.Reasons...), ReasonTopic, ReasonTopicMismatch) {
+	for _, r := range append(append([]string{}, report.Reasons...), ReasonTopic, ReasonTopicMismatch, ReasonRoomLimit) {
 		in.rejected.WithLabelValues(r)
 	}
 	in.ignored.WithLabelValues("duplicate")
@@ -98,10 +100,14 @@ func (in *Ingest) Handle(topic string, payload []byte) {
 		in.handleReport(site, room, topic, payload)
 	case ok && kind == report.KindStatus:
 		in.handleStatus(site, room, topic, payload)
+	case strings.HasSuffix(topic, "/"+report.KindStatus):
+		// A wildcard match on a topic with a bad site or room name.
+		in.statuses.Inc()
+		in.statusRejected.Inc()
+		in.warn("status", "rejected a status message", "topic", topic, "err", "not a siaprapat/v1/SITE/ROOM/status topic with valid names")
 	default:
-		// Only reachable through a wildcard match on a malformed topic.
 		in.received.Inc()
-		in.reject(ReasonTopic, topic, errors.New("not a siaprapat/v1/SITE/ROOM/{status,report} topic"))
+		in.reject(ReasonTopic, topic, errors.New("not a siaprapat/v1/SITE/ROOM/report topic with valid names"))
 	}
 }
 
@@ -122,6 +128,8 @@ func (in *Ingest) handleReport(site, room, topic string, payload []byte) {
 		return
 	}
 	switch in.fleet.ApplyReport(rep, in.now()) {
+	case fleet.Refused:
+		in.reject(ReasonRoomLimit, topic, errors.New("the fleet is at its room limit (--max-rooms)"))
 	case fleet.Duplicate:
 		in.ignored.WithLabelValues("duplicate").Inc()
 	case fleet.Older:
@@ -137,7 +145,10 @@ func (in *Ingest) handleStatus(site, room, topic string, payload []byte) {
 		in.warn("status", "rejected a status message", "topic", topic, "err", "payload is not online or offline", "bytes", len(payload))
 		return
 	}
-	in.fleet.ApplyStatus(site, room, status, in.now())
+	if in.fleet.ApplyStatus(site, room, status, in.now()) == fleet.Refused {
+		in.statusRejected.Inc()
+		in.warn("room_limit", "rejected a status message", "topic", topic, "err", "the fleet is at its room limit (--max-rooms)")
+	}
 }
 
 func (in *Ingest) reject(reason, topic string, err error) {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,7 @@ func TestIngest_CountsEveryOutcome(t *testing.T) {
 	in.Handle(topic, payload(t, "kalbar", "r2", "b"))                                 // topic_mismatch
 	in.Handle(report.Topic("kalbar", "r1", report.KindStatus), []byte("sleeping"))    // bad status
 	in.Handle("siaprapat/v1/kalbar/r1/extra/report", payload(t, "kalbar", "r1", "c")) // bad topic
+	in.Handle("siaprapat/v1/kal!bar/r1/status", []byte("online"))                     // bad status topic
 
 	want := `
 # HELP siaprapat_reports_ignored_total Valid reports that did not change a room's state: a duplicate id, or older than the room's newest report.
@@ -54,20 +56,21 @@ siaprapat_reports_ignored_total{reason="older"} 0
 # HELP siaprapat_reports_received_total Report messages received from the broker, valid or not.
 # TYPE siaprapat_reports_received_total counter
 siaprapat_reports_received_total 7
-# HELP siaprapat_reports_rejected_total Report messages rejected, by reason (oversized, malformed, schema, invalid, topic, topic_mismatch).
+# HELP siaprapat_reports_rejected_total Report messages rejected, by reason (oversized, malformed, schema, invalid, topic, topic_mismatch, room_limit).
 # TYPE siaprapat_reports_rejected_total counter
 siaprapat_reports_rejected_total{reason="invalid"} 0
 siaprapat_reports_rejected_total{reason="malformed"} 1
 siaprapat_reports_rejected_total{reason="oversized"} 1
+siaprapat_reports_rejected_total{reason="room_limit"} 0
 siaprapat_reports_rejected_total{reason="schema"} 1
 siaprapat_reports_rejected_total{reason="topic"} 1
 siaprapat_reports_rejected_total{reason="topic_mismatch"} 1
 # HELP siaprapat_status_messages_received_total Agent status messages (online, offline) received from the broker.
 # TYPE siaprapat_status_messages_received_total counter
-siaprapat_status_messages_received_total 2
-# HELP siaprapat_status_messages_rejected_total Agent status messages rejected: a bad topic or a payload other than online or offline.
+siaprapat_status_messages_received_total 3
+# HELP siaprapat_status_messages_rejected_total Agent status messages rejected: a bad topic, a payload other than online or offline, or a new room past the room limit.
 # TYPE siaprapat_status_messages_rejected_total counter
-siaprapat_status_messages_rejected_total 1
+siaprapat_status_messages_rejected_total 2
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Error(err)
@@ -77,5 +80,28 @@ siaprapat_status_messages_rejected_total 1
 	}
 	if v, _ := f.Get("kalbar", "r1"); v.State != fleet.Ready {
 		t.Errorf("state %s", v.State)
+	}
+}
+
+func TestIngest_RoomLimitRefusesNewRooms(t *testing.T) {
+	f := fleet.New(fleet.Options{Freshness: time.Minute, MaxRooms: 2})
+	reg := prometheus.NewPedanticRegistry()
+	in, err := New(f, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, room := range []string{"r1", "r2", "r3"} {
+		in.Handle(report.Topic("s", room, report.KindReport), payload(t, "s", room, fmt.Sprint(i)))
+	}
+	in.Handle(report.Topic("s", "r4", report.KindStatus), []byte("online"))
+	in.Handle(report.Topic("s", "r1", report.KindReport), payload(t, "s", "r1", "again")) // known rooms go on
+	if f.Len() != 2 {
+		t.Errorf("%d rooms, want 2", f.Len())
+	}
+	if got := testutil.ToFloat64(in.rejected.WithLabelValues(ReasonRoomLimit)); got != 1 {
+		t.Errorf("room_limit rejections = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(in.statusRejected); got != 1 {
+		t.Errorf("status rejections = %v, want 1", got)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -18,9 +18,12 @@ import (
 // status and report topics and hands each message to a handler, resubscribing
 // after every reconnect.
 type Client struct {
-	client     mqtt.Client
-	log        *slog.Logger
-	subscribed atomic.Bool // connected and subscribed
+	client mqtt.Client
+	log    *slog.Logger
+
+	mu         sync.Mutex
+	session    uint64 // counts connections, so a stale subscriber cannot mark a new one subscribed
+	subscribed bool   // the current connection is subscribed
 }
 
 // ClientOptions configure the controller's MQTT session.
@@ -60,26 +63,73 @@ func Dial(opts ClientOptions, handle func(topic string, payload []byte)) (*Clien
 		SetMaxReconnectInterval(30 * time.Second).
 		SetOrderMatters(true). // a room's online/offline must be applied in order
 		SetOnConnectHandler(func(cl mqtt.Client) {
-			filters := map[string]byte{}
-			for _, f := range Filters() {
-				filters[f] = 1
-			}
-			t := cl.SubscribeMultiple(filters, onMessage)
-			if !t.WaitTimeout(10*time.Second) || t.Error() != nil {
-				log.Error("could not subscribe; reconnecting", "err", t.Error())
-				cl.Disconnect(0)
-				return
-			}
-			c.subscribed.Store(true)
-			log.Info("connected to broker and subscribed", "filters", Filters())
+			c.mu.Lock()
+			c.session++
+			c.subscribed = false
+			session := c.session
+			c.mu.Unlock()
+			c.subscribe(cl, session, onMessage)
 		}).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			c.subscribed.Store(false)
+			c.mu.Lock()
+			c.session++
+			c.subscribed = false
+			c.mu.Unlock()
 			log.Warn("lost the broker; reconnecting with backoff", "err", err)
 		})
 	c.client = mqtt.NewClient(co)
 	c.client.Connect()
 	return c, nil
+}
+
+// subscribe subscribes the connection of one session, retrying with backoff
+// while that connection lasts. (Disconnecting to retry would stop paho from
+// reconnecting at all: a disconnect asked for is final.)
+func (c *Client) subscribe(cl mqtt.Client, session uint64, onMessage mqtt.MessageHandler) {
+	filters := map[string]byte{}
+	for _, f := range Filters() {
+		filters[f] = 1
+	}
+	backoff := time.Second
+	for {
+		t := cl.SubscribeMultiple(filters, onMessage)
+		err := subscribeError(t)
+		c.mu.Lock()
+		current := c.session == session
+		if err == nil && current {
+			c.subscribed = true
+		}
+		c.mu.Unlock()
+		switch {
+		case !current:
+			return // the connection is gone; the next one subscribes afresh
+		case err == nil:
+			c.log.Info("connected to broker and subscribed", "filters", Filters())
+			return
+		}
+		c.log.Error("could not subscribe; retrying", "err", err, "retry_in", backoff)
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+// subscribeError waits for a subscription and says what went wrong, including
+// a broker's refusal (SUBACK 0x80), which paho does not report as an error.
+func subscribeError(t mqtt.Token) error {
+	if !t.WaitTimeout(10 * time.Second) {
+		return fmt.Errorf("no SUBACK within 10s")
+	}
+	if err := t.Error(); err != nil {
+		return err
+	}
+	if st, ok := t.(*mqtt.SubscribeToken); ok {
+		for filter, code := range st.Result() {
+			if code >= 0x80 {
+				return fmt.Errorf("the broker refused the subscription to %s (code %#x); check its ACL", filter, code)
+			}
+		}
+	}
+	return nil
 }
 
 // WaitConnected waits until the session is up and subscribed, or the context ends.
@@ -97,7 +147,11 @@ func (c *Client) WaitConnected(ctx context.Context) error {
 }
 
 // Connected reports whether the session is up and subscribed.
-func (c *Client) Connected() bool { return c.subscribed.Load() && c.client.IsConnectionOpen() }
+func (c *Client) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.subscribed && c.client.IsConnectionOpen()
+}
 
 // Close disconnects.
 func (c *Client) Close() { c.client.Disconnect(250) }

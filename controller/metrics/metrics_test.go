@@ -72,12 +72,21 @@ siaprapat_room_state{room="r2",site="kalbar",state="unknown"} 0
 	}
 }
 
-func TestCollector_RemovedMeasurementsLeaveNoSeries(t *testing.T) {
+func TestCollector_OfflineRoomLeavesNoMeasurementSeries(t *testing.T) {
+	f := fixtureFleet()
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(New(fixtureFleet()))
-	n, err := testutil.GatherAndCount(reg, "siaprapat_host_memory_available_bytes")
-	if err != nil || n != 0 {
-		t.Errorf("a measurement no report holds has %d series (%v)", n, err)
+	reg.MustRegister(New(f))
+	if n, err := testutil.GatherAndCount(reg, "siaprapat_host_cpu_used_ratio"); err != nil || n != 1 {
+		t.Fatalf("online room: %d series (%v), want 1", n, err)
+	}
+	f.ApplyStatus("kalbar", "r1", report.StatusOffline, t0.Add(time.Second))
+	for _, name := range []string{"siaprapat_host_cpu_used_ratio", "siaprapat_room_rule_problem", "siaprapat_room_check_duration_seconds"} {
+		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != 0 {
+			t.Errorf("offline room: %s has %d series (%v), want none", name, n, err)
+		}
+	}
+	if n, _ := testutil.GatherAndCount(reg, "siaprapat_room_last_report_timestamp_seconds"); n != 1 {
+		t.Errorf("offline room lost its last report timestamp")
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller"
 	"github.com/siaprapat/siaprapat/controller/broker"
+	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/internal/cli"
 )
 
@@ -57,7 +58,10 @@ func serve(args []string, stderr io.Writer) int {
 	httpListen := fs.String("http", controller.DefaultHTTPListen, "address of the HTTP API and /metrics")
 	mqttListen := fs.String("mqtt-listen", broker.DefaultListen, "address of the embedded MQTT broker (loopback only for now); '' turns it off")
 	brokerURL := fs.String("broker", "", "external MQTT broker URL (mqtt://, tcp://, mqtts://, ssl://); turns the embedded broker off")
+	username := fs.String("username", "", "user name for the external broker")
+	password := fs.String("password", "", "password for the external broker (or set SIAPRAPAT_MQTT_PASSWORD)")
 	dataDir := fs.String("data", controller.DefaultDataDir, "data directory (fleet.db)")
+	maxRooms := fs.Int("max-rooms", fleet.DefaultMaxRooms, "most rooms the fleet keeps; messages for further new rooms are refused and counted")
 	stdFile := fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	checkConfig := fs.Bool("check-config", false, "check the flags and the standard, then exit")
@@ -88,6 +92,12 @@ func serve(args []string, stderr io.Writer) int {
 		}
 		*mqttListen = ""
 	}
+	if *maxRooms < 1 {
+		return fail(fmt.Errorf("--max-rooms %d: want at least 1", *maxRooms))
+	}
+	if *password == "" {
+		*password = os.Getenv("SIAPRAPAT_MQTT_PASSWORD")
+	}
 	if *checkConfig {
 		fmt.Fprintf(stderr, "configuration ok: standard %s (%s), %d rules, freshness %v\n", std, std.File(), len(std.Rules), std.Freshness)
 		return 0
@@ -97,7 +107,10 @@ func serve(args []string, stderr io.Writer) int {
 		HTTPListen: *httpListen,
 		MQTTListen: *mqttListen,
 		Broker:     *brokerURL,
+		Username:   *username,
+		Password:   *password,
 		DataDir:    *dataDir,
+		MaxRooms:   *maxRooms,
 		Standard:   std,
 		Log:        log,
 	})
