@@ -3,8 +3,8 @@
 package agent
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
