@@ -11,6 +11,7 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/host"
 	"github.com/siaprapat/siaprapat/agent/link"
+	"github.com/siaprapat/siaprapat/agent/peripherals"
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/agent/spool"
 )
@@ -18,10 +19,18 @@ import (
 // DefaultInterval is how often the daemon checks the room.
 const DefaultInterval = 60 * time.Second
 
+// Hardware says where the checks find the room's hardware; zero values mean
+// the real machine and the embedded data.
+type Hardware struct {
+	Sysfs    string                // sysfs root for the peripherals check ("/sys")
+	Profiles *peripherals.Profiles // hardware profiles; nil means the embedded ones
+}
+
 // Checks is the one list of the agent's checks, in the order they run.
-func Checks() []runner.Check {
+func Checks(hw Hardware) []runner.Check {
 	return []runner.Check{
 		&host.Check{Source: &host.System{}},
+		&peripherals.Check{Sysfs: hw.Sysfs, Profiles: hw.Profiles},
 	}
 }
 

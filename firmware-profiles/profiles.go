@@ -1,6 +1,6 @@
 // Package firmwareprofiles embeds siaprapat's data files: readiness standards
-// (standards/*.yaml) and, later, hardware profiles (devices/*.yaml). The
-// loaders live in the agent's packages; this package only exposes the files.
+// (standards/*.yaml) and hardware profiles (devices/*.yaml). The loaders live
+// in the agent's packages; this package only exposes the files.
 package firmwareprofiles
 
 import (
@@ -8,7 +8,7 @@ import (
 	"io/fs"
 )
 
-//go:embed standards/*.yaml
+//go:embed standards/*.yaml devices/*.yaml
 var files embed.FS
 
 // FS returns the embedded data files, rooted at this directory

@@ -159,7 +159,7 @@ func (r *Report) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return validatePeripherals(r.Peripherals)
 }
 
 func (c *CheckResult) validate(at string) error {

@@ -10,9 +10,11 @@ const (
 	CheckAudio       = "audio"
 	CheckNetwork     = "network"
 	CheckPeripherals = "peripherals"
+	CheckInventory   = "inventory" // judged by the controller: the room's devices against what it should have
 )
 
-// Checks lists every check name the contract knows.
+// Checks lists every check the agent runs and the standard may judge.
+// (CheckInventory is the controller's, judged by its room configuration.)
 var Checks = []string{CheckHost, CheckCamera, CheckAudio, CheckNetwork, CheckPeripherals}
 
 // Measurement describes one named measurement a check may report. Names end
@@ -23,6 +25,7 @@ type Measurement struct {
 	Check string
 	Name  string
 	Help  string
+	Flag  bool // 1 for yes, 0 for no
 }
 
 // Counter reports whether the measurement is a cumulative counter.
@@ -32,40 +35,44 @@ func (m Measurement) Counter() bool { return strings.HasSuffix(m.Name, "_total")
 // metrics and the standard's rules may name. An agent may report others
 // (they are kept in the report), but only these become metrics.
 var Measurements = []Measurement{
-	{CheckHost, "cpu_used_ratio", "Share of CPU time in use on the room PC, averaged over up to 5 minutes."},
-	{CheckHost, "load1_per_cpu_ratio", "One-minute load average of the room PC divided by its logical CPUs."},
-	{CheckHost, "logical_cpus", "Logical CPUs of the room PC."},
-	{CheckHost, "memory_total_bytes", "Memory of the room PC that the OS can use."},
-	{CheckHost, "memory_available_bytes", "Memory of the room PC available to start applications without swapping."},
-	{CheckHost, "disk_total_bytes", "Size of the room PC's system volume."},
-	{CheckHost, "disk_free_bytes", "Free space on the room PC's system volume, for an unprivileged user."},
-	{CheckHost, "disk_free_ratio", "Free share of the room PC's system volume."},
-	{CheckHost, "uptime_seconds", "Time since the room PC booted."},
-	{CheckHost, "temperature_max_celsius", "Hottest temperature sensor of the room PC, where the OS exposes sensors."},
-	{CheckHost, "nic_links_up", "Network interfaces (not loopback) with a link."},
-	{CheckHost, "nic_links_down", "Network interfaces (not loopback) enabled but without a link."},
-	{CheckHost, "nic_errors_total", "Receive and transmit errors on the room PC's network interfaces since boot."},
-	{CheckHost, "nic_drops_total", "Received and transmitted packets dropped by the room PC's network interfaces since boot."},
+	{CheckHost, "cpu_used_ratio", "Share of CPU time in use on the room PC, averaged over up to 5 minutes.", false},
+	{CheckHost, "load1_per_cpu_ratio", "One-minute load average of the room PC divided by its logical CPUs.", false},
+	{CheckHost, "logical_cpus", "Logical CPUs of the room PC.", false},
+	{CheckHost, "memory_total_bytes", "Memory of the room PC that the OS can use.", false},
+	{CheckHost, "memory_available_bytes", "Memory of the room PC available to start applications without swapping.", false},
+	{CheckHost, "disk_total_bytes", "Size of the room PC's system volume.", false},
+	{CheckHost, "disk_free_bytes", "Free space on the room PC's system volume, for an unprivileged user.", false},
+	{CheckHost, "disk_free_ratio", "Free share of the room PC's system volume.", false},
+	{CheckHost, "uptime_seconds", "Time since the room PC booted.", false},
+	{CheckHost, "temperature_max_celsius", "Hottest temperature sensor of the room PC, where the OS exposes sensors.", false},
+	{CheckHost, "nic_links_up", "Network interfaces (not loopback) with a link.", false},
+	{CheckHost, "nic_links_down", "Network interfaces (not loopback) enabled but without a link.", false},
+	{CheckHost, "nic_errors_total", "Receive and transmit errors on the room PC's network interfaces since boot.", false},
+	{CheckHost, "nic_drops_total", "Received and transmitted packets dropped by the room PC's network interfaces since boot.", false},
 
-	{CheckCamera, "first_frame_seconds", "Time from opening the camera to its first frame."},
-	{CheckCamera, "fps", "Frames per second the camera delivered during the capture window."},
-	{CheckCamera, "width_pixels", "Width of the frames the camera delivered."},
-	{CheckCamera, "height_pixels", "Height of the frames the camera delivered."},
-	{CheckCamera, "black_ratio", "Share of captured frames that are black (lens cap, privacy shutter, dead sensor)."},
-	{CheckCamera, "frozen_ratio", "Share of captured frames identical to the one before (hung pipeline)."},
+	{CheckCamera, "first_frame_seconds", "Time from opening the camera to its first frame.", false},
+	{CheckCamera, "fps", "Frames per second the camera delivered during the capture window.", false},
+	{CheckCamera, "width_pixels", "Width of the frames the camera delivered.", false},
+	{CheckCamera, "height_pixels", "Height of the frames the camera delivered.", false},
+	{CheckCamera, "black_ratio", "Share of captured frames that are black (lens cap, privacy shutter, dead sensor).", false},
+	{CheckCamera, "frozen_ratio", "Share of captured frames identical to the one before (hung pipeline).", false},
 
-	{CheckAudio, "sample_rate_hertz", "Sample rate of the microphone capture."},
-	{CheckAudio, "sample_bits", "Bits per sample of the microphone capture."},
-	{CheckAudio, "rms_dbfs", "RMS level of the microphone capture, in dB relative to full scale."},
-	{CheckAudio, "noise_floor_dbfs", "Level of the quietest frames of the microphone capture."},
-	{CheckAudio, "clip_ratio", "Share of microphone samples at or near full scale."},
-	{CheckAudio, "loopback_level_dbfs", "Level at which the microphone hears the speaker's test signal."},
+	{CheckAudio, "sample_rate_hertz", "Sample rate of the microphone capture.", false},
+	{CheckAudio, "sample_bits", "Bits per sample of the microphone capture.", false},
+	{CheckAudio, "rms_dbfs", "RMS level of the microphone capture, in dB relative to full scale.", false},
+	{CheckAudio, "noise_floor_dbfs", "Level of the quietest frames of the microphone capture.", false},
+	{CheckAudio, "clip_ratio", "Share of microphone samples at or near full scale.", false},
+	{CheckAudio, "loopback_level_dbfs", "Level at which the microphone hears the speaker's test signal.", false},
 
-	{CheckNetwork, "download_bits_per_second", "Download goodput to the probe endpoint."},
-	{CheckNetwork, "upload_bits_per_second", "Upload goodput to the probe endpoint."},
-	{CheckNetwork, "rtt_seconds", "Median round-trip time of a media-like UDP stream to the probe endpoint."},
-	{CheckNetwork, "jitter_seconds", "Interarrival jitter (RFC 3550) of a media-like UDP stream."},
-	{CheckNetwork, "loss_ratio", "Share of a media-like UDP stream's packets lost."},
+	{CheckNetwork, "download_bits_per_second", "Download goodput to the probe endpoint.", false},
+	{CheckNetwork, "upload_bits_per_second", "Upload goodput to the probe endpoint.", false},
+	{CheckNetwork, "rtt_seconds", "Median round-trip time of a media-like UDP stream to the probe endpoint.", false},
+	{CheckNetwork, "jitter_seconds", "Interarrival jitter (RFC 3550) of a media-like UDP stream.", false},
+	{CheckNetwork, "loss_ratio", "Share of a media-like UDP stream's packets lost.", false},
+
+	{CheckPeripherals, "firmware_known_bad", "1 when the device runs a firmware version its profile lists as known bad.", true},
+	{CheckPeripherals, "firmware_below_minimum", "1 when the device's firmware is older than its profile's minimum.", true},
+	{CheckPeripherals, "firmware_below_recommended", "1 when the device's firmware is older than its profile's recommended version.", true},
 }
 
 // LookupMeasurement finds a catalogued measurement of a check.
@@ -76,6 +83,16 @@ func LookupMeasurement(check, name string) (Measurement, bool) {
 		}
 	}
 	return Measurement{}, false
+}
+
+// IsFlag reports whether a measurement name is a yes/no flag.
+func IsFlag(name string) bool {
+	for _, m := range Measurements {
+		if m.Name == name {
+			return m.Flag
+		}
+	}
+	return false
 }
 
 // KnownCheck reports whether name is one of Checks.

@@ -49,6 +49,7 @@ type Report struct {
 	Standard     string        `json:"standard,omitempty"` // name and version of the standard that judged it
 	Verdict      RoomVerdict   `json:"verdict"`
 	Checks       []CheckResult `json:"checks"`
+	Peripherals  []Peripheral  `json:"peripherals,omitempty"` // the USB devices, when the peripherals check ran
 }
 
 // CheckResult is one check of one target (the host, one camera, one microphone...).

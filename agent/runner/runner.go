@@ -23,6 +23,13 @@ type Check interface {
 	Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error)
 }
 
+// InventoryCheck is a check that also lists the room's devices; the runner
+// calls RunInventory instead of Run and puts the devices in the report.
+type InventoryCheck interface {
+	Check
+	RunInventory(ctx context.Context, std *standard.Standard) ([]report.CheckResult, []report.Peripheral, error)
+}
+
 // DefaultTimeout bounds one check when the runner is given none.
 const DefaultTimeout = 30 * time.Second
 
@@ -85,7 +92,9 @@ func (r *Runner) Run(ctx context.Context) *report.Report {
 		Standard:     r.Standard.String(),
 	}
 	for _, c := range r.Checks {
-		rep.Checks = append(rep.Checks, r.runOne(ctx, c)...)
+		results, devices := r.runOne(ctx, c)
+		rep.Checks = append(rep.Checks, results...)
+		rep.Peripherals = append(rep.Peripherals, devices...)
 	}
 	rep.Verdict = report.RoomVerdictOf(rep.Checks)
 	return rep
@@ -93,10 +102,11 @@ func (r *Runner) Run(ctx context.Context) *report.Report {
 
 type outcome struct {
 	results []report.CheckResult
+	devices []report.Peripheral
 	err     error
 }
 
-func (r *Runner) runOne(ctx context.Context, c Check) []report.CheckResult {
+func (r *Runner) runOne(ctx context.Context, c Check) ([]report.CheckResult, []report.Peripheral) {
 	timeout := r.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -106,8 +116,13 @@ func (r *Runner) runOne(ctx context.Context, c Check) []report.CheckResult {
 	start := time.Now()
 	done := make(chan outcome, 1)
 	go func() {
+		if ic, ok := c.(InventoryCheck); ok {
+			res, devices, err := ic.RunInventory(cctx, r.Standard)
+			done <- outcome{res, devices, err}
+			return
+		}
 		res, err := c.Run(cctx, r.Standard)
-		done <- outcome{res, err}
+		done <- outcome{results: res, err: err}
 	}()
 	var out outcome
 	select {
@@ -142,5 +157,5 @@ func (r *Runner) runOne(ctx context.Context, c Check) []report.CheckResult {
 		}
 		r.Standard.Evaluate(res)
 	}
-	return out.results
+	return out.results, out.devices
 }

@@ -17,9 +17,13 @@ func (s *Standard) Evaluate(c *report.CheckResult) {
 		return
 	}
 	for _, r := range s.Rules {
-		if r.Check == c.Check {
-			c.Rules = append(c.Rules, r.Judge(c.Measurements))
+		if r.Check != c.Check {
+			continue
 		}
+		if _, measured := c.Measurements[r.Measurement]; !measured && r.Optional {
+			continue
+		}
+		c.Rules = append(c.Rules, r.Judge(c.Measurements))
 	}
 	c.Finish()
 }
@@ -36,6 +40,16 @@ func (r Rule) Judge(measurements map[string]float64) report.RuleResult {
 	res.Observed = &v
 	res.Verdict = report.Pass
 	q := func(x float64) string { return Format(r.Measurement, x) }
+	if report.IsFlag(r.Measurement) {
+		// A yes/no flag: limits at 0 mean "must be no".
+		switch {
+		case r.FailAbove != nil && v > *r.FailAbove:
+			res.Verdict, res.Reason = report.Fail, r.Measurement+" is yes"
+		case r.WarnAbove != nil && v > *r.WarnAbove:
+			res.Verdict, res.Reason = report.Warn, r.Measurement+" is yes"
+		}
+		return res
+	}
 	switch {
 	case r.FailBelow != nil && v < *r.FailBelow:
 		res.Verdict, res.Reason = report.Fail, fmt.Sprintf("%s %s is below the fail limit %s", r.Measurement, q(v), q(*r.FailBelow))
@@ -53,6 +67,9 @@ func (r Rule) Judge(measurements map[string]float64) report.RuleResult {
 // ">= 10 Mbit/s (fail below 4 Mbit/s)", "<= 100 ms (fail above 300 ms)".
 func (r Rule) Want() string {
 	q := func(x float64) string { return Format(r.Measurement, x) }
+	if report.IsFlag(r.Measurement) {
+		return "no"
+	}
 	var parts, fails []string
 	low, high := first(r.WarnBelow, r.FailBelow), first(r.WarnAbove, r.FailAbove)
 	switch {

@@ -4,10 +4,8 @@
 package standard
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"regexp"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/report"
 	firmwareprofiles "github.com/siaprapat/siaprapat/firmware-profiles"
+	"github.com/siaprapat/siaprapat/internal/yamlstrict"
 )
 
 // Schema is the schema identifier standards must declare.
@@ -54,6 +53,9 @@ type Rule struct {
 	WarnAbove   *float64 `yaml:"warn_above"`
 	FailAbove   *float64 `yaml:"fail_above"`
 	Source      string   `yaml:"source"` // where the figures come from: [source] ... or [judgement]
+	// Optional rules do not apply where their measurement is absent (a
+	// device whose profile gives no minimum firmware); others are an error then.
+	Optional bool `yaml:"optional"`
 
 	line int
 }
@@ -111,20 +113,12 @@ func LoadFS(fsys fs.FS, name string) (*Standard, error) {
 	return Parse(name, data)
 }
 
-var yamlLineField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\S+)$`)
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
 // Parse decodes and validates a standard. Unknown fields, bad values and
 // out-of-range thresholds are errors of the form "FILE:LINE: message".
 func Parse(file string, data []byte) (*Standard, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
 	var s Standard
-	if err := dec.Decode(&s); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: the file is empty", file)
-		}
-		return nil, yamlError(file, err)
+	if err := yamlstrict.Decode(file, data, &s, map[string]string{"standard.Rule": "a rule", "standard.Standard": "the standard"}); err != nil {
+		return nil, err
 	}
 	s.file = file
 	var root yaml.Node
@@ -135,39 +129,6 @@ func Parse(file string, data []byte) (*Standard, error) {
 		return nil, err
 	}
 	return &s, nil
-}
-
-// yamlError rewrites the YAML library's messages as FILE:LINE: message,
-// one line per problem.
-func yamlError(file string, err error) error {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs := make([]string, 0, len(te.Errors))
-		for _, e := range te.Errors {
-			if m := yamlLineField.FindStringSubmatch(e); m != nil {
-				msgs = append(msgs, fmt.Sprintf("%s:%s: unknown field %q in %s", file, m[1], m[2], describeType(m[3])))
-			} else if m := yamlLine.FindStringSubmatch(e); m != nil {
-				msgs = append(msgs, fmt.Sprintf("%s:%s: %s", file, m[1], m[2]))
-			} else {
-				msgs = append(msgs, fmt.Sprintf("%s: %s", file, e))
-			}
-		}
-		return errors.New(strings.Join(msgs, "\n"))
-	}
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		return fmt.Errorf("%s:%s: %s", file, m[1], m[2])
-	}
-	return fmt.Errorf("%s: %v", file, err)
-}
-
-func describeType(t string) string {
-	switch t {
-	case "standard.Rule":
-		return "a rule"
-	case "standard.Standard":
-		return "the standard"
-	}
-	return t
 }
 
 // attachLines records the line of each rule for validation messages.

@@ -20,6 +20,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent"
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
 	"github.com/siaprapat/siaprapat/agent/link"
+	"github.com/siaprapat/siaprapat/agent/peripherals"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/agent/spool"
@@ -78,6 +79,8 @@ type common struct {
 	stdFile  *string
 	timeout  *time.Duration
 	logLevel *string
+	sysfs    *string
+	profiles *string
 }
 
 func commonFlags(fs *flag.FlagSet) common {
@@ -86,12 +89,14 @@ func commonFlags(fs *flag.FlagSet) common {
 		stdFile:  fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)"),
 		timeout:  fs.Duration("check-timeout", runner.DefaultTimeout, "deadline for each check"),
 		logLevel: fs.String("log-level", "info", "log level: debug, info, warn or error"),
+		sysfs:    fs.String("sysfs", peripherals.DefaultSysfs, "sysfs root the peripherals check reads USB devices from (a captured tree for inspection)"),
+		profiles: fs.String("profiles", "", "directory of hardware profile YAML files (default: the embedded firmware-profiles/devices)"),
 	}
 }
 
 func checkNames() []string {
 	var names []string
-	for _, c := range agent.Checks() {
+	for _, c := range agent.Checks(agent.Hardware{}) {
 		names = append(names, c.Name())
 	}
 	return names
@@ -103,7 +108,11 @@ func (c common) newRunner(site, room string) (*runner.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	checks, err := runner.Select(agent.Checks(), runner.ParseOnly(*c.only))
+	profiles, err := peripherals.LoadProfilesDir(*c.profiles)
+	if err != nil {
+		return nil, err
+	}
+	checks, err := runner.Select(agent.Checks(agent.Hardware{Sysfs: *c.sysfs, Profiles: profiles}), runner.ParseOnly(*c.only))
 	if err != nil {
 		return nil, fmt.Errorf("--only: %w", err)
 	}

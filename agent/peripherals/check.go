@@ -1,0 +1,191 @@
+package peripherals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/standard"
+)
+
+// DefaultSysfs is where the real sysfs is mounted.
+const DefaultSysfs = "/sys"
+
+// Check is the peripherals check: the room's USB devices, each profiled
+// one judged on its firmware, each unprofiled camera or audio device named.
+type Check struct {
+	Sysfs    string    // sysfs root; DefaultSysfs on a room PC, a captured tree in tests
+	Profiles *Profiles // hardware profiles; the embedded ones when nil
+	// USBIDs names unprofiled devices; when nil, the machine's usb.ids is
+	// looked for once (and names come from the devices' own strings without it).
+	USBIDs *USBIDs
+
+	once    sync.Once
+	loadErr error
+}
+
+// load fills in the embedded profiles and the machine's usb.ids when unset.
+func (c *Check) load() error {
+	c.once.Do(func() {
+		if c.Profiles == nil {
+			if c.Profiles, c.loadErr = DefaultProfiles(); c.loadErr != nil {
+				return
+			}
+		}
+		if c.USBIDs == nil {
+			c.USBIDs, c.loadErr = FindUSBIDs()
+		}
+	})
+	return c.loadErr
+}
+
+// Name is the check's name in reports and in the standard.
+func (c *Check) Name() string { return report.CheckPeripherals }
+
+// Run returns the check results without the device list.
+func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+	res, _, err := c.RunInventory(ctx, std)
+	return res, err
+}
+
+// RunInventory reads the USB devices once and returns a check result for
+// every device that matters in a meeting (profiled, or with a camera or audio
+// interface) and the full device list for the report.
+func (c *Check) RunInventory(ctx context.Context, _ *standard.Standard) ([]report.CheckResult, []report.Peripheral, error) {
+	if err := c.load(); err != nil {
+		return nil, nil, err
+	}
+	root := c.Sysfs
+	if root == "" {
+		root = DefaultSysfs
+	}
+	usb, err := ReadUSB(root)
+	if errors.Is(err, ErrNoUSB) && root == DefaultSysfs {
+		// A machine without a USB bus (a VM, a test rig) has no peripherals
+		// to judge: not applicable, which is not a failure.
+		return []report.CheckResult{{
+			Check: report.CheckPeripherals, Target: "usb", Verdict: report.Skipped,
+			Reason: "this machine has no USB bus",
+		}}, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	devices := make([]report.Peripheral, 0, len(usb))
+	var results []report.CheckResult
+	for _, d := range usb {
+		p, prof := c.describe(d)
+		devices = append(devices, p)
+		if prof == nil && !slices.Contains(d.Interfaces, "video") && !slices.Contains(d.Interfaces, "audio") {
+			continue // keyboards, mice, hubs, storage: listed, not judged
+		}
+		res := report.CheckResult{
+			Check:        report.CheckPeripherals,
+			Target:       fmt.Sprintf("%s (%s) at %s", p.Name, p.ID, p.Path),
+			Measurements: map[string]float64{},
+		}
+		if prof == nil {
+			res.Reason = "no hardware profile for " + p.ID + ": firmware not judged"
+		} else {
+			res.Reason = p.FirmwareReason
+		}
+		if prof != nil && prof.Firmware != nil && p.Firmware != "" {
+			f := prof.Firmware
+			if len(f.KnownBad) > 0 {
+				res.Measurements["firmware_known_bad"] = boolf(p.FirmwareStatus == report.FirmwareKnownBad)
+			}
+			if f.Minimum != "" {
+				res.Measurements["firmware_below_minimum"] = boolf(older(p.Firmware, f.Minimum, f.BCDDevice))
+			}
+			if f.Recommended != "" {
+				res.Measurements["firmware_below_recommended"] = boolf(older(p.Firmware, f.Recommended, f.BCDDevice))
+			}
+		}
+		results = append(results, res)
+	}
+	return results, devices, nil
+}
+
+// describe turns a USB device into a report entry, naming it from its
+// profile (or usb.ids) and judging its firmware.
+func (c *Check) describe(d USBDevice) (report.Peripheral, *Profile) {
+	p := report.Peripheral{
+		Path: d.Path, ID: d.ID(), Manufacturer: d.Manufacturer, Product: d.Product, Serial: d.Serial,
+		BCDDevice: d.BCDDevice, SpeedMbps: d.SpeedMbps, Interfaces: d.Interfaces,
+		FirmwareStatus: report.FirmwareUnknown,
+	}
+	prof, ok := c.Profiles.Lookup(p.ID)
+	if !ok {
+		p.Name = c.USBIDs.Name(p.ID)
+		if p.Name == "" {
+			p.Name = joinNonEmpty(d.Manufacturer, d.Product)
+		}
+		if p.Name == "" {
+			p.Name = "unknown device"
+		}
+		p.FirmwareReason = "no hardware profile"
+		return p, nil
+	}
+	p.Name, p.Model, p.Kind = prof.Model, prof.Model, prof.Kind
+	f := prof.Firmware
+	if f == nil {
+		p.FirmwareReason = "the profile gives no firmware figures"
+		return p, prof
+	}
+	v, err := FirmwareVersion(d.BCDDevice, f.BCDDevice)
+	if err != nil {
+		p.FirmwareReason = err.Error()
+		return p, prof
+	}
+	p.Firmware = v
+	p.FirmwareStatus, p.FirmwareReason = judgeFirmware(v, f)
+	return p, prof
+}
+
+// judgeFirmware says whether a version is known bad, below the minimum or
+// the recommended version, or fine, and why.
+func judgeFirmware(v string, f *Firmware) (status, reason string) {
+	for _, kb := range f.KnownBad {
+		if c, err := compareVersions(v, kb.Version, f.BCDDevice); err == nil && c == 0 {
+			return report.FirmwareKnownBad, fmt.Sprintf("firmware %s is known bad: %s (%s)", v, kb.Reason, kb.Source)
+		}
+	}
+	if f.Minimum != "" && older(v, f.Minimum, f.BCDDevice) {
+		return report.FirmwareBelowMinimum, fmt.Sprintf("firmware %s is older than the minimum %s", v, f.Minimum)
+	}
+	if f.Recommended != "" && older(v, f.Recommended, f.BCDDevice) {
+		return report.FirmwareBelowRecommended, fmt.Sprintf("firmware %s is older than the recommended %s", v, f.Recommended)
+	}
+	if f.Minimum == "" && f.Recommended == "" && len(f.KnownBad) == 0 {
+		return report.FirmwareUnknown, "the profile gives no minimum, recommended or known-bad firmware"
+	}
+	return report.FirmwareOK, ""
+}
+
+func older(v, than, mapping string) bool {
+	c, err := compareVersions(v, than, mapping)
+	return err == nil && c < 0
+}
+
+func boolf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func joinNonEmpty(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + " " + b
+}

@@ -1,0 +1,206 @@
+package peripherals
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/runner"
+	"github.com/siaprapat/siaprapat/agent/standard"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// usbIDsFixture is a small usb.ids in the database's own format.
+const usbIDsFixture = `# test usb.ids
+046d  Logitech, Inc.
+	082d  HD Pro Webcam C920
+	c31c  Keyboard K120
+0b0e  GN Netcom
+	0422  Jabra SPEAK 510 USB
+		00  interface line, ignored
+0c76  JMTek, LLC.
+1d6b  Linux Foundation
+	0002  2.0 root hub
+2574  AVer Information, Inc.
+	0960  VB342
+
+C 00  (Defined at Interface level)
+	01  Audio
+`
+
+func testIDs(t *testing.T) *USBIDs {
+	u, err := parseUSBIDs(strings.NewReader(usbIDsFixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// golden is what a fixture room yields: the devices and their judged checks.
+type golden struct {
+	Verdict     report.RoomVerdict   `json:"verdict"`
+	Peripherals []report.Peripheral  `json:"peripherals"`
+	Checks      []report.CheckResult `json:"checks"`
+}
+
+func TestCheck_FixtureRooms(t *testing.T) {
+	std, err := standard.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipped, err := DefaultProfiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	testProfiles, err := LoadProfilesDir("testdata/profiles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		room     string
+		profiles *Profiles
+	}{
+		{"video-bar-room", shipped},
+		{"webcam-speakerphone-room", shipped},
+		{"unknown-device-room", shipped},
+		{"camera-unplugged-room", shipped},
+		{"known-bad-firmware-room", testProfiles},
+	} {
+		t.Run(tc.room, func(t *testing.T) {
+			c := &Check{Sysfs: filepath.Join("testdata", tc.room, "sys"), Profiles: tc.profiles, USBIDs: testIDs(t)}
+			r := &runner.Runner{Site: "s", Room: "r", Standard: std, Checks: []runner.Check{c}}
+			rep := r.Run(context.Background())
+			for i := range rep.Checks {
+				rep.Checks[i].DurationSeconds = 0
+			}
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetIndent("", "  ")
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(golden{rep.Verdict, rep.Peripherals, rep.Checks}); err != nil {
+				t.Fatal(err)
+			}
+			got := buf.Bytes()
+			file := filepath.Join("testdata", tc.room, "golden.json")
+			if *update {
+				if err := os.WriteFile(file, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatalf("%v (go test -update writes it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s differs (go test -update rewrites it); got:\n%s", file, got)
+			}
+			if _, err := rep.Encode(); err != nil {
+				t.Errorf("the report does not encode: %v", err)
+			}
+		})
+	}
+}
+
+func TestCheck_NoSysfsIsAnError(t *testing.T) {
+	c := &Check{Sysfs: t.TempDir(), Profiles: &Profiles{}}
+	_, _, err := c.RunInventory(context.Background(), nil)
+	if !errors.Is(err, ErrNoUSB) || !strings.Contains(err.Error(), "is "+c.Sysfs+" a sysfs tree?") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestDefaultProfiles_LoadAndCoverSeveralVendors(t *testing.T) {
+	ps, err := DefaultProfiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vendors := map[string]bool{}
+	for _, p := range ps.All() {
+		vendors[p.Vendor] = true
+	}
+	if len(ps.All()) < 20 || len(vendors) < 5 {
+		t.Errorf("%d profiles from %d vendors; want at least 20 from 5", len(ps.All()), len(vendors))
+	}
+}
+
+// TestDefaultProfiles_IDsAreInUSBIDs checks every shipped id and name
+// against the machine's usb.ids, where it has one.
+func TestDefaultProfiles_IDsAreInUSBIDs(t *testing.T) {
+	ids, err := FindUSBIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids == nil {
+		t.Skip("no usb.ids on this machine (Debian hwdata or usbutils)")
+	}
+	ps, _ := DefaultProfiles()
+	for _, p := range ps.All() {
+		for _, u := range p.USB {
+			if got := ids.Product(u.ID); got != u.Name {
+				t.Errorf("%s: %s is %q in usb.ids, the profile says %q", p.File(), u.ID, got, u.Name)
+			}
+		}
+	}
+}
+
+func TestLoadProfiles_InvalidFilesNameFileAndField(t *testing.T) {
+	for dir, want := range map[string]string{
+		"unknown-field": `testdata/invalid-profiles/unknown-field/cam.yaml:10: unknown field "minimun" in firmware`,
+		"duplicate-id":  "testdata/invalid-profiles/duplicate-id/b.yaml: field usb: id 046d:082d is already in testdata/invalid-profiles/duplicate-id/a.yaml",
+		"bad-values": `testdata/invalid-profiles/bad-values/cam.yaml: field schema: "siaprapat.device/v2" is not supported; want siaprapat.device/v1
+testdata/invalid-profiles/bad-values/cam.yaml: field model: missing
+testdata/invalid-profiles/bad-values/cam.yaml: field kind: "camera" is not a kind; want one of webcam, conference_camera, ptz_camera, video_bar, speakerphone, microphone, speaker, headset, hub, display_adapter
+testdata/invalid-profiles/bad-values/cam.yaml: field usb[0].id: "046D:82D" is not vendor:product in lower-case hex (e.g. 046d:082d)
+testdata/invalid-profiles/bad-values/cam.yaml: field usb[0].name: missing; give the usb.ids name
+testdata/invalid-profiles/bad-values/cam.yaml: field capabilities.max_fps: 1000 is out of range; want 0 to 480
+testdata/invalid-profiles/bad-values/cam.yaml: field firmware.bcd_device: "decimal": want bcd, major_minor or raw
+testdata/invalid-profiles/bad-values/cam.yaml: field firmware.known_bad[0].version: version "1.x": want numbers separated by dots
+testdata/invalid-profiles/bad-values/cam.yaml: field firmware.known_bad[0].reason: missing: say what goes wrong
+testdata/invalid-profiles/bad-values/cam.yaml: field firmware.known_bad[0].source: missing: say where it is reported
+testdata/invalid-profiles/bad-values/cam.yaml: field sources[0]: must start with [source] or [judgement]`,
+	} {
+		t.Run(dir, func(t *testing.T) {
+			_, err := LoadProfilesDir(filepath.Join("testdata/invalid-profiles", dir))
+			if err == nil || err.Error() != want {
+				t.Errorf("error\n got: %v\nwant: %s", err, want)
+			}
+		})
+	}
+}
+
+func TestFirmwareVersion(t *testing.T) {
+	for _, tc := range []struct{ bcd, mapping, want string }{
+		{"0214", "bcd", "2.14"}, {"0108", "bcd", "1.8"}, {"0123", "major_minor", "1.35"}, {"0011", "raw", "0011"},
+	} {
+		if got, err := FirmwareVersion(tc.bcd, tc.mapping); err != nil || got != tc.want {
+			t.Errorf("FirmwareVersion(%s, %s) = %q, %v; want %s", tc.bcd, tc.mapping, got, err, tc.want)
+		}
+	}
+	if _, err := FirmwareVersion("01a0", "bcd"); err == nil {
+		t.Error("01a0 accepted as BCD")
+	}
+	if c, _ := compareVersions("1.8", "1.10", "bcd"); c != -1 {
+		t.Error("1.8 should be older than 1.10")
+	}
+}
+
+func TestUSBIDs_Names(t *testing.T) {
+	u := testIDs(t)
+	for id, want := range map[string]string{
+		"046d:082d": "Logitech, Inc. HD Pro Webcam C920",
+		"0c76:161f": "JMTek, LLC.", // vendor known, product not
+		"3142:a001": "",
+	} {
+		if got := u.Name(id); got != want {
+			t.Errorf("Name(%s) = %q, want %q", id, got, want)
+		}
+	}
+}
