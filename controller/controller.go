@@ -23,6 +23,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/broker"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/ingest"
+	"github.com/siaprapat/siaprapat/controller/inventory"
 	"github.com/siaprapat/siaprapat/controller/metrics"
 )
 
@@ -39,8 +40,9 @@ type Config struct {
 	Broker     string // external broker URL; when set, no embedded broker runs
 	Username   string // credentials for the external broker
 	Password   string
-	DataDir    string // where fleet.db lives
-	MaxRooms   int    // 0 means fleet.DefaultMaxRooms
+	DataDir    string            // where fleet.db lives
+	MaxRooms   int               // 0 means fleet.DefaultMaxRooms
+	Inventory  *inventory.Config // what each room should have; may be nil
 	Standard   *standard.Standard
 	Log        *slog.Logger
 }
@@ -95,7 +97,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 
 	fleetReg := prometheus.NewRegistry()
 	fleetReg.MustRegister(metrics.New(c.fleet))
-	in, err := ingest.New(c.fleet, procReg, c.log.With("component", "ingest"))
+	in, err := ingest.New(c.fleet, cfg.Inventory, procReg, c.log.With("component", "ingest"))
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -309,5 +310,55 @@ func TestBinaries_SpoolKeepsReportsThroughOutageAndKill(t *testing.T) {
 	t.Logf("%d reports made during the outage, %d kept through SIGKILL, %d received after the restart", made, waiting, received())
 	if body := scrapeText(httpAddr); !strings.Contains(body, `siaprapat_reports_ignored_total{reason="older"} 0`) {
 		t.Error("replayed reports arrived out of order")
+	}
+}
+
+// TestBinaries_CheckPeripheralsOnFixtureRooms runs the agent as a technician
+// would, on each committed fixture sysfs tree: the devices, models and
+// firmware verdicts must be those of the golden outputs.
+func TestBinaries_CheckPeripheralsOnFixtureRooms(t *testing.T) {
+	agentBin, _ := binaries(t)
+	type device struct{ Path, ID, Model, Kind, Firmware, FirmwareStatus string }
+	pick := func(ps []map[string]any) []device {
+		var out []device
+		for _, p := range ps {
+			s := func(k string) string { v, _ := p[k].(string); return v }
+			out = append(out, device{s("path"), s("id"), s("model"), s("kind"), s("firmware"), s("firmware_status")})
+		}
+		return out
+	}
+	for room, wantExit := range map[string]int{
+		"video-bar-room": 0, "webcam-speakerphone-room": 0, "unknown-device-room": 0, "camera-unplugged-room": 0, "known-bad-firmware-room": 1,
+	} {
+		t.Run(room, func(t *testing.T) {
+			dir := "../agent/peripherals/testdata/" + room
+			args := []string{"check", "--only", "peripherals", "--json", "--sysfs", dir + "/sys"}
+			if room == "known-bad-firmware-room" {
+				args = append(args, "--profiles", "../agent/peripherals/testdata/profiles")
+			}
+			out, err := exec.Command(agentBin, args...).Output()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			var got, want struct {
+				Peripherals []map[string]any `json:"peripherals"`
+			}
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			golden, err := os.ReadFile(dir + "/golden.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(golden, &want); err != nil {
+				t.Fatal(err)
+			}
+			if g, w := pick(got.Peripherals), pick(want.Peripherals); fmt.Sprint(g) != fmt.Sprint(w) || code != wantExit {
+				t.Errorf("exit %d (want %d)\n got: %v\nwant: %v", code, wantExit, g, w)
+			}
+		})
 	}
 }

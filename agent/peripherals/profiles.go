@@ -18,15 +18,6 @@ import (
 // ProfileSchema is the schema identifier device profiles must declare.
 const ProfileSchema = "siaprapat.device/v1"
 
-// Kinds of device a profile may name.
-var Kinds = []string{"webcam", "conference_camera", "ptz_camera", "video_bar", "speakerphone", "microphone", "speaker", "headset", "hub", "display_adapter"}
-
-// VideoKinds and AudioKinds are the kinds with a camera and with audio.
-var (
-	VideoKinds = []string{"webcam", "conference_camera", "ptz_camera", "video_bar"}
-	AudioKinds = []string{"speakerphone", "microphone", "speaker", "headset", "video_bar", "conference_camera"}
-)
-
 // Profile is one hardware model: how to recognise it, what it can do, and
 // which firmware is good.
 type Profile struct {
@@ -174,8 +165,8 @@ func (p *Profile) Validate() error {
 	if p.Vendor == "" {
 		bad("vendor", "missing")
 	}
-	if !slices.Contains(Kinds, p.Kind) {
-		bad("kind", "%q is not a kind; want one of %s", p.Kind, strings.Join(Kinds, ", "))
+	if !slices.Contains(report.DeviceKinds, p.Kind) {
+		bad("kind", "%q is not a kind; want one of %s", p.Kind, strings.Join(report.DeviceKinds, ", "))
 	}
 	if len(p.USB) == 0 {
 		bad("usb", "no ids")

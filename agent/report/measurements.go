@@ -70,6 +70,9 @@ var Measurements = []Measurement{
 	{CheckNetwork, "jitter_seconds", "Interarrival jitter (RFC 3550) of a media-like UDP stream.", false},
 	{CheckNetwork, "loss_ratio", "Share of a media-like UDP stream's packets lost.", false},
 
+	{CheckInventory, "devices_expected", "Devices of a kind (and model) the room's configuration says it has.", false},
+	{CheckInventory, "devices_present", "Devices of that kind (and model) in the room's newest report.", false},
+
 	{CheckPeripherals, "firmware_known_bad", "1 when the device runs a firmware version its profile lists as known bad.", true},
 	{CheckPeripherals, "firmware_below_minimum", "1 when the device's firmware is older than its profile's minimum.", true},
 	{CheckPeripherals, "firmware_below_recommended", "1 when the device's firmware is older than its profile's recommended version.", true},

@@ -14,6 +14,16 @@ const (
 	FirmwareUnknown          = "unknown" // no profile, or the profile gives no firmware figures
 )
 
+// DeviceKinds are the kinds of device a hardware profile may name.
+var DeviceKinds = []string{"webcam", "conference_camera", "ptz_camera", "video_bar", "speakerphone", "microphone", "speaker", "headset", "hub", "display_adapter"}
+
+// VideoKinds have a camera; AudioKinds have a microphone or speaker. An
+// unprofiled device with a video (audio) interface may stand in for them.
+var (
+	VideoKinds = []string{"webcam", "conference_camera", "ptz_camera", "video_bar"}
+	AudioKinds = []string{"speakerphone", "microphone", "speaker", "headset", "video_bar", "conference_camera"}
+)
+
 // MaxPeripherals bounds the devices one report may list.
 const MaxPeripherals = 64
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/controller/inventory"
 )
 
 // Rejection reasons beyond report.Reasons.
@@ -25,9 +26,10 @@ const (
 
 // Ingest handles messages from the broker.
 type Ingest struct {
-	fleet *fleet.Fleet
-	log   *slog.Logger
-	now   func() time.Time
+	fleet     *fleet.Fleet
+	inventory *inventory.Config // what each room should have; may be nil
+	log       *slog.Logger
+	now       func() time.Time
 
 	received       prometheus.Counter
 	rejected       *prometheus.CounterVec
@@ -43,14 +45,17 @@ type Ingest struct {
 }
 
 // New returns an Ingest feeding the fleet, registering its counters on reg.
-func New(f *fleet.Fleet, reg prometheus.Registerer, log *slog.Logger) (*Ingest, error) {
+// inv, when not nil, says what each room should have: reports of those rooms
+// get the controller's inventory results added before they are stored.
+func New(f *fleet.Fleet, inv *inventory.Config, reg prometheus.Registerer, log *slog.Logger) (*Ingest, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	in := &Ingest{
-		fleet: f,
-		log:   log,
-		now:   time.Now,
+		fleet:     f,
+		inventory: inv,
+		log:       log,
+		now:       time.Now,
 		received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "siaprapat_reports_received_total",
 			Help: "Report messages received from the broker, valid or not.",
@@ -126,6 +131,10 @@ func (in *Ingest) handleReport(site, room, topic string, payload []byte) {
 	if rep.Site != site || rep.Room != room {
 		in.reject(ReasonTopicMismatch, topic, errors.New("report is for "+rep.Site+"/"+rep.Room))
 		return
+	}
+	if judged := inventory.Judge(in.inventory.For(site, room), rep); len(judged) > 0 {
+		rep.Checks = append(rep.Checks, judged...)
+		rep.Verdict = report.RoomVerdictOf(rep.Checks)
 	}
 	switch in.fleet.ApplyReport(rep, in.now()) {
 	case fleet.Refused:

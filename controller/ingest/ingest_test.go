@@ -17,7 +17,7 @@ func newIngest(t *testing.T) (*Ingest, *fleet.Fleet, *prometheus.Registry) {
 	t.Helper()
 	f := fleet.New(fleet.Options{Freshness: time.Minute})
 	reg := prometheus.NewPedanticRegistry()
-	in, err := New(f, reg, nil)
+	in, err := New(f, nil, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ siaprapat_status_messages_rejected_total 2
 func TestIngest_RoomLimitRefusesNewRooms(t *testing.T) {
 	f := fleet.New(fleet.Options{Freshness: time.Minute, MaxRooms: 2})
 	reg := prometheus.NewPedanticRegistry()
-	in, err := New(f, reg, nil)
+	in, err := New(f, nil, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,8 @@ type Collector struct {
 	agentInfo   *prometheus.Desc
 	ruleProblem *prometheus.Desc
 	checkTook   *prometheus.Desc
+	device      *prometheus.Desc
+	firmwareOK  *prometheus.Desc
 	measurement map[string]map[string]*prometheus.Desc // check -> measurement -> desc
 	counter     map[*prometheus.Desc]bool
 }
@@ -47,6 +49,12 @@ func New(f *fleet.Fleet) *Collector {
 		checkTook: prometheus.NewDesc("siaprapat_room_check_duration_seconds",
 			"How long each check of the room's newest report took.",
 			append(room, "check", "target"), nil),
+		device: prometheus.NewDesc("siaprapat_peripheral_info",
+			"A USB device in the room's newest report: where it is plugged, its id, name, profiled model and kind, and firmware. Absent for offline and unknown rooms.",
+			append(room, "path", "id", "name", "model", "kind", "firmware"), nil),
+		firmwareOK: prometheus.NewDesc("siaprapat_peripheral_firmware_ok",
+			"1 when a profiled device's firmware is neither known bad nor below its profile's minimum, 0 when it is; absent when its profile gives no firmware figures.",
+			append(room, "path", "id"), nil),
 		measurement: map[string]map[string]*prometheus.Desc{},
 		counter:     map[*prometheus.Desc]bool{},
 	}
@@ -65,7 +73,7 @@ func New(f *fleet.Fleet) *Collector {
 
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.state, c.stateSince, c.lastReport, c.agentInfo, c.ruleProblem, c.checkTook} {
+	for _, d := range []*prometheus.Desc{c.state, c.stateSince, c.lastReport, c.agentInfo, c.ruleProblem, c.checkTook, c.device, c.firmwareOK} {
 		ch <- d
 	}
 	for _, byName := range c.measurement {
@@ -101,6 +109,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if v.State == fleet.Offline || v.State == fleet.Unknown {
 			continue
 		}
+		c.collectDevices(ch, site, room, rep.Peripherals)
 		seen := map[checkKey]bool{}
 		seenRule := map[ruleKey]bool{}
 		for _, cr := range rep.Checks {
@@ -131,6 +140,24 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				}
 				emit(ch, d, t, val, site, room, cr.Target)
 			}
+		}
+	}
+}
+
+// collectDevices renders a report's device list.
+func (c *Collector) collectDevices(ch chan<- prometheus.Metric, site, room string, devices []report.Peripheral) {
+	seen := map[string]bool{}
+	for _, d := range devices {
+		if seen[d.Path] {
+			continue // one series per port
+		}
+		seen[d.Path] = true
+		emit(ch, c.device, prometheus.GaugeValue, 1, site, room, d.Path, d.ID, d.Name, d.Model, d.Kind, d.Firmware)
+		switch d.FirmwareStatus {
+		case report.FirmwareOK, report.FirmwareBelowRecommended:
+			emit(ch, c.firmwareOK, prometheus.GaugeValue, 1, site, room, d.Path, d.ID)
+		case report.FirmwareBelowMinimum, report.FirmwareKnownBad:
+			emit(ch, c.firmwareOK, prometheus.GaugeValue, 0, site, room, d.Path, d.ID)
 		}
 	}
 }

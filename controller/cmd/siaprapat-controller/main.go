@@ -17,6 +17,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller"
 	"github.com/siaprapat/siaprapat/controller/broker"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/controller/inventory"
 	"github.com/siaprapat/siaprapat/internal/cli"
 )
 
@@ -63,6 +64,7 @@ func serve(args []string, stderr io.Writer) int {
 	dataDir := fs.String("data", controller.DefaultDataDir, "data directory (fleet.db)")
 	maxRooms := fs.Int("max-rooms", fleet.DefaultMaxRooms, "most rooms the fleet keeps; messages for further new rooms are refused and counted")
 	stdFile := fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)")
+	roomsFile := fs.String("rooms", "", "rooms file: the devices each room should have (YAML, see README)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	checkConfig := fs.Bool("check-config", false, "check the flags and the standard, then exit")
 	if err := fs.Parse(args); err != nil {
@@ -84,6 +86,12 @@ func serve(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	var inv *inventory.Config
+	if *roomsFile != "" {
+		if inv, err = inventory.Load(*roomsFile); err != nil {
+			return fail(err)
+		}
+	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	if *brokerURL != "" {
@@ -100,6 +108,9 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	if *checkConfig {
 		fmt.Fprintf(stderr, "configuration ok: standard %s (%s), %d rules, freshness %v\n", std, std.File(), len(std.Rules), std.Freshness)
+		if inv != nil {
+			fmt.Fprintf(stderr, "rooms file %s: %d rooms\n", *roomsFile, len(inv.Rooms))
+		}
 		return 0
 	}
 	log.Info("starting siaprapat-controller", "version", cli.Version(), "standard", std.String(), "freshness", std.Freshness)
@@ -111,6 +122,7 @@ func serve(args []string, stderr io.Writer) int {
 		Password:   *password,
 		DataDir:    *dataDir,
 		MaxRooms:   *maxRooms,
+		Inventory:  inv,
 		Standard:   std,
 		Log:        log,
 	})
