@@ -6,14 +6,12 @@ package spool
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/siaprapat/siaprapat/internal/boltfile"
 )
 
 // Limits bound the queue; past them the oldest reports are dropped first.
@@ -47,16 +45,9 @@ func Open(dir string, limits Limits) (*Spool, error) {
 	if limits.MaxReports < 1 || limits.MaxBytes < 1 {
 		return nil, fmt.Errorf("spool limits %+v: both must be positive", limits)
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
-	}
-	path := filepath.Join(dir, "spool.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("open spool %s: it is locked by another process (is another agent using this --data directory?)", path)
-	}
+	db, err := boltfile.Open(dir, "spool.db", "spool", "agent")
 	if err != nil {
-		return nil, fmt.Errorf("open spool %s: %w", path, err)
+		return nil, err
 	}
 	s := &Spool{db: db, limits: limits}
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -72,7 +63,7 @@ func Open(dir string, limits Limits) (*Spool, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open spool %s: %w", path, err)
+		return nil, fmt.Errorf("open spool %s: %w", db.Path(), err)
 	}
 	return s, nil
 }

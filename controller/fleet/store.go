@@ -2,14 +2,13 @@ package fleet
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/siaprapat/siaprapat/internal/boltfile"
 )
 
 // FlushInterval is how often changed rooms are written to the store. Writes
@@ -40,16 +39,9 @@ type store struct {
 // and starts writing changes back every FlushInterval. onError, when not nil,
 // hears of every write that failed (the rooms stay queued and are retried).
 func Open(dir string, opts Options, onError func(error)) (*Fleet, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
-	}
-	path := filepath.Join(dir, "fleet.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("open fleet store %s: it is locked by another process (is another controller using this --data directory?)", path)
-	}
+	db, err := boltfile.Open(dir, "fleet.db", "fleet store", "controller")
 	if err != nil {
-		return nil, fmt.Errorf("open fleet store %s: %w", path, err)
+		return nil, err
 	}
 	f := New(opts)
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -71,7 +63,7 @@ func Open(dir string, opts Options, onError func(error)) (*Fleet, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("load fleet store %s: %w", path, err)
+		return nil, fmt.Errorf("load fleet store %s: %w", db.Path(), err)
 	}
 	f.store = &store{db: db, stop: make(chan struct{}), onError: onError}
 	f.store.stopped.Add(1)
