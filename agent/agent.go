@@ -12,6 +12,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/host"
 	"github.com/siaprapat/siaprapat/agent/link"
 	"github.com/siaprapat/siaprapat/agent/peripherals"
+	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/agent/spool"
 )
@@ -73,6 +74,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	reconnected := make(chan struct{}, 1)
+	commands := make(chan []byte, 8)
+	cfg.Link.OnCommand = func(payload []byte) {
+		select {
+		case commands <- payload:
+		default:
+			log.Warn("dropped a command: too many waiting")
+		}
+	}
 	cfg.Link.Log = log
 	cfg.Link.OnConnect = func() {
 		select {
@@ -121,6 +130,8 @@ func Run(ctx context.Context, cfg Config) error {
 				if sp != nil {
 					drain(ctx, sp, l, cfg.Interval, log)
 				}
+			case payload := <-commands:
+				answer(ctx, cfg.Runner, l, payload, log)
 			}
 		}
 	}
@@ -162,5 +173,41 @@ func drain(ctx context.Context, sp *spool.Spool, l *link.Link, interval time.Dur
 		log.Warn("broker stopped taking reports; the rest wait in the spool", "sent", sent, "waiting", left, "err", err)
 	case sent > 1:
 		log.Info("sent reports that waited in the spool", "sent", sent)
+	}
+}
+
+// answer runs the checks a command asks for, under its deadline, and
+// publishes the result. A command that cannot be read is logged and ignored;
+// one past its deadline is not run (nobody waits for it any more).
+func answer(ctx context.Context, r *runner.Runner, l *link.Link, payload []byte, log *slog.Logger) {
+	cmd, err := report.DecodeCommand(payload)
+	if err != nil {
+		log.Warn("ignored a command", "err", err)
+		return
+	}
+	log = log.With("command", cmd.ID)
+	if !time.Now().Before(cmd.Deadline) {
+		log.Warn("ignored a command past its deadline", "deadline", cmd.Deadline)
+		return
+	}
+	res := &report.Result{Schema: report.ResultSchema, CommandID: cmd.ID}
+	checks, err := runner.Select(r.Checks, cmd.Checks)
+	if err != nil {
+		res.Error = err.Error()
+	} else {
+		cctx, cancel := context.WithDeadline(ctx, cmd.Deadline)
+		run := *r
+		run.Checks = checks
+		res.Report = run.Run(cctx)
+		cancel()
+	}
+	if err := l.PublishResult(res); err != nil {
+		log.Warn("could not answer a command", "err", err)
+		return
+	}
+	if res.Report != nil {
+		log.Info("answered a command", "verdict", res.Report.Verdict)
+	} else {
+		log.Info("answered a command", "error", res.Error)
 	}
 }

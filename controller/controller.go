@@ -21,6 +21,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/api"
 	"github.com/siaprapat/siaprapat/controller/broker"
+	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/ingest"
 	"github.com/siaprapat/siaprapat/controller/inventory"
@@ -49,13 +50,14 @@ type Config struct {
 
 // Controller is a running controller.
 type Controller struct {
-	cfg    Config
-	log    *slog.Logger
-	broker *broker.Broker
-	fleet  *fleet.Fleet
-	mqtt   *ingest.Client
-	http   *http.Server
-	httpLn net.Listener
+	cfg      Config
+	log      *slog.Logger
+	broker   *broker.Broker
+	fleet    *fleet.Fleet
+	mqtt     *ingest.Client
+	commands *commands.Dispatcher
+	http     *http.Server
+	httpLn   net.Listener
 
 	closeOnce sync.Once
 	closeErr  error
@@ -102,6 +104,16 @@ func Start(cfg Config) (_ *Controller, err error) {
 		return nil, err
 	}
 
+	// Commands go out through the MQTT session that Dial makes below; results
+	// come back through ingest, wired before any message can arrive.
+	c.commands, err = commands.New(publisherFunc(func(topic string, payload []byte) error {
+		return c.mqtt.Publish(topic, payload)
+	}), c.fleet, procReg)
+	if err != nil {
+		return nil, err
+	}
+	in.Results = func(site, room string, res *report.Result) { c.commands.Resolve(site, room, res) }
+
 	brokerURL := cfg.Broker
 	switch {
 	case cfg.Broker != "":
@@ -138,6 +150,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 
 	srv := &api.Server{
 		Fleet:    c.fleet,
+		Commands: c.commands,
 		Gatherer: prometheus.Gatherers{procReg, fleetReg},
 		Ready: func() error {
 			if !c.mqtt.Connected() {
@@ -160,6 +173,11 @@ func Start(cfg Config) (_ *Controller, err error) {
 	c.log.Info("HTTP API listening", "addr", c.httpLn.Addr().String())
 	return c, nil
 }
+
+// publisherFunc adapts a function to commands.Publisher.
+type publisherFunc func(topic string, payload []byte) error
+
+func (f publisherFunc) Publish(topic string, payload []byte) error { return f(topic, payload) }
 
 // redacted hides a password in a broker URL, for logs and answers.
 func redacted(raw string) string {

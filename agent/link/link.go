@@ -45,6 +45,9 @@ type Options struct {
 	// OnConnect, when set, is called (on its own goroutine) after every
 	// connect, once "online" is published: the moment to send what waited.
 	OnConnect func()
+	// OnCommand, when set, receives each payload on the room's cmd topic,
+	// to which the link subscribes at every connect. It must not block.
+	OnCommand func(payload []byte)
 }
 
 // Link is one room's MQTT session.
@@ -116,6 +119,15 @@ func Connect(opts Options) (*Link, error) {
 		SetCustomOpenConnectionFn(l.open).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			l.log.Info("connected to broker")
+			if opts.OnCommand != nil {
+				// Subscribe before saying "online", so that a command sent
+				// on seeing it is not missed.
+				cmd := report.Topic(opts.Site, opts.Room, report.KindCmd)
+				t := c.Subscribe(cmd, 1, func(_ mqtt.Client, m mqtt.Message) { opts.OnCommand(m.Payload()) })
+				if !t.WaitTimeout(opts.PublishTimeout) || t.Error() != nil {
+					l.log.Warn("could not subscribe to commands", "topic", cmd, "err", tokenErr(t))
+				}
+			}
 			t := c.Publish(status, 1, true, report.StatusOnline)
 			if !t.WaitTimeout(opts.PublishTimeout) || t.Error() != nil {
 				l.log.Warn("could not publish online status", "err", tokenErr(t))
@@ -193,6 +205,15 @@ func (l *Link) PublishReport(r *report.Report) error {
 		return err
 	}
 	return l.PublishEncoded(payload)
+}
+
+// PublishResult publishes an answer to a command on the room's result topic.
+func (l *Link) PublishResult(r *report.Result) error {
+	payload, err := r.Encode()
+	if err != nil {
+		return err
+	}
+	return l.publish(report.Topic(l.opts.Site, l.opts.Room, report.KindResult), payload, false)
 }
 
 // PublishEncoded publishes an encoded report (from Report.Encode) on the

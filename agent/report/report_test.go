@@ -214,3 +214,38 @@ func TestBrokerURL(t *testing.T) {
 		}
 	}
 }
+
+func TestCommandAndResult_RoundTripAndRejects(t *testing.T) {
+	cmd := Command{Schema: CommandSchema, ID: "c1", Kind: CommandCheck, Checks: []string{"host"}, Deadline: time.Now().UTC().Truncate(time.Second)}
+	b, _ := cmd.Encode()
+	got, err := DecodeCommand(b)
+	if err != nil || got.ID != "c1" || !got.Deadline.Equal(cmd.Deadline) {
+		t.Fatalf("command round trip: %+v, %v", got, err)
+	}
+	for payload, want := range map[string]string{
+		`{"schema":"siaprapat.command/v1","id":"c1","kind":"reboot","deadline":"2026-01-01T00:00:00Z"}`: `report rejected (invalid): field kind: "reboot" is not a command this agent knows (check)`,
+		`{"schema":"siaprapat.command/v1","id":"c1","kind":"check"}`:                                    "report rejected (invalid): field deadline: missing",
+		`{"schema":"x","id":"c1"}`: `report rejected (schema): field schema: "x"; want siaprapat.command/v1`,
+	} {
+		if _, err := DecodeCommand([]byte(payload)); err == nil || err.Error() != want {
+			t.Errorf("DecodeCommand(%s) = %v, want %s", payload, err, want)
+		}
+	}
+	res := Result{Schema: ResultSchema, CommandID: "c1", Report: validReport()}
+	b, err = res.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeResult(b)
+	if err != nil || back.Report.ID != validReport().ID {
+		t.Fatalf("result round trip: %+v, %v", back, err)
+	}
+	bad := strings.Replace(string(b), `"site":"kalbar"`, `"site":"kal bar"`, 1)
+	if _, err := DecodeResult([]byte(bad)); err == nil || !strings.Contains(err.Error(), "field report.site") {
+		t.Errorf("bad report inside a result: %v", err)
+	}
+	if _, err := DecodeResult([]byte(`{"schema":"siaprapat.result/v1","command_id":"c1"}`)); err == nil ||
+		err.Error() != "report rejected (invalid): field report: missing, and no error says why" {
+		t.Errorf("empty result: %v", err)
+	}
+}

@@ -3,7 +3,9 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,12 +15,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 )
 
 // Server holds what the handlers need.
 type Server struct {
 	Fleet    *fleet.Fleet
+	Commands *commands.Dispatcher
 	Gatherer prometheus.Gatherer
 	// Ready reports whether the controller can take reports (its MQTT
 	// session is up); /readyz answers 503 while it cannot.
@@ -38,6 +42,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /api/v1/rooms", s.listRooms)
 	mux.HandleFunc("GET /api/v1/rooms/{site}/{room}", s.getRoom)
+	mux.HandleFunc("POST /api/v1/rooms/{site}/{room}/checks", s.startCheck)
+	mux.HandleFunc("GET /api/v1/checks/{id}", s.getCheck)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path))
 	})
@@ -51,6 +57,9 @@ func (s *Server) index(w http.ResponseWriter, _ *http.Request) {
 GET /metrics                      Prometheus metrics
 GET /api/v1/rooms                 every room with its state
 GET /api/v1/rooms/{site}/{room}   one room with its newest report
+POST /api/v1/rooms/{site}/{room}/checks[?wait=90s]
+                                  check a room now (body, optional: {"checks": ["host"], "timeout": "2m"})
+GET /api/v1/checks/{id}           a check's status and verdict
 GET /healthz                      the process is up
 GET /readyz                       the controller is connected to its MQTT broker
 `)
@@ -126,14 +135,21 @@ func (s *Server) listRooms(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) getRoom(w http.ResponseWriter, r *http.Request) {
-	site, room := r.PathValue("site"), r.PathValue("room")
-	if err := report.CheckName("site", site); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
+// roomPath reads and checks {site} and {room}, answering 400 when bad.
+func roomPath(w http.ResponseWriter, r *http.Request) (site, room string, ok bool) {
+	site, room = r.PathValue("site"), r.PathValue("room")
+	for _, f := range []struct{ field, v string }{{"site", site}, {"room", room}} {
+		if err := report.CheckName(f.field, f.v); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return "", "", false
+		}
 	}
-	if err := report.CheckName("room", room); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	return site, room, true
+}
+
+func (s *Server) getRoom(w http.ResponseWriter, r *http.Request) {
+	site, room, ok := roomPath(w, r)
+	if !ok {
 		return
 	}
 	v, ok := s.Fleet.Get(site, room)
@@ -163,4 +179,78 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// MaxWait bounds ?wait= on a check.
+const MaxWait = commands.MaxTimeout + time.Minute
+
+// startCheck sends a check command to the room's agent; with ?wait=D it
+// answers when the check has finished (200) or D has passed (202, pending).
+func (s *Server) startCheck(w http.ResponseWriter, r *http.Request) {
+	site, room, ok := roomPath(w, r)
+	if !ok {
+		return
+	}
+	var wait time.Duration
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > MaxWait {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("wait=%q: want a duration from 0s to %v, e.g. 90s", v, MaxWait))
+			return
+		}
+		wait = d
+	}
+	var body struct {
+		Checks  []string `json:"checks"`
+		Timeout string   `json:"timeout"`
+	}
+	if r.ContentLength != 0 {
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			writeError(w, http.StatusBadRequest, "request body: "+err.Error()+`; want {"checks": ["host"], "timeout": "2m"} or nothing`)
+			return
+		}
+	}
+	var timeout time.Duration
+	if body.Timeout != "" {
+		d, err := time.ParseDuration(body.Timeout)
+		if err != nil || d <= 0 || d > commands.MaxTimeout {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("timeout %q: want a duration from 1s to %v", body.Timeout, commands.MaxTimeout))
+			return
+		}
+		timeout = d
+	}
+	c, err := s.Commands.Start(site, room, body.Checks, timeout)
+	switch {
+	case errors.Is(err, commands.ErrUnknownRoom):
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if wait > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		c, _ = s.Commands.Wait(ctx, c.ID)
+		cancel()
+	}
+	writeCheck(w, c)
+}
+
+func (s *Server) getCheck(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.Commands.Get(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no check %q (finished checks are kept for a while, not for ever)", r.PathValue("id")))
+		return
+	}
+	writeCheck(w, c)
+}
+
+func writeCheck(w http.ResponseWriter, c commands.Check) {
+	code := http.StatusOK
+	if c.Status == commands.Pending {
+		code = http.StatusAccepted
+	}
+	writeJSON(w, code, c)
 }

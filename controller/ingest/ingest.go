@@ -26,6 +26,10 @@ const (
 
 // Ingest handles messages from the broker.
 type Ingest struct {
+	// Results, when set, hears every valid answer to a command (after its
+	// report, if any, has been applied to the fleet).
+	Results func(site, room string, res *report.Result)
+
 	fleet     *fleet.Fleet
 	inventory *inventory.Config // what each room should have; may be nil
 	log       *slog.Logger
@@ -58,11 +62,11 @@ func New(f *fleet.Fleet, inv *inventory.Config, reg prometheus.Registerer, log *
 		now:       time.Now,
 		received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "siaprapat_reports_received_total",
-			Help: "Report messages received from the broker, valid or not.",
+			Help: "Report and command result messages received from the broker, valid or not.",
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_reports_rejected_total",
-			Help: "Report messages rejected, by reason (oversized, malformed, schema, invalid, topic, topic_mismatch, room_limit).",
+			Help: "Report and command result messages rejected, by reason (oversized, malformed, schema, invalid, topic, topic_mismatch, room_limit).",
 		}, []string{"reason"}),
 		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_reports_ignored_total",
@@ -94,7 +98,7 @@ func New(f *fleet.Fleet, inv *inventory.Config, reg prometheus.Registerer, log *
 
 // Filters are the topic filters Ingest subscribes to.
 func Filters() []string {
-	return []string{report.Filter(report.KindStatus), report.Filter(report.KindReport)}
+	return []string{report.Filter(report.KindStatus), report.Filter(report.KindReport), report.Filter(report.KindResult)}
 }
 
 // Handle processes one message. It is safe for concurrent use.
@@ -105,6 +109,8 @@ func (in *Ingest) Handle(topic string, payload []byte) {
 		in.handleReport(site, room, topic, payload)
 	case ok && kind == report.KindStatus:
 		in.handleStatus(site, room, topic, payload)
+	case ok && kind == report.KindResult:
+		in.handleResult(site, room, topic, payload)
 	case strings.HasSuffix(topic, "/"+report.KindStatus):
 		// A wildcard match on a topic with a bad site or room name.
 		in.statuses.Inc()
@@ -112,7 +118,7 @@ func (in *Ingest) Handle(topic string, payload []byte) {
 		in.warn("status", "rejected a status message", "topic", topic, "err", "not a siaprapat/v1/SITE/ROOM/status topic with valid names")
 	default:
 		in.received.Inc()
-		in.reject(ReasonTopic, topic, errors.New("not a siaprapat/v1/SITE/ROOM/report topic with valid names"))
+		in.reject(ReasonTopic, topic, errors.New("not a siaprapat/v1/SITE/ROOM/{report,result} topic with valid names"))
 	}
 }
 
@@ -120,17 +126,45 @@ func (in *Ingest) handleReport(site, room, topic string, payload []byte) {
 	in.received.Inc()
 	rep, err := report.Decode(payload)
 	if err != nil {
-		reason := report.ReasonMalformed
-		var de *report.DecodeError
-		if errors.As(err, &de) {
-			reason = de.Reason
-		}
-		in.reject(reason, topic, err)
+		in.rejectDecode(topic, err)
 		return
 	}
+	in.applyReport(site, room, topic, rep)
+}
+
+// handleResult takes an agent's answer to a command: its report counts like
+// any other, and the command hears of it.
+func (in *Ingest) handleResult(site, room, topic string, payload []byte) {
+	in.received.Inc()
+	res, err := report.DecodeResult(payload)
+	if err != nil {
+		in.rejectDecode(topic, err)
+		return
+	}
+	if res.Report != nil && !in.applyReport(site, room, topic, res.Report) {
+		return
+	}
+	if in.Results != nil {
+		in.Results(site, room, res)
+	}
+}
+
+func (in *Ingest) rejectDecode(topic string, err error) {
+	reason := report.ReasonMalformed
+	var de *report.DecodeError
+	if errors.As(err, &de) {
+		reason = de.Reason
+	}
+	in.reject(reason, topic, err)
+}
+
+// applyReport checks a decoded report against its topic, adds the room's
+// inventory results and hands it to the fleet. It reports false when the
+// report was rejected.
+func (in *Ingest) applyReport(site, room, topic string, rep *report.Report) bool {
 	if rep.Site != site || rep.Room != room {
 		in.reject(ReasonTopicMismatch, topic, errors.New("report is for "+rep.Site+"/"+rep.Room))
-		return
+		return false
 	}
 	if judged := inventory.Judge(in.inventory.For(site, room), rep); len(judged) > 0 {
 		rep.Checks = append(rep.Checks, judged...)
@@ -139,11 +173,13 @@ func (in *Ingest) handleReport(site, room, topic string, payload []byte) {
 	switch in.fleet.ApplyReport(rep, in.now()) {
 	case fleet.Refused:
 		in.reject(ReasonRoomLimit, topic, errors.New("the fleet is at its room limit (--max-rooms)"))
+		return false
 	case fleet.Duplicate:
 		in.ignored.WithLabelValues("duplicate").Inc()
 	case fleet.Older:
 		in.ignored.WithLabelValues("older").Inc()
 	}
+	return true
 }
 
 func (in *Ingest) handleStatus(site, room, topic string, payload []byte) {

@@ -53,10 +53,10 @@ func TestIngest_CountsEveryOutcome(t *testing.T) {
 # TYPE siaprapat_reports_ignored_total counter
 siaprapat_reports_ignored_total{reason="duplicate"} 1
 siaprapat_reports_ignored_total{reason="older"} 0
-# HELP siaprapat_reports_received_total Report messages received from the broker, valid or not.
+# HELP siaprapat_reports_received_total Report and command result messages received from the broker, valid or not.
 # TYPE siaprapat_reports_received_total counter
 siaprapat_reports_received_total 7
-# HELP siaprapat_reports_rejected_total Report messages rejected, by reason (oversized, malformed, schema, invalid, topic, topic_mismatch, room_limit).
+# HELP siaprapat_reports_rejected_total Report and command result messages rejected, by reason (oversized, malformed, schema, invalid, topic, topic_mismatch, room_limit).
 # TYPE siaprapat_reports_rejected_total counter
 siaprapat_reports_rejected_total{reason="invalid"} 0
 siaprapat_reports_rejected_total{reason="malformed"} 1

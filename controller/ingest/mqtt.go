@@ -132,6 +132,22 @@ func subscribeError(t mqtt.Token) error {
 	return nil
 }
 
+// Publish sends one message with QoS 1 and waits for the broker's
+// acknowledgement.
+func (c *Client) Publish(topic string, payload []byte) error {
+	if !c.client.IsConnectionOpen() {
+		return fmt.Errorf("not connected to the MQTT broker")
+	}
+	t := c.client.Publish(topic, 1, false, payload)
+	if !t.WaitTimeout(10 * time.Second) {
+		return fmt.Errorf("publish to %s: not acknowledged within 10s", topic)
+	}
+	if err := t.Error(); err != nil {
+		return fmt.Errorf("publish to %s: %w", topic, err)
+	}
+	return nil
+}
+
 // WaitConnected waits until the session is up and subscribed, or the context ends.
 func (c *Client) WaitConnected(ctx context.Context) error {
 	t := time.NewTicker(20 * time.Millisecond)

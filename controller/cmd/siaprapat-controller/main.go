@@ -25,6 +25,8 @@ const usage = `usage: siaprapat-controller <command> [flags]
 
 commands:
   serve     run the controller (embedded MQTT broker, store, metrics, API)
+  check     check a room now through a running controller (exit 0 ready or degraded,
+            1 not ready, 2 could not check)
   version   print the version
 
 Run 'siaprapat-controller <command> -h' for a command's flags.
@@ -42,6 +44,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		cli.PrintVersion(stdout, "siaprapat-controller")
 		return 0

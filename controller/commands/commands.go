@@ -1,0 +1,205 @@
+// Package commands sends check commands to agents over MQTT and follows
+// each one to its end: the agent's result, its deadline passing, or the
+// agent being offline in the first place.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/controller/fleet"
+)
+
+// Status of a check command.
+type Status string
+
+const (
+	Pending Status = "pending" // sent, no answer yet
+	Done    Status = "done"    // the agent answered with a report
+	Failed  Status = "failed"  // the agent answered that it could not run the checks
+	Timeout Status = "timeout" // no answer by the deadline
+	Offline Status = "offline" // the room's agent is offline: nothing was sent
+)
+
+// Limits on timeouts and on the finished checks kept for lookups.
+const (
+	DefaultTimeout = 2 * time.Minute
+	MaxTimeout     = 10 * time.Minute
+	keepFinished   = 10000
+)
+
+// ErrUnknownRoom is returned for a room no agent has ever reported for.
+var ErrUnknownRoom = errors.New("unknown room")
+
+// Publisher sends one MQTT message (QoS 1).
+type Publisher interface {
+	Publish(topic string, payload []byte) error
+}
+
+// Check is one check command and what came of it.
+type Check struct {
+	ID       string             `json:"id"`
+	Site     string             `json:"site"`
+	Room     string             `json:"room"`
+	Checks   []string           `json:"checks,omitempty"`
+	IssuedAt time.Time          `json:"issued_at"`
+	Deadline time.Time          `json:"deadline"`
+	Status   Status             `json:"status"`
+	Verdict  report.RoomVerdict `json:"verdict,omitempty"` // the room's readiness by this check; not_ready when offline, failed or timed out
+	Reason   string             `json:"reason,omitempty"`
+	Report   *report.Report     `json:"report,omitempty"`
+
+	done chan struct{}
+}
+
+// Dispatcher sends commands and tracks them.
+type Dispatcher struct {
+	pub   Publisher
+	fleet *fleet.Fleet
+	now   func() time.Time
+
+	mu       sync.Mutex
+	checks   map[string]*Check
+	finished []string // ids in the order they finished, for trimming
+
+	outcomes *prometheus.CounterVec
+}
+
+// New returns a dispatcher publishing through pub, registering its counter on reg.
+func New(pub Publisher, f *fleet.Fleet, reg prometheus.Registerer) (*Dispatcher, error) {
+	d := &Dispatcher{
+		pub: pub, fleet: f, now: time.Now, checks: map[string]*Check{},
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "siaprapat_check_commands_total",
+			Help: "Check commands sent to agents, by outcome (ready, degraded, not_ready, failed, timeout, offline).",
+		}, []string{"outcome"}),
+	}
+	for _, o := range []string{"ready", "degraded", "not_ready", "failed", "timeout", "offline"} {
+		d.outcomes.WithLabelValues(o)
+	}
+	if err := reg.Register(d.outcomes); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Start sends a check command to a room's agent. An agent that is offline
+// gets nothing: the check ends at once as offline (not ready). The check
+// times out, not ready, if no answer comes within timeout.
+func (d *Dispatcher) Start(site, room string, checks []string, timeout time.Duration) (Check, error) {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if timeout > MaxTimeout {
+		return Check{}, fmt.Errorf("timeout %v is over the %v limit", timeout, MaxTimeout)
+	}
+	v, ok := d.fleet.Get(site, room)
+	if !ok {
+		return Check{}, fmt.Errorf("%w %s/%s: no agent has reported for it", ErrUnknownRoom, site, room)
+	}
+	now := d.now()
+	c := &Check{
+		ID: report.NewID(), Site: site, Room: room, Checks: checks,
+		IssuedAt: now, Deadline: now.Add(timeout), Status: Pending, done: make(chan struct{}),
+	}
+	d.mu.Lock()
+	d.checks[c.ID] = c
+	d.mu.Unlock()
+	if v.AgentStatus == report.StatusOffline {
+		d.finish(c.ID, Offline, "", "the room's agent is offline (since "+v.StatusAt.UTC().Format(time.RFC3339)+")", nil)
+		return d.get(c.ID), nil
+	}
+	cmd := report.Command{Schema: report.CommandSchema, ID: c.ID, Kind: report.CommandCheck, Checks: checks, Deadline: c.Deadline}
+	payload, err := cmd.Encode()
+	if err == nil {
+		err = d.pub.Publish(report.Topic(site, room, report.KindCmd), payload)
+	}
+	if err != nil {
+		d.finish(c.ID, Failed, "", "could not send the command: "+err.Error(), nil)
+		return d.get(c.ID), nil
+	}
+	time.AfterFunc(timeout, func() {
+		d.finish(c.ID, Timeout, "", fmt.Sprintf("the agent did not answer within %v", timeout), nil)
+	})
+	return d.get(c.ID), nil
+}
+
+// Resolve takes an agent's result. A result for an unknown, finished or
+// other room's command is ignored and reported as false.
+func (d *Dispatcher) Resolve(site, room string, res *report.Result) bool {
+	d.mu.Lock()
+	c, ok := d.checks[res.CommandID]
+	ok = ok && c.Site == site && c.Room == room && c.Status == Pending
+	d.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if res.Report == nil {
+		return d.finish(res.CommandID, Failed, "", "the agent could not run the checks: "+res.Error, nil)
+	}
+	return d.finish(res.CommandID, Done, res.Report.Verdict, "", res.Report)
+}
+
+// finish ends a pending check once; later calls change nothing.
+func (d *Dispatcher) finish(id string, st Status, verdict report.RoomVerdict, reason string, rep *report.Report) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, ok := d.checks[id]
+	if !ok || c.Status != Pending {
+		return false
+	}
+	if verdict == "" {
+		verdict = report.NotReady
+	}
+	c.Status, c.Verdict, c.Reason, c.Report = st, verdict, reason, rep
+	outcome := string(st)
+	if st == Done {
+		outcome = string(verdict)
+	}
+	d.outcomes.WithLabelValues(outcome).Inc()
+	close(c.done)
+	d.finished = append(d.finished, id)
+	for len(d.finished) > keepFinished {
+		delete(d.checks, d.finished[0])
+		d.finished = d.finished[1:]
+	}
+	return true
+}
+
+func (d *Dispatcher) get(id string) Check {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return *d.checks[id]
+}
+
+// Get returns a check by id.
+func (d *Dispatcher) Get(id string) (Check, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, ok := d.checks[id]
+	if !ok {
+		return Check{}, false
+	}
+	return *c, true
+}
+
+// Wait waits until the check has finished or ctx ends, and returns it as it is then.
+func (d *Dispatcher) Wait(ctx context.Context, id string) (Check, bool) {
+	d.mu.Lock()
+	c, ok := d.checks[id]
+	d.mu.Unlock()
+	if !ok {
+		return Check{}, false
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+	}
+	return d.Get(id)
+}

@@ -1,0 +1,104 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/controller/fleet"
+)
+
+type sent struct {
+	topic   string
+	payload []byte
+}
+
+type fakePub struct {
+	msgs []sent
+	err  error
+}
+
+func (p *fakePub) Publish(topic string, payload []byte) error {
+	p.msgs = append(p.msgs, sent{topic, payload})
+	return p.err
+}
+
+func setup(t *testing.T) (*Dispatcher, *fakePub, *fleet.Fleet) {
+	t.Helper()
+	f := fleet.New(fleet.Options{Freshness: time.Minute})
+	f.ApplyStatus("s", "up", report.StatusOnline, time.Now())
+	f.ApplyStatus("s", "down", report.StatusOffline, time.Now())
+	pub := &fakePub{}
+	d, err := New(pub, f, prometheus.NewPedanticRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, pub, f
+}
+
+func TestDispatcher_SendsCommandAndTakesTheResult(t *testing.T) {
+	d, pub, _ := setup(t)
+	c, err := d.Start("s", "up", []string{"host"}, time.Minute)
+	if err != nil || c.Status != Pending {
+		t.Fatalf("start: %+v, %v", c, err)
+	}
+	if len(pub.msgs) != 1 || pub.msgs[0].topic != "siaprapat/v1/s/up/cmd" {
+		t.Fatalf("published %+v", pub.msgs)
+	}
+	cmd, err := report.DecodeCommand(pub.msgs[0].payload)
+	if err != nil || cmd.ID != c.ID || cmd.Checks[0] != "host" {
+		t.Fatalf("command %+v, %v", cmd, err)
+	}
+	rep := &report.Report{Schema: report.Schema, ID: "r1", Site: "s", Room: "up", MeasuredAt: time.Now(), Verdict: report.Degraded}
+	if d.Resolve("s", "other", &report.Result{CommandID: c.ID, Report: rep}) {
+		t.Error("a result from another room's topic was taken")
+	}
+	if !d.Resolve("s", "up", &report.Result{CommandID: c.ID, Report: rep}) {
+		t.Fatal("the result was not taken")
+	}
+	got, _ := d.Wait(context.Background(), c.ID)
+	if got.Status != Done || got.Verdict != report.Degraded || got.Report.ID != "r1" {
+		t.Errorf("check %+v", got)
+	}
+	if d.Resolve("s", "up", &report.Result{CommandID: c.ID, Report: rep}) {
+		t.Error("a second result for a finished check was taken")
+	}
+}
+
+func TestDispatcher_OfflineUnknownTimeoutAndFailures(t *testing.T) {
+	d, pub, _ := setup(t)
+	if _, err := d.Start("s", "nowhere", nil, 0); !errors.Is(err, ErrUnknownRoom) {
+		t.Errorf("unknown room: %v", err)
+	}
+	c, _ := d.Start("s", "down", nil, 0)
+	if c.Status != Offline || c.Verdict != report.NotReady || !strings.HasPrefix(c.Reason, "the room's agent is offline") || len(pub.msgs) != 0 {
+		t.Errorf("offline agent: %+v (sent %d)", c, len(pub.msgs))
+	}
+	c, _ = d.Start("s", "up", nil, 50*time.Millisecond)
+	got, _ := d.Wait(context.Background(), c.ID)
+	if got.Status != Timeout || got.Verdict != report.NotReady || got.Reason != "the agent did not answer within 50ms" {
+		t.Errorf("timeout: %+v", got)
+	}
+	c, _ = d.Start("s", "up", nil, time.Minute)
+	d.Resolve("s", "up", &report.Result{CommandID: c.ID, Error: `unknown check "camera"`})
+	if got, _ := d.Get(c.ID); got.Status != Failed || !strings.Contains(got.Reason, `unknown check "camera"`) {
+		t.Errorf("failed: %+v", got)
+	}
+	pub.err = errors.New("broker gone")
+	c, _ = d.Start("s", "up", nil, time.Minute)
+	if c.Status != Failed || c.Reason != "could not send the command: broker gone" {
+		t.Errorf("send failure: %+v", c)
+	}
+	if _, err := d.Start("s", "up", nil, time.Hour); err == nil {
+		t.Error("an hour's timeout was accepted")
+	}
+	if n := testutil.ToFloat64(d.outcomes.WithLabelValues("offline")); n != 1 {
+		t.Errorf("offline outcomes = %v", n)
+	}
+}

@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/siaprapat/siaprapat/internal/testenv"
+)
+
+// TestBinaries_ControllerCheckExitCodes runs `siaprapat-controller check`
+// as a scheduler would, against real programs: ready, not ready, agent
+// frozen (no answer), agent offline, unknown room, controller unreachable.
+func TestBinaries_ControllerCheckExitCodes(t *testing.T) {
+	agentBin, ctlBin := binaries(t)
+	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	// The controller's standard (the default, 3 min freshness) only sets
+	// when a silent room turns unknown; the agents judge by their own.
+	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir())
+	agentArgs := func(room, std string) []string {
+		return []string{"run", "--broker", "mqtt://" + mqttAddr, "--site", "demo", "--room", room, "--interval", "1h", "--keepalive", "2s", "--standard", std}
+	}
+	good := start(t, agentBin, agentArgs("good", "testdata/lenient.yaml")...)
+	bad := start(t, agentBin, agentArgs("bad", "testdata/impossible.yaml")...)
+	waitHTTPState(t, httpAddr, "demo", "good", "ready", 15*time.Second)
+	waitHTTPState(t, httpAddr, "demo", "bad", "not_ready", 15*time.Second)
+
+	check := func(args ...string) (string, int) {
+		t.Helper()
+		out, err := exec.Command(ctlBin, append([]string{"check", "--server", "http://" + httpAddr}, args...)...).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	expect := func(name string, wantCode int, wantOut string, args ...string) {
+		t.Helper()
+		start := time.Now()
+		out, code := check(args...)
+		t.Logf("%s: exit %d in %v: %s", name, code, time.Since(start).Round(time.Millisecond), strings.TrimSpace(strings.SplitN(out, "\n", 2)[0]))
+		if code != wantCode || !strings.Contains(out, wantOut) {
+			t.Errorf("%s: exit %d, want %d; output:\n%s\nwant it to contain %q", name, code, wantCode, out, wantOut)
+		}
+	}
+	expect("ready", 0, "demo/good: READY", "--room", "demo/good", "--wait", "20s")
+	expect("not ready", 1, "host_memory_petabyte fail", "--room", "demo/bad", "--wait", "20s")
+	expect("only some checks", 0, "demo/good: READY", "--room", "demo/good", "--only", "host", "--wait", "20s")
+	expect("unknown check", 1, `unknown check "camera"`, "--room", "demo/good", "--only", "camera", "--wait", "20s")
+
+	good.cmd.Process.Signal(syscall.SIGSTOP) // hung: the broker still sees it for 1.5 x keepalive
+	expect("no answer", 1, "the agent did not answer within 1s", "--room", "demo/good", "--wait", "1s")
+	good.cmd.Process.Signal(syscall.SIGCONT)
+
+	bad.cmd.Process.Kill()
+	waitHTTPState(t, httpAddr, "demo", "bad", "offline", 5*time.Second)
+	expect("agent offline", 1, "the room's agent is offline", "--room", "demo/bad", "--wait", "20s")
+	expect("unknown room", 2, "unknown room demo/nowhere", "--room", "demo/nowhere")
+	expect("bad room flag", 2, `--room "nowhere": want SITE/ROOM`, "--room", "nowhere")
+	// (a later --server wins over the one check() puts first)
+	expect("controller unreachable", 2, "could not reach the controller", "--server", "http://"+testenv.FreeAddr(t), "--room", "demo/good")
+}
