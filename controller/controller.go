@@ -19,6 +19,7 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/api"
 	"github.com/siaprapat/siaprapat/controller/broker"
 	"github.com/siaprapat/siaprapat/controller/commands"
@@ -26,6 +27,8 @@ import (
 	"github.com/siaprapat/siaprapat/controller/ingest"
 	"github.com/siaprapat/siaprapat/controller/inventory"
 	"github.com/siaprapat/siaprapat/controller/metrics"
+	"github.com/siaprapat/siaprapat/controller/premeeting"
+	"github.com/siaprapat/siaprapat/controller/sessions"
 )
 
 // Defaults for Config.
@@ -44,8 +47,12 @@ type Config struct {
 	DataDir    string            // where fleet.db lives
 	MaxRooms   int               // 0 means fleet.DefaultMaxRooms
 	Inventory  *inventory.Config // what each room should have; may be nil
-	Standard   *standard.Standard
-	Log        *slog.Logger
+	// Alertmanagers are the Alertmanager base URLs readiness alerts go to.
+	Alertmanagers []string
+	// LeadTimes are when rooms are checked before a session; default 30 and 10 min.
+	LeadTimes []time.Duration
+	Standard  *standard.Standard
+	Log       *slog.Logger
 }
 
 // Controller is a running controller.
@@ -56,6 +63,9 @@ type Controller struct {
 	fleet    *fleet.Fleet
 	mqtt     *ingest.Client
 	commands *commands.Dispatcher
+	sessions *sessions.Store
+	stopPlan context.CancelFunc
+	planDone chan struct{}
 	http     *http.Server
 	httpLn   net.Listener
 
@@ -148,9 +158,29 @@ func Start(cfg Config) (_ *Controller, err error) {
 		return 0
 	}))
 
+	c.sessions, err = sessions.Open(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	am, err := alerts.New(cfg.Alertmanagers, procReg, c.log.With("component", "alerts"))
+	if err != nil {
+		return nil, err
+	}
+	plan := premeeting.New(premeeting.Options{LeadTimes: cfg.LeadTimes, Log: c.log.With("component", "premeeting")},
+		c.sessions, c.fleet, c.commands, am)
+	fleetReg.MustRegister(plan.Collector())
+	var planCtx context.Context
+	planCtx, c.stopPlan = context.WithCancel(context.Background())
+	c.planDone = make(chan struct{})
+	go func() {
+		defer close(c.planDone)
+		plan.Run(planCtx)
+	}()
+
 	srv := &api.Server{
 		Fleet:    c.fleet,
 		Commands: c.commands,
+		Sessions: c.sessions,
 		Gatherer: prometheus.Gatherers{procReg, fleetReg},
 		Ready: func() error {
 			if !c.mqtt.Connected() {
@@ -213,6 +243,10 @@ func (c *Controller) Close() error {
 
 func (c *Controller) close() error {
 	var errs []error
+	if c.stopPlan != nil {
+		c.stopPlan()
+		<-c.planDone
+	}
 	if c.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, c.http.Shutdown(ctx))
@@ -226,6 +260,9 @@ func (c *Controller) close() error {
 	}
 	if c.fleet != nil {
 		errs = append(errs, c.fleet.Close())
+	}
+	if c.sessions != nil {
+		errs = append(errs, c.sessions.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -211,6 +211,14 @@ type Source struct {
 	boot     time.Time
 }
 
+// SetProfile changes how the simulated PC behaves from the next reading on,
+// as when a technician fixes (or breaks) the room.
+func (s *Source) SetProfile(p Profile) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Profile = p
+}
+
 // NewSource returns a source for a profile with its own random sequence.
 func NewSource(p Profile, hostname string, seed uint64) *Source {
 	return &Source{Profile: p, Hostname: hostname, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}

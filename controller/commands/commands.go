@@ -54,6 +54,8 @@ type Check struct {
 	Verdict  report.RoomVerdict `json:"verdict,omitempty"` // the room's readiness by this check; not_ready when offline, failed or timed out
 	Reason   string             `json:"reason,omitempty"`
 	Report   *report.Report     `json:"report,omitempty"`
+	// FinishedAt is when the check ended; zero while pending.
+	FinishedAt time.Time `json:"finished_at,omitzero"`
 
 	done chan struct{}
 }
@@ -157,7 +159,7 @@ func (d *Dispatcher) finish(id string, st Status, verdict report.RoomVerdict, re
 	if verdict == "" {
 		verdict = report.NotReady
 	}
-	c.Status, c.Verdict, c.Reason, c.Report = st, verdict, reason, rep
+	c.Status, c.Verdict, c.Reason, c.Report, c.FinishedAt = st, verdict, reason, rep, d.now()
 	outcome := string(st)
 	if st == Done {
 		outcome = string(verdict)

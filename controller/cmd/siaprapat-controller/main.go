@@ -11,7 +11,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller"
@@ -69,6 +71,9 @@ func serve(args []string, stderr io.Writer) int {
 	maxRooms := fs.Int("max-rooms", fleet.DefaultMaxRooms, "most rooms the fleet keeps; messages for further new rooms are refused and counted")
 	stdFile := fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)")
 	roomsFile := fs.String("rooms", "", "rooms file: the devices each room should have (YAML, see README)")
+	var alertmanagers stringList
+	fs.Var(&alertmanagers, "alertmanager", "Alertmanager URL readiness alerts go to, e.g. http://localhost:9093 (repeatable)")
+	leadTimes := fs.String("lead-times", "30m,10m", "when rooms are checked before a session, comma-separated")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	checkConfig := fs.Bool("check-config", false, "check the flags and the standard, then exit")
 	if err := fs.Parse(args); err != nil {
@@ -87,6 +92,10 @@ func serve(args []string, stderr io.Writer) int {
 		return fail(err)
 	}
 	std, err := standard.Load(*stdFile)
+	if err != nil {
+		return fail(err)
+	}
+	leads, err := parseLeadTimes(*leadTimes)
 	if err != nil {
 		return fail(err)
 	}
@@ -119,16 +128,18 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	log.Info("starting siaprapat-controller", "version", cli.Version(), "standard", std.String(), "freshness", std.Freshness)
 	c, err := controller.Start(controller.Config{
-		HTTPListen: *httpListen,
-		MQTTListen: *mqttListen,
-		Broker:     *brokerURL,
-		Username:   *username,
-		Password:   *password,
-		DataDir:    *dataDir,
-		MaxRooms:   *maxRooms,
-		Inventory:  inv,
-		Standard:   std,
-		Log:        log,
+		HTTPListen:    *httpListen,
+		MQTTListen:    *mqttListen,
+		Broker:        *brokerURL,
+		Username:      *username,
+		Password:      *password,
+		DataDir:       *dataDir,
+		MaxRooms:      *maxRooms,
+		Inventory:     inv,
+		Alertmanagers: alertmanagers,
+		LeadTimes:     leads,
+		Standard:      std,
+		Log:           log,
 	})
 	if err != nil {
 		return fail(err)
@@ -141,4 +152,22 @@ func serve(args []string, stderr io.Writer) int {
 		return fail(fmt.Errorf("stop: %w", err))
 	}
 	return 0
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+func parseLeadTimes(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, p := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil || d <= 0 || d > 24*time.Hour {
+			return nil, fmt.Errorf("--lead-times %q: want durations from 1s to 24h separated by commas, e.g. 30m,10m", s)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }

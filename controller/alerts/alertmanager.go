@@ -1,0 +1,222 @@
+// Package alerts delivers readiness alerts: it keeps the set of firing
+// alerts, sends them to Alertmanager's v2 API (re-sent while firing, as
+// Prometheus does, with endsAt on resolve), and counts what failed.
+package alerts
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Alert is one alert as the controller wants it: Key identifies it (one per
+// room and session), Labels and Annotations are what Alertmanager sees.
+type Alert struct {
+	Key         string
+	Labels      map[string]string
+	Annotations map[string]string
+}
+
+// Defaults of a Manager.
+const (
+	ResendInterval = 30 * time.Second // a firing alert is sent again this often
+	resolvedSends  = 3                // a resolved alert is sent this many times
+	sendTimeout    = 5 * time.Second
+)
+
+type state struct {
+	alert    Alert
+	startsAt time.Time
+	endsAt   time.Time // zero while firing
+	lastSent time.Time
+	changed  bool
+	sends    int // sends since resolving
+}
+
+// Manager keeps alerts and delivers them.
+type Manager struct {
+	urls   []string
+	client *http.Client
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	alerts map[string]*state
+
+	firing prometheus.GaugeFunc
+	failed *prometheus.CounterVec
+	sent   *prometheus.CounterVec
+}
+
+// New returns a manager sending to the given Alertmanager base URLs (e.g.
+// http://alertmanager:9093); with none it only keeps state.
+func New(alertmanagers []string, reg prometheus.Registerer, log *slog.Logger) (*Manager, error) {
+	for _, u := range alertmanagers {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return nil, fmt.Errorf("--alertmanager %q: want a URL such as http://localhost:9093", u)
+		}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{
+		urls: alertmanagers, client: &http.Client{Timeout: sendTimeout}, log: log, alerts: map[string]*state{},
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "siaprapat_alert_deliveries_failed_total",
+			Help: "Alert deliveries that failed, by receiver.",
+		}, []string{"receiver"}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "siaprapat_alert_deliveries_total",
+			Help: "Alert deliveries attempted, by receiver.",
+		}, []string{"receiver"}),
+	}
+	m.firing = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "siaprapat_alerts_firing",
+		Help: "Readiness alerts firing now.",
+	}, func() float64 { return float64(len(m.Firing())) })
+	for _, u := range alertmanagers {
+		m.failed.WithLabelValues(u)
+		m.sent.WithLabelValues(u)
+	}
+	for _, c := range []prometheus.Collector{m.firing, m.failed, m.sent} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// Firing returns the alerts firing now.
+func (m *Manager) Firing() []Alert {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Alert
+	for _, s := range m.alerts {
+		if s.endsAt.IsZero() {
+			out = append(out, s.alert)
+		}
+	}
+	return out
+}
+
+// Sync makes the firing set the desired one: new alerts fire, changed ones
+// are updated, missing ones resolve; then whatever is due is delivered.
+func (m *Manager) Sync(ctx context.Context, desired []Alert, now time.Time) {
+	m.mu.Lock()
+	want := map[string]Alert{}
+	for _, a := range desired {
+		want[a.Key] = a
+	}
+	for key, a := range want {
+		s, ok := m.alerts[key]
+		switch {
+		case !ok || !s.endsAt.IsZero():
+			m.alerts[key] = &state{alert: a, startsAt: now, changed: true}
+			m.log.Info("alert firing", "alert", key, "summary", a.Annotations["summary"])
+		case !maps.Equal(s.alert.Annotations, a.Annotations):
+			s.alert, s.changed = a, true
+		}
+	}
+	for key, s := range m.alerts {
+		if _, ok := want[key]; !ok && s.endsAt.IsZero() {
+			s.endsAt, s.changed = now, true
+			m.log.Info("alert resolved", "alert", key)
+		}
+	}
+	var due []*state
+	for key, s := range m.alerts {
+		switch {
+		case !s.endsAt.IsZero() && s.sends >= resolvedSends:
+			delete(m.alerts, key) // delivered as resolved; forget it
+		case s.changed || now.Sub(s.lastSent) >= ResendInterval || !s.endsAt.IsZero():
+			due = append(due, s)
+		}
+	}
+	batch := make([]postableAlert, 0, len(due))
+	for _, s := range due {
+		batch = append(batch, s.postable(now))
+	}
+	m.mu.Unlock()
+	if len(batch) == 0 || len(m.urls) == 0 {
+		m.markSent(due, now, true)
+		return
+	}
+	ok := true
+	for _, u := range m.urls {
+		if err := m.post(ctx, u, batch); err != nil {
+			ok = false
+			m.failed.WithLabelValues(u).Inc()
+			m.log.Warn("could not deliver alerts to Alertmanager; will retry", "alertmanager", u, "err", err)
+		}
+	}
+	m.markSent(due, now, ok)
+}
+
+func (m *Manager) markSent(due []*state, now time.Time, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range due {
+		if !ok {
+			continue // stays changed, so the next Sync tries again
+		}
+		s.lastSent, s.changed = now, false
+		if !s.endsAt.IsZero() {
+			s.sends++
+		}
+	}
+}
+
+// postableAlert is Alertmanager's v2 alert.
+type postableAlert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt,omitzero"`
+	GeneratorURL string            `json:"generatorURL,omitempty"`
+}
+
+func (s *state) postable(now time.Time) postableAlert {
+	p := postableAlert{Labels: s.alert.Labels, Annotations: s.alert.Annotations, StartsAt: s.startsAt, EndsAt: s.endsAt}
+	if p.EndsAt.IsZero() {
+		// As Prometheus does: a firing alert ends by itself if we stop
+		// sending, a few resend intervals from now.
+		p.EndsAt = now.Add(4 * ResendInterval)
+	}
+	return p
+}
+
+func (m *Manager) post(ctx context.Context, base string, batch []postableAlert) error {
+	m.sent.WithLabelValues(base).Inc()
+	body, err := json.Marshal(batch)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+"/api/v2/alerts", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}

@@ -1,0 +1,271 @@
+// Package premeeting prepares rooms for their meetings: at each lead time
+// before a session it has the room's agent check the room, and from the first
+// lead time until the session ends it watches the room's readiness, raising
+// an alert (through package alerts) while the room is not ready and
+// resolving it when the room is ready again or the session is over.
+package premeeting
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/controller/alerts"
+	"github.com/siaprapat/siaprapat/controller/commands"
+	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/controller/sessions"
+)
+
+// DefaultLeadTimes are when rooms are checked before a session.
+var DefaultLeadTimes = []time.Duration{30 * time.Minute, 10 * time.Minute}
+
+// Options configure a Planner.
+type Options struct {
+	LeadTimes    []time.Duration // default DefaultLeadTimes
+	CheckTimeout time.Duration   // how long an agent has to answer; default 2 min
+	Tick         time.Duration   // how often the schedule is looked at; default 1 s
+	Log          *slog.Logger
+}
+
+// Planner runs the pre-meeting checks and decides which alerts fire.
+type Planner struct {
+	opts     Options
+	sessions *sessions.Store
+	fleet    *fleet.Fleet
+	commands *commands.Dispatcher
+	alerts   *alerts.Manager
+
+	mu        sync.Mutex
+	triggered map[string]bool   // session id + lead time: check sent
+	lastCheck map[string]string // session id -> id of its latest pre-meeting check
+	next      map[string]upcoming
+}
+
+type upcoming struct {
+	start time.Time
+	ready bool
+}
+
+// New returns a planner.
+func New(opts Options, s *sessions.Store, f *fleet.Fleet, d *commands.Dispatcher, a *alerts.Manager) *Planner {
+	if len(opts.LeadTimes) == 0 {
+		opts.LeadTimes = DefaultLeadTimes
+	}
+	opts.LeadTimes = slices.Clone(opts.LeadTimes)
+	slices.Sort(opts.LeadTimes)
+	slices.Reverse(opts.LeadTimes)
+	if opts.CheckTimeout <= 0 {
+		opts.CheckTimeout = commands.DefaultTimeout
+	}
+	if opts.Tick <= 0 {
+		opts.Tick = time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Planner{opts: opts, sessions: s, fleet: f, commands: d, alerts: a,
+		triggered: map[string]bool{}, lastCheck: map[string]string{}, next: map[string]upcoming{}}
+}
+
+// Run looks at the schedule every tick until the context ends.
+func (p *Planner) Run(ctx context.Context) {
+	t := time.NewTicker(p.opts.Tick)
+	defer t.Stop()
+	for {
+		p.Step(ctx, time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Step sends the checks that are due and syncs the alerts, as of now.
+func (p *Planner) Step(ctx context.Context, now time.Time) {
+	window := p.opts.LeadTimes[0]
+	list := p.sessions.List(sessions.Filter{From: now, To: now.Add(window + p.opts.Tick)})
+	var desired []alerts.Alert
+	next := map[string]upcoming{}
+	for _, s := range list {
+		p.trigger(s, now)
+		ready, problems := p.readiness(s)
+		key := s.Site + "/" + s.Room
+		if n, ok := next[key]; !ok || s.Start.Before(n.start) {
+			next[key] = upcoming{start: s.Start, ready: ready}
+		}
+		if !ready && !now.Before(s.Start.Add(-window)) {
+			desired = append(desired, alertFor(s, problems))
+		}
+	}
+	// Rooms with a later session still show their next start.
+	for _, s := range p.sessions.List(sessions.Filter{From: now}) {
+		key := s.Site + "/" + s.Room
+		if _, ok := next[key]; !ok && s.Start.After(now) {
+			ready, _ := p.readiness(s)
+			next[key] = upcoming{start: s.Start, ready: ready}
+		}
+	}
+	p.mu.Lock()
+	p.next = next
+	// Forget the sessions that are over.
+	active := map[string]bool{}
+	for _, s := range list {
+		active[s.ID] = true
+	}
+	for id := range p.lastCheck {
+		if !active[id] {
+			delete(p.lastCheck, id)
+		}
+	}
+	for key := range p.triggered {
+		if id, _, _ := strings.Cut(key, "@"); !active[id] {
+			delete(p.triggered, key)
+		}
+	}
+	p.mu.Unlock()
+	if p.alerts != nil {
+		p.alerts.Sync(ctx, desired, now)
+	}
+}
+
+// trigger sends the check of each lead time that has come.
+func (p *Planner) trigger(s sessions.Session, now time.Time) {
+	for _, lead := range p.opts.LeadTimes {
+		at := s.Start.Add(-lead)
+		key := fmt.Sprintf("%s@%v", s.ID, lead)
+		p.mu.Lock()
+		due := !now.Before(at) && now.Before(s.Start) && !p.triggered[key]
+		if due {
+			p.triggered[key] = true
+		}
+		p.mu.Unlock()
+		if !due {
+			continue
+		}
+		// A session created less than a lead time before it starts gets one
+		// check now, not one per missed lead time.
+		for _, shorter := range p.opts.LeadTimes {
+			if shorter < lead && !now.Before(s.Start.Add(-shorter)) {
+				p.mu.Lock()
+				p.triggered[fmt.Sprintf("%s@%v", s.ID, shorter)] = true
+				p.mu.Unlock()
+			}
+		}
+		c, err := p.commands.Start(s.Site, s.Room, nil, min(p.opts.CheckTimeout, lead))
+		if err != nil {
+			p.opts.Log.Warn("pre-meeting check not sent", "site", s.Site, "room", s.Room, "session", s.ID, "err", err)
+			continue
+		}
+		p.mu.Lock()
+		p.lastCheck[s.ID] = c.ID
+		p.mu.Unlock()
+		p.opts.Log.Info("pre-meeting check sent", "site", s.Site, "room", s.Room, "session", s.ID, "lead", lead, "check", c.ID, "status", c.Status)
+	}
+}
+
+// readiness says whether the room is ready for the session and, if not, why.
+func (p *Planner) readiness(s sessions.Session) (bool, []string) {
+	v, ok := p.fleet.Get(s.Site, s.Room)
+	if !ok {
+		return false, []string{"no agent has ever reported for this room"}
+	}
+	p.mu.Lock()
+	checkID := p.lastCheck[s.ID]
+	p.mu.Unlock()
+	if c, ok := p.commands.Get(checkID); ok && c.Status != commands.Pending && c.Status != commands.Done &&
+		(v.Report == nil || c.FinishedAt.After(v.ReceivedAt)) {
+		// The pre-meeting check found no answer and nothing newer came since.
+		return false, []string{"pre-meeting check " + string(c.Status) + ": " + c.Reason}
+	}
+	switch v.State {
+	case fleet.Ready, fleet.Degraded:
+		return true, nil
+	case fleet.Offline:
+		return false, []string{"the room's agent is offline since " + v.Since.UTC().Format(time.RFC3339)}
+	case fleet.Unknown:
+		return false, []string{"no recent report from the room's agent (since " + v.Since.UTC().Format(time.RFC3339) + ")"}
+	}
+	var problems []string
+	for _, c := range v.Report.Checks {
+		if c.Verdict == report.Error && len(c.Rules) == 0 {
+			problems = append(problems, fmt.Sprintf("%s %s: could not check: %s", c.Check, c.Target, c.Reason))
+		}
+		for _, r := range c.Rules {
+			if r.Verdict == report.Fail || r.Verdict == report.Error {
+				problems = append(problems, fmt.Sprintf("%s (%s %s): %s; want %s", r.Rule, c.Check, c.Target, r.Reason, r.Want))
+			}
+		}
+	}
+	if len(problems) == 0 {
+		problems = []string{"the room is not ready"}
+	}
+	return false, problems
+}
+
+// Location is where session times are shown in alert texts when the session
+// does not say: Indonesia's western zone (WIB).
+var Location = mustLocation("Asia/Jakarta")
+
+func mustLocation(name string) *time.Location {
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return time.FixedZone("WIB", 7*3600)
+	}
+	return l
+}
+
+func alertFor(s sessions.Session, problems []string) alerts.Alert {
+	start := s.Start.In(Location).Format("2006-01-02 15:04 MST")
+	summary := fmt.Sprintf("Room %s/%s is not ready for %q at %s", s.Site, s.Room, s.Title, start)
+	return alerts.Alert{
+		Key: s.Site + "/" + s.Room + "/" + s.ID,
+		Labels: map[string]string{
+			"alertname": "SiaprapatRoomNotReady", "site": s.Site, "room": s.Room, "session": s.ID, "severity": "critical",
+		},
+		Annotations: map[string]string{
+			"summary":       summary,
+			"summary_id":    fmt.Sprintf("Ruang %s/%s belum siap untuk %q pada %s", s.Site, s.Room, s.Title, start),
+			"description":   strings.Join(problems, "\n"),
+			"session_title": s.Title,
+			"session_start": s.Start.Format(time.RFC3339),
+			"organizer":     s.Organizer,
+		},
+	}
+}
+
+// Collector exports, per room, its next session's start and whether the room
+// is ready for it.
+func (p *Planner) Collector() prometheus.Collector { return collector{p} }
+
+var (
+	nextStartDesc = prometheus.NewDesc("siaprapat_room_next_session_start_timestamp_seconds",
+		"Unix time the room's next (or current) session starts.", []string{"site", "room"}, nil)
+	nextReadyDesc = prometheus.NewDesc("siaprapat_room_next_session_ready",
+		"1 when the room is ready for its next (or current) session, 0 when it is not.", []string{"site", "room"}, nil)
+)
+
+type collector struct{ p *Planner }
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) { ch <- nextStartDesc; ch <- nextReadyDesc }
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	for key, n := range c.p.next {
+		site, room, _ := strings.Cut(key, "/")
+		ready := 0.0
+		if n.ready {
+			ready = 1
+		}
+		ch <- prometheus.MustNewConstMetric(nextStartDesc, prometheus.GaugeValue, float64(n.start.UnixNano())/1e9, site, room)
+		ch <- prometheus.MustNewConstMetric(nextReadyDesc, prometheus.GaugeValue, ready, site, room)
+	}
+}

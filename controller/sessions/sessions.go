@@ -1,0 +1,230 @@
+// Package sessions keeps the meeting schedule: sessions per room with start,
+// end, title and organiser, from the API (and iCalendar feeds), persisted in
+// bbolt.
+package sessions
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/internal/boltfile"
+)
+
+// Session is one meeting in one room.
+type Session struct {
+	ID        string    `json:"id"`
+	Site      string    `json:"site"`
+	Room      string    `json:"room"`
+	Title     string    `json:"title"`
+	Organizer string    `json:"organizer,omitempty"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Source    string    `json:"source"` // "api", or the iCalendar feed it came from
+}
+
+// Limits on a session's fields.
+const (
+	MaxTitle    = 200
+	MaxDuration = 24 * time.Hour
+)
+
+// Validate checks a session's fields, naming the field at fault.
+func (s *Session) Validate() error {
+	var errs []string
+	if err := report.CheckName("site", s.Site); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if err := report.CheckName("room", s.Room); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if strings.TrimSpace(s.Title) == "" || len(s.Title) > MaxTitle {
+		errs = append(errs, fmt.Sprintf("title: want 1 to %d characters", MaxTitle))
+	}
+	if len(s.Organizer) > MaxTitle {
+		errs = append(errs, fmt.Sprintf("organizer: longer than %d characters", MaxTitle))
+	}
+	switch {
+	case s.Start.IsZero():
+		errs = append(errs, "start: missing; want an RFC 3339 time, e.g. 2026-11-24T09:00:00+07:00")
+	case s.End.IsZero():
+		errs = append(errs, "end: missing; want an RFC 3339 time")
+	case !s.End.After(s.Start):
+		errs = append(errs, "end: must be after start")
+	case s.End.Sub(s.Start) > MaxDuration:
+		errs = append(errs, fmt.Sprintf("end: the session lasts %v; at most %v", s.End.Sub(s.Start), MaxDuration))
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+var bucket = []byte("sessions")
+
+// Store holds the sessions in memory and in bbolt.
+type Store struct {
+	db *bolt.DB
+
+	mu       sync.RWMutex
+	sessions map[string]*Session
+}
+
+// ErrNotFound is returned for a session id the store does not hold.
+var ErrNotFound = errors.New("no such session")
+
+// Open opens (or creates) dir/sessions.db and loads every session.
+func Open(dir string) (*Store, error) {
+	db, err := boltfile.Open(dir, "sessions.db", "session store", "controller")
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, sessions: map[string]*Session{}}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucket)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var sess Session
+			if err := json.Unmarshal(v, &sess); err != nil {
+				return fmt.Errorf("session %q: %w", k, err)
+			}
+			s.sessions[sess.ID] = &sess
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("load session store: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Put creates or replaces a session (a new one gets an id).
+func (s *Store) Put(sess Session) (Session, error) {
+	if err := sess.Validate(); err != nil {
+		return Session{}, err
+	}
+	if sess.ID == "" {
+		sess.ID = report.NewID()
+	}
+	sess.Start, sess.End = sess.Start.UTC(), sess.End.UTC()
+	if err := s.write(map[string]*Session{sess.ID: &sess}, nil); err != nil {
+		return Session{}, err
+	}
+	return sess, nil
+}
+
+// Delete removes a session.
+func (s *Store) Delete(id string) error {
+	s.mu.RLock()
+	_, ok := s.sessions[id]
+	s.mu.RUnlock()
+	if !ok {
+		return ErrNotFound
+	}
+	return s.write(nil, []string{id})
+}
+
+// ReplaceSource replaces every session that came from one source (an
+// iCalendar feed) with a new set, in one transaction.
+func (s *Store) ReplaceSource(source string, sessions []Session) error {
+	put := map[string]*Session{}
+	for i := range sessions {
+		sess := sessions[i]
+		sess.Source = source
+		if err := sess.Validate(); err != nil {
+			return fmt.Errorf("session %q: %w", sess.Title, err)
+		}
+		sess.Start, sess.End = sess.Start.UTC(), sess.End.UTC()
+		put[sess.ID] = &sess
+	}
+	var del []string
+	s.mu.RLock()
+	for id, old := range s.sessions {
+		if old.Source == source && put[id] == nil {
+			del = append(del, id)
+		}
+	}
+	s.mu.RUnlock()
+	return s.write(put, del)
+}
+
+func (s *Store) write(put map[string]*Session, del []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		for id, sess := range put {
+			v, err := json.Marshal(sess)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(id), v); err != nil {
+				return err
+			}
+		}
+		for _, id := range del {
+			if err := b.Delete([]byte(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write session store: %w", err)
+	}
+	for id, sess := range put {
+		s.sessions[id] = sess
+	}
+	for _, id := range del {
+		delete(s.sessions, id)
+	}
+	return nil
+}
+
+// Get returns one session.
+func (s *Store) Get(id string) (Session, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sess, ok := s.sessions[id]
+	if !ok {
+		return Session{}, false
+	}
+	return *sess, true
+}
+
+// Filter selects sessions; zero fields select everything.
+type Filter struct {
+	From, To   time.Time // sessions that overlap [From, To)
+	Site, Room string
+}
+
+// List returns the sessions that match, by start time.
+func (s *Store) List(f Filter) []Session {
+	s.mu.RLock()
+	out := make([]Session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		if (f.Site == "" || sess.Site == f.Site) && (f.Room == "" || sess.Room == f.Room) &&
+			(f.From.IsZero() || sess.End.After(f.From)) && (f.To.IsZero() || sess.Start.Before(f.To)) {
+			out = append(out, *sess)
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Session) int {
+		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Site, b.Site), cmp.Compare(a.Room, b.Room), cmp.Compare(a.ID, b.ID))
+	})
+	return out
+}
