@@ -25,9 +25,9 @@ import (
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/ingest"
-	"github.com/siaprapat/siaprapat/controller/inventory"
 	"github.com/siaprapat/siaprapat/controller/metrics"
 	"github.com/siaprapat/siaprapat/controller/premeeting"
+	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 )
 
@@ -44,15 +44,17 @@ type Config struct {
 	Broker     string // external broker URL; when set, no embedded broker runs
 	Username   string // credentials for the external broker
 	Password   string
-	DataDir    string            // where fleet.db lives
-	MaxRooms   int               // 0 means fleet.DefaultMaxRooms
-	Inventory  *inventory.Config // what each room should have; may be nil
+	DataDir    string        // where fleet.db lives
+	MaxRooms   int           // 0 means fleet.DefaultMaxRooms
+	Rooms      *rooms.Config // per room: devices, calendar, zone, lead times; may be nil
 	// Alertmanagers are the Alertmanager base URLs readiness alerts go to.
 	Alertmanagers []string
 	// LeadTimes are when rooms are checked before a session; default 30 and 10 min.
 	LeadTimes []time.Duration
-	Standard  *standard.Standard
-	Log       *slog.Logger
+	// CalendarInterval is how often the rooms' iCalendar feeds are read.
+	CalendarInterval time.Duration
+	Standard         *standard.Standard
+	Log              *slog.Logger
 }
 
 // Controller is a running controller.
@@ -109,7 +111,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 
 	fleetReg := prometheus.NewRegistry()
 	fleetReg.MustRegister(metrics.New(c.fleet))
-	in, err := ingest.New(c.fleet, cfg.Inventory, procReg, c.log.With("component", "ingest"))
+	in, err := ingest.New(c.fleet, cfg.Rooms, procReg, c.log.With("component", "ingest"))
 	if err != nil {
 		return nil, err
 	}
@@ -166,15 +168,26 @@ func Start(cfg Config) (_ *Controller, err error) {
 	if err != nil {
 		return nil, err
 	}
-	plan := premeeting.New(premeeting.Options{LeadTimes: cfg.LeadTimes, Log: c.log.With("component", "premeeting")},
+	plan := premeeting.New(premeeting.Options{LeadTimes: cfg.LeadTimes, Rooms: cfg.Rooms, Log: c.log.With("component", "premeeting")},
 		c.sessions, c.fleet, c.commands, am)
 	fleetReg.MustRegister(plan.Collector())
+	feeds, err := sessions.NewFeeds(c.sessions, cfg.Rooms, cfg.CalendarInterval, procReg, c.log.With("component", "calendar"))
+	if err != nil {
+		return nil, err
+	}
 	var planCtx context.Context
 	planCtx, c.stopPlan = context.WithCancel(context.Background())
 	c.planDone = make(chan struct{})
 	go func() {
 		defer close(c.planDone)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			feeds.Run(planCtx)
+		}()
 		plan.Run(planCtx)
+		wg.Wait()
 	}()
 
 	srv := &api.Server{

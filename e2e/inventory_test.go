@@ -12,7 +12,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller"
-	"github.com/siaprapat/siaprapat/controller/inventory"
+	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/internal/testenv"
 )
 
@@ -21,13 +21,13 @@ import (
 // broker to a controller that knows what each room should have, and reads
 // the verdicts back from the API and /metrics.
 func TestInventory_FixtureRoomsThroughTheController(t *testing.T) {
-	inv, err := inventory.Load("../controller/inventory/testdata/rooms.yaml")
+	rc, err := rooms.Load("../controller/rooms/testdata/rooms.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c, err := controller.Start(controller.Config{
 		HTTPListen: "127.0.0.1:0", MQTTListen: "127.0.0.1:0", DataDir: t.TempDir(),
-		Standard: fastStandard(t), Inventory: inv,
+		Standard: fastStandard(t), Rooms: rc,
 	})
 	if err != nil {
 		t.Fatal(err)

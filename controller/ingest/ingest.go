@@ -15,6 +15,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/inventory"
+	"github.com/siaprapat/siaprapat/controller/rooms"
 )
 
 // Rejection reasons beyond report.Reasons.
@@ -30,10 +31,10 @@ type Ingest struct {
 	// report, if any, has been applied to the fleet).
 	Results func(site, room string, res *report.Result)
 
-	fleet     *fleet.Fleet
-	inventory *inventory.Config // what each room should have; may be nil
-	log       *slog.Logger
-	now       func() time.Time
+	fleet *fleet.Fleet
+	rooms *rooms.Config // what each room should have; may be nil
+	log   *slog.Logger
+	now   func() time.Time
 
 	received       prometheus.Counter
 	rejected       *prometheus.CounterVec
@@ -49,17 +50,17 @@ type Ingest struct {
 }
 
 // New returns an Ingest feeding the fleet, registering its counters on reg.
-// inv, when not nil, says what each room should have: reports of those rooms
+// rc, when not nil, says what each room should have: reports of those rooms
 // get the controller's inventory results added before they are stored.
-func New(f *fleet.Fleet, inv *inventory.Config, reg prometheus.Registerer, log *slog.Logger) (*Ingest, error) {
+func New(f *fleet.Fleet, rc *rooms.Config, reg prometheus.Registerer, log *slog.Logger) (*Ingest, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	in := &Ingest{
-		fleet:     f,
-		inventory: inv,
-		log:       log,
-		now:       time.Now,
+		fleet: f,
+		rooms: rc,
+		log:   log,
+		now:   time.Now,
 		received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "siaprapat_reports_received_total",
 			Help: "Report and command result messages received from the broker, valid or not.",
@@ -166,7 +167,7 @@ func (in *Ingest) applyReport(site, room, topic string, rep *report.Report) bool
 		in.reject(ReasonTopicMismatch, topic, errors.New("report is for "+rep.Site+"/"+rep.Room))
 		return false
 	}
-	if judged := inventory.Judge(in.inventory.For(site, room), rep); len(judged) > 0 {
+	if judged := inventory.Judge(in.rooms.For(site, room), rep); len(judged) > 0 {
 		rep.Checks = append(rep.Checks, judged...)
 		rep.Verdict = report.RoomVerdictOf(rep.Checks)
 	}

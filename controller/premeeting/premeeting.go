@@ -20,6 +20,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 )
 
@@ -29,6 +30,7 @@ var DefaultLeadTimes = []time.Duration{30 * time.Minute, 10 * time.Minute}
 // Options configure a Planner.
 type Options struct {
 	LeadTimes    []time.Duration // default DefaultLeadTimes
+	Rooms        *rooms.Config   // rooms with lead times of their own; may be nil
 	CheckTimeout time.Duration   // how long an agent has to answer; default 2 min
 	Tick         time.Duration   // how often the schedule is looked at; default 1 s
 	Log          *slog.Logger
@@ -88,9 +90,30 @@ func (p *Planner) Run(ctx context.Context) {
 	}
 }
 
+// leadTimes returns a room's lead times, longest first.
+func (p *Planner) leadTimes(site, room string) []time.Duration {
+	leads := slices.Clone(p.opts.Rooms.LeadTimes(site, room, p.opts.LeadTimes))
+	slices.Sort(leads)
+	slices.Reverse(leads)
+	return leads
+}
+
+// window is the longest lead time of any room.
+func (p *Planner) window() time.Duration {
+	w := p.opts.LeadTimes[0]
+	if p.opts.Rooms != nil {
+		for _, r := range p.opts.Rooms.Rooms {
+			for _, l := range r.LeadTimes {
+				w = max(w, l)
+			}
+		}
+	}
+	return w
+}
+
 // Step sends the checks that are due and syncs the alerts, as of now.
 func (p *Planner) Step(ctx context.Context, now time.Time) {
-	window := p.opts.LeadTimes[0]
+	window := p.window()
 	list := p.sessions.List(sessions.Filter{From: now, To: now.Add(window + p.opts.Tick)})
 	var desired []alerts.Alert
 	next := map[string]upcoming{}
@@ -101,7 +124,7 @@ func (p *Planner) Step(ctx context.Context, now time.Time) {
 		if n, ok := next[key]; !ok || s.Start.Before(n.start) {
 			next[key] = upcoming{start: s.Start, ready: ready}
 		}
-		if !ready && !now.Before(s.Start.Add(-window)) {
+		if !ready && !now.Before(s.Start.Add(-p.leadTimes(s.Site, s.Room)[0])) {
 			desired = append(desired, alertFor(s, problems))
 		}
 	}
@@ -138,7 +161,8 @@ func (p *Planner) Step(ctx context.Context, now time.Time) {
 
 // trigger sends the check of each lead time that has come.
 func (p *Planner) trigger(s sessions.Session, now time.Time) {
-	for _, lead := range p.opts.LeadTimes {
+	leads := p.leadTimes(s.Site, s.Room)
+	for _, lead := range leads {
 		at := s.Start.Add(-lead)
 		key := fmt.Sprintf("%s@%v", s.ID, lead)
 		p.mu.Lock()
@@ -152,7 +176,7 @@ func (p *Planner) trigger(s sessions.Session, now time.Time) {
 		}
 		// A session created less than a lead time before it starts gets one
 		// check now, not one per missed lead time.
-		for _, shorter := range p.opts.LeadTimes {
+		for _, shorter := range leads {
 			if shorter < lead && !now.Before(s.Start.Add(-shorter)) {
 				p.mu.Lock()
 				p.triggered[fmt.Sprintf("%s@%v", s.ID, shorter)] = true

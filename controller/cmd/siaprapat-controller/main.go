@@ -19,7 +19,8 @@ import (
 	"github.com/siaprapat/siaprapat/controller"
 	"github.com/siaprapat/siaprapat/controller/broker"
 	"github.com/siaprapat/siaprapat/controller/fleet"
-	"github.com/siaprapat/siaprapat/controller/inventory"
+	"github.com/siaprapat/siaprapat/controller/rooms"
+	"github.com/siaprapat/siaprapat/controller/sessions"
 	"github.com/siaprapat/siaprapat/internal/cli"
 )
 
@@ -73,7 +74,8 @@ func serve(args []string, stderr io.Writer) int {
 	roomsFile := fs.String("rooms", "", "rooms file: the devices each room should have (YAML, see README)")
 	var alertmanagers stringList
 	fs.Var(&alertmanagers, "alertmanager", "Alertmanager URL readiness alerts go to, e.g. http://localhost:9093 (repeatable)")
-	leadTimes := fs.String("lead-times", "30m,10m", "when rooms are checked before a session, comma-separated")
+	leadTimes := fs.String("lead-times", "30m,10m", "when rooms are checked before a session, comma-separated (a room may set its own in the rooms file)")
+	calendarInterval := fs.Duration("calendar-interval", sessions.DefaultFeedInterval, "how often the rooms' iCalendar feeds are read")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	checkConfig := fs.Bool("check-config", false, "check the flags and the standard, then exit")
 	if err := fs.Parse(args); err != nil {
@@ -99,9 +101,9 @@ func serve(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	var inv *inventory.Config
+	var rc *rooms.Config
 	if *roomsFile != "" {
-		if inv, err = inventory.Load(*roomsFile); err != nil {
+		if rc, err = rooms.Load(*roomsFile); err != nil {
 			return fail(err)
 		}
 	}
@@ -121,25 +123,26 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	if *checkConfig {
 		fmt.Fprintf(stderr, "configuration ok: standard %s (%s), %d rules, freshness %v\n", std, std.File(), len(std.Rules), std.Freshness)
-		if inv != nil {
-			fmt.Fprintf(stderr, "rooms file %s: %d rooms\n", *roomsFile, len(inv.Rooms))
+		if rc != nil {
+			fmt.Fprintf(stderr, "rooms file %s: %d rooms\n", *roomsFile, len(rc.Rooms))
 		}
 		return 0
 	}
 	log.Info("starting siaprapat-controller", "version", cli.Version(), "standard", std.String(), "freshness", std.Freshness)
 	c, err := controller.Start(controller.Config{
-		HTTPListen:    *httpListen,
-		MQTTListen:    *mqttListen,
-		Broker:        *brokerURL,
-		Username:      *username,
-		Password:      *password,
-		DataDir:       *dataDir,
-		MaxRooms:      *maxRooms,
-		Inventory:     inv,
-		Alertmanagers: alertmanagers,
-		LeadTimes:     leads,
-		Standard:      std,
-		Log:           log,
+		HTTPListen:       *httpListen,
+		MQTTListen:       *mqttListen,
+		Broker:           *brokerURL,
+		Username:         *username,
+		Password:         *password,
+		DataDir:          *dataDir,
+		MaxRooms:         *maxRooms,
+		Rooms:            rc,
+		Alertmanagers:    alertmanagers,
+		LeadTimes:        leads,
+		CalendarInterval: *calendarInterval,
+		Standard:         std,
+		Log:              log,
 	})
 	if err != nil {
 		return fail(err)

@@ -1,0 +1,163 @@
+// Package rooms reads the rooms file: per room, the devices it should have,
+// its meeting calendar, its time zone and its pre-meeting lead times.
+package rooms
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/internal/yamlstrict"
+)
+
+// Schema is the schema identifier of a rooms file.
+const Schema = "siaprapat.rooms/v1"
+
+// DefaultZone is where times without a zone are read: Indonesia's western
+// zone (WIB), where most rooms are.
+const DefaultZone = "Asia/Jakarta"
+
+// Config is the rooms file.
+type Config struct {
+	Schema string `yaml:"schema"`
+	Rooms  []Room `yaml:"rooms"`
+
+	byRoom map[string]*Room
+}
+
+// Room is one room's configuration.
+type Room struct {
+	Site    string   `yaml:"site"`
+	Room    string   `yaml:"room"`
+	Devices []Expect `yaml:"devices"`
+	// Calendar is an iCalendar feed of the room's meetings: an http(s) URL
+	// polled on an interval, or a file path.
+	Calendar string `yaml:"calendar"`
+	// Zone is the IANA zone for calendar times without one (Asia/Jakarta,
+	// Asia/Pontianak, Asia/Makassar, Asia/Jayapura); DefaultZone when empty.
+	Zone string `yaml:"zone"`
+	// LeadTimes override the controller's --lead-times for this room.
+	LeadTimes []time.Duration `yaml:"lead_times"`
+
+	location *time.Location
+}
+
+// Expect is one kind of device a room should have: any model of the kind,
+// or one model (the hardware profile's model name).
+type Expect struct {
+	Kind  string `yaml:"kind"`
+	Model string `yaml:"model"`
+	Count int    `yaml:"count"` // default 1
+}
+
+// Location is the room's time zone.
+func (r *Room) Location() *time.Location { return r.location }
+
+// Load reads and validates a rooms file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read rooms file: %w", err)
+	}
+	var c Config
+	if err := yamlstrict.Decode(path, data, &c, map[string]string{
+		"rooms.Config": "the rooms file", "rooms.Room": "a room", "rooms.Expect": "a device",
+	}); err != nil {
+		return nil, err
+	}
+	if err := c.validate(path); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) validate(file string) error {
+	var errs []string
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Sprintf("%s: field %s: %s", file, field, fmt.Sprintf(format, args...)))
+	}
+	if c.Schema != Schema {
+		bad("schema", "%q is not supported; want %s", c.Schema, Schema)
+	}
+	c.byRoom = map[string]*Room{}
+	for i := range c.Rooms {
+		r := &c.Rooms[i]
+		at := fmt.Sprintf("rooms[%d]", i)
+		if err := report.CheckName("site", r.Site); err != nil {
+			bad(at+".site", "%v", err)
+		}
+		if err := report.CheckName("room", r.Room); err != nil {
+			bad(at+".room", "%v", err)
+		}
+		k := r.Site + "/" + r.Room
+		if _, dup := c.byRoom[k]; dup {
+			bad(at, "room %s is listed twice", k)
+		}
+		for j := range r.Devices {
+			d := &r.Devices[j]
+			dat := fmt.Sprintf("%s.devices[%d]", at, j)
+			if !slices.Contains(report.DeviceKinds, d.Kind) {
+				bad(dat+".kind", "%q is not a kind; want one of %s", d.Kind, strings.Join(report.DeviceKinds, ", "))
+			}
+			if d.Count == 0 {
+				d.Count = 1
+			}
+			if d.Count < 1 || d.Count > 16 {
+				bad(dat+".count", "%d is out of range; want 1 to 16", d.Count)
+			}
+		}
+		if r.Calendar != "" {
+			if u, err := url.Parse(r.Calendar); err == nil && u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https" {
+				bad(at+".calendar", "%q: want an http(s) URL or a file path", r.Calendar)
+			}
+		}
+		zone := r.Zone
+		if zone == "" {
+			zone = DefaultZone
+		}
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			bad(at+".zone", "%q is not a time zone (e.g. Asia/Jakarta, Asia/Makassar, Asia/Jayapura)", r.Zone)
+		}
+		r.location = loc
+		for j, d := range r.LeadTimes {
+			if d <= 0 || d > 24*time.Hour {
+				bad(fmt.Sprintf("%s.lead_times[%d]", at, j), "%v: want 1s to 24h", d)
+			}
+		}
+		c.byRoom[k] = r
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// Get returns a room's configuration; nil when the file does not list it.
+func (c *Config) Get(site, room string) *Room {
+	if c == nil {
+		return nil
+	}
+	return c.byRoom[site+"/"+room]
+}
+
+// For returns what a room should have; nil when the file does not list it.
+func (c *Config) For(site, room string) []Expect {
+	if r := c.Get(site, room); r != nil {
+		return r.Devices
+	}
+	return nil
+}
+
+// LeadTimes returns a room's lead times, or def when it has none of its own.
+func (c *Config) LeadTimes(site, room string, def []time.Duration) []time.Duration {
+	if r := c.Get(site, room); r != nil && len(r.LeadTimes) > 0 {
+		return r.LeadTimes
+	}
+	return def
+}
