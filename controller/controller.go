@@ -49,6 +49,8 @@ type Config struct {
 	Rooms      *rooms.Config // per room: devices, calendar, zone, lead times; may be nil
 	// Alertmanagers are the Alertmanager base URLs readiness alerts go to.
 	Alertmanagers []string
+	// Webhooks receive a JSON message per alert firing or resolved.
+	Webhooks []string
 	// LeadTimes are when rooms are checked before a session; default 30 and 10 min.
 	LeadTimes []time.Duration
 	// CalendarInterval is how often the rooms' iCalendar feeds are read.
@@ -66,6 +68,7 @@ type Controller struct {
 	mqtt     *ingest.Client
 	commands *commands.Dispatcher
 	sessions *sessions.Store
+	alerts   *alerts.Manager
 	stopPlan context.CancelFunc
 	planDone chan struct{}
 	http     *http.Server
@@ -164,12 +167,14 @@ func Start(cfg Config) (_ *Controller, err error) {
 	if err != nil {
 		return nil, err
 	}
-	am, err := alerts.New(cfg.Alertmanagers, procReg, c.log.With("component", "alerts"))
+	c.alerts, err = alerts.New(alerts.Options{
+		Alertmanagers: cfg.Alertmanagers, Webhooks: cfg.Webhooks, DataDir: cfg.DataDir, Log: c.log.With("component", "alerts"),
+	}, procReg)
 	if err != nil {
 		return nil, err
 	}
 	plan := premeeting.New(premeeting.Options{LeadTimes: cfg.LeadTimes, Rooms: cfg.Rooms, Log: c.log.With("component", "premeeting")},
-		c.sessions, c.fleet, c.commands, am)
+		c.sessions, c.fleet, c.commands, c.alerts)
 	fleetReg.MustRegister(plan.Collector())
 	feeds, err := sessions.NewFeeds(c.sessions, cfg.Rooms, cfg.CalendarInterval, procReg, c.log.With("component", "calendar"))
 	if err != nil {
@@ -185,6 +190,11 @@ func Start(cfg Config) (_ *Controller, err error) {
 		go func() {
 			defer wg.Done()
 			feeds.Run(planCtx)
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.alerts.Run(planCtx)
 		}()
 		plan.Run(planCtx)
 		wg.Wait()
@@ -276,6 +286,9 @@ func (c *Controller) close() error {
 	}
 	if c.sessions != nil {
 		errs = append(errs, c.sessions.Close())
+	}
+	if c.alerts != nil {
+		errs = append(errs, c.alerts.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -236,5 +237,93 @@ func TestAPI_Sessions(t *testing.T) {
 	}
 	if code, _ = do("GET", base+"/sessions/"+id, ""); code != 404 {
 		t.Errorf("get deleted: %d", code)
+	}
+}
+
+// TestAlerts_WebhookSurvivesReceiverOutageAndControllerRestart fires an
+// alert while the webhook receiver is down, restarts the controller, then
+// brings the receiver up: the message arrives, once.
+func TestAlerts_WebhookSurvivesReceiverOutageAndControllerRestart(t *testing.T) {
+	hookAddr := testenv.FreeAddr(t) // nothing listens there yet
+	dataDir := t.TempDir()
+	startCtl := func() *controller.Controller {
+		c, err := controller.Start(controller.Config{
+			HTTPListen: "127.0.0.1:0", MQTTListen: "127.0.0.1:0", DataDir: dataDir,
+			Standard: fastStandard(t), Webhooks: []string{"http://" + hookAddr + "/hook"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := c.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := startCtl()
+	r := newRoom(t, c.BrokerURL(), "kalbar", "aula", fleetsim.ProfileNotReady)
+	r.report(t)
+	waitState(t, c, "kalbar", "aula", "not_ready", 5*time.Second)
+	start := time.Now().Add(5 * time.Minute)
+	body := fmt.Sprintf(`{"title":"Rapat darurat","start":%q,"end":%q}`, start.Format(time.RFC3339), start.Add(time.Hour).Format(time.RFC3339))
+	resp, err := http.Post("http://"+c.HTTPAddr()+"/api/v1/rooms/kalbar/aula/sessions", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mfs, _ := scrape(t, c)
+		failed, _ := value(mfs, "siaprapat_alert_deliveries_failed_total", nil)
+		pending, _ := value(mfs, "siaprapat_webhook_outbox_messages", nil)
+		if failed >= 1 && pending == 1 {
+			t.Logf("alert fired; webhook receiver down: %v failed deliveries, %v message waiting", failed, pending)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed delivery queued: failed=%v pending=%v", failed, pending)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r.link.Drop()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	c = startCtl() // same data directory: the alert and the outbox come back
+	t.Cleanup(func() { c.Close() })
+	var mu sync.Mutex
+	var got []map[string]any
+	srv := &http.Server{Addr: hookAddr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		got = append(got, m)
+		mu.Unlock()
+	})}
+	go srv.ListenAndServe()
+	t.Cleanup(func() { srv.Close() })
+	up := time.Now()
+	deadline = time.Now().Add(30 * time.Second) // the outbox backs off: 1 s, 2 s, 4 s...
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the webhook message never arrived after the receiver came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("webhook delivered %v after the receiver came back", time.Since(up).Round(time.Millisecond))
+	time.Sleep(2 * time.Second) // nothing more may come: not a second "firing"
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0]["status"] != "firing" || !strings.Contains(got[0]["text"].(string), "belum siap untuk \"Rapat darurat\"") ||
+		!strings.Contains(got[0]["text"].(string), "is not ready for \"Rapat darurat\"") {
+		t.Errorf("webhook messages: %v", got)
 	}
 }

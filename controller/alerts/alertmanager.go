@@ -1,6 +1,7 @@
 // Package alerts delivers readiness alerts: it keeps the set of firing
 // alerts, sends them to Alertmanager's v2 API (re-sent while firing, as
-// Prometheus does, with endsAt on resolve), and counts what failed.
+// Prometheus does, with endsAt on resolve) and to webhooks through a durable
+// outbox, and counts what failed.
 package alerts
 
 import (
@@ -13,11 +14,15 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/siaprapat/siaprapat/internal/boltfile"
 )
 
 // Alert is one alert as the controller wants it: Key identifies it (one per
@@ -46,9 +51,12 @@ type state struct {
 
 // Manager keeps alerts and delivers them.
 type Manager struct {
-	urls   []string
-	client *http.Client
-	log    *slog.Logger
+	urls     []string
+	webhooks []string
+	client   *http.Client
+	log      *slog.Logger
+	db       *bolt.DB // firing alerts and the webhook outbox; nil without a data directory
+	outbox   *outbox
 
 	mu     sync.Mutex
 	alerts map[string]*state
@@ -58,20 +66,38 @@ type Manager struct {
 	sent   *prometheus.CounterVec
 }
 
-// New returns a manager sending to the given Alertmanager base URLs (e.g.
-// http://alertmanager:9093); with none it only keeps state.
-func New(alertmanagers []string, reg prometheus.Registerer, log *slog.Logger) (*Manager, error) {
-	for _, u := range alertmanagers {
-		p, err := url.Parse(u)
-		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			return nil, fmt.Errorf("--alertmanager %q: want a URL such as http://localhost:9093", u)
+// Options configure a Manager.
+type Options struct {
+	Alertmanagers []string // base URLs, e.g. http://alertmanager:9093
+	Webhooks      []string // URLs that receive a JSON Message per alert firing or resolved
+	// DataDir holds alerts.db: the firing alerts (so a restart neither
+	// repeats nor forgets them) and the webhook outbox. Required for webhooks.
+	DataDir string
+	Log     *slog.Logger
+}
+
+// New returns a manager; with no Alertmanager and no webhook it only keeps state.
+func New(opts Options, reg prometheus.Registerer) (*Manager, error) {
+	for _, list := range []struct {
+		flag string
+		urls []string
+	}{{"--alertmanager", opts.Alertmanagers}, {"--webhook", opts.Webhooks}} {
+		for _, u := range list.urls {
+			p, err := url.Parse(u)
+			if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+				return nil, fmt.Errorf("%s %q: want an http(s) URL", list.flag, u)
+			}
 		}
 	}
+	if len(opts.Webhooks) > 0 && opts.DataDir == "" {
+		return nil, fmt.Errorf("webhooks need a data directory for their outbox")
+	}
+	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{
-		urls: alertmanagers, client: &http.Client{Timeout: sendTimeout}, log: log, alerts: map[string]*state{},
+		urls: opts.Alertmanagers, webhooks: opts.Webhooks, client: &http.Client{Timeout: sendTimeout}, log: log, alerts: map[string]*state{},
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_alert_deliveries_failed_total",
 			Help: "Alert deliveries that failed, by receiver.",
@@ -85,16 +111,108 @@ func New(alertmanagers []string, reg prometheus.Registerer, log *slog.Logger) (*
 		Name: "siaprapat_alerts_firing",
 		Help: "Readiness alerts firing now.",
 	}, func() float64 { return float64(len(m.Firing())) })
-	for _, u := range alertmanagers {
+	for _, u := range append(slices.Clone(opts.Alertmanagers), opts.Webhooks...) {
 		m.failed.WithLabelValues(u)
 		m.sent.WithLabelValues(u)
 	}
-	for _, c := range []prometheus.Collector{m.firing, m.failed, m.sent} {
+	collectors := []prometheus.Collector{m.firing, m.failed, m.sent}
+	if opts.DataDir != "" {
+		if err := m.open(opts.DataDir); err != nil {
+			return nil, err
+		}
+		collectors = append(collectors, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "siaprapat_webhook_outbox_messages",
+			Help: "Webhook messages waiting in the outbox for their receiver.",
+		}, func() float64 { return float64(m.outbox.pending()) }))
+	}
+	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
+			m.Close()
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+type storedAlert struct {
+	Alert    Alert     `json:"alert"`
+	StartsAt time.Time `json:"starts_at"`
+}
+
+// open opens alerts.db and takes back the alerts that were firing.
+func (m *Manager) open(dir string) error {
+	db, err := boltfile.Open(dir, "alerts.db", "alert store", "controller")
+	if err != nil {
+		return err
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketOutbox); err != nil {
+			return err
+		}
+		b, err := tx.CreateBucketIfNotExists(bucketFiring)
+		if err != nil {
+			return err
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var sa storedAlert
+			if err := json.Unmarshal(v, &sa); err != nil {
+				return fmt.Errorf("alert %q: %w", k, err)
+			}
+			m.alerts[string(k)] = &state{alert: sa.Alert, startsAt: sa.StartsAt, changed: true}
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("load alert store: %w", err)
+	}
+	m.db = db
+	m.outbox = &outbox{db: db, client: m.client, log: m.log, failed: m.failed, sent: m.sent, wake: make(chan struct{}, 1)}
+	return nil
+}
+
+// Run delivers webhook messages from the outbox until ctx ends.
+func (m *Manager) Run(ctx context.Context) {
+	if m.outbox != nil && len(m.webhooks) > 0 {
+		m.outbox.run(ctx)
+	}
+}
+
+// Close closes the alert store.
+func (m *Manager) Close() error {
+	if m.db == nil {
+		return nil
+	}
+	return m.db.Close()
+}
+
+// record persists a transition and queues its webhook messages. Callers hold m.mu.
+func (m *Manager) record(key string, s *state, status string) {
+	if m.db == nil {
+		return
+	}
+	err := m.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketFiring)
+		if status == "resolved" {
+			return b.Delete([]byte(key))
+		}
+		v, err := json.Marshal(storedAlert{Alert: s.alert, StartsAt: s.startsAt})
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(key), v)
+	})
+	if err != nil {
+		m.log.Error("could not record an alert", "alert", key, "err", err)
+	}
+	if len(m.webhooks) == 0 {
+		return
+	}
+	msg := Message{Status: status, Key: key, Labels: s.alert.Labels, Annotations: s.alert.Annotations,
+		StartsAt: s.startsAt, EndsAt: s.endsAt, Text: text(status, s.alert)}
+	if err := m.outbox.enqueue(m.webhooks, msg); err != nil {
+		m.log.Error("could not queue a webhook message", "alert", key, "err", err)
+	}
 }
 
 // Firing returns the alerts firing now.
@@ -122,8 +240,10 @@ func (m *Manager) Sync(ctx context.Context, desired []Alert, now time.Time) {
 		s, ok := m.alerts[key]
 		switch {
 		case !ok || !s.endsAt.IsZero():
-			m.alerts[key] = &state{alert: a, startsAt: now, changed: true}
+			ns := &state{alert: a, startsAt: now, changed: true}
+			m.alerts[key] = ns
 			m.log.Info("alert firing", "alert", key, "summary", a.Annotations["summary"])
+			m.record(key, ns, "firing")
 		case !maps.Equal(s.alert.Annotations, a.Annotations):
 			s.alert, s.changed = a, true
 		}
@@ -132,6 +252,7 @@ func (m *Manager) Sync(ctx context.Context, desired []Alert, now time.Time) {
 		if _, ok := want[key]; !ok && s.endsAt.IsZero() {
 			s.endsAt, s.changed = now, true
 			m.log.Info("alert resolved", "alert", key)
+			m.record(key, s, "resolved")
 		}
 	}
 	var due []*state

@@ -35,7 +35,7 @@ func setup(t *testing.T) (*Planner, *pub, *fleet.Fleet, *sessions.Store, *alerts
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	am, err := alerts.New(nil, reg, nil)
+	am, err := alerts.New(alerts.Options{}, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,6 +74,8 @@ func serve(args []string, stderr io.Writer) int {
 	roomsFile := fs.String("rooms", "", "rooms file: the devices each room should have (YAML, see README)")
 	var alertmanagers stringList
 	fs.Var(&alertmanagers, "alertmanager", "Alertmanager URL readiness alerts go to, e.g. http://localhost:9093 (repeatable)")
+	var webhooks stringList
+	fs.Var(&webhooks, "webhook", "URL that receives a JSON message (Bahasa Indonesia and English) per alert firing or resolved (repeatable)")
 	leadTimes := fs.String("lead-times", "30m,10m", "when rooms are checked before a session, comma-separated (a room may set its own in the rooms file)")
 	calendarInterval := fs.Duration("calendar-interval", sessions.DefaultFeedInterval, "how often the rooms' iCalendar feeds are read")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")

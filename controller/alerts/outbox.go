@@ -1,0 +1,201 @@
+package alerts
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketOutbox = []byte("outbox")
+	bucketFiring = []byte("firing")
+)
+
+// Backoff of webhook retries.
+const (
+	minBackoff = time.Second
+	maxBackoff = 5 * time.Minute
+)
+
+// Message is what a webhook receives: one alert firing or resolved, with a
+// readable text in Bahasa Indonesia and English for a chat group.
+type Message struct {
+	Status      string            `json:"status"` // firing or resolved
+	Key         string            `json:"key"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	StartsAt    time.Time         `json:"starts_at"`
+	EndsAt      time.Time         `json:"ends_at,omitzero"`
+	Text        string            `json:"text"`
+}
+
+// entry is one message waiting for one receiver.
+type entry struct {
+	Receiver    string          `json:"receiver"`
+	Payload     json.RawMessage `json:"payload"`
+	Attempts    int             `json:"attempts"`
+	NextAttempt time.Time       `json:"next_attempt"`
+	LastError   string          `json:"last_error,omitempty"`
+}
+
+// outbox keeps webhook messages in bbolt until their receiver takes them,
+// retrying with backoff, across restarts.
+type outbox struct {
+	db     *bolt.DB
+	client *http.Client
+	log    *slog.Logger
+	failed *prometheus.CounterVec
+	sent   *prometheus.CounterVec
+	wake   chan struct{}
+	mu     sync.Mutex // one delivery round at a time
+}
+
+func (o *outbox) enqueue(receivers []string, m Message) error {
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	err = o.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		for _, r := range receivers {
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			v, err := json.Marshal(entry{Receiver: r, Payload: payload})
+			if err != nil {
+				return err
+			}
+			var k [8]byte
+			binary.BigEndian.PutUint64(k[:], seq)
+			if err := b.Put(k[:], v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("queue webhook message: %w", err)
+	}
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// pending counts the messages waiting.
+func (o *outbox) pending() int {
+	n := 0
+	o.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketOutbox).Stats().KeyN
+		return nil
+	})
+	return n
+}
+
+// run delivers due messages until ctx ends, waking every second or when
+// something was queued.
+func (o *outbox) run(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		o.deliver(ctx, time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-o.wake:
+		}
+	}
+}
+
+// deliver sends every due message once, in order, and records the outcome.
+func (o *outbox) deliver(ctx context.Context, now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	type item struct {
+		key []byte
+		e   entry
+	}
+	var due []item
+	o.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
+			var e entry
+			if json.Unmarshal(v, &e) == nil && !now.Before(e.NextAttempt) {
+				due = append(due, item{append([]byte(nil), k...), e})
+			}
+			return nil
+		})
+	})
+	blocked := map[string]bool{} // keep each receiver's messages in order
+	for _, it := range due {
+		if blocked[it.e.Receiver] || ctx.Err() != nil {
+			continue
+		}
+		err := o.post(ctx, it.e.Receiver, it.e.Payload)
+		o.sent.WithLabelValues(it.e.Receiver).Inc()
+		werr := o.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketOutbox)
+			if err == nil {
+				return b.Delete(it.key)
+			}
+			it.e.Attempts++
+			it.e.LastError = err.Error()
+			it.e.NextAttempt = now.Add(min(minBackoff<<min(it.e.Attempts-1, 20), maxBackoff))
+			v, merr := json.Marshal(it.e)
+			if merr != nil {
+				return merr
+			}
+			return b.Put(it.key, v)
+		})
+		if werr != nil {
+			o.log.Error("could not update the webhook outbox", "err", werr)
+		}
+		if err != nil {
+			blocked[it.e.Receiver] = true
+			o.failed.WithLabelValues(it.e.Receiver).Inc()
+			o.log.Warn("webhook not delivered; will retry", "receiver", it.e.Receiver, "attempts", it.e.Attempts, "retry_at", it.e.NextAttempt, "err", err)
+		}
+	}
+}
+
+func (o *outbox) post(ctx context.Context, url string, payload []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := o.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
+
+// text is the chat message of an alert event, Indonesian first.
+func text(status string, a Alert) string {
+	if status == "resolved" {
+		return fmt.Sprintf("✅ SELESAI: %s — masalah teratasi atau rapat sudah berakhir.\n✅ RESOLVED: %s — fixed, or the session is over.",
+			a.Annotations["summary_id"], a.Annotations["summary"])
+	}
+	return fmt.Sprintf("⚠️ %s.\n⚠️ %s.\n%s", a.Annotations["summary_id"], a.Annotations["summary"], a.Annotations["description"])
+}
