@@ -75,6 +75,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	reconnected := make(chan struct{}, 1)
 	commands := make(chan []byte, 8)
+	answering := make(chan struct{}, 1)
 	cfg.Link.OnCommand = func(payload []byte) {
 		select {
 		case commands <- payload:
@@ -131,7 +132,14 @@ func Run(ctx context.Context, cfg Config) error {
 					drain(ctx, sp, l, cfg.Interval, log)
 				}
 			case payload := <-commands:
-				answer(ctx, cfg.Runner, l, payload, log)
+				// Answered beside the periodic checks and the spool, one
+				// command at a time, so a long drain does not hold it up.
+				received := time.Now()
+				go func() {
+					answering <- struct{}{}
+					defer func() { <-answering }()
+					answer(ctx, cfg.Runner, l, payload, received, log)
+				}()
 			}
 		}
 	}
@@ -179,15 +187,16 @@ func drain(ctx context.Context, sp *spool.Spool, l *link.Link, interval time.Dur
 // answer runs the checks a command asks for, under its deadline, and
 // publishes the result. A command that cannot be read is logged and ignored;
 // one past its deadline is not run (nobody waits for it any more).
-func answer(ctx context.Context, r *runner.Runner, l *link.Link, payload []byte, log *slog.Logger) {
+func answer(ctx context.Context, r *runner.Runner, l *link.Link, payload []byte, received time.Time, log *slog.Logger) {
 	cmd, err := report.DecodeCommand(payload)
 	if err != nil {
 		log.Warn("ignored a command", "err", err)
 		return
 	}
 	log = log.With("command", cmd.ID)
-	if !time.Now().Before(cmd.Deadline) {
-		log.Warn("ignored a command past its deadline", "deadline", cmd.Deadline)
+	deadline := cmd.DeadlineFrom(received)
+	if !time.Now().Before(deadline) {
+		log.Warn("ignored a command past its deadline", "deadline", deadline)
 		return
 	}
 	res := &report.Result{Schema: report.ResultSchema, CommandID: cmd.ID}
@@ -195,7 +204,7 @@ func answer(ctx context.Context, r *runner.Runner, l *link.Link, payload []byte,
 	if err != nil {
 		res.Error = err.Error()
 	} else {
-		cctx, cancel := context.WithDeadline(ctx, cmd.Deadline)
+		cctx, cancel := context.WithDeadline(ctx, deadline)
 		run := *r
 		run.Checks = checks
 		res.Report = run.Run(cctx)

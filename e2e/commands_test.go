@@ -19,8 +19,10 @@ func TestBinaries_ControllerCheckExitCodes(t *testing.T) {
 	// The controller's standard (the default, 3 min freshness) only sets
 	// when a silent room turns unknown; the agents judge by their own.
 	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir())
+	// A long keepalive: the frozen agent below must still count as online
+	// (so the check times out) however slow the machine is.
 	agentArgs := func(room, std string) []string {
-		return []string{"run", "--broker", "mqtt://" + mqttAddr, "--site", "demo", "--room", room, "--interval", "1h", "--keepalive", "2s", "--standard", std}
+		return []string{"run", "--broker", "mqtt://" + mqttAddr, "--site", "demo", "--room", room, "--interval", "1h", "--keepalive", "30s", "--standard", std}
 	}
 	good := start(t, agentBin, agentArgs("good", "testdata/lenient.yaml")...)
 	bad := start(t, agentBin, agentArgs("bad", "testdata/impossible.yaml")...)
@@ -63,4 +65,26 @@ func TestBinaries_ControllerCheckExitCodes(t *testing.T) {
 	expect("bad room flag", 2, `--room "nowhere": want SITE/ROOM`, "--room", "nowhere")
 	// (a later --server wins over the one check() puts first)
 	expect("controller unreachable", 2, "could not reach the controller", "--server", "http://"+testenv.FreeAddr(t), "--room", "demo/good")
+}
+
+// TestBinaries_ServeFlagsReachTheController checks that serve's alert flags
+// are wired: each receiver has its delivery counters from the start.
+func TestBinaries_ServeFlagsReachTheController(t *testing.T) {
+	_, ctlBin := binaries(t)
+	httpAddr := testenv.FreeAddr(t)
+	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", testenv.FreeAddr(t), "--data", t.TempDir(),
+		"--alertmanager", "http://127.0.0.1:1/am", "--webhook", "http://127.0.0.1:1/hook", "--lead-times", "45m,5m")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body := scrapeText(httpAddr)
+		if strings.Contains(body, `siaprapat_alert_deliveries_total{receiver="http://127.0.0.1:1/hook"} 0`) &&
+			strings.Contains(body, `siaprapat_alert_deliveries_total{receiver="http://127.0.0.1:1/am"} 0`) &&
+			strings.Contains(body, "siaprapat_webhook_outbox_messages 0") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the controller's metrics do not show the receivers:\n%s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/standard"
@@ -77,6 +78,13 @@ func (c *Check) RunInventory(ctx context.Context, _ *standard.Standard) ([]repor
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
+	note := ""
+	if len(usb) > report.MaxPeripherals {
+		// A report lists at most MaxPeripherals devices; the rest are named
+		// by count, so that one crowded hub cannot stop the room reporting.
+		note = fmt.Sprintf("%d USB devices; the report lists the first %d", len(usb), report.MaxPeripherals)
+		usb = usb[:report.MaxPeripherals]
+	}
 	devices := make([]report.Peripheral, 0, len(usb))
 	var results []report.CheckResult
 	for _, d := range usb {
@@ -87,7 +95,7 @@ func (c *Check) RunInventory(ctx context.Context, _ *standard.Standard) ([]repor
 		}
 		res := report.CheckResult{
 			Check:        report.CheckPeripherals,
-			Target:       fmt.Sprintf("%s (%s) at %s", p.Name, p.ID, p.Path),
+			Target:       clip(fmt.Sprintf("%s (%s) at %s", clip(p.Name, 80), p.ID, p.Path), 128),
 			Measurements: map[string]float64{},
 		}
 		if prof == nil {
@@ -109,12 +117,18 @@ func (c *Check) RunInventory(ctx context.Context, _ *standard.Standard) ([]repor
 		}
 		results = append(results, res)
 	}
+	if note != "" && len(results) > 0 {
+		results[0].Reason = joinNonEmpty(results[0].Reason, "("+note+")")
+	}
 	return results, devices, nil
 }
 
 // describe turns a USB device into a report entry, naming it from its
 // profile (or usb.ids) and judging its firmware.
 func (c *Check) describe(d USBDevice) (report.Peripheral, *Profile) {
+	// Device strings come from the device; they are clipped to what a
+	// report may carry.
+	d.Manufacturer, d.Product, d.Serial = clip(d.Manufacturer, 256), clip(d.Product, 256), clip(d.Serial, 256)
 	p := report.Peripheral{
 		Path: d.Path, ID: d.ID(), Manufacturer: d.Manufacturer, Product: d.Product, Serial: d.Serial,
 		BCDDevice: d.BCDDevice, SpeedMbps: d.SpeedMbps, Interfaces: d.Interfaces,
@@ -145,7 +159,20 @@ func (c *Check) describe(d USBDevice) (report.Peripheral, *Profile) {
 	}
 	p.Firmware = v
 	p.FirmwareStatus, p.FirmwareReason = judgeFirmware(v, f)
+	p.FirmwareReason = clip(p.FirmwareReason, 256)
 	return p, prof
+}
+
+// clip cuts s to at most n bytes without splitting a UTF-8 character.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // judgeFirmware says whether a version is known bad, below the minimum or

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,5 +203,29 @@ func TestUSBIDs_Names(t *testing.T) {
 		if got := u.Name(id); got != want {
 			t.Errorf("Name(%s) = %q, want %q", id, got, want)
 		}
+	}
+}
+
+// TestCheck_LongStringsAndCrowdedBusStillEncode: whatever a device says about
+// itself, and however many there are, the room still reports.
+func TestCheck_LongStringsAndCrowdedBusStillEncode(t *testing.T) {
+	root := t.TempDir()
+	for i := range report.MaxPeripherals + 5 {
+		d := filepath.Join(root, "bus", "usb", "devices", fmt.Sprintf("1-%d", i+1))
+		os.MkdirAll(filepath.Join(d, fmt.Sprintf("1-%d:1.0", i+1)), 0o755)
+		os.WriteFile(filepath.Join(d, "idVendor"), []byte("1d6c\n"), 0o644)
+		os.WriteFile(filepath.Join(d, "idProduct"), []byte(fmt.Sprintf("%04x\n", i)), 0o644)
+		os.WriteFile(filepath.Join(d, "product"), []byte(strings.Repeat("Kamera é ", 100)), 0o644)
+		os.WriteFile(filepath.Join(d, fmt.Sprintf("1-%d:1.0", i+1), "bInterfaceClass"), []byte("0e\n"), 0o644)
+	}
+	std, _ := standard.Default()
+	c := &Check{Sysfs: root, Profiles: &Profiles{}, USBIDs: testIDs(t)}
+	r := &runner.Runner{Site: "s", Room: "r", Standard: std, Checks: []runner.Check{c}}
+	rep := r.Run(context.Background())
+	if _, err := rep.Encode(); err != nil {
+		t.Fatalf("report does not encode: %v", err)
+	}
+	if len(rep.Peripherals) != report.MaxPeripherals || !strings.Contains(rep.Checks[0].Reason, "69 USB devices; the report lists the first 64") {
+		t.Errorf("%d devices, reason %q", len(rep.Peripherals), rep.Checks[0].Reason)
 	}
 }

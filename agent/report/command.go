@@ -27,7 +27,19 @@ type Command struct {
 	ID       string    `json:"id"`
 	Kind     string    `json:"kind"`             // "check"
 	Checks   []string  `json:"checks,omitempty"` // which checks; empty means all the agent runs
-	Deadline time.Time `json:"deadline"`         // answer before this, or not at all
+	Deadline time.Time `json:"deadline"`         // answer before this, or not at all (controller's clock)
+	// TimeoutSeconds is the same deadline as a span from receipt, which the
+	// agent uses so that a PC whose clock is wrong still answers in time.
+	TimeoutSeconds float64 `json:"timeout_seconds,omitempty"`
+}
+
+// DeadlineFrom returns when the agent must have answered, counted on its own
+// clock from when it received the command.
+func (c *Command) DeadlineFrom(received time.Time) time.Time {
+	if c.TimeoutSeconds > 0 {
+		return received.Add(time.Duration(c.TimeoutSeconds * float64(time.Second)))
+	}
+	return c.Deadline
 }
 
 // Result is an agent's answer to a command: the report of the checks it
@@ -60,12 +72,14 @@ func DecodeCommand(data []byte) (*Command, error) {
 		return nil, invalid("kind", "%q is not a command this agent knows (check)", truncate(c.Kind))
 	case c.Deadline.IsZero():
 		return nil, invalid("deadline", "missing")
+	case c.TimeoutSeconds < 0 || c.TimeoutSeconds > 24*3600:
+		return nil, invalid("timeout_seconds", "%v is out of range; want 0 to 86400", c.TimeoutSeconds)
 	case len(c.Checks) > MaxChecks:
 		return nil, invalid("checks", "%d checks; at most %d", len(c.Checks), MaxChecks)
 	}
 	for i, name := range c.Checks {
-		if !measurementPattern.MatchString(name) {
-			return nil, invalid(fmt.Sprintf("checks[%d]", i), "%q is not a check name", truncate(name))
+		if err := CheckCheckName(name); err != nil {
+			return nil, invalid(fmt.Sprintf("checks[%d]", i), "%v", err)
 		}
 	}
 	return &c, nil
@@ -127,4 +141,12 @@ func DecodeResult(data []byte) (*Result, error) {
 		return nil, invalid("report", "missing, and no error says why")
 	}
 	return r, nil
+}
+
+// CheckCheckName reports an error when name cannot be a check's name.
+func CheckCheckName(name string) error {
+	if !measurementPattern.MatchString(name) {
+		return fmt.Errorf("%q is not a check name (lower case letters, digits and '_', e.g. host)", truncate(name))
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,6 +61,7 @@ type Manager struct {
 
 	mu     sync.Mutex
 	alerts map[string]*state
+	kick   chan struct{} // something changed: deliver now
 
 	firing prometheus.GaugeFunc
 	failed *prometheus.CounterVec
@@ -97,7 +99,8 @@ func New(opts Options, reg prometheus.Registerer) (*Manager, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{
-		urls: opts.Alertmanagers, webhooks: opts.Webhooks, client: &http.Client{Timeout: sendTimeout}, log: log, alerts: map[string]*state{},
+		urls: opts.Alertmanagers, webhooks: opts.Webhooks, client: &http.Client{Timeout: sendTimeout}, log: log,
+		alerts: map[string]*state{}, kick: make(chan struct{}, 1),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_alert_deliveries_failed_total",
 			Help: "Alert deliveries that failed, by receiver.",
@@ -171,10 +174,28 @@ func (m *Manager) open(dir string) error {
 	return nil
 }
 
-// Run delivers webhook messages from the outbox until ctx ends.
+// Run delivers to Alertmanager (at once after a change, and every second)
+// and webhook messages from the outbox, until ctx ends.
 func (m *Manager) Run(ctx context.Context) {
+	var wg sync.WaitGroup
 	if m.outbox != nil && len(m.webhooks) > 0 {
-		m.outbox.run(ctx)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.outbox.run(ctx)
+		}()
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		m.Deliver(ctx, time.Now())
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-t.C:
+		case <-m.kick:
+		}
 	}
 }
 
@@ -229,7 +250,8 @@ func (m *Manager) Firing() []Alert {
 }
 
 // Sync makes the firing set the desired one: new alerts fire, changed ones
-// are updated, missing ones resolve; then whatever is due is delivered.
+// are updated, missing ones resolve. Delivery happens in Run (or Deliver),
+// so a slow Alertmanager never holds up the caller.
 func (m *Manager) Sync(ctx context.Context, desired []Alert, now time.Time) {
 	m.mu.Lock()
 	want := map[string]Alert{}
@@ -255,6 +277,20 @@ func (m *Manager) Sync(ctx context.Context, desired []Alert, now time.Time) {
 			m.record(key, s, "resolved")
 		}
 	}
+	m.mu.Unlock()
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Deliver sends to Alertmanager what is due as of now: changed alerts,
+// firing ones not sent for ResendInterval, and resolved ones (a few times).
+// Alertmanagers are posted to together; a round counts as delivered when one
+// of them took it (a firing alert is re-sent every ResendInterval anyway, so
+// one that was down catches up).
+func (m *Manager) Deliver(ctx context.Context, now time.Time) {
+	m.mu.Lock()
 	var due []*state
 	for key, s := range m.alerts {
 		switch {
@@ -273,15 +309,22 @@ func (m *Manager) Sync(ctx context.Context, desired []Alert, now time.Time) {
 		m.markSent(due, now, true)
 		return
 	}
-	ok := true
+	var wg sync.WaitGroup
+	var okCount atomic.Int32
 	for _, u := range m.urls {
-		if err := m.post(ctx, u, batch); err != nil {
-			ok = false
-			m.failed.WithLabelValues(u).Inc()
-			m.log.Warn("could not deliver alerts to Alertmanager; will retry", "alertmanager", u, "err", err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.post(ctx, u, batch); err != nil {
+				m.failed.WithLabelValues(u).Inc()
+				m.log.Warn("could not deliver alerts to Alertmanager; will retry", "alertmanager", u, "err", err)
+				return
+			}
+			okCount.Add(1)
+		}()
 	}
-	m.markSent(due, now, ok)
+	wg.Wait()
+	m.markSent(due, now, okCount.Load() > 0)
 }
 
 func (m *Manager) markSent(due []*state, now time.Time, ok bool) {

@@ -59,28 +59,32 @@ func TestManager_FiresResendsResolvesAndRetries(t *testing.T) {
 	t0 := time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC)
 	a := Alert{Key: "s/r/1", Labels: map[string]string{"alertname": "X", "room": "r"}, Annotations: map[string]string{"summary": "not ready"}}
 
-	m.Sync(ctx, []Alert{a}, t0)
+	step := func(desired []Alert, now time.Time) {
+		m.Sync(ctx, desired, now)
+		m.Deliver(ctx, now)
+	}
+	step([]Alert{a}, t0)
 	if got := rec.last(); len(got) != 1 || !got[0].StartsAt.Equal(t0) || !got[0].EndsAt.Equal(t0.Add(4*ResendInterval)) {
 		t.Fatalf("firing: %+v", got)
 	}
-	m.Sync(ctx, []Alert{a}, t0.Add(time.Second))
+	step([]Alert{a}, t0.Add(time.Second))
 	if rec.count() != 1 {
 		t.Errorf("re-sent after 1 s: %d posts", rec.count())
 	}
-	m.Sync(ctx, []Alert{a}, t0.Add(ResendInterval))
+	step([]Alert{a}, t0.Add(ResendInterval))
 	if rec.count() != 2 || !rec.last()[0].StartsAt.Equal(t0) {
 		t.Errorf("not re-sent after the resend interval, or startsAt moved: %+v", rec.last())
 	}
 
 	rec.fail = true
-	m.Sync(ctx, nil, t0.Add(ResendInterval+time.Second)) // resolved, but the receiver is down
+	step(nil, t0.Add(ResendInterval+time.Second)) // resolved, but the receiver is down
 	if n := testutil.ToFloat64(m.failed.WithLabelValues(srv.URL)); n != 1 {
 		t.Errorf("failed deliveries = %v", n)
 	}
 	rec.fail = false
 	resolvedAt := t0.Add(ResendInterval + time.Second)
 	for i := range 5 {
-		m.Sync(ctx, nil, resolvedAt.Add(time.Duration(i+1)*time.Second))
+		step(nil, resolvedAt.Add(time.Duration(i+1)*time.Second))
 	}
 	if got := rec.last(); len(got) != 1 || !got[0].EndsAt.Equal(resolvedAt) {
 		t.Errorf("resolved: %+v, want endsAt %v", got, resolvedAt)
@@ -102,5 +106,44 @@ func TestNew_RejectsBadURLsAndWebhooksWithoutStore(t *testing.T) {
 		if _, err := New(o, prometheus.NewPedanticRegistry()); err == nil {
 			t.Errorf("accepted %+v", o)
 		}
+	}
+}
+
+func TestOutbox_KeepsOrderPerReceiverThroughBackoff(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	fail := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			http.Error(w, "down", http.StatusBadGateway)
+			return
+		}
+		var m Message
+		json.NewDecoder(r.Body).Decode(&m)
+		got = append(got, m.Status)
+	}))
+	defer srv.Close()
+	m, err := New(Options{Webhooks: []string{srv.URL}, DataDir: t.TempDir()}, prometheus.NewPedanticRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := context.Background()
+	t0 := time.Now()
+	a := Alert{Key: "s/r/1", Labels: map[string]string{"room": "r"}, Annotations: map[string]string{"summary": "x", "summary_id": "y"}}
+	m.Sync(ctx, []Alert{a}, t0)
+	m.outbox.deliver(ctx, t0) // firing fails, backs off 1 s
+	m.Sync(ctx, nil, t0.Add(100*time.Millisecond))
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	m.outbox.deliver(ctx, t0.Add(200*time.Millisecond)) // resolved is due, but waits behind firing
+	m.outbox.deliver(ctx, t0.Add(2*time.Second))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[0] != "firing" || got[1] != "resolved" {
+		t.Errorf("delivered %v, want [firing resolved]", got)
 	}
 }

@@ -129,17 +129,25 @@ func (o *outbox) deliver(ctx context.Context, now time.Time) {
 		key []byte
 		e   entry
 	}
+	// Messages go to each receiver in the order they were queued: once one
+	// is not due yet (backing off) or fails, the later ones wait behind it.
 	var due []item
+	blocked := map[string]bool{}
 	o.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
 			var e entry
-			if json.Unmarshal(v, &e) == nil && !now.Before(e.NextAttempt) {
-				due = append(due, item{append([]byte(nil), k...), e})
+			if err := json.Unmarshal(v, &e); err != nil || blocked[e.Receiver] {
+				return nil
 			}
+			if now.Before(e.NextAttempt) {
+				blocked[e.Receiver] = true
+				return nil
+			}
+			due = append(due, item{append([]byte(nil), k...), e})
 			return nil
 		})
 	})
-	blocked := map[string]bool{} // keep each receiver's messages in order
+	blocked = map[string]bool{}
 	for _, it := range due {
 		if blocked[it.e.Receiver] || ctx.Err() != nil {
 			continue

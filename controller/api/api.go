@@ -236,6 +236,12 @@ func (s *Server) startCheck(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, commands.ErrUnknownRoom):
 		writeError(w, http.StatusNotFound, err.Error())
 		return
+	case errors.Is(err, commands.ErrBusy):
+		writeError(w, http.StatusTooManyRequests, err.Error())
+		return
+	case errors.Is(err, commands.ErrCannotSend):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
 	case err != nil:
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

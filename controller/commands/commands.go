@@ -31,11 +31,18 @@ const (
 const (
 	DefaultTimeout = 2 * time.Minute
 	MaxTimeout     = 10 * time.Minute
-	keepFinished   = 10000
+	keepFinished   = 2000
 )
 
-// ErrUnknownRoom is returned for a room no agent has ever reported for.
-var ErrUnknownRoom = errors.New("unknown room")
+// Errors of Start.
+var (
+	ErrUnknownRoom = errors.New("unknown room")                            // no agent has ever reported for it
+	ErrBusy        = errors.New("too many checks pending")                 // MaxPendingPerRoom reached
+	ErrCannotSend  = errors.New("could not send the command to the agent") // the controller's broker is away
+)
+
+// MaxPendingPerRoom bounds the checks waiting for one room's agent.
+const MaxPendingPerRoom = 4
 
 // Publisher sends one MQTT message (QoS 1).
 type Publisher interface {
@@ -101,9 +108,17 @@ func (d *Dispatcher) Start(site, room string, checks []string, timeout time.Dura
 	if timeout > MaxTimeout {
 		return Check{}, fmt.Errorf("timeout %v is over the %v limit", timeout, MaxTimeout)
 	}
+	for _, name := range checks {
+		if err := report.CheckCheckName(name); err != nil {
+			return Check{}, fmt.Errorf("checks: %w", err)
+		}
+	}
 	v, ok := d.fleet.Get(site, room)
 	if !ok {
 		return Check{}, fmt.Errorf("%w %s/%s: no agent has reported for it", ErrUnknownRoom, site, room)
+	}
+	if d.pendingFor(site, room) >= MaxPendingPerRoom {
+		return Check{}, fmt.Errorf("%w: %s/%s already has %d checks waiting for its agent", ErrBusy, site, room, MaxPendingPerRoom)
 	}
 	now := d.now()
 	c := &Check{
@@ -117,14 +132,18 @@ func (d *Dispatcher) Start(site, room string, checks []string, timeout time.Dura
 		d.finish(c.ID, Offline, "", "the room's agent is offline (since "+v.StatusAt.UTC().Format(time.RFC3339)+")", nil)
 		return d.get(c.ID), nil
 	}
-	cmd := report.Command{Schema: report.CommandSchema, ID: c.ID, Kind: report.CommandCheck, Checks: checks, Deadline: c.Deadline}
+	cmd := report.Command{Schema: report.CommandSchema, ID: c.ID, Kind: report.CommandCheck, Checks: checks,
+		Deadline: c.Deadline, TimeoutSeconds: timeout.Seconds()}
 	payload, err := cmd.Encode()
 	if err == nil {
 		err = d.pub.Publish(report.Topic(site, room, report.KindCmd), payload)
 	}
 	if err != nil {
-		d.finish(c.ID, Failed, "", "could not send the command: "+err.Error(), nil)
-		return d.get(c.ID), nil
+		// Not the room's fault: the controller could not check it.
+		d.mu.Lock()
+		delete(d.checks, c.ID)
+		d.mu.Unlock()
+		return Check{}, fmt.Errorf("%w: %v", ErrCannotSend, err)
 	}
 	time.AfterFunc(timeout, func() {
 		d.finish(c.ID, Timeout, "", fmt.Sprintf("the agent did not answer within %v", timeout), nil)
@@ -172,6 +191,18 @@ func (d *Dispatcher) finish(id string, st Status, verdict report.RoomVerdict, re
 		d.finished = d.finished[1:]
 	}
 	return true
+}
+
+func (d *Dispatcher) pendingFor(site, room string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, c := range d.checks {
+		if c.Status == Pending && c.Site == site && c.Room == room {
+			n++
+		}
+	}
+	return n
 }
 
 func (d *Dispatcher) get(id string) Check {

@@ -91,9 +91,20 @@ func TestDispatcher_OfflineUnknownTimeoutAndFailures(t *testing.T) {
 		t.Errorf("failed: %+v", got)
 	}
 	pub.err = errors.New("broker gone")
-	c, _ = d.Start("s", "up", nil, time.Minute)
-	if c.Status != Failed || c.Reason != "could not send the command: broker gone" {
-		t.Errorf("send failure: %+v", c)
+	if _, err := d.Start("s", "up", nil, time.Minute); !errors.Is(err, ErrCannotSend) || err.Error() != "could not send the command to the agent: broker gone" {
+		t.Errorf("send failure: %v", err)
+	}
+	pub.err = nil
+	if _, err := d.Start("s", "up", []string{"Host"}, time.Minute); err == nil || err.Error() != `checks: "Host" is not a check name (lower case letters, digits and '_', e.g. host)` {
+		t.Errorf("bad check name: %v", err)
+	}
+	for range MaxPendingPerRoom {
+		if _, err := d.Start("s", "up", nil, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.Start("s", "up", nil, time.Minute); !errors.Is(err, ErrBusy) {
+		t.Errorf("past the pending limit: %v", err)
 	}
 	if _, err := d.Start("s", "up", nil, time.Hour); err == nil {
 		t.Error("an hour's timeout was accepted")

@@ -33,6 +33,7 @@ type Feeds struct {
 	mu          sync.Mutex
 	lastSuccess map[string]time.Time // site/room -> last good poll
 	fetches     *prometheus.CounterVec
+	skipped     prometheus.Counter
 }
 
 // NewFeeds returns a poller for every room of rc with a calendar, registering
@@ -51,6 +52,10 @@ func NewFeeds(store *Store, rc *rooms.Config, interval time.Duration, reg promet
 			Help: "Polls of the rooms' iCalendar feeds, by result (ok, error).",
 		}, []string{"result"}),
 	}
+	f.skipped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "siaprapat_calendar_events_skipped_total",
+		Help: "Calendar events that could not be read (no UID, unknown zone, bad recurrence) and were left out.",
+	})
 	f.fetches.WithLabelValues("ok")
 	f.fetches.WithLabelValues("error")
 	if rc != nil {
@@ -60,7 +65,7 @@ func NewFeeds(store *Store, rc *rooms.Config, interval time.Duration, reg promet
 			}
 		}
 	}
-	for _, c := range []prometheus.Collector{f.fetches, feedCollector{f}} {
+	for _, c := range []prometheus.Collector{f.fetches, f.skipped, feedCollector{f}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -81,6 +86,10 @@ func (f *Feeds) Run(ctx context.Context) {
 				f.fetches.WithLabelValues("error").Inc()
 				f.log.Warn("calendar feed not read; keeping the sessions from the last good read", "site", r.Site, "room", r.Room, "calendar", r.Calendar, "err", err)
 			} else {
+				f.skipped = prometheus.NewCounter(prometheus.CounterOpts{
+					Name: "siaprapat_calendar_events_skipped_total",
+					Help: "Calendar events that could not be read (no UID, unknown zone, bad recurrence) and were left out.",
+				})
 				f.fetches.WithLabelValues("ok").Inc()
 			}
 		}
@@ -100,9 +109,13 @@ func (f *Feeds) Poll(ctx context.Context, r *rooms.Room, now time.Time) error {
 	}
 	defer body.Close()
 	source := "calendar:" + r.Site + "/" + r.Room
-	list, err := Expand(body, r.Site, r.Room, source, r.Location(), now.Add(-time.Hour), now.Add(FeedHorizon))
+	list, skipped, err := Expand(body, r.Site, r.Room, source, r.Location(), now.Add(-time.Hour), now.Add(FeedHorizon))
 	if err != nil {
 		return err
+	}
+	for _, e := range skipped {
+		f.skipped.Inc()
+		f.log.Warn("calendar event skipped", "site", r.Site, "room", r.Room, "err", e)
 	}
 	if err := f.store.ReplaceSource(source, list); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // Asia/Jakarta, Asia/Pontianak, Asia/Makassar, Asia/Jayapura on any machine
@@ -13,19 +14,38 @@ import (
 	"github.com/teambition/rrule-go"
 )
 
-// MaxCalendarBytes bounds a calendar feed.
-const MaxCalendarBytes = 8 << 20
+// Bounds on a calendar feed: its size, the nesting of its components, the
+// instances one event and the whole feed may expand to. Rules that recur
+// more often than hourly are not meetings.
+const (
+	MaxCalendarBytes  = 4 << 20
+	maxNesting        = 8
+	MaxEventInstances = 1000
+	MaxFeedSessions   = 10000
+)
 
 // Expand reads an iCalendar feed and returns the sessions of one room that
 // overlap [from, to): single events, recurring events (RRULE, RDATE, EXDATE),
 // and overridden or cancelled instances (RECURRENCE-ID). Times without a zone
 // are read in loc. All-day events and events over MaxDuration are not
 // meetings and are left out. Session ids are stable across polls: the same
-// instance of the same event keeps its id.
-func Expand(r io.Reader, site, room, source string, loc *time.Location, from, to time.Time) ([]Session, error) {
-	cal, err := ical.NewDecoder(io.LimitReader(r, MaxCalendarBytes)).Decode()
+// event (the same instance of a recurring one) keeps its id, even when it
+// moves. An event that cannot be read is skipped and named in skipped; only
+// an unreadable feed is an error.
+func Expand(r io.Reader, site, room, source string, loc *time.Location, from, to time.Time) (out []Session, skipped []error, err error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxCalendarBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("read calendar: %w", err)
+		return nil, nil, fmt.Errorf("read calendar: %w", err)
+	}
+	if len(data) > MaxCalendarBytes {
+		return nil, nil, fmt.Errorf("read calendar: larger than %d bytes", MaxCalendarBytes)
+	}
+	if err := checkNesting(data); err != nil {
+		return nil, nil, err
+	}
+	cal, err := ical.NewDecoder(strings.NewReader(string(data))).Decode()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read calendar: %w", err)
 	}
 	type override struct {
 		start, end time.Time
@@ -39,16 +59,20 @@ func Expand(r io.Reader, site, room, source string, loc *time.Location, from, to
 	for _, ev := range cal.Events() {
 		uid, _ := ev.Props.Text(ical.PropUID)
 		if uid == "" {
-			return nil, fmt.Errorf("read calendar: an event has no UID")
+			title, _ := describe(ev)
+			skipped = append(skipped, fmt.Errorf("event %q has no UID", title))
+			continue
 		}
 		if rid := ev.Props.Get(ical.PropRecurrenceID); rid != nil {
 			orig, err := rid.DateTime(loc)
 			if err != nil {
-				return nil, fmt.Errorf("event %s: RECURRENCE-ID: %w", uid, err)
+				skipped = append(skipped, fmt.Errorf("event %s: RECURRENCE-ID: %w", uid, err))
+				continue
 			}
 			start, end, err := span(ev, loc)
 			if err != nil {
-				return nil, fmt.Errorf("event %s: %w", uid, err)
+				skipped = append(skipped, fmt.Errorf("event %s: %w", uid, err))
+				continue
 			}
 			if overrides[uid] == nil {
 				overrides[uid] = map[int64]override{}
@@ -62,12 +86,14 @@ func Expand(r io.Reader, site, room, source string, loc *time.Location, from, to
 		}
 		masters[uid] = ev
 	}
-	var out []Session
-	add := func(uid string, orig, start, end time.Time, title, organizer string) {
-		if !end.After(start) || end.Sub(start) > MaxDuration || !end.After(from) || !start.Before(to) {
+	// instance names one occurrence: the original start of a recurring
+	// event's instance, or nothing for a single event (so it keeps its id
+	// when it moves).
+	add := func(uid, instance string, start, end time.Time, title, organizer string) {
+		if !end.After(start) || end.Sub(start) > MaxDuration || !end.After(from) || !start.Before(to) || len(out) >= MaxFeedSessions {
 			return
 		}
-		h := sha256.Sum256([]byte(source + "\x00" + uid + "\x00" + orig.UTC().Format(time.RFC3339)))
+		h := sha256.Sum256([]byte(source + "\x00" + uid + "\x00" + instance))
 		out = append(out, Session{
 			ID: "ics-" + hex.EncodeToString(h[:10]), Site: site, Room: room,
 			Title: title, Organizer: organizer, Start: start, End: end, Source: source,
@@ -80,35 +106,79 @@ func Expand(r io.Reader, site, room, source string, loc *time.Location, from, to
 		}
 		start, end, err := span(ev, loc)
 		if err != nil {
-			return nil, fmt.Errorf("event %s: %w", uid, err)
+			skipped = append(skipped, fmt.Errorf("event %s: %w", uid, err))
+			continue
 		}
 		title, organizer := describe(ev)
 		dur := end.Sub(start)
-		starts := []time.Time{start}
-		if set, err := recurrence(ev, start, loc); err != nil {
-			return nil, fmt.Errorf("event %s: %w", uid, err)
-		} else if set != nil {
-			starts = set.Between(from.Add(-dur), to, true)
+		set, err := recurrence(ev, start, loc)
+		if err != nil {
+			skipped = append(skipped, fmt.Errorf("event %s: %w", uid, err))
+			continue
 		}
+		if set == nil {
+			add(uid, "", start, end, title, organizer)
+			continue
+		}
+		instance := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+		starts := set.Between(from.Add(-dur), to, true)
+		if len(starts) > MaxEventInstances {
+			skipped = append(skipped, fmt.Errorf("event %s: %d instances in the window; only the first %d are kept", uid, len(starts), MaxEventInstances))
+			starts = starts[:MaxEventInstances]
+		}
+		seen := map[int64]bool{}
 		for _, s := range starts {
+			seen[s.Unix()] = true
 			o, overridden := overrides[uid][s.Unix()]
 			switch {
 			case overridden && o.cancelled:
 			case overridden:
-				add(uid, s, o.start, o.end, o.title, o.organizer)
+				add(uid, instance(s), o.start, o.end, o.title, o.organizer)
 			default:
-				add(uid, s, s, s.Add(dur), title, organizer)
+				add(uid, instance(s), s, s.Add(dur), title, organizer)
+			}
+		}
+		// An instance moved into the window from outside it.
+		for orig, o := range overrides[uid] {
+			if !seen[orig] && !o.cancelled {
+				add(uid, instance(time.Unix(orig, 0)), o.start, o.end, o.title, o.organizer)
 			}
 		}
 	}
-	return out, nil
+	slices.SortFunc(out, func(a, b Session) int { return a.Start.Compare(b.Start) })
+	return out, skipped, nil
+}
+
+// checkNesting refuses a feed whose components nest deeper than a calendar's
+// do (VCALENDAR > VEVENT > VALARM), before the recursive decoder sees it.
+func checkNesting(data []byte) error {
+	depth := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		switch l := strings.ToUpper(strings.TrimSpace(line)); {
+		case strings.HasPrefix(l, "BEGIN:"):
+			if depth++; depth > maxNesting {
+				return fmt.Errorf("read calendar: components nested deeper than %d", maxNesting)
+			}
+		case strings.HasPrefix(l, "END:"):
+			depth--
+		}
+	}
+	return nil
 }
 
 // recurrence builds the event's recurrence set; nil when it does not recur.
 func recurrence(ev ical.Event, start time.Time, loc *time.Location) (*rrule.Set, error) {
-	opt, err := ev.Props.RecurrenceRule()
-	if err != nil {
-		return nil, err
+	var opt *rrule.ROption
+	if p := ev.Props.Get(ical.PropRecurrenceRule); p != nil {
+		// A floating UNTIL is in the event's zone, not UTC (RFC 5545 3.3.10).
+		o, err := rrule.StrToROptionInLocation(p.Value, start.Location())
+		if err != nil {
+			return nil, fmt.Errorf("RRULE: %w", err)
+		}
+		if o.Freq > rrule.HOURLY {
+			return nil, fmt.Errorf("RRULE: FREQ more often than HOURLY is not a meeting")
+		}
+		opt = o
 	}
 	rdates := ev.Props.Values(ical.PropRecurrenceDates)
 	if opt == nil && len(rdates) == 0 {

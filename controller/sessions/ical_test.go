@@ -16,9 +16,9 @@ func TestExpand_RecurringEventsAcrossIndonesianZones(t *testing.T) {
 	defer f.Close()
 	jakarta, _ := time.LoadLocation("Asia/Jakarta")
 	from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	got, err := Expand(f, "kalbar", "aula", "calendar:kalbar/aula", jakarta, from, from.AddDate(0, 3, 0))
-	if err != nil {
-		t.Fatal(err)
+	got, skipped, err := Expand(f, "kalbar", "aula", "calendar:kalbar/aula", jakarta, from, from.AddDate(0, 3, 0))
+	if err != nil || len(skipped) > 0 {
+		t.Fatal(err, skipped)
 	}
 	var lines []string
 	for _, s := range got {
@@ -26,17 +26,16 @@ func TestExpand_RecurringEventsAcrossIndonesianZones(t *testing.T) {
 	}
 	want := []string{
 		// Weekly on Monday 09:00 WIB (UTC+7): 30 Nov, 7 Dec moved to 13:00, 14 Dec
-		// excluded (EXDATE), 21 Dec cancelled, 28 Dec.
+		// excluded (EXDATE), 21 Dec cancelled, 28 Dec. 10:00 WITA (UTC+8), 90
+		// minutes. Daily at 08:00 WIT (UTC+9), twice. One in UTC. The all-day
+		// holiday is not a meeting.
 		`2026-11-30T02:00:00Z 1h0m0s "Rapat mingguan" Sekretariat Daerah`,
-		`2026-12-07T06:00:00Z 1h30m0s "Rapat mingguan (dipindah)" `,
-		`2026-12-28T02:00:00Z 1h0m0s "Rapat mingguan" Sekretariat Daerah`,
-		// 10:00 WITA (UTC+8), 90 minutes.
 		`2026-12-01T02:00:00Z 1h30m0s "Koordinasi Sulsel" `,
-		// Daily at 08:00 WIT (UTC+9), twice.
 		`2026-12-01T23:00:00Z 30m0s "Apel pagi" `,
 		`2026-12-02T23:00:00Z 30m0s "Apel pagi" `,
-		// In UTC; the all-day holiday is not a meeting.
 		`2026-12-03T02:00:00Z 2h0m0s "Rapat nasional" `,
+		`2026-12-07T06:00:00Z 1h30m0s "Rapat mingguan (dipindah)" `,
+		`2026-12-28T02:00:00Z 1h0m0s "Rapat mingguan" Sekretariat Daerah`,
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
@@ -49,7 +48,7 @@ func TestExpand_RecurringEventsAcrossIndonesianZones(t *testing.T) {
 
 	// The same feed read again gives the same ids, so alerts keep their keys.
 	f.Seek(0, 0)
-	again, _ := Expand(f, "kalbar", "aula", "calendar:kalbar/aula", jakarta, from, from.AddDate(0, 3, 0))
+	again, _, _ := Expand(f, "kalbar", "aula", "calendar:kalbar/aula", jakarta, from, from.AddDate(0, 3, 0))
 	for i := range got {
 		if again[i].ID != got[i].ID {
 			t.Errorf("id of %s changed between reads", got[i].Start)
@@ -57,15 +56,87 @@ func TestExpand_RecurringEventsAcrossIndonesianZones(t *testing.T) {
 	}
 }
 
+func ics(events ...string) string {
+	return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + strings.Join(events, "") + "END:VCALENDAR\r\n"
+}
+
+func event(lines ...string) string {
+	return "BEGIN:VEVENT\r\n" + strings.Join(lines, "\r\n") + "\r\nEND:VEVENT\r\n"
+}
+
+func expand(t *testing.T, feed string, loc *time.Location, from, to time.Time) ([]Session, []error) {
+	t.Helper()
+	got, skipped, err := Expand(strings.NewReader(feed), "s", "r", "calendar:s/r", loc, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, skipped
+}
+
+func TestExpand_BadEventsAreSkippedNotFatal(t *testing.T) {
+	feed := ics(
+		event("SUMMARY:no uid", "DTSTART:20261201T010000Z", "DTEND:20261201T020000Z"),
+		event("UID:mars", "SUMMARY:x", "DTSTART;TZID=Mars/Olympus:20261201T010000", "DTEND;TZID=Mars/Olympus:20261201T020000"),
+		event("UID:fast", "SUMMARY:x", "DTSTART:20261201T010000Z", "DTEND:20261201T010001Z", "RRULE:FREQ=SECONDLY"),
+		event("UID:good", "SUMMARY:good", "DTSTART:20261201T010000Z", "DTEND:20261201T020000Z"),
+	)
+	got, skipped := expand(t, feed, time.UTC, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	if len(got) != 1 || got[0].Title != "good" {
+		t.Errorf("kept %+v", got)
+	}
+	var msgs []string
+	for _, e := range skipped {
+		msgs = append(msgs, e.Error())
+	}
+	want := []string{`event "no uid" has no UID`, "event mars: DTSTART: unknown time zone Mars/Olympus", "event fast: RRULE: FREQ more often than HOURLY is not a meeting"}
+	if strings.Join(msgs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("skipped:\n%s\nwant:\n%s", strings.Join(msgs, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestExpand_FloatingUntilIsInTheEventsZone(t *testing.T) {
+	jayapura, _ := time.LoadLocation("Asia/Jayapura")
+	// Daily at 08:00 WIT, until 07:00 WIT on 3 Dec: the 3 Dec instance is out.
+	feed := ics(event("UID:apel", "SUMMARY:Apel", "DTSTART:20261201T080000", "DTEND:20261201T083000", "RRULE:FREQ=DAILY;UNTIL=20261203T070000"))
+	got, _ := expand(t, feed, jayapura, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	if len(got) != 2 {
+		t.Errorf("%d instances, want 2 (1 and 2 Dec): %+v", len(got), got)
+	}
+}
+
+func TestExpand_InstanceMovedIntoTheWindowAndMovedSingleEventKeepIDs(t *testing.T) {
+	from := time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)
+	to := from.AddDate(0, 0, 7)
+	// Weekly on Mondays; last Monday's (30 Nov) instance was postponed to 9 Dec.
+	feed := ics(
+		event("UID:w", "SUMMARY:Mingguan", "DTSTART:20261130T020000Z", "DTEND:20261130T030000Z", "RRULE:FREQ=WEEKLY;COUNT=2"),
+		event("UID:w", "RECURRENCE-ID:20261130T020000Z", "SUMMARY:Mingguan (ditunda)", "DTSTART:20261209T020000Z", "DTEND:20261209T030000Z"),
+		event("UID:one", "SUMMARY:Sekali", "DTSTART:20261210T020000Z", "DTEND:20261210T030000Z"),
+	)
+	got, _ := expand(t, feed, time.UTC, from, to)
+	var titles []string
+	for _, s := range got {
+		titles = append(titles, s.Title)
+	}
+	if strings.Join(titles, ",") != "Mingguan (ditunda),Sekali" {
+		t.Fatalf("got %v, want the postponed instance and the single event (7 Dec is outside the window)", titles)
+	}
+	moved := strings.Replace(feed, "DTSTART:20261210T020000Z\r\nDTEND:20261210T030000Z", "DTSTART:20261211T020000Z\r\nDTEND:20261211T030000Z", 1)
+	again, _ := expand(t, moved, time.UTC, from, to)
+	if again[1].ID != got[1].ID || again[1].Start.Day() != 11 {
+		t.Errorf("the moved single event changed id: %s -> %s (%v)", got[1].ID, again[1].ID, again[1].Start)
+	}
+}
+
 func TestExpand_BadCalendarSaysWhy(t *testing.T) {
-	for ics, want := range map[string]string{
+	deep := strings.Repeat("BEGIN:VCALENDAR\r\n", 20)
+	for feed, want := range map[string]string{
 		"not a calendar": "read calendar: ",
-		"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:x\r\nDTSTART:20261201T010000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n":              "read calendar: an event has no UID",
-		"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART;TZID=Mars/Olympus:20261201T010000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n": "event a: DTSTART: unknown time zone Mars/Olympus",
+		deep:             "read calendar: components nested deeper than 8",
 	} {
-		_, err := Expand(strings.NewReader(ics), "s", "r", "x", time.UTC, time.Time{}, time.Now().AddDate(1, 0, 0))
+		_, _, err := Expand(strings.NewReader(feed), "s", "r", "x", time.UTC, time.Time{}, time.Now().AddDate(1, 0, 0))
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
-			t.Errorf("%q: err = %v, want prefix %q", ics, err, want)
+			t.Errorf("%.30q: err = %v, want prefix %q", feed, err, want)
 		}
 	}
 }

@@ -141,6 +141,7 @@ func serve(args []string, stderr io.Writer) int {
 		MaxRooms:         *maxRooms,
 		Rooms:            rc,
 		Alertmanagers:    alertmanagers,
+		Webhooks:         webhooks,
 		LeadTimes:        leads,
 		CalendarInterval: *calendarInterval,
 		Standard:         std,
