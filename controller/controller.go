@@ -175,7 +175,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 	}
 	plan := premeeting.New(premeeting.Options{LeadTimes: cfg.LeadTimes, Rooms: cfg.Rooms, Log: c.log.With("component", "premeeting")},
 		c.sessions, c.fleet, c.commands, c.alerts)
-	fleetReg.MustRegister(plan.Collector())
+	fleetReg.MustRegister(plan.Collectors()...)
 	feeds, err := sessions.NewFeeds(c.sessions, cfg.Rooms, cfg.CalendarInterval, procReg, c.log.With("component", "calendar"))
 	if err != nil {
 		return nil, err

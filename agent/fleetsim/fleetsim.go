@@ -1,7 +1,8 @@
 // Package fleetsim simulates a fleet of rooms: each room is its own MQTT
 // session with birth and last will, publishing reports built by the same
-// runner, host check and standard as a real agent, from drawn readings. It is
-// the demo fleet for dashboards and the load generator for benchmarks.
+// runner, host check and standard as a real agent, from drawn readings of the
+// PC, its camera, audio, link and devices. It is the demo fleet for
+// dashboards and the load generator for benchmarks.
 package fleetsim
 
 import (
@@ -130,7 +131,7 @@ func simulateRoom(ctx context.Context, opts Options, i int, stats *Stats, connec
 	src := NewSource(profile, "sim-"+room, opts.Seed<<32^uint64(i))
 	run := &runner.Runner{
 		Site: site, Room: room, AgentVersion: opts.AgentVersion, Standard: opts.Standard,
-		Checks: []runner.Check{&host.Check{Source: src}},
+		Checks: []runner.Check{&host.Check{Source: src}, NewMedia(src, opts.Seed<<32^uint64(i)^0xabc)},
 	}
 	// Spread the fleet's reports over the interval, as real agents started
 	// at different times would be.

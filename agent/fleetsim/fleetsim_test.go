@@ -33,13 +33,17 @@ func TestSource_ProfilesGiveTheirVerdicts(t *testing.T) {
 		ProfileReady: report.Ready, ProfileDegraded: report.Degraded, ProfileNotReady: report.NotReady, ProfileFlaky: report.Ready,
 	} {
 		for seed := range uint64(20) {
-			r := &runner.Runner{Site: "s", Room: "r", Standard: std, Checks: []runner.Check{&host.Check{Source: NewSource(p, "pc", seed)}}}
+			src := NewSource(p, "pc", seed)
+			r := &runner.Runner{Site: "s", Room: "r", Standard: std, Checks: []runner.Check{&host.Check{Source: src}, NewMedia(src, seed)}}
 			rep := r.Run(context.Background())
 			if rep.Verdict != want {
 				t.Fatalf("%s seed %d: %s, want %s: %+v", p, seed, rep.Verdict, want, rep.Checks)
 			}
 			if _, err := rep.Encode(); err != nil {
 				t.Fatal(err)
+			}
+			if len(rep.Checks) != 4 || len(rep.Peripherals) != 2 {
+				t.Fatalf("%d checks and %d devices, want host, camera, audio, network and 2 devices", len(rep.Checks), len(rep.Peripherals))
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,8 @@ type Planner struct {
 	alerts   *alerts.Manager
 
 	mu        sync.Mutex
+	started   map[string]bool // sessions whose start has been counted
+	startedN  *prometheus.CounterVec
 	triggered map[string]bool   // session id + lead time: check sent
 	lastCheck map[string]string // session id -> id of its latest pre-meeting check
 	next      map[string]upcoming
@@ -73,7 +76,11 @@ func New(opts Options, s *sessions.Store, f *fleet.Fleet, d *commands.Dispatcher
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Planner{opts: opts, sessions: s, fleet: f, commands: d, alerts: a,
-		triggered: map[string]bool{}, lastCheck: map[string]string{}, next: map[string]upcoming{}}
+		started: map[string]bool{}, triggered: map[string]bool{}, lastCheck: map[string]string{}, next: map[string]upcoming{},
+		startedN: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "siaprapat_sessions_started_total",
+			Help: "Sessions that started, by site and by whether their room was ready (true/false) at the start: the share a province reports.",
+		}, []string{"site", "ready"})}
 }
 
 // Run looks at the schedule every tick until the context ends.
@@ -120,6 +127,7 @@ func (p *Planner) Step(ctx context.Context, now time.Time) {
 	for _, s := range list {
 		p.trigger(s, now)
 		ready, problems := p.readiness(s)
+		p.countStart(s, now, ready)
 		key := s.Site + "/" + s.Room
 		if n, ok := next[key]; !ok || s.Start.Before(n.start) {
 			next[key] = upcoming{start: s.Start, ready: ready}
@@ -148,6 +156,11 @@ func (p *Planner) Step(ctx context.Context, now time.Time) {
 			delete(p.lastCheck, id)
 		}
 	}
+	for id := range p.started {
+		if !active[id] {
+			delete(p.started, id)
+		}
+	}
 	for key := range p.triggered {
 		if id, _, _ := strings.Cut(key, "@"); !active[id] {
 			delete(p.triggered, key)
@@ -157,6 +170,18 @@ func (p *Planner) Step(ctx context.Context, now time.Time) {
 	if p.alerts != nil {
 		p.alerts.Sync(ctx, desired, now)
 	}
+}
+
+// countStart counts a session once, when its start has come, with whether
+// its room was ready then.
+func (p *Planner) countStart(s sessions.Session, now time.Time, ready bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if now.Before(s.Start) || p.started[s.ID] {
+		return
+	}
+	p.started[s.ID] = true
+	p.startedN.WithLabelValues(s.Site, strconv.FormatBool(ready)).Inc()
 }
 
 // trigger sends the check of each lead time that has come.
@@ -265,9 +290,11 @@ func alertFor(s sessions.Session, problems []string) alerts.Alert {
 	}
 }
 
-// Collector exports, per room, its next session's start and whether the room
-// is ready for it.
-func (p *Planner) Collector() prometheus.Collector { return collector{p} }
+// Collectors export, per room, its next session's start and whether the room
+// is ready for it, and the sessions started.
+func (p *Planner) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{collector{p}, p.startedN}
+}
 
 var (
 	nextStartDesc = prometheus.NewDesc("siaprapat_room_next_session_start_timestamp_seconds",

@@ -1,0 +1,76 @@
+package fleetsim
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/standard"
+)
+
+// Media simulates the camera, audio and network checks of a room: the
+// measurements those checks report, drawn for the room's profile (a busy
+// room's camera drops frames and its upload is slow; a room that is not
+// ready has an upload under the standard and loses packets). It also lists
+// the room's USB devices, as the peripherals check would.
+type Media struct {
+	source *Source
+	rng    *rand.Rand
+	mu     sync.Mutex
+}
+
+// NewMedia returns the media of the room whose PC src simulates.
+func NewMedia(src *Source, seed uint64) *Media {
+	return &Media{source: src, rng: rand.New(rand.NewPCG(seed, seed^0x51a7))}
+}
+
+// Name is the check's name in the simulator's list.
+func (m *Media) Name() string { return "media" }
+
+// Run returns the results without the device list.
+func (m *Media) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+	res, _, err := m.RunInventory(ctx, std)
+	return res, err
+}
+
+// RunInventory draws one reading of the room's camera, microphone and link,
+// and its devices.
+func (m *Media) RunInventory(context.Context, *standard.Standard) ([]report.CheckResult, []report.Peripheral, error) {
+	m.source.mu.Lock()
+	p := m.source.Profile
+	m.source.mu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u := func(lo, hi float64) float64 { return lo + m.rng.Float64()*(hi-lo) }
+	fps, up, loss := u(29, 30), u(8e6, 20e6), u(0, 0.002)
+	switch p {
+	case ProfileDegraded:
+		fps, up = u(21, 24), u(3.6e6, 4.8e6)
+	case ProfileNotReady:
+		up, loss = u(1.5e6, 2.8e6), u(0.035, 0.06)
+	}
+	firmware := report.FirmwareOK
+	if p == ProfileNotReady {
+		firmware = report.FirmwareKnownBad
+	}
+	camera := report.CheckResult{Check: report.CheckCamera, Target: "Simulated Webcam (/dev/video0)", Measurements: map[string]float64{
+		"first_frame_seconds": u(0.3, 1.0), "fps": fps, "width_pixels": 1280, "height_pixels": 720,
+		"black_ratio": 0, "frozen_ratio": u(0, 0.01),
+	}}
+	audio := report.CheckResult{Check: report.CheckAudio, Target: "Simulated Speakerphone", Measurements: map[string]float64{
+		"sample_rate_hertz": 48000, "sample_bits": 16, "rms_dbfs": u(-42, -35), "noise_floor_dbfs": u(-66, -55),
+		"clip_ratio": 0, "loopback_level_dbfs": u(-21, -17),
+	}}
+	network := report.CheckResult{Check: report.CheckNetwork, Target: "probe", Measurements: map[string]float64{
+		"download_bits_per_second": u(20e6, 60e6), "upload_bits_per_second": up,
+		"rtt_seconds": u(0.02, 0.06), "jitter_seconds": u(0.003, 0.01), "loss_ratio": loss,
+	}}
+	devices := []report.Peripheral{
+		{Path: "1-1", ID: "f05e:0001", Name: "Simulated Webcam", Model: "Simulated Webcam", Kind: "webcam",
+			BCDDevice: "0100", Firmware: "0100", Interfaces: []string{"audio", "video"}, FirmwareStatus: firmware},
+		{Path: "1-2", ID: "f05e:0002", Name: "Simulated Speakerphone", Model: "Simulated Speakerphone", Kind: "speakerphone",
+			BCDDevice: "0200", Firmware: "2.0", Interfaces: []string{"audio", "hid"}, FirmwareStatus: report.FirmwareOK},
+	}
+	return []report.CheckResult{camera, audio, network}, devices, nil
+}
