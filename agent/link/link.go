@@ -16,6 +16,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/internal/pahostore"
 )
 
 // Defaults for Options.
@@ -111,6 +112,7 @@ func Connect(opts Options) (*Link, error) {
 		SetConnectTimeout(opts.ConnectTimeout).
 		SetWriteTimeout(opts.PublishTimeout).
 		SetCleanSession(true).
+		SetStore(pahostore.New()).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
 		SetConnectRetryInterval(2*time.Second).

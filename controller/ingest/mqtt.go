@@ -12,6 +12,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/internal/pahostore"
 )
 
 // Client is the controller's MQTT session: it subscribes to every room's
@@ -57,6 +58,7 @@ func Dial(opts ClientOptions, handle func(topic string, payload []byte)) (*Clien
 		SetPassword(opts.Password).
 		SetKeepAlive(30 * time.Second).
 		SetCleanSession(true).
+		SetStore(pahostore.New()).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
 		SetConnectRetryInterval(2 * time.Second).
