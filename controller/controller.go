@@ -55,8 +55,10 @@ type Config struct {
 	LeadTimes []time.Duration
 	// CalendarInterval is how often the rooms' iCalendar feeds are read.
 	CalendarInterval time.Duration
-	Standard         *standard.Standard
-	Log              *slog.Logger
+	// APIToken, when set, is required on the API's writing requests.
+	APIToken string
+	Standard *standard.Standard
+	Log      *slog.Logger
 }
 
 // Controller is a running controller.
@@ -204,6 +206,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		Fleet:    c.fleet,
 		Commands: c.commands,
 		Sessions: c.sessions,
+		Token:    cfg.APIToken,
 		Gatherer: prometheus.Gatherers{procReg, fleetReg},
 		Ready: func() error {
 			if !c.mqtt.Connected() {
@@ -224,6 +227,9 @@ func Start(cfg Config) (_ *Controller, err error) {
 		}
 	}()
 	c.log.Info("HTTP API listening", "addr", c.httpLn.Addr().String())
+	if cfg.APIToken == "" {
+		c.log.Warn("the API's writing requests (sessions, checks) are open to anyone who reaches the HTTP port; set --api-token")
+	}
 	return c, nil
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/http"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -86,5 +87,47 @@ func TestBinaries_ServeFlagsReachTheController(t *testing.T) {
 			t.Fatalf("the controller's metrics do not show the receivers:\n%s", body)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestBinaries_APITokenGuardsWritingRequests: with --api-token, reads stay
+// open and writes need the token, from curl-like clients and from the CLI.
+func TestBinaries_APITokenGuardsWritingRequests(t *testing.T) {
+	agentBin, ctlBin := binaries(t)
+	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir(), "--api-token", "s3cret")
+	start(t, agentBin, "run", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "r", "--interval", "1h", "--standard", "testdata/lenient.yaml")
+	waitHTTPState(t, httpAddr, "demo", "r", "ready", 15*time.Second)
+	post := func(token string) int {
+		req, _ := http.NewRequest("POST", "http://"+httpAddr+"/api/v1/rooms/demo/r/sessions",
+			strings.NewReader(`{"title":"x","start":"2026-12-01T09:00:00+07:00","end":"2026-12-01T10:00:00+07:00"}`))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(""); code != 401 {
+		t.Errorf("no token: %d, want 401", code)
+	}
+	if code := post("wrong"); code != 401 {
+		t.Errorf("wrong token: %d, want 401", code)
+	}
+	if code := post("s3cret"); code != 201 {
+		t.Errorf("right token: %d, want 201", code)
+	}
+	if resp, err := http.Get("http://" + httpAddr + "/api/v1/sessions"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("reading without a token: %v %v", resp.StatusCode, err)
+	}
+	out, err := exec.Command(ctlBin, "check", "--server", "http://"+httpAddr, "--room", "demo/r").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "send the controller's API token") {
+		t.Errorf("CLI without token: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(ctlBin, "check", "--server", "http://"+httpAddr, "--room", "demo/r", "--token", "s3cret", "--wait", "20s").CombinedOutput(); err != nil {
+		t.Errorf("CLI with token: %v\n%s", err, out)
 	}
 }

@@ -4,11 +4,13 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +31,9 @@ type Server struct {
 	// Ready reports whether the controller can take reports (its MQTT
 	// session is up); /readyz answers 503 while it cannot.
 	Ready func() error
+	// Token, when set, is required as "Authorization: Bearer TOKEN" on every
+	// request that changes something (POST, PUT, DELETE); reads stay open.
+	Token string
 	Log   *slog.Logger
 }
 
@@ -44,17 +49,32 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /api/v1/rooms", s.listRooms)
 	mux.HandleFunc("GET /api/v1/rooms/{site}/{room}", s.getRoom)
-	mux.HandleFunc("POST /api/v1/rooms/{site}/{room}/checks", s.startCheck)
+	mux.HandleFunc("POST /api/v1/rooms/{site}/{room}/checks", s.authorized(s.startCheck))
 	mux.HandleFunc("GET /api/v1/checks/{id}", s.getCheck)
-	mux.HandleFunc("POST /api/v1/rooms/{site}/{room}/sessions", s.createSession)
+	mux.HandleFunc("POST /api/v1/rooms/{site}/{room}/sessions", s.authorized(s.createSession))
 	mux.HandleFunc("GET /api/v1/sessions", s.listSessions)
 	mux.HandleFunc("GET /api/v1/sessions/{id}", s.getSession)
-	mux.HandleFunc("PUT /api/v1/sessions/{id}", s.updateSession)
-	mux.HandleFunc("DELETE /api/v1/sessions/{id}", s.deleteSession)
+	mux.HandleFunc("PUT /api/v1/sessions/{id}", s.authorized(s.updateSession))
+	mux.HandleFunc("DELETE /api/v1/sessions/{id}", s.authorized(s.deleteSession))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// authorized requires the API token, when one is set.
+func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.Token != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="siaprapat"`)
+				writeError(w, http.StatusUnauthorized, "this request changes something: send the controller's API token as 'Authorization: Bearer TOKEN'")
+				return
+			}
+		}
+		h(w, r)
+	}
 }
 
 func (s *Server) index(w http.ResponseWriter, _ *http.Request) {

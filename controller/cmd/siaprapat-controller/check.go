@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	wait := fs.Duration("wait", 90*time.Second, "how long to wait for the verdict")
 	only := fs.String("only", "", "comma-separated checks to run (default: all the agent runs)")
 	asJSON := fs.Bool("json", false, "print the check as JSON")
+	token := fs.String("token", "", "the controller's API token, when it has one (or set SIAPRAPAT_API_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return exitNoCheck
 	}
@@ -67,8 +69,19 @@ func check(args []string, stdout, stderr io.Writer) int {
 	// The agent has --wait to answer; the server waits a little longer, so
 	// that an agent's silence comes back as a timeout, not as "pending".
 	u.RawQuery = url.Values{"wait": {(*wait + 2*time.Second).String()}}.Encode()
+	if *token == "" {
+		*token = os.Getenv("SIAPRAPAT_API_TOKEN")
+	}
+	req, err := http.NewRequest(http.MethodPost, u.String(), bytes.NewReader(b))
+	if err != nil {
+		return fail("%v", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if *token != "" {
+		req.Header.Set("Authorization", "Bearer "+*token)
+	}
 	client := &http.Client{Timeout: *wait + 15*time.Second}
-	resp, err := client.Post(u.String(), "application/json", bytes.NewReader(b))
+	resp, err := client.Do(req)
 	if err != nil {
 		return fail("could not reach the controller: %v", err)
 	}

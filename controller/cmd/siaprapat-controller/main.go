@@ -74,6 +74,7 @@ func serve(args []string, stderr io.Writer) int {
 	roomsFile := fs.String("rooms", "", "rooms file: the devices each room should have (YAML, see README)")
 	var alertmanagers stringList
 	fs.Var(&alertmanagers, "alertmanager", "Alertmanager URL readiness alerts go to, e.g. http://localhost:9093 (repeatable)")
+	apiToken := fs.String("api-token", "", "token required as 'Authorization: Bearer TOKEN' on the API's writing requests (or set SIAPRAPAT_API_TOKEN)")
 	var webhooks stringList
 	fs.Var(&webhooks, "webhook", "URL that receives a JSON message (Bahasa Indonesia and English) per alert firing or resolved (repeatable)")
 	leadTimes := fs.String("lead-times", "30m,10m", "when rooms are checked before a session, comma-separated (a room may set its own in the rooms file)")
@@ -123,6 +124,9 @@ func serve(args []string, stderr io.Writer) int {
 	if *password == "" {
 		*password = os.Getenv("SIAPRAPAT_MQTT_PASSWORD")
 	}
+	if *apiToken == "" {
+		*apiToken = os.Getenv("SIAPRAPAT_API_TOKEN")
+	}
 	if *checkConfig {
 		fmt.Fprintf(stderr, "configuration ok: standard %s (%s), %d rules, freshness %v\n", std, std.File(), len(std.Rules), std.Freshness)
 		if rc != nil {
@@ -142,6 +146,7 @@ func serve(args []string, stderr io.Writer) int {
 		Rooms:            rc,
 		Alertmanagers:    alertmanagers,
 		Webhooks:         webhooks,
+		APIToken:         *apiToken,
 		LeadTimes:        leads,
 		CalendarInterval: *calendarInterval,
 		Standard:         std,
