@@ -260,9 +260,6 @@ func (c *Controller) BrokerURL() string {
 // WaitReady waits until the controller is subscribed to its broker.
 func (c *Controller) WaitReady(ctx context.Context) error { return c.mqtt.WaitConnected(ctx) }
 
-// Fleet is the controller's fleet.
-func (c *Controller) Fleet() *fleet.Fleet { return c.fleet }
-
 // Close stops every part, writing the fleet store last. Later calls return
 // the first call's result.
 func (c *Controller) Close() error {

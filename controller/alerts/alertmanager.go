@@ -366,14 +366,20 @@ func (m *Manager) post(ctx context.Context, base string, batch []postableAlert) 
 	if err != nil {
 		return err
 	}
+	return postJSON(ctx, m.client, strings.TrimSuffix(base, "/")+"/api/v2/alerts", body)
+}
+
+// postJSON posts a JSON body and wants a 2xx answer; anything else is an
+// error with the start of the receiver's answer.
+func postJSON(ctx context.Context, client *http.Client, url string, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(base, "/")+"/api/v2/alerts", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := m.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
