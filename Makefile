@@ -9,7 +9,7 @@ LDFLAGS  := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
             -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildDate=$(shell date -u +%Y%m%dT%H%M%SZ)
 BINS     := bin/siaprapat-agent bin/siaprapat-controller
 
-.PHONY: all build run test vet fmt clean
+.PHONY: all build run test bench vet fmt clean
 
 all: build
 
@@ -33,6 +33,11 @@ test: vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+# Go benchmarks of the controller's hot paths (ingest of one report, one
+# /metrics scrape at 1,000 and 10,000 rooms). Quote medians of the -count runs.
+bench:
+	$(GO) test -run XXX -bench . -benchtime 2s -count 5 ./controller/ingest ./controller/metrics
 
 clean:
 	rm -rf bin
