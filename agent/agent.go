@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/host"
@@ -74,11 +75,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	reconnected := make(chan struct{}, 1)
-	commands := make(chan []byte, 8)
-	answering := make(chan struct{}, 1)
+	type received struct {
+		payload []byte
+		at      time.Time
+	}
+	commands := make(chan received, 8)
 	cfg.Link.OnCommand = func(payload []byte) {
 		select {
-		case commands <- payload:
+		case commands <- received{payload, time.Now()}:
 		default:
 			log.Warn("dropped a command: too many waiting")
 		}
@@ -95,6 +99,24 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer l.Close()
+
+	// Commands are answered by their own goroutine, in the order they came,
+	// beside the periodic checks and the spool; Run waits for it before it
+	// closes the link.
+	var answerer sync.WaitGroup
+	answerer.Add(1)
+	go func() {
+		defer answerer.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case c := <-commands:
+				answer(ctx, cfg.Runner, l, c.payload, c.at, log)
+			}
+		}
+	}()
+	defer answerer.Wait()
 
 	t := time.NewTicker(cfg.Interval)
 	defer t.Stop()
@@ -131,15 +153,6 @@ func Run(ctx context.Context, cfg Config) error {
 				if sp != nil {
 					drain(ctx, sp, l, cfg.Interval, log)
 				}
-			case payload := <-commands:
-				// Answered beside the periodic checks and the spool, one
-				// command at a time, so a long drain does not hold it up.
-				received := time.Now()
-				go func() {
-					answering <- struct{}{}
-					defer func() { <-answering }()
-					answer(ctx, cfg.Runner, l, payload, received, log)
-				}()
 			}
 		}
 	}

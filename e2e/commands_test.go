@@ -78,8 +78,9 @@ func TestBinaries_ServeFlagsReachTheController(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		body := scrapeText(httpAddr)
-		if strings.Contains(body, `siaprapat_alert_deliveries_total{receiver="http://127.0.0.1:1/hook"} 0`) &&
-			strings.Contains(body, `siaprapat_alert_deliveries_total{receiver="http://127.0.0.1:1/am"} 0`) &&
+		if strings.Contains(body, `siaprapat_alert_deliveries_total{receiver="webhook-1 127.0.0.1:1"} 0`) &&
+			strings.Contains(body, `siaprapat_alert_deliveries_total{receiver="alertmanager-1 127.0.0.1:1"} 0`) &&
+			!strings.Contains(body, "/hook") &&
 			strings.Contains(body, "siaprapat_webhook_outbox_messages 0") {
 			return
 		}
@@ -120,8 +121,10 @@ func TestBinaries_APITokenGuardsWritingRequests(t *testing.T) {
 	if code := post("s3cret"); code != 201 {
 		t.Errorf("right token: %d, want 201", code)
 	}
-	if resp, err := http.Get("http://" + httpAddr + "/api/v1/sessions"); err != nil || resp.StatusCode != 200 {
-		t.Errorf("reading without a token: %v %v", resp.StatusCode, err)
+	if resp, err := http.Get("http://" + httpAddr + "/api/v1/sessions"); err != nil {
+		t.Errorf("reading without a token: %v", err)
+	} else if resp.Body.Close(); resp.StatusCode != 200 {
+		t.Errorf("reading without a token: %d", resp.StatusCode)
 	}
 	out, err := exec.Command(ctlBin, "check", "--server", "http://"+httpAddr, "--room", "demo/r").CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), "send the controller's API token") {

@@ -180,17 +180,6 @@ func TestDashboards_LiveProof(t *testing.T) {
 	gone.Drop()
 	waitState(t, c, site, room, "not_ready", 15*time.Second)
 	waitState(t, c, site, readyRoom, "ready", 15*time.Second)
-	// Sessions about to start in both rooms (counted as they start).
-	for _, r := range []string{readyRoom, room} {
-		start := time.Now().Add(2 * time.Second)
-		body := fmt.Sprintf(`{"title":"Rapat","start":%q,"end":%q}`, start.Format(time.RFC3339Nano), start.Add(time.Hour).Format(time.RFC3339Nano))
-		resp, err := http.Post("http://"+c.HTTPAddr()+"/api/v1/rooms/"+site+"/"+r+"/sessions", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-
 	conf, err := os.ReadFile("../dashboards/prometheus/prometheus.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -209,6 +198,30 @@ func TestDashboards_LiveProof(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	// Prometheus scrapes before the sessions start, as in production.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if n, err := promInstant(webAddr, `siaprapat_room_state`); err == nil && n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Prometheus did not scrape the controller")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Sessions about to start in both rooms (counted as they start).
+	for _, r := range []string{readyRoom, room} {
+		start := time.Now().Add(3 * time.Second)
+		body := fmt.Sprintf(`{"title":"Rapat","start":%q,"end":%q}`, start.Format(time.RFC3339Nano), start.Add(time.Hour).Format(time.RFC3339Nano))
+		resp, err := http.Post("http://"+c.HTTPAddr()+"/api/v1/rooms/"+site+"/"+r+"/sessions", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create session: %s", resp.Status)
+		}
+	}
 
 	// Wait for a few scrapes after the sessions started.
 	deadline := time.Now().Add(60 * time.Second)
@@ -264,4 +277,42 @@ func TestDashboards_LiveProof(t *testing.T) {
 		}
 	}
 	t.Logf("%d queries evaluated against Prometheus (site=%s room=%s)", queries, site, room)
+
+	// Not just series: the usage figures count the two sessions that
+	// started, one in a ready room and one in a room that was not.
+	for q, check := range map[string]func(float64) bool{
+		`sum(increase(siaprapat_sessions_started_total{site="` + site + `"}[30d]))`:                                                                                          func(v float64) bool { return v >= 1.5 },
+		`sum(increase(siaprapat_sessions_started_total{site="` + site + `",ready="true"}[30d])) / sum(increase(siaprapat_sessions_started_total{site="` + site + `"}[30d]))`: func(v float64) bool { return v > 0.25 && v < 0.75 },
+		`sum(siaprapat_room_state{site="` + site + `",state="offline"})`:                                                                                                     func(v float64) bool { return v >= 1 },
+	} {
+		v, err := promValue(webAddr, q)
+		if err != nil || !check(v) {
+			t.Errorf("%s = %v (%v)", q, v, err)
+		}
+	}
+}
+
+// promValue runs an instant query and returns its first sample's value.
+func promValue(addr, q string) (float64, error) {
+	resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + urlQueryEscape(q))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return 0, err
+	}
+	if len(body.Data.Result) == 0 {
+		return 0, fmt.Errorf("no series")
+	}
+	var v float64
+	_, err = fmt.Sscan(fmt.Sprint(body.Data.Result[0].Value[1]), &v)
+	return v, err
 }

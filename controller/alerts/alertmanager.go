@@ -14,7 +14,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -61,7 +61,8 @@ type Manager struct {
 
 	mu     sync.Mutex
 	alerts map[string]*state
-	kick   chan struct{} // something changed: deliver now
+	kick   chan struct{}     // something changed: deliver now
+	names  map[string]string // receiver URL -> name for metrics and logs
 
 	firing prometheus.GaugeFunc
 	failed *prometheus.CounterVec
@@ -114,9 +115,19 @@ func New(opts Options, reg prometheus.Registerer) (*Manager, error) {
 		Name: "siaprapat_alerts_firing",
 		Help: "Readiness alerts firing now.",
 	}, func() float64 { return float64(len(m.Firing())) })
-	for _, u := range append(slices.Clone(opts.Alertmanagers), opts.Webhooks...) {
-		m.failed.WithLabelValues(u)
-		m.sent.WithLabelValues(u)
+	// Receivers are named in metrics and logs by kind, position and host:
+	// their URLs may carry secrets (a chat hook's token, user:password).
+	m.names = map[string]string{}
+	for kind, list := range map[string][]string{"alertmanager": opts.Alertmanagers, "webhook": opts.Webhooks} {
+		for i, u := range list {
+			name := kind + "-" + strconv.Itoa(i+1)
+			if p, err := url.Parse(u); err == nil {
+				name += " " + p.Host
+			}
+			m.names[u] = name
+			m.failed.WithLabelValues(name)
+			m.sent.WithLabelValues(name)
+		}
 	}
 	collectors := []prometheus.Collector{m.firing, m.failed, m.sent}
 	if opts.DataDir != "" {
@@ -170,7 +181,7 @@ func (m *Manager) open(dir string) error {
 		return fmt.Errorf("load alert store: %w", err)
 	}
 	m.db = db
-	m.outbox = &outbox{db: db, client: m.client, log: m.log, failed: m.failed, sent: m.sent, wake: make(chan struct{}, 1)}
+	m.outbox = &outbox{db: db, client: m.client, log: m.log, failed: m.failed, sent: m.sent, names: m.names, wake: make(chan struct{}, 1)}
 	return nil
 }
 
@@ -316,8 +327,8 @@ func (m *Manager) Deliver(ctx context.Context, now time.Time) {
 		go func() {
 			defer wg.Done()
 			if err := m.post(ctx, u, batch); err != nil {
-				m.failed.WithLabelValues(u).Inc()
-				m.log.Warn("could not deliver alerts to Alertmanager; will retry", "alertmanager", u, "err", err)
+				m.failed.WithLabelValues(m.names[u]).Inc()
+				m.log.Warn("could not deliver alerts to Alertmanager; will retry", "alertmanager", m.names[u], "err", redactErr(err, u))
 				return
 			}
 			okCount.Add(1)
@@ -361,12 +372,22 @@ func (s *state) postable(now time.Time) postableAlert {
 }
 
 func (m *Manager) post(ctx context.Context, base string, batch []postableAlert) error {
-	m.sent.WithLabelValues(base).Inc()
+	m.sent.WithLabelValues(m.names[base]).Inc()
 	body, err := json.Marshal(batch)
 	if err != nil {
 		return err
 	}
 	return postJSON(ctx, m.client, strings.TrimSuffix(base, "/")+"/api/v2/alerts", body)
+}
+
+// redactErr keeps a receiver's URL out of an error message (net/http errors
+// quote the URL, path and credentials included).
+func redactErr(err error, rawURL string) string {
+	msg := err.Error()
+	if rawURL != "" {
+		msg = strings.ReplaceAll(msg, rawURL, "(receiver URL)")
+	}
+	return msg
 }
 
 // postJSON posts a JSON body and wants a 2xx answer; anything else is an

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,7 +79,7 @@ func TestManager_FiresResendsResolvesAndRetries(t *testing.T) {
 
 	rec.fail = true
 	step(nil, t0.Add(ResendInterval+time.Second)) // resolved, but the receiver is down
-	if n := testutil.ToFloat64(m.failed.WithLabelValues(srv.URL)); n != 1 {
+	if n := testutil.ToFloat64(m.failed.WithLabelValues("alertmanager-1 " + strings.TrimPrefix(srv.URL, "http://"))); n != 1 {
 		t.Errorf("failed deliveries = %v", n)
 	}
 	rec.fail = false

@@ -54,6 +54,7 @@ type outbox struct {
 	log    *slog.Logger
 	failed *prometheus.CounterVec
 	sent   *prometheus.CounterVec
+	names  map[string]string // receiver URL -> name for metrics and logs
 	wake   chan struct{}
 	mu     sync.Mutex // one delivery round at a time
 }
@@ -150,14 +151,18 @@ func (o *outbox) deliver(ctx context.Context, now time.Time) {
 			continue
 		}
 		err := o.post(ctx, it.e.Receiver, it.e.Payload)
-		o.sent.WithLabelValues(it.e.Receiver).Inc()
+		name := o.names[it.e.Receiver]
+		if name == "" {
+			name = "webhook (no longer configured)"
+		}
+		o.sent.WithLabelValues(name).Inc()
 		werr := o.db.Update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketOutbox)
 			if err == nil {
 				return b.Delete(it.key)
 			}
 			it.e.Attempts++
-			it.e.LastError = err.Error()
+			it.e.LastError = redactErr(err, it.e.Receiver)
 			it.e.NextAttempt = now.Add(min(minBackoff<<min(it.e.Attempts-1, 20), maxBackoff))
 			v, merr := json.Marshal(it.e)
 			if merr != nil {
@@ -170,8 +175,8 @@ func (o *outbox) deliver(ctx context.Context, now time.Time) {
 		}
 		if err != nil {
 			blocked[it.e.Receiver] = true
-			o.failed.WithLabelValues(it.e.Receiver).Inc()
-			o.log.Warn("webhook not delivered; will retry", "receiver", it.e.Receiver, "attempts", it.e.Attempts, "retry_at", it.e.NextAttempt, "err", err)
+			o.failed.WithLabelValues(name).Inc()
+			o.log.Warn("webhook not delivered; will retry", "receiver", name, "attempts", it.e.Attempts, "retry_at", it.e.NextAttempt, "err", redactErr(err, it.e.Receiver))
 		}
 	}
 }

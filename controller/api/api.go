@@ -66,8 +66,8 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.Token != "" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
+			scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.Token)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="siaprapat"`)
 				writeError(w, http.StatusUnauthorized, "this request changes something: send the controller's API token as 'Authorization: Bearer TOKEN'")
 				return

@@ -117,15 +117,16 @@ func (d *Dispatcher) Start(site, room string, checks []string, timeout time.Dura
 	if !ok {
 		return Check{}, fmt.Errorf("%w %s/%s: no agent has reported for it", ErrUnknownRoom, site, room)
 	}
-	if d.pendingFor(site, room) >= MaxPendingPerRoom {
-		return Check{}, fmt.Errorf("%w: %s/%s already has %d checks waiting for its agent", ErrBusy, site, room, MaxPendingPerRoom)
-	}
 	now := d.now()
 	c := &Check{
 		ID: report.NewID(), Site: site, Room: room, Checks: checks,
 		IssuedAt: now, Deadline: now.Add(timeout), Status: Pending, done: make(chan struct{}),
 	}
 	d.mu.Lock()
+	if d.pendingLocked(site, room) >= MaxPendingPerRoom {
+		d.mu.Unlock()
+		return Check{}, fmt.Errorf("%w: %s/%s already has %d checks waiting for its agent", ErrBusy, site, room, MaxPendingPerRoom)
+	}
 	d.checks[c.ID] = c
 	d.mu.Unlock()
 	if v.AgentStatus == report.StatusOffline {
@@ -193,9 +194,8 @@ func (d *Dispatcher) finish(id string, st Status, verdict report.RoomVerdict, re
 	return true
 }
 
-func (d *Dispatcher) pendingFor(site, room string) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+// pendingLocked counts a room's pending checks. Callers hold d.mu.
+func (d *Dispatcher) pendingLocked(site, room string) int {
 	n := 0
 	for _, c := range d.checks {
 		if c.Status == Pending && c.Site == site && c.Room == room {

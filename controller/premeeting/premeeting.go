@@ -172,15 +172,23 @@ func (p *Planner) Step(ctx context.Context, now time.Time) {
 	}
 }
 
-// countStart counts a session once, when its start has come, with whether
-// its room was ready then.
+// countStart counts a session once, as its start comes, with whether its
+// room was ready then. A session already under way when the planner first
+// sees it (added late, or after a restart) is not counted: its start was not
+// seen. Both series of the site exist at 0 before the first start, so that
+// Prometheus's increase() sees the first one.
 func (p *Planner) countStart(s sessions.Session, now time.Time, ready bool) {
+	p.startedN.WithLabelValues(s.Site, "true")
+	p.startedN.WithLabelValues(s.Site, "false")
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if now.Before(s.Start) || p.started[s.ID] {
 		return
 	}
 	p.started[s.ID] = true
+	if now.Sub(s.Start) > 2*p.opts.Tick+time.Second {
+		return
+	}
 	p.startedN.WithLabelValues(s.Site, strconv.FormatBool(ready)).Inc()
 }
 

@@ -121,10 +121,9 @@ func Expand(r io.Reader, site, room, source string, loc *time.Location, from, to
 			continue
 		}
 		instance := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-		starts := set.Between(from.Add(-dur), to, true)
-		if len(starts) > MaxEventInstances {
-			skipped = append(skipped, fmt.Errorf("event %s: %d instances in the window; only the first %d are kept", uid, len(starts), MaxEventInstances))
-			starts = starts[:MaxEventInstances]
+		starts, more := instances(set, from.Add(-dur), to)
+		if more {
+			skipped = append(skipped, fmt.Errorf("event %s: more than %d instances in the window; only the first %d are kept", uid, MaxEventInstances, MaxEventInstances))
 		}
 		seen := map[int64]bool{}
 		for _, s := range starts {
@@ -147,6 +146,30 @@ func Expand(r io.Reader, site, room, source string, loc *time.Location, from, to
 	}
 	slices.SortFunc(out, func(a, b Session) int { return a.Start.Compare(b.Start) })
 	return out, skipped, nil
+}
+
+// maxSteps bounds the instances walked to reach the window (hourly for ten
+// years is 87,600).
+const maxSteps = 200_000
+
+// instances walks a recurrence from its start and returns the instances in
+// [from, to), at most MaxEventInstances; more says there were others.
+func instances(set *rrule.Set, from, to time.Time) (out []time.Time, more bool) {
+	next := set.Iterator()
+	for range maxSteps {
+		t, ok := next()
+		if !ok || !t.Before(to) {
+			return out, false
+		}
+		if t.Before(from) {
+			continue
+		}
+		if len(out) == MaxEventInstances {
+			return out, true
+		}
+		out = append(out, t)
+	}
+	return out, true
 }
 
 // checkNesting refuses a feed whose components nest deeper than a calendar's
@@ -175,8 +198,8 @@ func recurrence(ev ical.Event, start time.Time, loc *time.Location) (*rrule.Set,
 		if err != nil {
 			return nil, fmt.Errorf("RRULE: %w", err)
 		}
-		if o.Freq > rrule.HOURLY {
-			return nil, fmt.Errorf("RRULE: FREQ more often than HOURLY is not a meeting")
+		if o.Freq > rrule.HOURLY || len(o.Bysecond) > 0 || (o.Freq == rrule.HOURLY && len(o.Byminute) > 1) {
+			return nil, fmt.Errorf("RRULE: recurring more often than hourly is not a meeting")
 		}
 		opt = o
 	}

@@ -78,6 +78,7 @@ func TestExpand_BadEventsAreSkippedNotFatal(t *testing.T) {
 		event("SUMMARY:no uid", "DTSTART:20261201T010000Z", "DTEND:20261201T020000Z"),
 		event("UID:mars", "SUMMARY:x", "DTSTART;TZID=Mars/Olympus:20261201T010000", "DTEND;TZID=Mars/Olympus:20261201T020000"),
 		event("UID:fast", "SUMMARY:x", "DTSTART:20261201T010000Z", "DTEND:20261201T010001Z", "RRULE:FREQ=SECONDLY"),
+		event("UID:minutes", "SUMMARY:x", "DTSTART:20261201T010000Z", "DTEND:20261201T010030Z", "RRULE:FREQ=HOURLY;BYMINUTE=0,15,30,45"),
 		event("UID:good", "SUMMARY:good", "DTSTART:20261201T010000Z", "DTEND:20261201T020000Z"),
 	)
 	got, skipped := expand(t, feed, time.UTC, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -88,7 +89,8 @@ func TestExpand_BadEventsAreSkippedNotFatal(t *testing.T) {
 	for _, e := range skipped {
 		msgs = append(msgs, e.Error())
 	}
-	want := []string{`event "no uid" has no UID`, "event mars: DTSTART: unknown time zone Mars/Olympus", "event fast: RRULE: FREQ more often than HOURLY is not a meeting"}
+	want := []string{`event "no uid" has no UID`, "event mars: DTSTART: unknown time zone Mars/Olympus",
+		"event fast: RRULE: recurring more often than hourly is not a meeting", "event minutes: RRULE: recurring more often than hourly is not a meeting"}
 	if strings.Join(msgs, "\n") != strings.Join(want, "\n") {
 		t.Errorf("skipped:\n%s\nwant:\n%s", strings.Join(msgs, "\n"), strings.Join(want, "\n"))
 	}
