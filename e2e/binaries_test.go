@@ -91,6 +91,19 @@ func start(t *testing.T, bin string, args ...string) *proc {
 	return p
 }
 
+// runProgram runs a program to its end and returns its output (stdout and
+// stderr) and exit code.
+func runProgram(t *testing.T, bin string, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
 // httpState reads a room's state from a controller process's /metrics.
 func httpState(t *testing.T, httpAddr, site, room string) string {
 	t.Helper()
@@ -202,17 +215,7 @@ func TestBinaries_AgentSurvivesBrokerOutage(t *testing.T) {
 
 func TestBinaries_Check(t *testing.T) {
 	agentBin, _ := binaries(t)
-	run := func(args ...string) (string, int) {
-		cmd := exec.Command(agentBin, args...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
-	}
+	run := func(args ...string) (string, int) { return runProgram(t, agentBin, args...) }
 	out, code := run("check", "--only", "host", "--standard", "testdata/lenient.yaml")
 	if code > 1 || !strings.Contains(out, "host_has_memory") || !strings.Contains(out, "room verdict:") {
 		t.Errorf("check: exit %d\n%s", code, out)

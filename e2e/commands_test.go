@@ -32,14 +32,7 @@ func TestBinaries_ControllerCheckExitCodes(t *testing.T) {
 
 	check := func(args ...string) (string, int) {
 		t.Helper()
-		out, err := exec.Command(ctlBin, append([]string{"check", "--server", "http://" + httpAddr}, args...)...).CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), code
+		return runProgram(t, ctlBin, append([]string{"check", "--server", "http://" + httpAddr}, args...)...)
 	}
 	expect := func(name string, wantCode int, wantOut string, args ...string) {
 		t.Helper()

@@ -114,29 +114,6 @@ func loadRules(t *testing.T) []rule {
 	return out
 }
 
-// promInstant runs an instant query and returns how many series came back.
-func promInstant(addr, q string) (int, error) {
-	resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + urlQueryEscape(q))
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return 0, err
-	}
-	if body.Status != "success" {
-		return 0, fmt.Errorf("%s", body.Error)
-	}
-	return len(body.Data.Result), nil
-}
-
 // TestDashboards_LiveProof runs the controller with a simulated fleet in
 // every state, a real Prometheus scraping it with the committed config and
 // rules, and evaluates every panel's query and every rule through
@@ -290,29 +267,4 @@ func TestDashboards_LiveProof(t *testing.T) {
 			t.Errorf("%s = %v (%v)", q, v, err)
 		}
 	}
-}
-
-// promValue runs an instant query and returns its first sample's value.
-func promValue(addr, q string) (float64, error) {
-	resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + urlQueryEscape(q))
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Data struct {
-			Result []struct {
-				Value [2]any `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return 0, err
-	}
-	if len(body.Data.Result) == 0 {
-		return 0, fmt.Errorf("no series")
-	}
-	var v float64
-	_, err = fmt.Sscan(fmt.Sprint(body.Data.Result[0].Value[1]), &v)
-	return v, err
 }

@@ -2,10 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,7 +69,7 @@ func TestPrometheus_ScrapesController(t *testing.T) {
 	query := `sum by (state) (siaprapat_room_state{site="kalbar"})`
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		got, err := promQuery(webAddr, query)
+		got, err := promByState(webAddr, query)
 		if err == nil && got["ready"] == "1" && got["degraded"] == "1" && got["not_ready"] == "1" && got["offline"] == "0" {
 			break
 		}
@@ -82,37 +78,8 @@ func TestPrometheus_ScrapesController(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	up, err := promQuery(webAddr, `up{job="siaprapat-controller"}`)
+	up, err := promByState(webAddr, `up{job="siaprapat-controller"}`)
 	if err != nil || up[""] != "1" {
 		t.Errorf("up = %v, %v", up, err)
 	}
-}
-
-// promQuery runs an instant query and returns value by the "state" label.
-func promQuery(addr, q string) (map[string]string, error) {
-	resp, err := http.Get("http://" + addr + "/api/v1/query?query=" + url.QueryEscape(q))
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Data   struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, err
-	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("status %s", body.Status)
-	}
-	out := map[string]string{}
-	for _, r := range body.Data.Result {
-		out[r.Metric["state"]] = fmt.Sprint(r.Value[1])
-	}
-	return out, nil
 }
