@@ -56,15 +56,17 @@ func (m *Media) RunInventory(context.Context, *standard.Standard) ([]report.Chec
 	}
 	camera := report.CheckResult{Check: report.CheckCamera, Target: "Simulated Webcam (/dev/video0)", Measurements: map[string]float64{
 		"first_frame_seconds": u(0.3, 1.0), "fps": fps, "width_pixels": 1280, "height_pixels": 720,
-		"black_ratio": 0, "frozen_ratio": u(0, 0.01),
+		"black_ratio": 0, "frozen_ratio": u(0, 0.01), "low_detail_ratio": 0,
 	}}
 	audio := report.CheckResult{Check: report.CheckAudio, Target: "Simulated Speakerphone", Measurements: map[string]float64{
-		"sample_rate_hertz": 48000, "sample_bits": 16, "rms_dbfs": u(-42, -35), "noise_floor_dbfs": u(-66, -55),
-		"clip_ratio": 0, "loopback_level_dbfs": u(-21, -17),
+		"sample_rate_hertz": 48000, "sample_bits": 16, "rms_dbfs": u(-42, -35), "peak_dbfs": u(-12, -6),
+		"noise_floor_dbfs": u(-66, -55), "clip_ratio": 0, "dc_offset_ratio": u(0, 0.001), "digital_silence": 0,
+		"loopback_detected": 1, "loopback_level_dbfs": u(-21, -17), "loopback_delay_seconds": u(0.02, 0.06),
 	}}
 	network := report.CheckResult{Check: report.CheckNetwork, Target: "probe", Measurements: map[string]float64{
 		"download_bits_per_second": u(20e6, 60e6), "upload_bits_per_second": up,
-		"rtt_seconds": u(0.02, 0.06), "jitter_seconds": u(0.003, 0.01), "loss_ratio": loss,
+		"rtt_seconds": u(0.02, 0.06), "rtt_p95_seconds": u(0.06, 0.09), "jitter_seconds": u(0.003, 0.01),
+		"loss_ratio": loss, "udp_blocked": 0,
 	}}
 	devices := []report.Peripheral{
 		{Path: "1-1", ID: "f05e:0001", Name: "Simulated Webcam", Model: "Simulated Webcam", Kind: "webcam",

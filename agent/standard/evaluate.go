@@ -41,12 +41,17 @@ func (r Rule) Judge(measurements map[string]float64) report.RuleResult {
 	res.Verdict = report.Pass
 	q := func(x float64) string { return Format(r.Measurement, x) }
 	if report.IsFlag(r.Measurement) {
-		// A yes/no flag: limits at 0 mean "must be no".
+		// A yes/no flag: an upper limit at 0 means "must be no", a lower
+		// limit at 1 means "must be yes".
 		switch {
 		case r.FailAbove != nil && v > *r.FailAbove:
 			res.Verdict, res.Reason = report.Fail, r.Measurement+" is yes"
+		case r.FailBelow != nil && v < *r.FailBelow:
+			res.Verdict, res.Reason = report.Fail, r.Measurement+" is no"
 		case r.WarnAbove != nil && v > *r.WarnAbove:
 			res.Verdict, res.Reason = report.Warn, r.Measurement+" is yes"
+		case r.WarnBelow != nil && v < *r.WarnBelow:
+			res.Verdict, res.Reason = report.Warn, r.Measurement+" is no"
 		}
 		return res
 	}
@@ -68,6 +73,9 @@ func (r Rule) Judge(measurements map[string]float64) report.RuleResult {
 func (r Rule) Want() string {
 	q := func(x float64) string { return Format(r.Measurement, x) }
 	if report.IsFlag(r.Measurement) {
+		if r.FailBelow != nil || r.WarnBelow != nil {
+			return "yes"
+		}
 		return "no"
 	}
 	var parts, fails []string

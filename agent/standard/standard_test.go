@@ -213,3 +213,41 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestEvaluate_FlagsThatMustBeYesOrNo(t *testing.T) {
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := map[string]float64{"sample_rate_hertz": 48000, "sample_bits": 16, "noise_floor_dbfs": -60, "clip_ratio": 0}
+	for _, tc := range []struct {
+		name         string
+		silence      float64
+		heard        float64
+		verdict      report.Verdict
+		failingRule  string
+		failingCause string
+	}{
+		{"heard and not silent", 0, 1, report.Pass, "", ""},
+		{"silent input", 1, 1, report.Fail, "microphone_silence", "digital_silence is yes"},
+		{"speaker not heard", 0, 0, report.Fail, "loopback", "loopback_detected is no"},
+	} {
+		m := map[string]float64{"digital_silence": tc.silence, "loopback_detected": tc.heard, "loopback_level_dbfs": -19}
+		for k, v := range base {
+			m[k] = v
+		}
+		c := report.CheckResult{Check: "audio", Measurements: m}
+		s.Evaluate(&c)
+		if c.Verdict != tc.verdict {
+			t.Errorf("%s: verdict %s, want %s (%+v)", tc.name, c.Verdict, tc.verdict, c.Rules)
+		}
+		for _, r := range c.Rules {
+			if r.Rule == tc.failingRule && r.Reason != tc.failingCause {
+				t.Errorf("%s: rule %s reason %q, want %q", tc.name, r.Rule, r.Reason, tc.failingCause)
+			}
+			if r.Rule == "loopback" && r.Want != "yes" {
+				t.Errorf("loopback wants %q, want \"yes\"", r.Want)
+			}
+		}
+	}
+}
