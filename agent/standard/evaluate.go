@@ -16,6 +16,11 @@ func (s *Standard) Evaluate(c *report.CheckResult) {
 	if c.Verdict == report.Error || c.Verdict == report.Skipped {
 		return
 	}
+	if c.Verdict == report.Fail && len(c.Measurements) == 0 {
+		// The check failed before it could measure ("no camera found"):
+		// its reason says why, and the rules have nothing to judge.
+		return
+	}
 	for _, r := range s.Rules {
 		if r.Check != c.Check {
 			continue

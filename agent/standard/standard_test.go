@@ -251,3 +251,12 @@ func TestEvaluate_FlagsThatMustBeYesOrNo(t *testing.T) {
 		}
 	}
 }
+
+func TestEvaluate_FailWithoutMeasurementsKeepsItsReason(t *testing.T) {
+	s, _ := Default()
+	c := report.CheckResult{Check: "camera", Target: "camera", Verdict: report.Fail, Reason: "no camera found"}
+	s.Evaluate(&c)
+	if c.Verdict != report.Fail || c.Reason != "no camera found" || len(c.Rules) != 0 {
+		t.Errorf("got %s %q with %d rules, want fail \"no camera found\" and no rules", c.Verdict, c.Reason, len(c.Rules))
+	}
+}
