@@ -24,6 +24,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/broker"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/controller/history"
 	"github.com/siaprapat/siaprapat/controller/ingest"
 	"github.com/siaprapat/siaprapat/controller/metrics"
 	"github.com/siaprapat/siaprapat/controller/premeeting"
@@ -57,6 +58,8 @@ type Config struct {
 	CalendarInterval time.Duration
 	// APIToken, when set, is required on the API's writing requests.
 	APIToken string
+	// History bounds the report history (zero values: its defaults).
+	History  history.Options
 	Standard *standard.Standard
 	Log      *slog.Logger
 }
@@ -67,6 +70,7 @@ type Controller struct {
 	log      *slog.Logger
 	broker   *broker.Broker
 	fleet    *fleet.Fleet
+	history  *history.History
 	mqtt     *ingest.Client
 	commands *commands.Dispatcher
 	sessions *sessions.Store
@@ -99,7 +103,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 	procReg := prometheus.NewRegistry()
 	storeErrors := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "siaprapat_store_write_errors_total",
-		Help: "Failed writes of the fleet store (the rooms stay queued and are retried).",
+		Help: "Failed writes of the fleet store or the report history (what failed stays queued and is retried).",
 	})
 	procReg.MustRegister(
 		collectors.NewGoCollector(),
@@ -113,6 +117,12 @@ func Start(cfg Config) (_ *Controller, err error) {
 		return nil, err
 	}
 	c.log.Info("fleet store open", "dir", cfg.DataDir, "rooms", c.fleet.Len())
+	hopts := cfg.History
+	hopts.Log = c.log.With("component", "history")
+	hopts.OnError = func(error) { storeErrors.Inc() }
+	if c.history, err = history.Open(cfg.DataDir, hopts); err != nil {
+		return nil, err
+	}
 
 	fleetReg := prometheus.NewRegistry()
 	fleetReg.MustRegister(metrics.New(c.fleet))
@@ -120,6 +130,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 	if err != nil {
 		return nil, err
 	}
+	in.SetHistory(c.history)
 
 	// Commands go out through the MQTT session that Dial makes below; results
 	// come back through ingest, wired before any message can arrive.
@@ -204,6 +215,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 
 	srv := &api.Server{
 		Fleet:    c.fleet,
+		History:  c.history,
 		Commands: c.commands,
 		Sessions: c.sessions,
 		Token:    cfg.APIToken,
@@ -286,6 +298,9 @@ func (c *Controller) close() error {
 	}
 	if c.fleet != nil {
 		errs = append(errs, c.fleet.Close())
+	}
+	if c.history != nil {
+		errs = append(errs, c.history.Close())
 	}
 	if c.sessions != nil {
 		errs = append(errs, c.sessions.Close())

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -437,4 +438,80 @@ func TestEndToEnd_MosquittoGoesAwayAndComesBack(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	waitState(t, c, "kalbar", "r1", "ready", 5*time.Second)
+}
+
+// TestAPI_ReportHistoryKeepsEachReportOnce sends reports as QoS 1 redelivery
+// and a spool replay would: the same report twice, and an old one after a
+// newer. The history has each once, oldest first, across a restart; the
+// room's state follows the newest.
+func TestAPI_ReportHistoryKeepsEachReportOnce(t *testing.T) {
+	dir := t.TempDir()
+	c := startController(t, dir, "")
+	r := newRoom(t, c.BrokerURL(), "kalbar", "r1", fleetsim.ProfileReady)
+	reps := make([]*report.Report, 3)
+	for i := range reps {
+		reps[i] = r.run.Run(context.Background())
+		reps[i].MeasuredAt = reps[i].MeasuredAt.Add(time.Duration(i-3) * time.Minute)
+	}
+	payload := func(rep *report.Report) []byte {
+		b, err := json.Marshal(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	topic := report.Topic("kalbar", "r1", report.KindReport)
+	for _, i := range []int{0, 2, 2, 1, 0} { // a duplicate, and an old one after the newest
+		publishRaw(t, c.BrokerURL(), topic, payload(reps[i]))
+	}
+	base := "http://" + c.HTTPAddr() + "/api/v1/rooms/kalbar/r1/reports"
+	var list struct {
+		Reports []*report.Report `json:"reports"`
+		More    bool             `json:"more"`
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for counter(t, c, "siaprapat_reports_received_total", nil) < 5 {
+		if time.Now().After(deadline) {
+			t.Fatal("the controller did not receive the 5 messages")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ids := func(addr string) []string {
+		list.Reports = nil
+		if code := getJSON(t, "http://"+addr+"/api/v1/rooms/kalbar/r1/reports?since="+reps[0].MeasuredAt.Format(time.RFC3339Nano), &list); code != 200 {
+			t.Fatalf("history: HTTP %d", code)
+		}
+		var out []string
+		for _, rep := range list.Reports {
+			out = append(out, rep.ID)
+		}
+		return out
+	}
+	want := []string{reps[0].ID, reps[1].ID, reps[2].ID}
+	if got := ids(c.HTTPAddr()); !slices.Equal(got, want) {
+		t.Errorf("history = %v, want each report once, oldest first: %v", got, want)
+	}
+	if got := apiState(t, c, "kalbar", "r1"); got.Report == nil || got.Report.ID != reps[2].ID {
+		t.Errorf("room state follows %v, want the newest report %s", got.Report, reps[2].ID)
+	}
+	if n := counter(t, c, "siaprapat_reports_ignored_total", map[string]string{"reason": "duplicate"}); n != 2 {
+		t.Errorf("duplicates counted: %v, want 2", n)
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	if code := getJSON(t, base+"?since=yesterday", &e); code != 400 || !strings.Contains(e.Error, "RFC 3339") {
+		t.Errorf("bad since: %d %q", code, e.Error)
+	}
+	if code := getJSON(t, "http://"+c.HTTPAddr()+"/api/v1/rooms/kalbar/nope/reports", &e); code != 404 {
+		t.Errorf("unknown room: %d %q", code, e.Error)
+	}
+	r.link.Drop()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c2 := startController(t, dir, "")
+	if got := ids(c2.HTTPAddr()); !slices.Equal(got, want) {
+		t.Errorf("history after restart = %v, want %v", got, want)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,12 +20,14 @@ import (
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/controller/history"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 )
 
 // Server holds what the handlers need.
 type Server struct {
 	Fleet    *fleet.Fleet
+	History  *history.History // may be nil: no report history
 	Commands *commands.Dispatcher
 	Sessions *sessions.Store
 	Gatherer prometheus.Gatherer
@@ -49,6 +52,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /api/v1/rooms", s.listRooms)
 	mux.HandleFunc("GET /api/v1/rooms/{site}/{room}", s.getRoom)
+	mux.HandleFunc("GET /api/v1/rooms/{site}/{room}/reports", s.listReports)
 	mux.HandleFunc("POST /api/v1/rooms/{site}/{room}/checks", s.authorized(s.startCheck))
 	mux.HandleFunc("GET /api/v1/checks/{id}", s.getCheck)
 	mux.HandleFunc("POST /api/v1/rooms/{site}/{room}/sessions", s.authorized(s.createSession))
@@ -84,6 +88,7 @@ func (s *Server) index(w http.ResponseWriter, _ *http.Request) {
 GET /metrics                      Prometheus metrics
 GET /api/v1/rooms                 every room with its state
 GET /api/v1/rooms/{site}/{room}   one room with its newest report
+GET /api/v1/rooms/{site}/{room}/reports?since=RFC3339[&limit=N]   its report history, oldest first
 POST /api/v1/rooms/{site}/{room}/checks[?wait=90s]
                                   check a room now (body, optional: {"checks": ["host"], "timeout": "2m"})
 GET /api/v1/checks/{id}           a check's status and verdict
@@ -197,6 +202,60 @@ func (s *Server) getRoom(w http.ResponseWriter, r *http.Request) {
 		d.ReceivedAt = &t
 	}
 	writeJSON(w, http.StatusOK, d)
+}
+
+// ReportList is a page of a room's report history, oldest first. When More
+// is true, ask again with since just after the last report's measured_at.
+type ReportList struct {
+	Site    string           `json:"site"`
+	Room    string           `json:"room"`
+	Since   time.Time        `json:"since"`
+	Reports []*report.Report `json:"reports"`
+	More    bool             `json:"more"`
+}
+
+func (s *Server) listReports(w http.ResponseWriter, r *http.Request) {
+	site, room, ok := roomPath(w, r)
+	if !ok {
+		return
+	}
+	if s.History == nil {
+		writeError(w, http.StatusNotFound, "this controller keeps no report history")
+		return
+	}
+	if _, ok := s.Fleet.Get(site, room); !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("room %s/%s is not known: no agent has reported for it", site, room))
+		return
+	}
+	q := r.URL.Query()
+	var since time.Time
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("since %q: want an RFC 3339 time such as 2026-11-23T08:00:00Z", v))
+			return
+		}
+		since = t
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > history.MaxList {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %q: want a whole number from 1 to %d", v, history.MaxList))
+			return
+		}
+		limit = n
+	}
+	reps, more, err := s.History.Since(site, room, since, limit)
+	if err != nil {
+		s.Log.Error("could not read the report history", "site", site, "room", room, "err", err)
+		writeError(w, http.StatusInternalServerError, "could not read the report history; see the controller's log")
+		return
+	}
+	if reps == nil {
+		reps = []*report.Report{}
+	}
+	writeJSON(w, http.StatusOK, ReportList{Site: site, Room: room, Since: since, Reports: reps, More: more})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -31,16 +31,18 @@ type Ingest struct {
 	// report, if any, has been applied to the fleet).
 	Results func(site, room string, res *report.Result)
 
-	fleet *fleet.Fleet
-	rooms *rooms.Config // what each room should have; may be nil
-	log   *slog.Logger
-	now   func() time.Time
+	fleet   *fleet.Fleet
+	history Recorder      // every report, once per id; may be nil
+	rooms   *rooms.Config // what each room should have; may be nil
+	log     *slog.Logger
+	now     func() time.Time
 
 	received       prometheus.Counter
 	rejected       *prometheus.CounterVec
 	ignored        *prometheus.CounterVec
 	statuses       prometheus.Counter
 	statusRejected prometheus.Counter
+	historyErrors  prometheus.Counter
 
 	// logEvery limits warnings about bad input to one per reason per interval,
 	// so a flood of garbage cannot flood the log; the metrics count them all.
@@ -48,6 +50,16 @@ type Ingest struct {
 	lastLog  map[string]time.Time
 	logEvery time.Duration
 }
+
+// Recorder keeps every report taken, once per report id (the report
+// history). Add reports false for an id it already has.
+type Recorder interface {
+	Add(rep *report.Report) (bool, error)
+}
+
+// SetHistory makes every valid report go to the history first; a report
+// whose id the history already has is a duplicate and changes nothing.
+func (in *Ingest) SetHistory(h Recorder) { in.history = h }
 
 // New returns an Ingest feeding the fleet, registering its counters on reg.
 // rc, when not nil, says what each room should have: reports of those rooms
@@ -81,6 +93,10 @@ func New(f *fleet.Fleet, rc *rooms.Config, reg prometheus.Registerer, log *slog.
 			Name: "siaprapat_status_messages_rejected_total",
 			Help: "Agent status messages rejected: a bad topic, a payload other than online or offline, or a new room past the room limit.",
 		}),
+		historyErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "siaprapat_history_record_errors_total",
+			Help: "Valid reports that could not be recorded in the report history (the room's state still took them).",
+		}),
 		lastLog:  map[string]time.Time{},
 		logEvery: 10 * time.Second,
 	}
@@ -89,7 +105,7 @@ func New(f *fleet.Fleet, rc *rooms.Config, reg prometheus.Registerer, log *slog.
 	}
 	in.ignored.WithLabelValues("duplicate")
 	in.ignored.WithLabelValues("older")
-	for _, c := range []prometheus.Collector{in.received, in.rejected, in.ignored, in.statuses, in.statusRejected} {
+	for _, c := range []prometheus.Collector{in.received, in.rejected, in.ignored, in.statuses, in.statusRejected, in.historyErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -170,6 +186,18 @@ func (in *Ingest) applyReport(site, room, topic string, rep *report.Report) bool
 	if judged := inventory.Judge(in.rooms.For(site, room), rep); len(judged) > 0 {
 		rep.Checks = append(rep.Checks, judged...)
 		rep.Verdict = report.RoomVerdictOf(rep.Checks)
+	}
+	if in.history != nil {
+		added, err := in.history.Add(rep)
+		switch {
+		case err != nil:
+			// The room's state still follows the report; only its history lacks it.
+			in.historyErrors.Inc()
+			in.warn("history", "could not record a report in the history", "topic", topic, "id", rep.ID, "err", err)
+		case !added:
+			in.ignored.WithLabelValues("duplicate").Inc()
+			return true
+		}
 	}
 	switch in.fleet.ApplyReport(rep, in.now()) {
 	case fleet.Refused:

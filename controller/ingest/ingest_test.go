@@ -49,6 +49,9 @@ func TestIngest_CountsEveryOutcome(t *testing.T) {
 	in.Handle("siaprapat/v1/kal!bar/r1/status", []byte("online"))                     // bad status topic
 
 	want := `
+# HELP siaprapat_history_record_errors_total Valid reports that could not be recorded in the report history (the room's state still took them).
+# TYPE siaprapat_history_record_errors_total counter
+siaprapat_history_record_errors_total 0
 # HELP siaprapat_reports_ignored_total Valid reports that did not change a room's state: a duplicate id, or older than the room's newest report.
 # TYPE siaprapat_reports_ignored_total counter
 siaprapat_reports_ignored_total{reason="duplicate"} 1

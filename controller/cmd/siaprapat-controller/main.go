@@ -19,6 +19,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller"
 	"github.com/siaprapat/siaprapat/controller/broker"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/controller/history"
 	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 	"github.com/siaprapat/siaprapat/internal/cli"
@@ -68,7 +69,7 @@ func serve(args []string, stderr io.Writer) int {
 	brokerURL := fs.String("broker", "", "external MQTT broker URL (mqtt://, tcp://, mqtts://, ssl://); turns the embedded broker off")
 	username := fs.String("username", "", "user name for the external broker")
 	password := fs.String("password", "", "password for the external broker (or set SIAPRAPAT_MQTT_PASSWORD)")
-	dataDir := fs.String("data", controller.DefaultDataDir, "data directory (fleet.db)")
+	dataDir := fs.String("data", controller.DefaultDataDir, "data directory (fleet.db, history.db, alerts.db)")
 	maxRooms := fs.Int("max-rooms", fleet.DefaultMaxRooms, "most rooms the fleet keeps; messages for further new rooms are refused and counted")
 	stdFile := fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)")
 	roomsFile := fs.String("rooms", "", "rooms file: the devices each room should have (YAML, see README)")
@@ -79,6 +80,8 @@ func serve(args []string, stderr io.Writer) int {
 	fs.Var(&webhooks, "webhook", "URL that receives a JSON message (Bahasa Indonesia and English) per alert firing or resolved (repeatable)")
 	leadTimes := fs.String("lead-times", "30m,10m", "when rooms are checked before a session, comma-separated (a room may set its own in the rooms file)")
 	calendarInterval := fs.Duration("calendar-interval", sessions.DefaultFeedInterval, "how often the rooms' iCalendar feeds are read")
+	historyAge := fs.Duration("history-max-age", history.DefaultMaxAge, "reports older than this leave the report history")
+	historyPerRoom := fs.Int("history-max-per-room", history.DefaultMaxPerRoom, "most reports the history keeps per room (the oldest leave first)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	checkConfig := fs.Bool("check-config", false, "check the flags and the standard, then exit")
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +124,9 @@ func serve(args []string, stderr io.Writer) int {
 	if *maxRooms < 1 {
 		return fail(fmt.Errorf("--max-rooms %d: want at least 1", *maxRooms))
 	}
+	if *historyAge <= 0 || *historyPerRoom < 1 {
+		return fail(fmt.Errorf("--history-max-age %v, --history-max-per-room %d: want a positive age and at least 1 report", *historyAge, *historyPerRoom))
+	}
 	if *password == "" {
 		*password = os.Getenv("SIAPRAPAT_MQTT_PASSWORD")
 	}
@@ -137,6 +143,7 @@ func serve(args []string, stderr io.Writer) int {
 	log.Info("starting siaprapat-controller", "version", cli.Version(), "standard", std.String(), "freshness", std.Freshness)
 	c, err := controller.Start(controller.Config{
 		HTTPListen:       *httpListen,
+		History:          history.Options{MaxAge: *historyAge, MaxPerRoom: *historyPerRoom},
 		MQTTListen:       *mqttListen,
 		Broker:           *brokerURL,
 		Username:         *username,

@@ -1,0 +1,155 @@
+package history
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+)
+
+var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+
+func rep(site, room string, i int) *report.Report {
+	return &report.Report{
+		Schema: report.Schema, ID: fmt.Sprintf("%s%s%030x", site, room, i), Site: site, Room: room,
+		MeasuredAt: t0.Add(time.Duration(i) * time.Minute), Verdict: report.Ready,
+	}
+}
+
+func open(t *testing.T, dir string, opts Options) *History {
+	t.Helper()
+	h, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func ids(t *testing.T, h *History, site, room string, since time.Time) []string {
+	t.Helper()
+	reps, _, err := h.Since(site, room, since, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range reps {
+		out = append(out, r.ID[len(r.ID)-4:])
+	}
+	return out
+}
+
+func TestHistory_StoresEachIDOnceInMeasuredOrder(t *testing.T) {
+	dir := t.TempDir()
+	h := open(t, dir, Options{})
+	// Out of order, as a spool replay after newer reports would arrive.
+	for _, i := range []int{3, 1, 2, 1, 3} {
+		if _, err := h.Add(rep("s", "r", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// Duplicates of stored reports, after the flush.
+	for _, i := range []int{2, 3} {
+		added, err := h.Add(rep("s", "r", i))
+		if err != nil || added {
+			t.Fatalf("report %d added again (err %v)", i, err)
+		}
+	}
+	if got := fmt.Sprint(ids(t, h, "s", "r", time.Time{})); got != "[0001 0002 0003]" {
+		t.Errorf("history = %s, want reports 1, 2, 3 once each, oldest first", got)
+	}
+	if got := fmt.Sprint(ids(t, h, "s", "r", t0.Add(2*time.Minute))); got != "[0002 0003]" {
+		t.Errorf("since minute 2 = %s", got)
+	}
+	if got := ids(t, h, "s", "other", time.Time{}); len(got) != 0 {
+		t.Errorf("another room's history = %v", got)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopened: still there, still deduplicated.
+	h = open(t, dir, Options{})
+	defer h.Close()
+	if added, _ := h.Add(rep("s", "r", 1)); added {
+		t.Error("report 1 added again after a restart")
+	}
+	if n := h.Len("s", "r"); n != 3 {
+		t.Errorf("Len = %d after restart, want 3", n)
+	}
+}
+
+func TestHistory_KeepsAtMostMaxPerRoom(t *testing.T) {
+	h := open(t, t.TempDir(), Options{MaxPerRoom: 3})
+	defer h.Close()
+	for i := 1; i <= 5; i++ {
+		h.Add(rep("s", "r", i))
+		h.Add(rep("s", "q", i))
+	}
+	if got := fmt.Sprint(ids(t, h, "s", "r", time.Time{})); got != "[0003 0004 0005]" {
+		t.Errorf("history = %s, want the newest 3", got)
+	}
+	if n := h.Len("s", "q"); n != 3 {
+		t.Errorf("other room keeps %d, want 3", n)
+	}
+	// A removed report's id is free again (it is past the bound anyway).
+	if added, _ := h.Add(rep("s", "r", 1)); !added {
+		t.Error("a report removed by the bound was refused as a duplicate")
+	}
+}
+
+func TestHistory_PruneRemovesReportsPastMaxAge(t *testing.T) {
+	now := t0.Add(10 * time.Minute)
+	h := open(t, t.TempDir(), Options{MaxAge: 5 * time.Minute, Now: func() time.Time { return now }})
+	defer h.Close()
+	for i := 1; i <= 9; i++ {
+		h.Add(rep("a", "r", i))
+		h.Add(rep("b", "r", i))
+	}
+	if err := h.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	for _, site := range []string{"a", "b"} {
+		if got := fmt.Sprint(ids(t, h, site, "r", time.Time{})); got != "[0005 0006 0007 0008 0009]" {
+			t.Errorf("site %s after prune = %s, want minutes 5 to 9", site, got)
+		}
+		if n := h.Len(site, "r"); n != 5 {
+			t.Errorf("site %s Len = %d, want 5", site, n)
+		}
+	}
+}
+
+func TestHistory_SinceSaysWhenMoreFollow(t *testing.T) {
+	h := open(t, t.TempDir(), Options{})
+	defer h.Close()
+	for i := 1; i <= 4; i++ {
+		h.Add(rep("s", "r", i))
+	}
+	reps, more, err := h.Since("s", "r", time.Time{}, 3)
+	if err != nil || len(reps) != 3 || !more {
+		t.Fatalf("got %d reports, more=%v, err %v; want 3 and more", len(reps), more, err)
+	}
+	reps, more, _ = h.Since("s", "r", reps[2].MeasuredAt.Add(time.Nanosecond), 3)
+	if len(reps) != 1 || more {
+		t.Errorf("second page: %d reports, more=%v; want 1 and no more", len(reps), more)
+	}
+}
+
+func BenchmarkHistory_Add(b *testing.B) {
+	h, err := Open(b.TempDir(), Options{MaxPerRoom: 100})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := h.Add(rep("s", fmt.Sprint("r", i%1000), i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
