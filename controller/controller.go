@@ -4,6 +4,8 @@ package controller
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/controller/agents"
 	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/api"
 	"github.com/siaprapat/siaprapat/controller/broker"
@@ -41,13 +44,20 @@ const (
 // Config configures a controller.
 type Config struct {
 	HTTPListen string // address of the HTTP API and /metrics
-	MQTTListen string // embedded broker address; "" runs no embedded broker
-	Broker     string // external broker URL; when set, no embedded broker runs
-	Username   string // credentials for the external broker
-	Password   string
-	DataDir    string        // where fleet.db lives
-	MaxRooms   int           // 0 means fleet.DefaultMaxRooms
-	Rooms      *rooms.Config // per room: devices, calendar, zone, lead times; may be nil
+	MQTTListen string // embedded broker address; "" runs no plain listener
+	// MQTTTLSListen is the embedded broker's TLS listener ("" for none), with
+	// its certificate and key files, and optionally the CA of agents' client
+	// certificates (common name SITE/ROOM).
+	MQTTTLSListen, MQTTTLSCert, MQTTTLSKey, MQTTClientCA string
+	// MQTTRequireLogin makes the embedded broker refuse clients without
+	// credentials even on loopback.
+	MQTTRequireLogin bool
+	Broker           string // external broker URL; when set, no embedded broker runs
+	Username         string // credentials for the external broker
+	Password         string
+	DataDir          string        // where fleet.db lives
+	MaxRooms         int           // 0 means fleet.DefaultMaxRooms
+	Rooms            *rooms.Config // per room: devices, calendar, zone, lead times; may be nil
 	// Alertmanagers are the Alertmanager base URLs readiness alerts go to.
 	Alertmanagers []string
 	// Webhooks receive a JSON message per alert firing or resolved.
@@ -56,8 +66,13 @@ type Config struct {
 	LeadTimes []time.Duration
 	// CalendarInterval is how often the rooms' iCalendar feeds are read.
 	CalendarInterval time.Duration
-	// APIToken, when set, is required on the API's writing requests.
+	// APIToken, when set, is the admin token: required on the API's writing
+	// requests and to enrol agents from other machines.
 	APIToken string
+	// APIReadToken, when set, is required (or the admin token) to read the
+	// API; MetricsAuth makes /metrics take it too.
+	APIReadToken string
+	MetricsAuth  bool
 	// History bounds the report history (zero values: its defaults).
 	History  history.Options
 	Standard *standard.Standard
@@ -69,6 +84,7 @@ type Controller struct {
 	cfg      Config
 	log      *slog.Logger
 	broker   *broker.Broker
+	agents   *agents.Store
 	fleet    *fleet.Fleet
 	history  *history.History
 	mqtt     *ingest.Client
@@ -150,13 +166,32 @@ func Start(cfg Config) (_ *Controller, err error) {
 			return nil, err
 		}
 		c.log.Info("using external MQTT broker", "broker", u.Redacted())
+	case cfg.MQTTTLSListen != "" && cfg.MQTTListen == "":
+		return nil, errors.New("--mqtt-tls-listen without --mqtt-listen: the controller's own client uses the plain listener; keep it on loopback (--mqtt-listen 127.0.0.1:1883)")
 	case cfg.MQTTListen != "":
-		c.broker, err = broker.Start(cfg.MQTTListen, c.log)
+		if c.agents, err = agents.Open(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		// The controller's own client logs in with a password made afresh
+		// at every start: it never leaves this process.
+		var pw [24]byte
+		_, _ = rand.Read(pw[:])
+		password := hex.EncodeToString(pw[:])
+		c.broker, err = broker.Start(broker.Options{
+			Listen: cfg.MQTTListen, TLSListen: cfg.MQTTTLSListen, TLSCert: cfg.MQTTTLSCert, TLSKey: cfg.MQTTTLSKey,
+			ClientCA: cfg.MQTTClientCA, RequireLogin: cfg.MQTTRequireLogin, Agents: c.agents, ControllerPassword: password,
+			Registerer: procReg, Log: c.log,
+		})
 		if err != nil {
 			return nil, err
 		}
 		brokerURL = c.broker.URL()
-		c.log.Info("embedded MQTT broker listening", "addr", c.broker.Addr())
+		cfg.Username, cfg.Password = broker.ControllerUser, password
+		c.log.Info("embedded MQTT broker listening", "addr", c.broker.Addr(), "tls", c.broker.TLSAddr(),
+			"anonymous_from_loopback", c.broker.Anonymous(), "enrolled_agents", c.agents.Len())
+		if !c.broker.Anonymous() && c.agents.Len() == 0 {
+			c.log.Warn("the embedded broker listens beyond loopback and no agent is enrolled yet: enrol each room with 'siaprapat-controller agent add SITE/ROOM'")
+		}
 	default:
 		return nil, errors.New("no MQTT broker: give --broker URL for an external one, or --mqtt-listen ADDR for the embedded one")
 	}
@@ -214,12 +249,15 @@ func Start(cfg Config) (_ *Controller, err error) {
 	}()
 
 	srv := &api.Server{
-		Fleet:    c.fleet,
-		History:  c.history,
-		Commands: c.commands,
-		Sessions: c.sessions,
-		Token:    cfg.APIToken,
-		Gatherer: prometheus.Gatherers{procReg, fleetReg},
+		Fleet:       c.fleet,
+		History:     c.history,
+		Commands:    c.commands,
+		Sessions:    c.sessions,
+		Token:       cfg.APIToken,
+		ReadToken:   cfg.APIReadToken,
+		MetricsAuth: cfg.MetricsAuth,
+		Gatherer:    prometheus.Gatherers{procReg, fleetReg},
+		Agents:      c.enroller(),
 		Ready: func() error {
 			if !c.mqtt.Connected() {
 				return fmt.Errorf("not connected to the MQTT broker %s", redacted(brokerURL))
@@ -269,6 +307,14 @@ func (c *Controller) BrokerURL() string {
 	return c.broker.URL()
 }
 
+// BrokerTLSURL is the embedded broker's MQTT over TLS URL, "" without one.
+func (c *Controller) BrokerTLSURL() string {
+	if c.broker == nil || c.broker.TLSAddr() == "" {
+		return ""
+	}
+	return "mqtts://" + c.broker.TLSAddr()
+}
+
 // WaitReady waits until the controller is subscribed to its broker.
 func (c *Controller) WaitReady(ctx context.Context) error { return c.mqtt.WaitConnected(ctx) }
 
@@ -296,6 +342,9 @@ func (c *Controller) close() error {
 	if c.broker != nil {
 		errs = append(errs, c.broker.Close())
 	}
+	if c.agents != nil {
+		errs = append(errs, c.agents.Close())
+	}
 	if c.fleet != nil {
 		errs = append(errs, c.fleet.Close())
 	}
@@ -310,3 +359,35 @@ func (c *Controller) close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// enroller is the controller as an api.Enroller, or nil without an
+// embedded broker (an external broker has its own users).
+func (c *Controller) enroller() api.Enroller {
+	if c.agents == nil {
+		return nil
+	}
+	return enroller{c}
+}
+
+type enroller struct{ c *Controller }
+
+func (e enroller) Enrol(site, room string) (agents.Agent, string, error) {
+	return e.c.agents.Add(site, room, time.Now())
+}
+
+// Revoke removes a room's credentials, disconnects its agent, clears its
+// retained status and forgets the room: it leaves the metrics and the API.
+func (e enroller) Revoke(site, room string) error {
+	if err := e.c.agents.Remove(site, room); err != nil {
+		return err
+	}
+	kicked := e.c.broker.Kick(agents.Username(site, room))
+	if err := e.c.mqtt.ClearRetained(report.Topic(site, room, report.KindStatus)); err != nil {
+		e.c.log.Warn("could not clear the revoked room's retained status; it may reappear as offline", "site", site, "room", room, "err", err)
+	}
+	e.c.fleet.Remove(site, room)
+	e.c.log.Info("agent revoked", "site", site, "room", room, "connections_closed", kicked)
+	return nil
+}
+
+func (e enroller) List() []agents.Agent { return e.c.agents.List() }

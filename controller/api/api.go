@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/controller/agents"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/history"
@@ -34,48 +36,118 @@ type Server struct {
 	// Ready reports whether the controller can take reports (its MQTT
 	// session is up); /readyz answers 503 while it cannot.
 	Ready func() error
-	// Token, when set, is required as "Authorization: Bearer TOKEN" on every
-	// request that changes something (POST, PUT, DELETE); reads stay open.
+	// Token, when set, is the admin token: required as "Authorization:
+	// Bearer TOKEN" on every request that changes something (POST, PUT,
+	// DELETE), and good for reads too.
 	Token string
-	Log   *slog.Logger
+	// ReadToken, when set, is required (or the admin token) on every read
+	// of the API; when empty, reads are open.
+	ReadToken string
+	// MetricsAuth makes /metrics take the read (or admin) token too.
+	MetricsAuth bool
+	// Agents enrols and revokes agents; nil means this controller does not.
+	Agents Enroller
+	Log    *slog.Logger
+}
+
+// Enroller enrols the agent of a room (making its credentials) and revokes it.
+type Enroller interface {
+	Enrol(site, room string) (agents.Agent, string, error)
+	Revoke(site, room string) error
+	List() []agents.Agent
 }
 
 // Handler returns the HTTP routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.index)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{
+	metrics := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{
 		ErrorLog:      slog.NewLogLogger(s.Log.Handler(), slog.LevelError),
 		ErrorHandling: promhttp.ContinueOnError,
-	}))
+	})
+	if s.MetricsAuth {
+		metrics = s.reader(metrics.ServeHTTP)
+	}
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("GET /api/v1/rooms", s.listRooms)
-	mux.HandleFunc("GET /api/v1/rooms/{site}/{room}", s.getRoom)
-	mux.HandleFunc("GET /api/v1/rooms/{site}/{room}/reports", s.listReports)
+	mux.HandleFunc("GET /api/v1/rooms", s.reader(s.listRooms))
+	mux.HandleFunc("GET /api/v1/rooms/{site}/{room}", s.reader(s.getRoom))
+	mux.HandleFunc("GET /api/v1/rooms/{site}/{room}/reports", s.reader(s.listReports))
 	mux.HandleFunc("POST /api/v1/rooms/{site}/{room}/checks", s.authorized(s.startCheck))
-	mux.HandleFunc("GET /api/v1/checks/{id}", s.getCheck)
+	mux.HandleFunc("GET /api/v1/checks/{id}", s.reader(s.getCheck))
 	mux.HandleFunc("POST /api/v1/rooms/{site}/{room}/sessions", s.authorized(s.createSession))
-	mux.HandleFunc("GET /api/v1/sessions", s.listSessions)
-	mux.HandleFunc("GET /api/v1/sessions/{id}", s.getSession)
+	mux.HandleFunc("GET /api/v1/sessions", s.reader(s.listSessions))
+	mux.HandleFunc("GET /api/v1/sessions/{id}", s.reader(s.getSession))
 	mux.HandleFunc("PUT /api/v1/sessions/{id}", s.authorized(s.updateSession))
 	mux.HandleFunc("DELETE /api/v1/sessions/{id}", s.authorized(s.deleteSession))
+	mux.HandleFunc("GET /api/v1/agents", s.admin(s.listAgents))
+	mux.HandleFunc("POST /api/v1/agents", s.admin(s.addAgent))
+	mux.HandleFunc("DELETE /api/v1/agents/{site}/{room}", s.admin(s.removeAgent))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path))
 	})
 	return mux
 }
 
-// authorized requires the API token, when one is set.
+// bearer returns the request's bearer token, "" when it has none.
+func bearer(r *http.Request) string {
+	scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(got)
+}
+
+func tokenIs(got, want string) bool {
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+func unauthorized(w http.ResponseWriter, msg string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="siaprapat"`)
+	writeError(w, http.StatusUnauthorized, msg)
+}
+
+// authorized requires the admin token, when one is set.
 func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.Token != "" {
-			scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.Token)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="siaprapat"`)
-				writeError(w, http.StatusUnauthorized, "this request changes something: send the controller's API token as 'Authorization: Bearer TOKEN'")
+		if s.Token != "" && !tokenIs(bearer(r), s.Token) {
+			unauthorized(w, "this request changes something: send the controller's API token as 'Authorization: Bearer TOKEN'")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// reader requires the read or the admin token, when a read token is set.
+func (s *Server) reader(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.ReadToken != "" {
+			if got := bearer(r); !tokenIs(got, s.ReadToken) && !tokenIs(got, s.Token) {
+				unauthorized(w, "reading this controller takes a token: send its read or admin API token as 'Authorization: Bearer TOKEN'")
 				return
 			}
+		}
+		h(w, r)
+	}
+}
+
+// admin requires the admin token; without one configured, only this
+// machine may call (credentials must not be handed to anyone who asks).
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.Agents == nil {
+			writeError(w, http.StatusNotFound, "this controller does not enrol agents: it uses an external broker, whose own users and ACL apply")
+			return
+		}
+		if s.Token != "" {
+			s.authorized(h)(w, r)
+			return
+		}
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			writeError(w, http.StatusForbidden, "enrolling agents from another machine needs the admin token: start the controller with --api-token")
+			return
 		}
 		h(w, r)
 	}

@@ -4,13 +4,20 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"sync/atomic"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/siaprapat/siaprapat/agent/report"
 )
@@ -23,20 +30,86 @@ const DefaultListen = "127.0.0.1:1883"
 // so anything much larger is refused by the broker before it costs memory.
 const MaxPacketBytes = report.MaxBytes * 4
 
-// Broker is a running embedded broker.
-type Broker struct {
-	server *mqtt.Server
-	tcp    *listeners.TCP
+// Options configure the embedded broker.
+type Options struct {
+	Listen    string // plain MQTT listener; "" for none
+	TLSListen string // MQTT over TLS listener; "" for none
+	TLSCert   string // PEM certificate file of the TLS listener
+	TLSKey    string // PEM key file of the TLS listener
+	// ClientCA, when set, is a PEM file of the CA whose client certificates
+	// the TLS listener accepts; a certificate's common name SITE/ROOM logs in
+	// as that enrolled agent.
+	ClientCA string
+	// Agents are the enrolled agents; nil means none.
+	Agents Agents
+	// RequireLogin refuses clients without credentials even on loopback.
+	RequireLogin bool
+	// ControllerPassword is what the controller's own client (ControllerUser)
+	// logs in with.
+	ControllerPassword string
+	Registerer         prometheus.Registerer // for the broker's counters; may be nil
+	Log                *slog.Logger
 }
 
-// Start binds the listener and serves. The embedded broker has no
-// authentication yet, so it refuses any address that is not loopback.
-func Start(listen string, log *slog.Logger) (*Broker, error) {
-	if err := loopbackOnly(listen); err != nil {
-		return nil, err
+// Broker is a running embedded broker.
+type Broker struct {
+	server    *mqtt.Server
+	tcp, tls  *listeners.TCP
+	anonymous bool
+}
+
+// Start binds the listeners and serves. Clients without credentials are let
+// in only while every listener is on loopback; otherwise each agent logs in
+// with its enrolled credentials or certificate.
+func Start(o Options) (*Broker, error) {
+	if o.Listen == "" && o.TLSListen == "" {
+		return nil, errors.New("embedded broker: no listener: give --mqtt-listen or --mqtt-tls-listen")
 	}
+	anonymous := !o.RequireLogin
+	for _, addr := range []string{o.Listen, o.TLSListen} {
+		if addr == "" {
+			continue
+		}
+		lo, err := isLoopback(addr)
+		if err != nil {
+			return nil, err
+		}
+		anonymous = anonymous && lo
+	}
+	var tlsConfig *tls.Config
+	if o.TLSListen != "" {
+		var err error
+		if tlsConfig, err = serverTLS(o.TLSCert, o.TLSKey, o.ClientCA); err != nil {
+			return nil, err
+		}
+	}
+	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	hook := &authHook{
+		agents: o.Agents, controllerPass: o.ControllerPassword, anonymous: anonymous, log: log.With("component", "broker"),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "siaprapat_broker_connections_refused_total",
+			Help: "MQTT connections the embedded broker refused, by reason (anonymous, credentials, certificate, cert_mismatch).",
+		}, []string{"reason"}),
+		denied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "siaprapat_broker_acl_denied_total",
+			Help: "Publications and subscriptions the embedded broker denied an agent: a topic outside its own room.",
+		}, []string{"action"}),
+		logs: newRateLimit(10 * time.Second),
+	}
+	for _, r := range []string{RefusedAnonymous, RefusedCredentials, RefusedCertificate, RefusedCertMixup} {
+		hook.refused.WithLabelValues(r)
+	}
+	hook.denied.WithLabelValues("publish")
+	hook.denied.WithLabelValues("subscribe")
+	if o.Registerer != nil {
+		for _, c := range []prometheus.Collector{hook.refused, hook.denied} {
+			if err := o.Registerer.Register(c); err != nil {
+				return nil, err
+			}
+		}
 	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = MaxPacketBytes
@@ -46,42 +119,111 @@ func Start(listen string, log *slog.Logger) (*Broker, error) {
 		// province's scale that is noise, so only its errors come through.
 		Logger: slog.New(errorsOnly{log.Handler()}).With("component", "broker"),
 	})
-	if err := s.AddHook(new(auth.AllowHook), nil); err != nil {
+	if err := s.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
-	tcp := listeners.NewTCP(listeners.Config{ID: "tcp", Address: listen})
-	if err := s.AddListener(tcp); err != nil {
-		return nil, fmt.Errorf("embedded broker: listen on %s: %w", listen, err)
+	b := &Broker{server: s, anonymous: anonymous}
+	if o.Listen != "" {
+		b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: o.Listen})
+		if err := s.AddListener(b.tcp); err != nil {
+			return nil, fmt.Errorf("embedded broker: listen on %s: %w", o.Listen, err)
+		}
+	}
+	if o.TLSListen != "" {
+		b.tls = listeners.NewTCP(listeners.Config{ID: "tls", Address: o.TLSListen, TLSConfig: tlsConfig})
+		if err := s.AddListener(b.tls); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("embedded broker: listen on %s: %w", o.TLSListen, err)
+		}
 	}
 	if err := s.Serve(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
-	return &Broker{server: s, tcp: tcp}, nil
+	return b, nil
 }
 
-// Addr is the address the broker listens on, with the real port when the
-// configured one was 0.
-func (b *Broker) Addr() string { return b.tcp.Address() }
+func serverTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("embedded broker: --mqtt-tls-listen needs --mqtt-tls-cert and --mqtt-tls-key")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker: TLS certificate %s and key %s: %w", certFile, keyFile, err)
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("embedded broker: client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("embedded broker: client CA %s: no PEM certificate in it", caFile)
+		}
+		c.ClientCAs = pool
+		// A certificate is optional: an agent may log in with its password.
+		c.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return c, nil
+}
+
+// Addr is the plain listener's address (with the real port when the
+// configured one was 0), or the TLS listener's when there is no plain one.
+func (b *Broker) Addr() string {
+	if b.tcp != nil {
+		return b.tcp.Address()
+	}
+	return b.tls.Address()
+}
+
+// TLSAddr is the TLS listener's address, "" when there is none.
+func (b *Broker) TLSAddr() string {
+	if b.tls == nil {
+		return ""
+	}
+	return b.tls.Address()
+}
+
+// Anonymous reports whether clients without credentials are let in (every
+// listener is on loopback).
+func (b *Broker) Anonymous() bool { return b.anonymous }
 
 // URL is the broker's address as an MQTT URL for clients on this machine.
-func (b *Broker) URL() string { return "mqtt://" + b.Addr() }
+func (b *Broker) URL() string {
+	if b.tcp != nil {
+		return "mqtt://" + b.tcp.Address()
+	}
+	return "mqtts://" + b.tls.Address()
+}
+
+// Kick disconnects every client logged in as the user (a revoked agent).
+func (b *Broker) Kick(username string) int {
+	n := 0
+	for _, cl := range b.server.Clients.GetAll() {
+		if string(cl.Properties.Username) == username && !cl.Closed() {
+			// No last will: a revoked room must not come back as "offline".
+			atomic.StoreUint32(&cl.Properties.Will.Flag, 0)
+			_ = b.server.DisconnectClient(cl, packets.ErrNotAuthorized)
+			n++
+		}
+	}
+	return n
+}
 
 // Close disconnects every client and stops the broker.
 func (b *Broker) Close() error { return b.server.Close() }
 
-func loopbackOnly(listen string) error {
+func isLoopback(listen string) (bool, error) {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
-		return fmt.Errorf("embedded broker address %q: %w", listen, err)
+		return false, fmt.Errorf("embedded broker address %q: %w", listen, err)
 	}
 	if host == "localhost" {
-		return nil
+		return true, nil
 	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return fmt.Errorf("embedded broker address %q is not loopback: the embedded broker has no authentication yet, so it listens on loopback only (e.g. --mqtt-listen 127.0.0.1:1883); to serve agents on other machines, run an external broker with authentication and pass --broker", listen)
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
 }
 
 // errorsOnly passes on records at error level and above.

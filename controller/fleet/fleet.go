@@ -216,6 +216,20 @@ type View struct {
 	Since time.Time `json:"since"`
 }
 
+// Remove forgets a room (its agent was revoked): it leaves the metrics and
+// the API, and the store. It reports whether the room was known.
+func (f *Fleet) Remove(site, room string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := key(site, room)
+	if _, ok := f.rooms[k]; !ok {
+		return false
+	}
+	delete(f.rooms, k)
+	f.dirty[k] = true
+	return true
+}
+
 // Rooms returns every room with its current state, sorted by site and room.
 // The rooms are copies; their reports are shared and must not be changed.
 func (f *Fleet) Rooms() []View {

@@ -100,9 +100,14 @@ func (f *Fleet) Flush() error {
 		f.mu.Unlock()
 		return nil
 	}
-	batch := make(map[string][]byte, len(f.dirty))
+	batch := make(map[string][]byte, len(f.dirty)) // nil: the room was removed
 	for k := range f.dirty {
-		v, err := json.Marshal(record{V: recordVersion, Room: f.rooms[k]})
+		r, ok := f.rooms[k]
+		if !ok {
+			batch[k] = nil
+			continue
+		}
+		v, err := json.Marshal(record{V: recordVersion, Room: r})
 		if err != nil {
 			f.mu.Unlock()
 			return fmt.Errorf("encode room %s: %w", k, err)
@@ -115,6 +120,12 @@ func (f *Fleet) Flush() error {
 	err := f.store.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRooms)
 		for k, v := range batch {
+			if v == nil {
+				if err := b.Delete([]byte(k)); err != nil {
+					return err
+				}
+				continue
+			}
 			if err := b.Put([]byte(k), v); err != nil {
 				return err
 			}

@@ -212,6 +212,10 @@ func (in *Ingest) applyReport(site, room, topic string, rep *report.Report) bool
 }
 
 func (in *Ingest) handleStatus(site, room, topic string, payload []byte) {
+	if len(payload) == 0 {
+		// A retained status cleared (the room's agent was revoked): nothing to apply.
+		return
+	}
 	in.statuses.Inc()
 	status := string(payload)
 	if status != report.StatusOnline && status != report.StatusOffline {

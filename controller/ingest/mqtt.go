@@ -134,6 +134,19 @@ func subscribeError(t mqtt.Token) error {
 	return nil
 }
 
+// ClearRetained removes the broker's retained message on a topic (an empty
+// retained publication), waiting for the acknowledgement.
+func (c *Client) ClearRetained(topic string) error {
+	if !c.client.IsConnectionOpen() {
+		return fmt.Errorf("not connected to the MQTT broker")
+	}
+	t := c.client.Publish(topic, 1, true, []byte{})
+	if !t.WaitTimeout(10 * time.Second) {
+		return fmt.Errorf("clear %s: not acknowledged within 10s", topic)
+	}
+	return t.Error()
+}
+
 // Publish sends one message with QoS 1 and waits for the broker's
 // acknowledgement.
 func (c *Client) Publish(topic string, payload []byte) error {

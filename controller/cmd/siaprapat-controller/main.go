@@ -31,6 +31,7 @@ commands:
   serve     run the controller (embedded MQTT broker, store, metrics, API)
   check     check a room now through a running controller (exit 0 ready or degraded,
             1 not ready, 2 could not check)
+  agent     enrol (add), revoke (remove) or list the agents allowed on the embedded broker
   version   print the version
 
 Run 'siaprapat-controller <command> -h' for a command's flags.
@@ -50,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
+	case "agent":
+		return agentCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		cli.PrintVersion(stdout, "siaprapat-controller")
 		return 0
@@ -65,7 +68,12 @@ func serve(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("siaprapat-controller serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	httpListen := fs.String("http", controller.DefaultHTTPListen, "address of the HTTP API and /metrics")
-	mqttListen := fs.String("mqtt-listen", broker.DefaultListen, "address of the embedded MQTT broker (loopback only for now); '' turns it off")
+	mqttListen := fs.String("mqtt-listen", broker.DefaultListen, "address of the embedded MQTT broker; beyond loopback every client must log in (enrolled agents); '' turns the broker off")
+	mqttRequireLogin := fs.Bool("mqtt-require-login", false, "refuse MQTT clients without credentials even on loopback (beyond loopback they always must log in)")
+	mqttTLSListen := fs.String("mqtt-tls-listen", "", "address of the embedded broker's MQTT over TLS listener, e.g. :8883 (needs --mqtt-tls-cert and --mqtt-tls-key)")
+	mqttTLSCert := fs.String("mqtt-tls-cert", "", "PEM certificate file of the TLS listener")
+	mqttTLSKey := fs.String("mqtt-tls-key", "", "PEM key file of the TLS listener")
+	mqttClientCA := fs.String("mqtt-client-ca", "", "PEM CA file: agents may log in on the TLS listener with a client certificate whose common name is SITE/ROOM")
 	brokerURL := fs.String("broker", "", "external MQTT broker URL (mqtt://, tcp://, mqtts://, ssl://); turns the embedded broker off")
 	username := fs.String("username", "", "user name for the external broker")
 	password := fs.String("password", "", "password for the external broker (or set SIAPRAPAT_MQTT_PASSWORD)")
@@ -75,7 +83,9 @@ func serve(args []string, stderr io.Writer) int {
 	roomsFile := fs.String("rooms", "", "rooms file: the devices each room should have (YAML, see README)")
 	var alertmanagers stringList
 	fs.Var(&alertmanagers, "alertmanager", "Alertmanager URL readiness alerts go to, e.g. http://localhost:9093 (repeatable)")
-	apiToken := fs.String("api-token", "", "token required as 'Authorization: Bearer TOKEN' on the API's writing requests (or set SIAPRAPAT_API_TOKEN)")
+	apiToken := fs.String("api-token", "", "admin token, required as 'Authorization: Bearer TOKEN' on the API's writing requests and to enrol agents from other machines (or set SIAPRAPAT_API_TOKEN)")
+	apiReadToken := fs.String("api-read-token", "", "read token: when set, reading the API takes it (or the admin token) (or set SIAPRAPAT_API_READ_TOKEN)")
+	metricsAuth := fs.Bool("metrics-auth", false, "make /metrics take the read (or admin) token too")
 	var webhooks stringList
 	fs.Var(&webhooks, "webhook", "URL that receives a JSON message (Bahasa Indonesia and English) per alert firing or resolved (repeatable)")
 	leadTimes := fs.String("lead-times", "30m,10m", "when rooms are checked before a session, comma-separated (a room may set its own in the rooms file)")
@@ -116,6 +126,9 @@ func serve(args []string, stderr io.Writer) int {
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	if *brokerURL != "" {
+		if explicit["mqtt-tls-listen"] {
+			return fail(errors.New("--broker and --mqtt-tls-listen both given: the TLS listener belongs to the embedded broker"))
+		}
 		if explicit["mqtt-listen"] && *mqttListen != "" {
 			return fail(errors.New("--broker and --mqtt-listen both given: use the external broker (--broker) or the embedded one (--mqtt-listen), not both"))
 		}
@@ -133,6 +146,12 @@ func serve(args []string, stderr io.Writer) int {
 	if *apiToken == "" {
 		*apiToken = os.Getenv("SIAPRAPAT_API_TOKEN")
 	}
+	if *apiReadToken == "" {
+		*apiReadToken = os.Getenv("SIAPRAPAT_API_READ_TOKEN")
+	}
+	if *metricsAuth && *apiReadToken == "" && *apiToken == "" {
+		return fail(errors.New("--metrics-auth needs a token to check: give --api-read-token (for Prometheus) or --api-token"))
+	}
 	if *checkConfig {
 		fmt.Fprintf(stderr, "configuration ok: standard %s (%s), %d rules, freshness %v\n", std, std.File(), len(std.Rules), std.Freshness)
 		if rc != nil {
@@ -145,6 +164,13 @@ func serve(args []string, stderr io.Writer) int {
 		HTTPListen:       *httpListen,
 		History:          history.Options{MaxAge: *historyAge, MaxPerRoom: *historyPerRoom},
 		MQTTListen:       *mqttListen,
+		MQTTTLSListen:    *mqttTLSListen,
+		MQTTRequireLogin: *mqttRequireLogin,
+		MQTTTLSCert:      *mqttTLSCert,
+		MQTTTLSKey:       *mqttTLSKey,
+		MQTTClientCA:     *mqttClientCA,
+		APIReadToken:     *apiReadToken,
+		MetricsAuth:      *metricsAuth,
 		Broker:           *brokerURL,
 		Username:         *username,
 		Password:         *password,

@@ -1,0 +1,67 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/controller/agents"
+)
+
+// Enrolment is the answer to enrolling an agent: its user name and the
+// secret it logs in to the broker and the probe with, shown this once.
+type Enrolment struct {
+	agents.Agent
+	Password string `json:"password"`
+}
+
+func (s *Server) listAgents(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"agents": s.Agents.List()})
+}
+
+func (s *Server) addAgent(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Site string `json:"site"`
+		Room string `json:"room"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		writeError(w, http.StatusBadRequest, "body: want {\"site\": SITE, \"room\": ROOM}: "+err.Error())
+		return
+	}
+	for _, f := range []struct{ field, v string }{{"site", body.Site}, {"room", body.Room}} {
+		if err := report.CheckName(f.field, f.v); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	a, secret, err := s.Agents.Enrol(body.Site, body.Room)
+	if err != nil {
+		s.Log.Error("could not enrol an agent", "site", body.Site, "room", body.Room, "err", err)
+		writeError(w, http.StatusInternalServerError, "could not enrol the agent; see the controller's log")
+		return
+	}
+	s.Log.Info("agent enrolled", "user", a.Username, "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusCreated, Enrolment{Agent: a, Password: secret})
+}
+
+func (s *Server) removeAgent(w http.ResponseWriter, r *http.Request) {
+	site, room, ok := roomPath(w, r)
+	if !ok {
+		return
+	}
+	err := s.Agents.Revoke(site, room)
+	switch {
+	case errors.Is(err, agents.ErrUnknown):
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	case err != nil:
+		s.Log.Error("could not revoke an agent", "site", site, "room", room, "err", err)
+		writeError(w, http.StatusInternalServerError, "could not revoke the agent; see the controller's log")
+		return
+	}
+	s.Log.Info("agent revoked", "user", agents.Username(site, room), "remote", r.RemoteAddr)
+	w.WriteHeader(http.StatusNoContent)
+}
