@@ -1,0 +1,359 @@
+// Package camera checks the room's cameras: it opens each one, asks for the
+// standard's nominal mode, captures for a window and measures what arrived
+// (time to the first frame, frame rate, size, and the shares of black,
+// frozen and featureless frames). The standard judges the measurements.
+//
+// Cameras come from a Source: the live cameras (V4L2 through
+// pion/mediadevices on Linux) or a recorded YUV4MPEG2 clip.
+package camera
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/standard"
+)
+
+// Defaults and limits of the configuration.
+const (
+	DefaultWindow = 3 * time.Second
+	MinWindow     = 500 * time.Millisecond
+	MaxWindow     = time.Minute
+	DefaultSysfs  = "/sys"
+)
+
+// The mode asked for when the standard names none.
+var fallbackMode = Mode{Width: 1280, Height: 720, FPS: 30}
+
+// Config configures the camera check.
+type Config struct {
+	// Source selects the cameras: "" for the live cameras, "file:PATH.y4m"
+	// for a recorded clip (flag --camera-source).
+	Source string
+	// Window is how long each camera is captured, counted from its first
+	// frame; DefaultWindow when zero (flag --camera-window).
+	Window time.Duration
+	// Devices limits the live cameras checked to these device paths
+	// (/dev/video0, or a /dev/v4l/by-id/... link); all cameras when empty.
+	// A listed camera that is missing fails the check.
+	Devices []string
+	// Sysfs is the sysfs root the USB vendor:product ids of live cameras
+	// are read from; DefaultSysfs when empty.
+	Sysfs string
+	// Log receives the check's log lines; none when nil.
+	Log *slog.Logger
+}
+
+// Check is the camera check. It is long-lived: it remembers the last
+// completed result of each camera, so that a camera a meeting holds is
+// reported with its previous verdict.
+type Check struct {
+	src     Source
+	window  time.Duration
+	devices []string
+	log     *slog.Logger
+
+	mu   sync.Mutex // one run at a time; guards last
+	last map[string]previous
+}
+
+// previous is a camera's last completed check.
+type previous struct {
+	at           time.Time
+	verdict      report.Verdict
+	measurements map[string]float64
+}
+
+// New validates the configuration and returns the check reading the
+// configured source.
+func New(cfg Config) (*Check, error) {
+	spec, err := parseSource(cfg.Source)
+	if err != nil {
+		return nil, err
+	}
+	if !spec.live {
+		fi, err := os.Stat(spec.clip)
+		if err != nil {
+			return nil, fmt.Errorf("camera source %q: %w", cfg.Source, err)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("camera source %q: %s is not a file", cfg.Source, spec.clip)
+		}
+		if len(cfg.Devices) > 0 {
+			return nil, fmt.Errorf("camera devices %v: they select live cameras, and the camera source is the clip %s", cfg.Devices, spec.clip)
+		}
+		return NewWithSource(clipSource{path: spec.clip}, cfg)
+	}
+	sysfs := cfg.Sysfs
+	if sysfs == "" {
+		sysfs = DefaultSysfs
+	}
+	return NewWithSource(newLiveSource(sysfs, logger(cfg.Log).With("check", report.CheckCamera)), cfg)
+}
+
+// NewWithSource returns the check reading cameras from src; cfg.Source and
+// cfg.Sysfs are not used.
+func NewWithSource(src Source, cfg Config) (*Check, error) {
+	window := cfg.Window
+	if window == 0 {
+		window = DefaultWindow
+	}
+	if window < MinWindow || window > MaxWindow {
+		return nil, fmt.Errorf("camera window %v is out of range; want %v to %v", cfg.Window, MinWindow, MaxWindow)
+	}
+	for _, d := range cfg.Devices {
+		if !filepath.IsAbs(d) {
+			return nil, fmt.Errorf("camera device %q: want an absolute device path such as /dev/video0", d)
+		}
+	}
+	return &Check{
+		src:     src,
+		window:  window,
+		devices: cfg.Devices,
+		log:     logger(cfg.Log).With("check", report.CheckCamera),
+		last:    map[string]previous{},
+	}, nil
+}
+
+func logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
+
+// Name is the check's name in reports and in the standard.
+func (c *Check) Name() string { return report.CheckCamera }
+
+// Run checks every selected camera in turn, one result each. Without any
+// camera it returns one failed result, "no camera found".
+func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	devs, err := c.src.Cameras(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list cameras: %w", err)
+	}
+	if len(devs) == 0 {
+		return []report.CheckResult{{
+			Check: report.CheckCamera, Target: "camera", Verdict: report.Fail, Reason: "no camera found",
+		}}, nil
+	}
+	devs, missing := c.selected(devs)
+	var results []report.CheckResult
+	for _, d := range missing {
+		results = append(results, report.CheckResult{
+			Check: report.CheckCamera, Target: d, Verdict: report.Fail, Reason: "camera " + d + " not found",
+		})
+	}
+	want := WantedMode(std)
+	for _, d := range devs {
+		results = append(results, c.measure(ctx, d, want, std))
+	}
+	return results, nil
+}
+
+// WantedMode is the mode the check asks cameras for: the nominal values of
+// the standard's rules camera_min_width, camera_min_height and camera_fps,
+// 1280x720 at 30 fps where it gives none.
+func WantedMode(std *standard.Standard) Mode {
+	m := fallbackMode
+	if std == nil {
+		return m
+	}
+	nominal := func(rule string) (float64, bool) {
+		r, ok := std.Rule(rule)
+		if !ok || r.Nominal == nil || *r.Nominal <= 0 {
+			return 0, false
+		}
+		return *r.Nominal, true
+	}
+	if v, ok := nominal("camera_min_width"); ok {
+		m.Width = int(v)
+	}
+	if v, ok := nominal("camera_min_height"); ok {
+		m.Height = int(v)
+	}
+	if v, ok := nominal("camera_fps"); ok {
+		m.FPS = v
+	}
+	return m
+}
+
+// selected keeps the cameras named in the configuration (all when it names
+// none) and returns the named ones that are missing.
+func (c *Check) selected(devs []Device) (keep []Device, missing []string) {
+	if len(c.devices) == 0 {
+		return devs, nil
+	}
+	for _, want := range c.devices {
+		resolved := want
+		if p, err := filepath.EvalSymlinks(want); err == nil {
+			resolved = p // a /dev/v4l/by-id link names the node it points to now
+		}
+		found := false
+		for _, d := range devs {
+			if d.ID == want || d.ID == resolved {
+				keep, found = append(keep, d), true
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, want)
+		}
+	}
+	return keep, missing
+}
+
+// measure opens one camera, captures for the window and returns its result.
+func (c *Check) measure(ctx context.Context, dev Device, want Mode, std *standard.Standard) report.CheckResult {
+	res := report.CheckResult{Check: report.CheckCamera, Target: dev.Name}
+	usb := ""
+	if dev.USBID != "" {
+		usb = "USB " + dev.USBID
+	}
+	log := c.log.With("camera", dev.Name)
+	fail := func(err error) report.CheckResult {
+		res.Verdict, res.Reason = report.Error, joinReasons(err.Error(), usb)
+		log.Warn("camera could not be checked", "err", err)
+		return res
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(fmt.Errorf("not checked: %w", err))
+	}
+	st, err := c.src.Open(ctx, dev, want)
+	if err != nil {
+		if inUse(err) {
+			return c.skipInUse(res, dev, usb, log)
+		}
+		return fail(err)
+	}
+	m, err := capture(ctx, st, c.window)
+	if cerr := st.Close(); cerr != nil {
+		log.Warn("close camera", "err", cerr)
+	}
+	if err != nil {
+		if inUse(err) {
+			return c.skipInUse(res, dev, usb, log)
+		}
+		return fail(err)
+	}
+	res.Measurements, res.Reason = m, usb
+	c.remember(dev.ID, res, std)
+	log.Debug("camera captured", "fps", m["fps"], "width", m["width_pixels"], "height", m["height_pixels"])
+	return res
+}
+
+// skipInUse reports a camera another program holds, with its previous result.
+func (c *Check) skipInUse(res report.CheckResult, dev Device, usb string, log *slog.Logger) report.CheckResult {
+	res.Verdict, res.Reason = report.Skipped, "in use"
+	if p, ok := c.last[dev.ID]; ok {
+		res.Reason = fmt.Sprintf("in use; previous check %s: %s", stamp(p.at, time.Now()), p.verdict)
+		res.Measurements = maps.Clone(p.measurements)
+	}
+	res.Reason = joinReasons(res.Reason, usb)
+	log.Info("camera in use: skipped")
+	return res
+}
+
+// remember keeps a completed result, judged by the standard, for when the
+// camera is next in use.
+func (c *Check) remember(id string, res report.CheckResult, std *standard.Standard) {
+	p := previous{at: time.Now().UTC(), verdict: "measured", measurements: maps.Clone(res.Measurements)}
+	if std != nil {
+		judged := report.CheckResult{Check: res.Check, Target: res.Target, Measurements: maps.Clone(res.Measurements)}
+		std.Evaluate(&judged)
+		p.verdict = judged.Verdict
+	}
+	c.last[id] = p
+}
+
+// stamp writes a time as 08:01:02Z, with its date when not today.
+func stamp(at, now time.Time) string {
+	at, now = at.UTC(), now.UTC()
+	if at.Format(time.DateOnly) == now.Format(time.DateOnly) {
+		return at.Format("15:04:05Z")
+	}
+	return at.Format("2006-01-02T15:04:05Z")
+}
+
+// capture reads frames until they cover the window and returns the
+// measurements. The window counts from the first frame; n frames cover n
+// frame intervals at the rate measured between them, so a 3 s clip at 30 fps
+// covers a 3 s window exactly.
+func capture(ctx context.Context, st Stream, window time.Duration) (map[string]float64, error) {
+	var a analyzer
+	var first, last time.Duration
+	n := 0
+	covered := func() time.Duration {
+		if n < 2 {
+			return last
+		}
+		return time.Duration(float64(last-first) * float64(n) / float64(n-1))
+	}
+	const slack = time.Millisecond // rounding of the frame times
+	for covered() < window-slack || n < 2 {
+		f, err := st.Next(ctx)
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF) && n == 0:
+			return nil, errors.New("the clip has no frames")
+		case errors.Is(err, io.EOF):
+			return nil, fmt.Errorf("clip ended after %s of the %s window (%d frames)", seconds(covered()), seconds(window), n)
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("capture stopped after %s of the %s window (%d frames): %w", seconds(covered()), seconds(window), n, ctx.Err())
+		default:
+			return nil, fmt.Errorf("%w (after %s of the %s window, %d frames)", err, seconds(covered()), seconds(window), n)
+		}
+		if _, err := a.add(f); err != nil {
+			return nil, fmt.Errorf("frame %d: %w", n+1, err)
+		}
+		if n == 0 {
+			first = f.Time
+		}
+		last = f.Time
+		n++
+	}
+	fps := 0.0
+	if span := (last - first).Seconds(); span > 0 {
+		// Rounded to a millionth: frame times are whole nanoseconds, so a
+		// 30 fps clip would otherwise measure 29.999999997.
+		fps = math.Round(float64(n-1)/span*1e6) / 1e6
+	}
+	black, frozen, lowDetail := a.ratios()
+	return map[string]float64{
+		"first_frame_seconds": first.Seconds(),
+		"fps":                 fps,
+		"width_pixels":        float64(a.w),
+		"height_pixels":       float64(a.h),
+		"black_ratio":         black,
+		"frozen_ratio":        frozen,
+		"low_detail_ratio":    lowDetail,
+	}, nil
+}
+
+// seconds writes a duration as "1.2 s".
+func seconds(d time.Duration) string {
+	return trimFloat(float64(d.Round(100*time.Millisecond))/float64(time.Second)) + " s"
+}
+
+func joinReasons(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "; ")
+}
