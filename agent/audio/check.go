@@ -1,0 +1,345 @@
+package audio
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/standard"
+)
+
+// Defaults and limits of Config.
+const (
+	DefaultWindow = 5 * time.Second
+	MinWindow     = 500 * time.Millisecond
+	MaxWindow     = 20 * time.Second // the runner gives a check 30 s by default
+	// loopLead and loopTail frame the test signal in the loopback recording:
+	// noise is measured in the lead, the tail leaves room for the delay.
+	loopLead = 300 * time.Millisecond
+	loopTail = 700 * time.Millisecond
+)
+
+// InUseFunc says whether the microphone or speaker is in use by another
+// application (a meeting), and by what.
+type InUseFunc func(ctx context.Context) (inUse bool, why string)
+
+// Config configures the audio check. The zero value records the default
+// microphone for DefaultWindow and runs the loopback on the default speaker.
+type Config struct {
+	// Source is "" for the live microphone, or "file:PATH.wav" for a
+	// recording replayed instead (flag --mic-source). A recording has no
+	// speaker: the loopback does not run.
+	Source string
+	// Window is how long the microphone is recorded; DefaultWindow when zero
+	// (flag --audio-window).
+	Window time.Duration
+	// Microphone and Speaker choose devices by a case-insensitive substring
+	// of their names; "" is the system's default device (flags --microphone,
+	// --speaker). Without a name, a PulseAudio monitor source is never taken
+	// for the microphone.
+	Microphone, Speaker string
+	// NoLoopback turns the loopback off, for rooms that must stay silent
+	// (flag --no-loopback).
+	NoLoopback bool
+	// LoopbackLevel is the test signal's level in dBFS (sine reference);
+	// DefaultLoopbackLevel when zero.
+	LoopbackLevel float64
+	// LoopbackEvery is the least time between two loopbacks; checks in
+	// between measure the microphone only (flag --loopback-every).
+	// DefaultLoopbackEvery when zero; negative means every check.
+	LoopbackEvery time.Duration
+	// InUse says whether a meeting holds the devices; nil is the platform's
+	// detector (DefaultInUse).
+	InUse InUseFunc
+	// Driver reaches the sound system; nil is Miniaudio.
+	Driver Driver
+	Log    *slog.Logger // nil discards
+}
+
+// Check is the audio check: one result for the microphone, with the
+// loopback through the speaker in it.
+type Check struct {
+	cfg       Config
+	recording *Recording // the replayed file, or nil for the live microphone
+	log       *slog.Logger
+	running   chan struct{} // holds a token while a run uses the devices
+
+	mu       sync.Mutex
+	last     map[string]previous // by target
+	lastLoop time.Time           // when the loopback last played
+}
+
+// previous is a target's last measured result.
+type previous struct {
+	at           time.Time
+	verdict      report.Verdict
+	measurements map[string]float64
+}
+
+// New checks the configuration, reads a recorded source, and returns the check.
+func New(cfg Config) (*Check, error) {
+	if cfg.Window == 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.Window < MinWindow || cfg.Window > MaxWindow {
+		return nil, fmt.Errorf("audio window %v: want %v to %v", cfg.Window, MinWindow, MaxWindow)
+	}
+	if cfg.LoopbackLevel == 0 {
+		cfg.LoopbackLevel = DefaultLoopbackLevel
+	}
+	if cfg.LoopbackEvery == 0 {
+		cfg.LoopbackEvery = DefaultLoopbackEvery
+	}
+	if cfg.LoopbackLevel < -60 || cfg.LoopbackLevel > -6 {
+		return nil, fmt.Errorf("loopback level %g dBFS: want -60 to -6", cfg.LoopbackLevel)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	log := cfg.Log.With("check", report.CheckAudio)
+	if cfg.Driver == nil {
+		cfg.Driver = &Miniaudio{Log: log}
+	}
+	if cfg.InUse == nil {
+		cfg.InUse = DefaultInUse(log)
+	}
+	rec, err := OpenSource(cfg.Source)
+	if err != nil {
+		return nil, err
+	}
+	return &Check{
+		cfg: cfg, recording: rec, log: log,
+		running: make(chan struct{}, 1),
+		last:    map[string]previous{},
+	}, nil
+}
+
+// Name is the check's name in reports and in the standard.
+func (c *Check) Name() string { return report.CheckAudio }
+
+// Run measures the microphone and, unless turned off, the loopback. A
+// missing sound system or microphone is a result that says so; an error is
+// returned only when the run is cancelled.
+func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+	select {
+	case c.running <- struct{}{}:
+		defer func() { <-c.running }()
+	default:
+		// An earlier run overran its deadline and still holds the devices.
+		return []report.CheckResult{{Check: report.CheckAudio, Target: c.defaultTarget(),
+			Verdict: report.Skipped, Reason: "the previous audio check is still running"}}, nil
+	}
+	if c.recording != nil {
+		pcm, err := c.recording.Record(ctx, c.cfg.Window)
+		if err != nil {
+			return nil, err
+		}
+		res := report.CheckResult{Check: report.CheckAudio, Target: c.recording.Name,
+			Measurements: Analyze(pcm).Measurements(pcm)}
+		c.remember(res, std)
+		return []report.CheckResult{res}, nil
+	}
+	res, err := c.runLive(ctx, std)
+	if err != nil {
+		return nil, err
+	}
+	return []report.CheckResult{res}, nil
+}
+
+func (c *Check) defaultTarget() string {
+	switch {
+	case c.recording != nil:
+		return c.recording.Name
+	case c.cfg.Microphone != "":
+		return c.cfg.Microphone
+	}
+	return "microphone"
+}
+
+func (c *Check) runLive(ctx context.Context, std *standard.Standard) (report.CheckResult, error) {
+	res := report.CheckResult{Check: report.CheckAudio, Target: c.defaultTarget()}
+	session, err := c.cfg.Driver.Open(ctx)
+	if err != nil {
+		res.Verdict, res.Reason = report.Error, "no sound server: "+err.Error()
+		return res, nil
+	}
+	defer func() {
+		if err := session.Close(); err != nil {
+			c.log.Warn("close the sound system", "err", err)
+		}
+	}()
+	mics, speakers, err := session.Devices(ctx)
+	if err != nil {
+		res.Verdict, res.Reason = report.Error, "list audio devices: "+err.Error()
+		return res, nil
+	}
+	mic, ok := pick(mics, c.cfg.Microphone, true)
+	if !ok {
+		res.Verdict, res.Reason = report.Fail, noDevice("microphone", c.cfg.Microphone, mics)+" with "+session.Backend()
+		return res, nil
+	}
+	res.Target = target(mic.Name)
+	if busy, why := c.cfg.InUse(ctx); busy {
+		return c.skipped(res.Target, "microphone or speaker in use: "+why), nil
+	}
+	pcm, err := liveMicrophone{session, mic}.Record(ctx, c.cfg.Window)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("record %s: %w", mic.Name, err)
+		}
+		res.Verdict, res.Reason = report.Error, fmt.Sprintf("record %s: %v", mic.Name, err)
+		return res, nil
+	}
+	res.Measurements = Analyze(pcm).Measurements(pcm)
+	c.log.Debug("microphone recorded", "microphone", mic.Name, "rate", pcm.Rate, "bits", pcm.Bits,
+		"channels", pcm.Channels, "frames", pcm.Frames())
+	if !c.cfg.NoLoopback && c.loopbackDue() {
+		c.loopback(ctx, session, mic, speakers, &res)
+	}
+	c.remember(res, std)
+	return res, nil
+}
+
+// loopbackDue reports whether LoopbackEvery has passed since the last
+// loopback, and if so counts this one as played.
+func (c *Check) loopbackDue() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cfg.LoopbackEvery > 0 && !c.lastLoop.IsZero() && time.Since(c.lastLoop) < c.cfg.LoopbackEvery {
+		c.log.Debug("loopback not due", "last", c.lastLoop, "every", c.cfg.LoopbackEvery)
+		return false
+	}
+	c.lastLoop = time.Now()
+	return true
+}
+
+// loopback plays the chirp on the speaker while recording the microphone
+// and adds what it heard to the result. A loopback that cannot run leaves
+// the microphone's measurements and says why in the reason.
+func (c *Check) loopback(ctx context.Context, s Session, mic Device, speakers []Device, res *report.CheckResult) {
+	spk, ok := pick(speakers, c.cfg.Speaker, false)
+	if !ok {
+		res.Measurements["loopback_detected"] = 0
+		res.Reason = "loopback not run: " + noDevice("speaker", c.cfg.Speaker, speakers) + " with " + s.Backend()
+		return
+	}
+	// A meeting may have started while the microphone was recorded.
+	if busy, why := c.cfg.InUse(ctx); busy {
+		res.Reason = "loopback not run: speaker or microphone in use: " + why
+		return
+	}
+	capture, err := s.PlayRecord(ctx, Loop{Speaker: spk, Microphone: mic,
+		Signal: Chirp(SignalRate, c.cfg.LoopbackLevel), Lead: loopLead, Tail: loopTail})
+	if err != nil {
+		res.Reason = fmt.Sprintf("loopback through %s not run: %v", spk.Name, err)
+		return
+	}
+	d := Detect(capture)
+	c.log.Debug("loopback", "speaker", spk.Name, "detected", d.Detected, "correlation", d.Correlation,
+		"level_dbfs", d.Level, "delay", d.Delay)
+	maps.Copy(res.Measurements, d.Measurements())
+	if !d.Detected {
+		res.Reason = fmt.Sprintf("the microphone did not hear the test signal played on %s", spk.Name)
+	}
+}
+
+// pick chooses the device whose name contains want (case-insensitive),
+// preferring the default; without a name, the default device, except that
+// a microphone is never a monitor of an output unless named.
+func pick(devices []Device, want string, microphone bool) (Device, bool) {
+	var found []Device
+	for _, d := range devices {
+		if want != "" && !strings.Contains(strings.ToLower(d.Name), strings.ToLower(want)) {
+			continue
+		}
+		if want == "" && microphone && d.Monitor {
+			continue
+		}
+		found = append(found, d)
+	}
+	for _, d := range found {
+		if d.Default {
+			return d, true
+		}
+	}
+	if len(found) > 0 {
+		return found[0], true
+	}
+	return Device{}, false
+}
+
+func noDevice(kind, want string, have []Device) string {
+	if want == "" {
+		if kind == "microphone" && len(have) > 0 {
+			return "no microphone found (only monitors of outputs: " + names(have) + ")"
+		}
+		return "no " + kind + " found"
+	}
+	if len(have) == 0 {
+		return fmt.Sprintf("no %s found (wanted one named like %q)", kind, want)
+	}
+	return fmt.Sprintf("no %s named like %q; found: %s", kind, want, names(have))
+}
+
+func names(ds []Device) string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, fmt.Sprintf("%q", d.Name))
+	}
+	return strings.Join(out, ", ")
+}
+
+// target makes a device name fit the report's 128-byte target.
+func target(name string) string {
+	if name == "" {
+		return "microphone"
+	}
+	for len(name) > 128 {
+		_, size := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-size]
+	}
+	return name
+}
+
+// remember keeps a measured result, with its verdict under the standard,
+// for when the devices are next found in use.
+func (c *Check) remember(res report.CheckResult, std *standard.Standard) {
+	if res.Verdict != "" {
+		return // error or skipped: nothing measured
+	}
+	judged := res
+	judged.Measurements = maps.Clone(res.Measurements)
+	if std != nil {
+		std.Evaluate(&judged)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.last[res.Target] = previous{at: time.Now(), verdict: judged.Verdict, measurements: judged.Measurements}
+}
+
+// skipped is the result of a run that did not measure: the reason, and the
+// target's last measurements when there are any.
+func (c *Check) skipped(target, reason string) report.CheckResult {
+	res := report.CheckResult{Check: report.CheckAudio, Target: target, Verdict: report.Skipped}
+	c.mu.Lock()
+	prev, ok := c.last[target]
+	c.mu.Unlock()
+	if !ok {
+		res.Reason = reason + "; no earlier result"
+		return res
+	}
+	verdict := string(prev.verdict)
+	if verdict == "" {
+		verdict = "not judged"
+	}
+	res.Reason = fmt.Sprintf("%s; measurements repeated from %s (%s ago), verdict then: %s",
+		reason, prev.at.UTC().Format(time.RFC3339), time.Since(prev.at).Round(time.Second), verdict)
+	res.Measurements = maps.Clone(prev.measurements)
+	return res
+}
