@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/siaprapat/siaprapat/agent/audio"
+	"github.com/siaprapat/siaprapat/agent/camera"
 	"github.com/siaprapat/siaprapat/agent/host"
 	"github.com/siaprapat/siaprapat/agent/link"
 	"github.com/siaprapat/siaprapat/agent/peripherals"
@@ -26,14 +28,31 @@ const DefaultInterval = 60 * time.Second
 type Hardware struct {
 	Sysfs    string                // sysfs root for the peripherals check ("/sys")
 	Profiles *peripherals.Profiles // hardware profiles; nil means the embedded ones
+	Camera   camera.Config         // the cameras, or a recorded clip
+	Audio    audio.Config          // the microphone and speaker, or a recorded WAV
 }
 
-// Checks is the one list of the agent's checks, in the order they run.
-func Checks(hw Hardware) []runner.Check {
+// Checks is the one list of the agent's checks, in the order they run. The
+// checks are long-lived: camera and audio remember their last verdicts, to
+// show while a meeting holds the devices.
+func Checks(hw Hardware) ([]runner.Check, error) {
+	if hw.Camera.Sysfs == "" {
+		hw.Camera.Sysfs = hw.Sysfs
+	}
+	cam, err := camera.New(hw.Camera)
+	if err != nil {
+		return nil, err
+	}
+	mic, err := audio.New(hw.Audio)
+	if err != nil {
+		return nil, err
+	}
 	return []runner.Check{
 		&host.Check{Source: &host.System{}},
 		&peripherals.Check{Sysfs: hw.Sysfs, Profiles: hw.Profiles},
-	}
+		cam,
+		mic,
+	}, nil
 }
 
 // Config configures the daemon.

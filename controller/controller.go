@@ -190,7 +190,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		c.log.Info("embedded MQTT broker listening", "addr", c.broker.Addr(), "tls", c.broker.TLSAddr(),
 			"anonymous_from_loopback", c.broker.Anonymous(), "enrolled_agents", c.agents.Len())
 		if !c.broker.Anonymous() && c.agents.Len() == 0 {
-			c.log.Warn("the embedded broker listens beyond loopback and no agent is enrolled yet: enrol each room with 'siaprapat-controller agent add SITE/ROOM'")
+			c.log.Warn("the embedded broker refuses clients without credentials (it listens beyond loopback, or --mqtt-require-login) and no agent is enrolled yet: enrol each room with 'siaprapat-controller agent add SITE/ROOM'")
 		}
 	default:
 		return nil, errors.New("no MQTT broker: give --broker URL for an external one, or --mqtt-listen ADDR for the embedded one")

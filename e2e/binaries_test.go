@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,6 +117,23 @@ func httpState(t *testing.T, httpAddr, site, room string) string {
 	return "(absent)"
 }
 
+// waitHTTP waits until a controller's HTTP API answers.
+func waitHTTP(t *testing.T, httpAddr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + httpAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the controller's HTTP API at %s did not answer: %v", httpAddr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func waitHTTPState(t *testing.T, httpAddr, site, room, want string, within time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -139,7 +157,7 @@ func TestBinaries_AgentFrozenOrKilledGoesOffline(t *testing.T) {
 	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir(), "--standard", "testdata/lenient.yaml")
 	const keepalive = 2 * time.Second
-	agent := start(t, agentBin, "run", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "room-1",
+	agent := start(t, agentBin, "run", "--only", "host", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "room-1",
 		"--interval", "500ms", "--keepalive", keepalive.String(), "--standard", "testdata/lenient.yaml")
 	took := waitHTTPState(t, httpAddr, "demo", "room-1", "ready", 15*time.Second)
 	if got := httpState(t, httpAddr, "demo", "room-1"); got != "ready" {
@@ -173,7 +191,7 @@ func TestBinaries_AgentInterruptedSaysOffline(t *testing.T) {
 	agentBin, ctlBin := binaries(t)
 	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir(), "--standard", "testdata/lenient.yaml")
-	agent := start(t, agentBin, "run", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "room-2", "--interval", "1s", "--standard", "testdata/lenient.yaml")
+	agent := start(t, agentBin, "run", "--only", "host", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "room-2", "--interval", "1s", "--standard", "testdata/lenient.yaml")
 	waitHTTPState(t, httpAddr, "demo", "room-2", "ready", 15*time.Second)
 	agent.cmd.Process.Signal(os.Interrupt)
 	waitHTTPState(t, httpAddr, "demo", "room-2", "offline", 5*time.Second)
@@ -187,7 +205,7 @@ func TestBinaries_AgentSurvivesBrokerOutage(t *testing.T) {
 	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	dir := t.TempDir()
 	// The agent starts first, with no broker at all.
-	agent := start(t, agentBin, "run", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "room-3", "--interval", "500ms", "--standard", "testdata/lenient.yaml")
+	agent := start(t, agentBin, "run", "--only", "host", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "room-3", "--interval", "500ms", "--standard", "testdata/lenient.yaml")
 	time.Sleep(1500 * time.Millisecond)
 	ctl := start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", dir, "--standard", "testdata/lenient.yaml")
 	waitHTTPState(t, httpAddr, "demo", "room-3", "ready", 20*time.Second)
@@ -228,7 +246,7 @@ func TestBinaries_Check(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"check", "--only", "camera,host"}, `siaprapat-agent check: --only: unknown check "camera"; this agent has: host`},
+		{[]string{"check", "--only", "nosuch,host"}, `siaprapat-agent check: --only: unknown check "nosuch"; this agent has: host, peripherals, camera, audio`},
 		{[]string{"check", "--standard", "testdata/nope.yaml"}, "siaprapat-agent check: read standard: open testdata/nope.yaml: no such file or directory"},
 		{[]string{"check", "--log-level", "loud"}, `siaprapat-agent check: --log-level "loud": want debug, info, warn or error`},
 		{[]string{"run", "--site", "demo"}, "siaprapat-agent: --room is empty"},
@@ -241,11 +259,72 @@ func TestBinaries_Check(t *testing.T) {
 	}
 }
 
-func TestBinaries_ControllerRefusesOpenBrokerWithoutAuth(t *testing.T) {
-	_, ctlBin := binaries(t)
-	out, err := exec.Command(ctlBin, "serve", "--mqtt-listen", "0.0.0.0:0", "--http", "127.0.0.1:0", "--data", t.TempDir()).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), `embedded broker address "0.0.0.0:0" is not loopback`) {
-		t.Errorf("err %v, output:\n%s", err, out)
+func TestBinaries_EnrolAnAgentThenRevokeIt(t *testing.T) {
+	agentBin, ctlBin := binaries(t)
+	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--mqtt-require-login",
+		"--data", t.TempDir(), "--standard", "testdata/lenient.yaml")
+	waitHTTP(t, httpAddr)
+	server := "http://" + httpAddr
+
+	// As a technician would: enrol, copy the file, start the agent with it.
+	envFile := filepath.Join(t.TempDir(), "room-9.env")
+	out, err := exec.Command(ctlBin, "agent", "add", "demo/room-9", "--server", server, "--broker", "mqtt://"+mqttAddr, "--out", envFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("agent add: %v\n%s", err, out)
+	}
+	if fi, err := os.Stat(envFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("env file: %v, mode %v; want 0600", err, fi.Mode())
+	}
+	env := map[string]string{}
+	data, _ := os.ReadFile(envFile)
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
+			env[k] = v
+		}
+	}
+	if env["SIAPRAPAT_MQTT_USERNAME"] != "demo/room-9" || len(env["SIAPRAPAT_MQTT_PASSWORD"]) < 40 || env["SIAPRAPAT_BROKER"] != "mqtt://"+mqttAddr {
+		t.Fatalf("env file:\n%s", data)
+	}
+	if out, err := exec.Command(ctlBin, "agent", "add", "demo/bad name", "--server", server).CombinedOutput(); err == nil || !strings.Contains(string(out), "want SITE/ROOM") {
+		t.Errorf("a bad room name: %v\n%s", err, out)
+	}
+
+	// Without credentials the broker refuses the agent; with them, it reports.
+	anon := start(t, agentBin, "run", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "room-8",
+		"--only", "host", "--interval", "500ms", "--standard", "testdata/lenient.yaml")
+	agentArgs := []string{"run", "--broker", env["SIAPRAPAT_BROKER"], "--site", "demo", "--room", "room-9",
+		"--username", env["SIAPRAPAT_MQTT_USERNAME"], "--only", "host", "--interval", "500ms", "--standard", "testdata/lenient.yaml"}
+	enrolled := &proc{cmd: exec.Command(agentBin, agentArgs...), out: &syncBuffer{}}
+	enrolled.cmd.Env = append(os.Environ(), "SIAPRAPAT_MQTT_PASSWORD="+env["SIAPRAPAT_MQTT_PASSWORD"])
+	enrolled.cmd.Stdout, enrolled.cmd.Stderr = enrolled.out, enrolled.out
+	if err := enrolled.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enrolled.cmd.Process.Kill(); enrolled.cmd.Wait() })
+	waitHTTPState(t, httpAddr, "demo", "room-9", "ready", 10*time.Second)
+	if strings.Contains(scrapeText(httpAddr), `room="room-8"`) {
+		t.Error("an agent without credentials got in")
+	}
+	if !strings.Contains(anon.out.String(), "refused the session: check --username") {
+		t.Errorf("the refused agent does not say why:\n%s", anon.out.String())
+	}
+
+	out, err = exec.Command(ctlBin, "agent", "list", "--server", server).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "demo/room-9") {
+		t.Errorf("agent list: %v\n%s", err, out)
+	}
+	out, err = exec.Command(ctlBin, "agent", "remove", "demo/room-9", "--server", server).CombinedOutput()
+	if err != nil {
+		t.Fatalf("agent remove: %v\n%s", err, out)
+	}
+	time.Sleep(time.Second) // the agent retries; it must stay out
+	if body := scrapeText(httpAddr); strings.Contains(body, `room="room-9"`) {
+		t.Errorf("the revoked room is still in /metrics:\n%s", body)
+	}
+	out, err = exec.Command(ctlBin, "agent", "remove", "demo/room-9", "--server", server).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no agent is enrolled") {
+		t.Errorf("removing twice: %v\n%s", err, out)
 	}
 }
 
@@ -256,7 +335,7 @@ func TestBinaries_SpoolKeepsReportsThroughOutageAndKill(t *testing.T) {
 	agentBin, ctlBin := binaries(t)
 	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	spoolDir := t.TempDir()
-	args := []string{"run", "--broker", "mqtt://" + mqttAddr, "--site", "demo", "--room", "room-4", "--interval", "200ms",
+	args := []string{"run", "--only", "host", "--broker", "mqtt://" + mqttAddr, "--site", "demo", "--room", "room-4", "--interval", "200ms",
 		"--data", spoolDir, "--standard", "testdata/lenient.yaml"}
 	first := start(t, agentBin, args...)
 	deadline := time.Now().Add(20 * time.Second)
@@ -273,7 +352,7 @@ func TestBinaries_SpoolKeepsReportsThroughOutageAndKill(t *testing.T) {
 	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir(), "--standard", "testdata/lenient.yaml")
 	// The restarted agent checks once, then waits an hour: the controller
 	// must receive exactly that report and every one the spool kept.
-	second := start(t, agentBin, "run", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "room-4", "--interval", "1h",
+	second := start(t, agentBin, "run", "--only", "host", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "room-4", "--interval", "1h",
 		"--data", spoolDir, "--standard", "testdata/lenient.yaml")
 	waiting := -1
 	deadline = time.Now().Add(10 * time.Second)

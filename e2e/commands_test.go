@@ -23,7 +23,7 @@ func TestBinaries_ControllerCheckExitCodes(t *testing.T) {
 	// A long keepalive: the frozen agent below must still count as online
 	// (so the check times out) however slow the machine is.
 	agentArgs := func(room, std string) []string {
-		return []string{"run", "--broker", "mqtt://" + mqttAddr, "--site", "demo", "--room", room, "--interval", "1h", "--keepalive", "30s", "--standard", std}
+		return []string{"run", "--only", "host", "--broker", "mqtt://" + mqttAddr, "--site", "demo", "--room", room, "--interval", "1h", "--keepalive", "30s", "--standard", std}
 	}
 	good := start(t, agentBin, agentArgs("good", "testdata/lenient.yaml")...)
 	bad := start(t, agentBin, agentArgs("bad", "testdata/impossible.yaml")...)
@@ -90,7 +90,7 @@ func TestBinaries_APITokenGuardsWritingRequests(t *testing.T) {
 	agentBin, ctlBin := binaries(t)
 	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir(), "--api-token", "s3cret")
-	start(t, agentBin, "run", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "r", "--interval", "1h", "--standard", "testdata/lenient.yaml")
+	start(t, agentBin, "run", "--only", "host", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "r", "--interval", "1h", "--standard", "testdata/lenient.yaml")
 	waitHTTPState(t, httpAddr, "demo", "r", "ready", 15*time.Second)
 	post := func(token string) int {
 		req, _ := http.NewRequest("POST", "http://"+httpAddr+"/api/v1/rooms/demo/r/sessions",

@@ -8,6 +8,9 @@ HTTP_PORT=${HTTP_PORT:-9780}
 MQTT_PORT=${MQTT_PORT:-1883}
 INTERVAL=${INTERVAL:-15s}
 KEEPALIVE=${KEEPALIVE:-10s}
+# Extra agent flags, e.g. AGENT_FLAGS="--only host,peripherals" on a server
+# with no camera or sound, or "--no-loopback" to keep the speakers silent.
+AGENT_FLAGS=${AGENT_FLAGS:-}
 
 # Each program gets its own session (setsid), so Ctrl-C reaches only this
 # script, which stops the agent first (it says "offline") and then the controller.
@@ -35,7 +38,7 @@ sleep 1
 if ! kill -0 "$ctl_pid" 2>/dev/null; then echo "the controller did not start (see above)"; exit 1; fi
 
 $detach ./bin/siaprapat-agent run --broker "mqtt://127.0.0.1:$MQTT_PORT" --site demo --room room-1 --data ./data/agent \
-  --interval "$INTERVAL" --keepalive "$KEEPALIVE" &
+  --interval "$INTERVAL" --keepalive "$KEEPALIVE" $AGENT_FLAGS &
 agent_pid=$!
 
 cat <<MSG

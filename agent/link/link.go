@@ -60,7 +60,15 @@ type Link struct {
 	mu      sync.Mutex
 	conn    net.Conn // the current network connection, for Drop
 	dropped bool
+	// pending is true from a successful dial until the broker accepts the
+	// session: a dial while it is still true means the broker refused the
+	// last one (paho keeps the CONNACK's reason to itself).
+	pending     bool
+	lastRefusal time.Time
 }
+
+// refusalLogEvery spaces the warnings about a broker refusing the session.
+const refusalLogEvery = time.Minute
 
 // Connect starts the session and returns at once: paho keeps trying in the
 // background, with backoff, until the broker answers, and reconnects after
@@ -120,6 +128,9 @@ func Connect(opts Options) (*Link, error) {
 		SetWill(status, report.StatusOffline, 1, true).
 		SetCustomOpenConnectionFn(l.open).
 		SetOnConnectHandler(func(c mqtt.Client) {
+			l.mu.Lock()
+			l.pending = false
+			l.mu.Unlock()
 			l.log.Info("connected to broker")
 			if opts.OnCommand != nil {
 				// Subscribe before saying "online", so that a command sent
@@ -178,6 +189,11 @@ func (l *Link) open(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 		conn.Close()
 		return nil, errors.New("link dropped")
 	}
+	if l.pending && time.Since(l.lastRefusal) >= refusalLogEvery {
+		l.lastRefusal = time.Now()
+		l.log.Warn("the broker took the connection but refused the session: check --username and SIAPRAPAT_MQTT_PASSWORD (is this room enrolled? siaprapat-controller agent add SITE/ROOM); retrying")
+	}
+	l.pending = true
 	l.conn = conn
 	return conn, nil
 }

@@ -42,3 +42,9 @@ func Version() string {
 func PrintVersion(w io.Writer, program string) {
 	fmt.Fprintln(w, version.Print(program))
 }
+
+// List is a repeatable string flag.
+type List []string
+
+func (l *List) String() string     { return strings.Join(*l, ",") }
+func (l *List) Set(v string) error { *l = append(*l, v); return nil }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent"
+	"github.com/siaprapat/siaprapat/agent/audio"
+	"github.com/siaprapat/siaprapat/agent/camera"
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
 	"github.com/siaprapat/siaprapat/agent/link"
 	"github.com/siaprapat/siaprapat/agent/peripherals"
@@ -81,29 +83,51 @@ type common struct {
 	logLevel *string
 	sysfs    *string
 	profiles *string
+
+	cameraSource  *string
+	cameraWindow  *time.Duration
+	cameraDevices cli.List
+	micSource     *string
+	audioWindow   *time.Duration
+	microphone    *string
+	speaker       *string
+	noLoopback    *bool
+	loopbackEvery *time.Duration
 }
 
-func commonFlags(fs *flag.FlagSet) common {
-	return common{
+func commonFlags(fs *flag.FlagSet) *common {
+	c := &common{
 		only:     fs.String("only", "", "comma-separated checks to run (default: all): "+strings.Join(checkNames(), ",")),
 		stdFile:  fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)"),
 		timeout:  fs.Duration("check-timeout", runner.DefaultTimeout, "deadline for each check"),
 		logLevel: fs.String("log-level", "info", "log level: debug, info, warn or error"),
 		sysfs:    fs.String("sysfs", peripherals.DefaultSysfs, "sysfs root the peripherals check reads USB devices from (a captured tree for inspection)"),
 		profiles: fs.String("profiles", "", "directory of hardware profile YAML files (default: the embedded firmware-profiles/devices)"),
+
+		cameraSource:  fs.String("camera-source", "", "camera check input: '' for this PC's cameras, file:PATH.y4m for a recorded clip (ffmpeg -f yuv4mpegpipe)"),
+		cameraWindow:  fs.Duration("camera-window", camera.DefaultWindow, "how long each camera is captured, from its first frame"),
+		micSource:     fs.String("mic-source", "", "audio check input: '' for this PC's microphone, file:PATH.wav for a recording (PCM WAV)"),
+		audioWindow:   fs.Duration("audio-window", audio.DefaultWindow, "how long the microphone is recorded"),
+		microphone:    fs.String("microphone", "", "microphone to check, by part of its name (default: the system's default input)"),
+		speaker:       fs.String("speaker", "", "speaker the loopback plays on, by part of its name (default: the system's default output)"),
+		noLoopback:    fs.Bool("no-loopback", false, "never play the loopback test signal (rooms that must stay silent)"),
+		loopbackEvery: fs.Duration("loopback-every", audio.DefaultLoopbackEvery, "least time between two loopback test signals; checks in between measure the microphone only (0: every check)"),
 	}
+	fs.Var(&c.cameraDevices, "camera-device", "camera to check, as /dev/videoN or a /dev/v4l/by-id link (repeatable; default: every camera)")
+	return c
 }
 
 func checkNames() []string {
 	var names []string
-	for _, c := range agent.Checks(agent.Hardware{}) {
+	checks, _ := agent.Checks(agent.Hardware{}) // the zero configuration is valid
+	for _, c := range checks {
 		names = append(names, c.Name())
 	}
 	return names
 }
 
 // newRunner builds the runner from the shared flags.
-func (c common) newRunner(site, room string) (*runner.Runner, error) {
+func (c *common) newRunner(site, room string) (*runner.Runner, error) {
 	std, err := standard.Load(*c.stdFile)
 	if err != nil {
 		return nil, err
@@ -112,7 +136,20 @@ func (c common) newRunner(site, room string) (*runner.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	checks, err := runner.Select(agent.Checks(agent.Hardware{Sysfs: *c.sysfs, Profiles: profiles}), runner.ParseOnly(*c.only))
+	every := *c.loopbackEvery
+	if every == 0 {
+		every = -1 // audio.Config: every check
+	}
+	all, err := agent.Checks(agent.Hardware{
+		Sysfs: *c.sysfs, Profiles: profiles,
+		Camera: camera.Config{Source: *c.cameraSource, Window: *c.cameraWindow, Devices: c.cameraDevices},
+		Audio: audio.Config{Source: *c.micSource, Window: *c.audioWindow, Microphone: *c.microphone, Speaker: *c.speaker,
+			NoLoopback: *c.noLoopback, LoopbackEvery: every},
+	})
+	if err != nil {
+		return nil, err
+	}
+	checks, err := runner.Select(all, runner.ParseOnly(*c.only))
 	if err != nil {
 		return nil, fmt.Errorf("--only: %w", err)
 	}

@@ -81,12 +81,12 @@ func serve(args []string, stderr io.Writer) int {
 	maxRooms := fs.Int("max-rooms", fleet.DefaultMaxRooms, "most rooms the fleet keeps; messages for further new rooms are refused and counted")
 	stdFile := fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)")
 	roomsFile := fs.String("rooms", "", "rooms file: the devices each room should have (YAML, see README)")
-	var alertmanagers stringList
+	var alertmanagers cli.List
 	fs.Var(&alertmanagers, "alertmanager", "Alertmanager URL readiness alerts go to, e.g. http://localhost:9093 (repeatable)")
 	apiToken := fs.String("api-token", "", "admin token, required as 'Authorization: Bearer TOKEN' on the API's writing requests and to enrol agents from other machines (or set SIAPRAPAT_API_TOKEN)")
 	apiReadToken := fs.String("api-read-token", "", "read token: when set, reading the API takes it (or the admin token) (or set SIAPRAPAT_API_READ_TOKEN)")
 	metricsAuth := fs.Bool("metrics-auth", false, "make /metrics take the read (or admin) token too")
-	var webhooks stringList
+	var webhooks cli.List
 	fs.Var(&webhooks, "webhook", "URL that receives a JSON message (Bahasa Indonesia and English) per alert firing or resolved (repeatable)")
 	leadTimes := fs.String("lead-times", "30m,10m", "when rooms are checked before a session, comma-separated (a room may set its own in the rooms file)")
 	calendarInterval := fs.Duration("calendar-interval", sessions.DefaultFeedInterval, "how often the rooms' iCalendar feeds are read")
@@ -197,12 +197,6 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	return 0
 }
-
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func parseLeadTimes(s string) ([]time.Duration, error) {
 	var out []time.Duration
