@@ -106,6 +106,23 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Warn("dropped a command: too many waiting")
 		}
 	}
+	// Acknowledgements arrive on paho's goroutine; the spool is written on
+	// this one. One lost for a full queue only means the report is sent
+	// again, and the controller stores it once.
+	acks := make(chan []string, 64)
+	if sp != nil {
+		cfg.Link.OnAck = func(payload []byte) {
+			a, err := report.DecodeAck(payload)
+			if err != nil {
+				log.Warn("ignored an acknowledgement", "err", err)
+				return
+			}
+			select {
+			case acks <- a.IDs:
+			default:
+			}
+		}
+	}
 	cfg.Link.Log = log
 	cfg.Link.OnConnect = func() {
 		select {
@@ -136,6 +153,24 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}()
 	defer answerer.Wait()
+	if sp != nil {
+		answerer.Add(1)
+		go func() {
+			defer answerer.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ids := <-acks:
+					if n, err := sp.Ack(ids); err != nil {
+						log.Error("could not remove acknowledged reports from the spool", "err", err)
+					} else if n > 0 {
+						log.Debug("reports acknowledged by the controller", "removed", n)
+					}
+				}
+			}
+		}()
+	}
 
 	t := time.NewTicker(cfg.Interval)
 	defer t.Stop()

@@ -87,6 +87,7 @@ type Controller struct {
 	agents   *agents.Store
 	fleet    *fleet.Fleet
 	history  *history.History
+	acker    *acker
 	mqtt     *ingest.Client
 	commands *commands.Dispatcher
 	sessions *sessions.Store
@@ -133,9 +134,13 @@ func Start(cfg Config) (_ *Controller, err error) {
 		return nil, err
 	}
 	c.log.Info("fleet store open", "dir", cfg.DataDir, "rooms", c.fleet.Len())
+	// Stored reports are acknowledged to their agents over the MQTT
+	// session that Dial makes below.
+	c.acker = newAcker(procReg, c.log.With("component", "acks"))
 	hopts := cfg.History
 	hopts.Log = c.log.With("component", "history")
 	hopts.OnError = func(error) { storeErrors.Inc() }
+	hopts.OnStored = c.acker.stored
 	if c.history, err = history.Open(cfg.DataDir, hopts); err != nil {
 		return nil, err
 	}
@@ -201,6 +206,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 	if err != nil {
 		return nil, err
 	}
+	c.acker.use(c.mqtt.Notify)
 	procReg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "siaprapat_controller_broker_connected",
 		Help: "1 while the controller is connected and subscribed to its MQTT broker.",
@@ -350,6 +356,9 @@ func (c *Controller) close() error {
 	}
 	if c.history != nil {
 		errs = append(errs, c.history.Close())
+	}
+	if c.acker != nil {
+		c.acker.close()
 	}
 	if c.sessions != nil {
 		errs = append(errs, c.sessions.Close())

@@ -49,6 +49,9 @@ type Options struct {
 	// OnCommand, when set, receives each payload on the room's cmd topic,
 	// to which the link subscribes at every connect. It must not block.
 	OnCommand func(payload []byte)
+	// OnAck, when set, receives each payload on the room's ack topic (the
+	// controller's acknowledgements of stored reports). It must not block.
+	OnAck func(payload []byte)
 }
 
 // Link is one room's MQTT session.
@@ -132,13 +135,19 @@ func Connect(opts Options) (*Link, error) {
 			l.pending = false
 			l.mu.Unlock()
 			l.log.Info("connected to broker")
-			if opts.OnCommand != nil {
-				// Subscribe before saying "online", so that a command sent
-				// on seeing it is not missed.
-				cmd := report.Topic(opts.Site, opts.Room, report.KindCmd)
-				t := c.Subscribe(cmd, 1, func(_ mqtt.Client, m mqtt.Message) { opts.OnCommand(m.Payload()) })
+			// Subscribe before saying "online", so that a command sent on
+			// seeing it is not missed.
+			for _, sub := range []struct {
+				kind, what string
+				handle     func([]byte)
+			}{{report.KindCmd, "commands", opts.OnCommand}, {report.KindAck, "acknowledgements", opts.OnAck}} {
+				if sub.handle == nil {
+					continue
+				}
+				topic, handle := report.Topic(opts.Site, opts.Room, sub.kind), sub.handle
+				t := c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) { handle(m.Payload()) })
 				if !t.WaitTimeout(opts.PublishTimeout) || t.Error() != nil {
-					l.log.Warn("could not subscribe to commands", "topic", cmd, "err", tokenErr(t))
+					l.log.Warn("could not subscribe to "+sub.what, "topic", topic, "err", tokenErr(t))
 				}
 			}
 			t := c.Publish(status, 1, true, report.StatusOnline)

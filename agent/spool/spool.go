@@ -1,13 +1,19 @@
 // Package spool is the agent's store-and-forward queue: encoded reports wait
-// in a bbolt file until the broker has acknowledged them, so that a broker
-// outage, a dropped link or a crash of the agent loses nothing queued.
+// in a bbolt file until the controller has acknowledged storing them, so
+// that a broker outage, a broker or controller killed between taking a
+// report and storing it, a dropped link or a crash of the agent loses
+// nothing queued. A report sent but not acknowledged is sent again after
+// ResendAfter (the controller stores each report id once).
 package spool
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -18,16 +24,26 @@ import (
 type Limits struct {
 	MaxReports int
 	MaxBytes   int64
+	// ResendAfter is how long a sent report waits for the controller's
+	// acknowledgement before it is sent again; DefaultResendAfter when zero.
+	ResendAfter time.Duration
 }
 
 // DefaultLimits keep about a week of reports at the default 60 s interval
 // in at most 64 MiB.
 var DefaultLimits = Limits{MaxReports: 10000, MaxBytes: 64 << 20}
 
-// drainBatch is how many reports are sent between two deletes.
+// DefaultResendAfter: the controller acknowledges within about a second of
+// storing; a minute covers a controller restart without resending much.
+const DefaultResendAfter = time.Minute
+
+// drainBatch is how many reports are sent between two writes.
 const drainBatch = 64
 
-var bucket = []byte("reports")
+var (
+	bucket   = []byte("reports")  // sequence -> payload
+	inflight = []byte("inflight") // sequence -> sent-at (8 bytes) + report id
+)
 
 // Spool is an ordered, bounded, durable queue of report payloads.
 type Spool struct {
@@ -49,10 +65,23 @@ func Open(dir string, limits Limits) (*Spool, error) {
 	if err != nil {
 		return nil, err
 	}
+	if limits.ResendAfter <= 0 {
+		limits.ResendAfter = DefaultResendAfter
+	}
 	s := &Spool{db: db, limits: limits}
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
+			return err
+		}
+		// Reports sent before a restart are sent again at once: their
+		// acknowledgements may have come while the agent was down.
+		if tx.Bucket(inflight) != nil {
+			if err := tx.DeleteBucket(inflight); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.CreateBucket(inflight); err != nil {
 			return err
 		}
 		return b.ForEach(func(_, v []byte) error {
@@ -92,8 +121,12 @@ func (s *Spool) Put(payload []byte) (dropped int, err error) {
 			count, size = count-1, size-int64(len(v))
 			old = append(old, append([]byte(nil), k...))
 		}
+		in := tx.Bucket(inflight)
 		for _, k := range old {
 			if err := b.Delete(k); err != nil {
+				return err
+			}
+			if err := in.Delete(k); err != nil {
 				return err
 			}
 		}
@@ -108,22 +141,37 @@ func (s *Spool) Put(payload []byte) (dropped int, err error) {
 	return dropped, nil
 }
 
-// Drain sends queued payloads oldest first until the queue is empty, send
-// fails or the context ends; each is deleted only after send succeeded. It
-// returns how many it sent and why it stopped early, if it did.
+// Drain sends queued payloads oldest first, skipping those sent less than
+// ResendAfter ago and not yet acknowledged, until every payload is in
+// flight, send fails or the context ends. A payload stays in the spool
+// until Ack names its report. It returns how many it sent and why it
+// stopped early, if it did.
 func (s *Spool) Drain(ctx context.Context, send func(payload []byte) error) (sent int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	after := []byte(nil) // resume past the last key looked at
 	for {
 		if err := ctx.Err(); err != nil {
 			return sent, err
 		}
+		now := time.Now()
 		var keys, payloads [][]byte
 		err := s.db.View(func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucket).Cursor()
-			for k, v := c.First(); k != nil && len(keys) < drainBatch; k, v = c.Next() {
-				keys = append(keys, append([]byte(nil), k...))
-				payloads = append(payloads, append([]byte(nil), v...))
+			c, in := tx.Bucket(bucket).Cursor(), tx.Bucket(inflight)
+			k, v := c.First()
+			if after != nil {
+				k, v = c.Seek(after)
+				if k != nil && bytes.Equal(k, after) {
+					k, v = c.Next()
+				}
+			}
+			for ; k != nil && len(keys) < drainBatch; k, v = c.Next() {
+				after = append(after[:0], k...)
+				if at := in.Get(k); len(at) >= 8 && now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(at)))) < s.limits.ResendAfter {
+					continue // sent recently; its acknowledgement may be on the way
+				}
+				keys = append(keys, bytes.Clone(k))
+				payloads = append(payloads, bytes.Clone(v))
 			}
 			return nil
 		})
@@ -146,28 +194,75 @@ func (s *Spool) Drain(ctx context.Context, send func(payload []byte) error) (sen
 		}
 		if n > 0 {
 			err := s.db.Update(func(tx *bolt.Tx) error {
-				b := tx.Bucket(bucket)
+				in := tx.Bucket(inflight)
 				for i := range n {
-					if err := b.Delete(keys[i]); err != nil {
+					v := binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano()))
+					if err := in.Put(keys[i], append(v, reportID(payloads[i])...)); err != nil {
 						return err
 					}
 				}
 				return nil
 			})
 			if err != nil {
-				// The sent reports will be sent again; report ids make that harmless.
-				return sent, fmt.Errorf("remove sent reports from the spool: %w", err)
+				// They will be sent again sooner; report ids make that harmless.
+				return sent, fmt.Errorf("mark sent reports in the spool: %w", err)
 			}
 			sent += n
-			for i := range n {
-				s.count--
-				s.bytes -= int64(len(payloads[i]))
-			}
 		}
 		if sendErr != nil {
 			return sent, sendErr
 		}
 	}
+}
+
+// reportID reads a payload's report id.
+func reportID(payload []byte) string {
+	var r struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(payload, &r) // a payload without an id is never acknowledged: it leaves by the limits
+	return r.ID
+}
+
+// Ack removes the sent reports with these ids: the controller has stored
+// them. It returns how many it removed.
+func (s *Spool) Ack(ids []string) (int, error) {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	removed, freed := 0, int64(0)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b, in := tx.Bucket(bucket), tx.Bucket(inflight)
+		var doomed [][]byte
+		if err := in.ForEach(func(k, v []byte) error {
+			if len(v) > 8 && want[string(v[8:])] {
+				doomed = append(doomed, bytes.Clone(k))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range doomed {
+			freed += int64(len(b.Get(k)))
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			if err := in.Delete(k); err != nil {
+				return err
+			}
+		}
+		removed = len(doomed)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("remove acknowledged reports from the spool: %w", err)
+	}
+	s.count -= removed
+	s.bytes -= freed
+	return removed, nil
 }
 
 // Len returns the number and total size of queued payloads.

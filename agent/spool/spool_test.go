@@ -4,8 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 )
+
+// rep is a payload with a report id, as the agent spools them.
+func rep(id string) []byte { return []byte(`{"id":"` + id + `"}`) }
+
+func idOf(p []byte) string { return strings.TrimSuffix(strings.TrimPrefix(string(p), `{"id":"`), `"}`) }
 
 func open(t *testing.T, dir string, l Limits) *Spool {
 	t.Helper()
@@ -20,7 +27,7 @@ func TestSpool_DrainsInOrderAndStopsAtFirstFailure(t *testing.T) {
 	s := open(t, t.TempDir(), DefaultLimits)
 	defer s.Close()
 	for i := range 100 {
-		if _, err := s.Put([]byte(fmt.Sprint(i))); err != nil {
+		if _, err := s.Put(rep(fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -30,23 +37,65 @@ func TestSpool_DrainsInOrderAndStopsAtFirstFailure(t *testing.T) {
 		if len(got) == 70 {
 			return down
 		}
-		got = append(got, string(p))
+		got = append(got, idOf(p))
 		return nil
 	})
 	if sent != 70 || !errors.Is(err, down) {
 		t.Fatalf("sent %d, err %v", sent, err)
 	}
-	if n, _ := s.Len(); n != 30 {
-		t.Fatalf("%d left, want 30", n)
+	// Sent is not stored: every report stays until acknowledged.
+	if n, _ := s.Len(); n != 100 {
+		t.Fatalf("%d in the spool, want 100", n)
 	}
-	sent, err = s.Drain(context.Background(), func(p []byte) error { got = append(got, string(p)); return nil })
+	sent, err = s.Drain(context.Background(), func(p []byte) error { got = append(got, idOf(p)); return nil })
 	if sent != 30 || err != nil {
-		t.Fatalf("second drain: sent %d, err %v", sent, err)
+		t.Fatalf("second drain: sent %d, err %v; want the 30 not yet sent", sent, err)
 	}
 	for i, p := range got {
 		if p != fmt.Sprint(i) {
 			t.Fatalf("payload %d is %s: out of order", i, p)
 		}
+	}
+	var ids []string
+	for i := range 95 {
+		ids = append(ids, fmt.Sprint(i))
+	}
+	if n, err := s.Ack(append(ids, "unknown")); n != 95 || err != nil {
+		t.Fatalf("ack removed %d (err %v), want 95", n, err)
+	}
+	if n, _ := s.Len(); n != 5 {
+		t.Fatalf("%d left after the ack, want 5", n)
+	}
+}
+
+func TestSpool_ResendsWhatWasNotAcknowledged(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, Limits{MaxReports: 10, MaxBytes: 1 << 20, ResendAfter: 50 * time.Millisecond})
+	for _, id := range []string{"a", "b", "c"} {
+		s.Put(rep(id))
+	}
+	drain := func() string {
+		var got []string
+		s.Drain(context.Background(), func(p []byte) error { got = append(got, idOf(p)); return nil })
+		return fmt.Sprint(got)
+	}
+	if got := drain(); got != "[a b c]" {
+		t.Fatalf("first drain %s", got)
+	}
+	if got := drain(); got != "[]" {
+		t.Fatalf("a drain before ResendAfter sent %s again", got)
+	}
+	s.Ack([]string{"b"})
+	time.Sleep(60 * time.Millisecond)
+	if got := drain(); got != "[a c]" {
+		t.Fatalf("after ResendAfter: %s, want the unacknowledged [a c]", got)
+	}
+	// A restart sends the unacknowledged at once.
+	s.Close()
+	s = open(t, dir, Limits{MaxReports: 10, MaxBytes: 1 << 20, ResendAfter: time.Hour})
+	defer s.Close()
+	if got := drain(); got != "[a c]" {
+		t.Fatalf("after a restart: %s, want [a c]", got)
 	}
 }
 
@@ -125,7 +174,9 @@ func TestSpool_DrainStopsWhenContextEnds(t *testing.T) {
 	if sent != 1 || !errors.Is(err, context.Canceled) {
 		t.Errorf("sent %d, err %v; want 1 and context.Canceled", sent, err)
 	}
-	if n, _ := s.Len(); n != 9 {
-		t.Errorf("%d left, want 9", n)
+	var rest int
+	s.Drain(context.Background(), func([]byte) error { rest++; return nil })
+	if rest != 9 {
+		t.Errorf("%d sent by the next drain, want the other 9", rest)
 	}
 }

@@ -42,7 +42,14 @@ type Options struct {
 	Now        func() time.Time
 	Log        *slog.Logger
 	OnError    func(error) // hears of every failed write (for a metric); may be nil
+	// OnStored, when set, hears of reports now safely stored: after each
+	// write, and at once for a report added again whose id is stored
+	// already (its first acknowledgement was lost). It must not block.
+	OnStored func([]Stored)
 }
+
+// Stored names a report the history holds.
+type Stored struct{ Site, Room, ID string }
 
 // History is the report history. It is safe for concurrent use.
 type History struct {
@@ -61,8 +68,8 @@ type History struct {
 
 type entry struct {
 	key   []byte
-	id    string
 	value []byte
+	Stored
 }
 
 // Open opens (or creates) dir/history.db and starts writing new reports
@@ -143,13 +150,16 @@ func (h *History) Add(rep *report.Report) (bool, error) {
 		return false, fmt.Errorf("look up report %s: %w", rep.ID, err)
 	}
 	if seen {
+		if h.opts.OnStored != nil {
+			h.opts.OnStored([]Stored{{Site: rep.Site, Room: rep.Room, ID: rep.ID}})
+		}
 		return false, nil
 	}
 	v, err := json.Marshal(rep)
 	if err != nil {
 		return false, fmt.Errorf("encode report %s: %w", rep.ID, err)
 	}
-	h.pending = append(h.pending, entry{key: reportKey(rep), id: rep.ID, value: v})
+	h.pending = append(h.pending, entry{key: reportKey(rep), value: v, Stored: Stored{Site: rep.Site, Room: rep.Room, ID: rep.ID}})
 	h.ids[rep.ID] = true
 	return true, nil
 }
@@ -210,7 +220,7 @@ func (h *History) Flush() error {
 			if err := reps.Put(e.key, e.value); err != nil {
 				return err
 			}
-			if err := ids.Put([]byte(e.id), e.key); err != nil {
+			if err := ids.Put([]byte(e.ID), e.key); err != nil {
 				return err
 			}
 		}
@@ -234,8 +244,13 @@ func (h *History) Flush() error {
 	for room, n := range counts {
 		h.count[room] = n
 	}
-	for _, e := range batch {
-		delete(h.ids, e.id)
+	stored := make([]Stored, len(batch))
+	for i, e := range batch {
+		delete(h.ids, e.ID)
+		stored[i] = e.Stored
+	}
+	if h.opts.OnStored != nil {
+		h.opts.OnStored(stored)
 	}
 	return nil
 }

@@ -147,6 +147,16 @@ func (c *Client) ClearRetained(topic string) error {
 	return t.Error()
 }
 
+// Notify sends one message at QoS 0, without waiting: for messages whose
+// loss only costs a retry (acknowledgements).
+func (c *Client) Notify(topic string, payload []byte) error {
+	if !c.client.IsConnectionOpen() {
+		return fmt.Errorf("not connected to the MQTT broker")
+	}
+	c.client.Publish(topic, 0, false, payload)
+	return nil
+}
+
 // Publish sends one message with QoS 1 and waits for the broker's
 // acknowledgement.
 func (c *Client) Publish(topic string, payload []byte) error {
