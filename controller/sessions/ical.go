@@ -33,6 +33,18 @@ const (
 // moves. An event that cannot be read is skipped and named in skipped; only
 // an unreadable feed is an error.
 func Expand(r io.Reader, site, room, source string, loc *time.Location, from, to time.Time) (out []Session, skipped []error, err error) {
+	// The iCalendar and RRULE parsers are third-party code reading whatever
+	// a feed URL returns; one that panics (go-ical does on "0;0=", found by
+	// FuzzExpand) must cost this feed, not the controller.
+	defer func() {
+		if p := recover(); p != nil {
+			out, skipped, err = nil, nil, fmt.Errorf("read calendar: the iCalendar parser failed on this feed (%v): is it an iCalendar file?", p)
+		}
+	}()
+	return expandFeed(r, site, room, source, loc, from, to)
+}
+
+func expandFeed(r io.Reader, site, room, source string, loc *time.Location, from, to time.Time) (out []Session, skipped []error, err error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxCalendarBytes+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read calendar: %w", err)
