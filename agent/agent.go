@@ -14,6 +14,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/camera"
 	"github.com/siaprapat/siaprapat/agent/host"
 	"github.com/siaprapat/siaprapat/agent/link"
+	"github.com/siaprapat/siaprapat/agent/netcheck"
 	"github.com/siaprapat/siaprapat/agent/peripherals"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
@@ -30,7 +31,15 @@ type Hardware struct {
 	Profiles *peripherals.Profiles // hardware profiles; nil means the embedded ones
 	Camera   camera.Config         // the cameras, or a recorded clip
 	Audio    audio.Config          // the microphone and speaker, or a recorded WAV
+	Network  netcheck.Config       // the controller's probe
+	// NetworkEvery spaces the network tests out (each moves tens of
+	// megabytes over the room's link); in between the last figures are
+	// reported again. Zero tests at every check; commands always test.
+	NetworkEvery time.Duration
 }
+
+// DefaultNetworkEvery is how often the daemon tests the link by default.
+const DefaultNetworkEvery = 30 * time.Minute
 
 // Checks is the one list of the agent's checks, in the order they run. The
 // checks are long-lived: camera and audio remember their last verdicts, to
@@ -47,11 +56,19 @@ func Checks(hw Hardware) ([]runner.Check, error) {
 	if err != nil {
 		return nil, err
 	}
+	var network runner.Check
+	if network, err = netcheck.New(hw.Network); err != nil {
+		return nil, err
+	}
+	if hw.NetworkEvery > 0 {
+		network = runner.Every(network, hw.NetworkEvery)
+	}
 	return []runner.Check{
 		&host.Check{Source: &host.System{}},
 		&peripherals.Check{Sysfs: hw.Sysfs, Profiles: hw.Profiles},
 		cam,
 		mic,
+		network,
 	}, nil
 }
 
@@ -271,7 +288,7 @@ func answer(ctx context.Context, r *runner.Runner, l *link.Link, payload []byte,
 	if err != nil {
 		res.Error = err.Error()
 	} else {
-		cctx, cancel := context.WithDeadline(ctx, deadline)
+		cctx, cancel := context.WithDeadline(runner.WithFresh(ctx), deadline) // asked for: measure now
 		run := *r
 		run.Checks = checks
 		res.Report = run.Run(cctx)

@@ -31,6 +31,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/ingest"
 	"github.com/siaprapat/siaprapat/controller/metrics"
 	"github.com/siaprapat/siaprapat/controller/premeeting"
+	"github.com/siaprapat/siaprapat/controller/probe"
 	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 )
@@ -74,7 +75,13 @@ type Config struct {
 	APIReadToken string
 	MetricsAuth  bool
 	// History bounds the report history (zero values: its defaults).
-	History  history.Options
+	History history.Options
+	// Probe configures the network probe agents test their links against
+	// (under /probe/v1/ on the HTTP port, UDP echo on ProbeUDP). Enrolled
+	// agents use their MQTT secret as its token; Probe.Tokens adds others.
+	Probe probe.Config
+	// ProbeUDP is the UDP echo's address; "" is the HTTP listener's address.
+	ProbeUDP string
 	Standard *standard.Standard
 	Log      *slog.Logger
 }
@@ -88,6 +95,7 @@ type Controller struct {
 	fleet    *fleet.Fleet
 	history  *history.History
 	acker    *acker
+	probe    *probe.Server
 	mqtt     *ingest.Client
 	commands *commands.Dispatcher
 	sessions *sessions.Store
@@ -254,7 +262,21 @@ func Start(cfg Config) (_ *Controller, err error) {
 		wg.Wait()
 	}()
 
+	pcfg := cfg.Probe
+	pcfg.Log = c.log.With("component", "probe")
+	if c.agents != nil {
+		pcfg.Authorize = func(token string) (string, bool) {
+			a, ok := c.agents.ByToken(token)
+			return a.Username, ok
+		}
+	}
+	if c.probe, err = probe.New(pcfg); err != nil {
+		return nil, err
+	}
+	procReg.MustRegister(probeCollector{c.probe})
+
 	srv := &api.Server{
+		Probe:       c.probe,
 		Fleet:       c.fleet,
 		History:     c.history,
 		Commands:    c.commands,
@@ -275,6 +297,17 @@ func Start(cfg Config) (_ *Controller, err error) {
 	c.httpLn, err = net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {
 		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPListen, err)
+	}
+	udpAddr := cfg.ProbeUDP
+	if udpAddr == "" {
+		udpAddr = c.httpLn.Addr().String()
+	}
+	if c.probe.Enabled() {
+		if err := c.probe.ListenUDP(udpAddr); err != nil {
+			return nil, fmt.Errorf("network probe: %w", err)
+		}
+		go c.probe.Serve(context.Background())
+		c.log.Info("network probe listening", "http", "/probe/v1/", "udp", c.probe.UDPAddr().String())
 	}
 	c.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -341,6 +374,9 @@ func (c *Controller) close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, c.http.Shutdown(ctx))
 		cancel()
+	}
+	if c.probe != nil {
+		errs = append(errs, c.probe.Close())
 	}
 	if c.mqtt != nil {
 		c.mqtt.Close()

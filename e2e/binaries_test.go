@@ -246,7 +246,7 @@ func TestBinaries_Check(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"check", "--only", "nosuch,host"}, `siaprapat-agent check: --only: unknown check "nosuch"; this agent has: host, peripherals, camera, audio`},
+		{[]string{"check", "--only", "nosuch,host"}, `siaprapat-agent check: --only: unknown check "nosuch"; this agent has: host, peripherals, camera, audio, network`},
 		{[]string{"check", "--standard", "testdata/nope.yaml"}, "siaprapat-agent check: read standard: open testdata/nope.yaml: no such file or directory"},
 		{[]string{"check", "--log-level", "loud"}, `siaprapat-agent check: --log-level "loud": want debug, info, warn or error`},
 		{[]string{"run", "--site", "demo"}, "siaprapat-agent: --room is empty"},

@@ -11,6 +11,9 @@ KEEPALIVE=${KEEPALIVE:-10s}
 # Extra agent flags, e.g. AGENT_FLAGS="--only host,peripherals" on a server
 # with no camera or sound, or "--no-loopback" to keep the speakers silent.
 AGENT_FLAGS=${AGENT_FLAGS:-}
+# The local agent tests its link against the controller's probe with a token
+# made for this run (in the environment, not on the command line).
+export SIAPRAPAT_PROBE_TOKEN=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
 # Each program gets its own session (setsid), so Ctrl-C reaches only this
 # script, which stops the agent first (it says "offline") and then the controller.
@@ -38,7 +41,8 @@ sleep 1
 if ! kill -0 "$ctl_pid" 2>/dev/null; then echo "the controller did not start (see above)"; exit 1; fi
 
 $detach ./bin/siaprapat-agent run --broker "mqtt://127.0.0.1:$MQTT_PORT" --site demo --room room-1 --data ./data/agent \
-  --interval "$INTERVAL" --keepalive "$KEEPALIVE" $AGENT_FLAGS &
+  --interval "$INTERVAL" --keepalive "$KEEPALIVE" \
+  --probe-url "http://127.0.0.1:$HTTP_PORT" $AGENT_FLAGS &
 agent_pid=$!
 
 cat <<MSG

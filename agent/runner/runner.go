@@ -111,6 +111,9 @@ func (r *Runner) runOne(ctx context.Context, c Check) ([]report.CheckResult, []r
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
+	if t, ok := c.(Timeouter); ok && t.Timeout() > timeout {
+		timeout = t.Timeout()
+	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()

@@ -47,7 +47,9 @@ type Server struct {
 	MetricsAuth bool
 	// Agents enrols and revokes agents; nil means this controller does not.
 	Agents Enroller
-	Log    *slog.Logger
+	// Probe serves the network probe under /probe/v1/; nil means none.
+	Probe http.Handler
+	Log   *slog.Logger
 }
 
 // Enroller enrols the agent of a room (making its credentials) and revokes it.
@@ -81,6 +83,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/sessions/{id}", s.reader(s.getSession))
 	mux.HandleFunc("PUT /api/v1/sessions/{id}", s.authorized(s.updateSession))
 	mux.HandleFunc("DELETE /api/v1/sessions/{id}", s.authorized(s.deleteSession))
+	if s.Probe != nil {
+		mux.Handle("/probe/v1/", s.Probe) // its own token check: agents' secrets
+	}
 	mux.HandleFunc("GET /api/v1/agents", s.admin(s.listAgents))
 	mux.HandleFunc("POST /api/v1/agents", s.admin(s.addAgent))
 	mux.HandleFunc("DELETE /api/v1/agents/{site}/{room}", s.admin(s.removeAgent))

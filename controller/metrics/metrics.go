@@ -4,6 +4,8 @@
 package metrics
 
 import (
+	"strings"
+
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +28,7 @@ type Collector struct {
 	firmwareOK  *prometheus.Desc
 	measurement map[string]map[string]*prometheus.Desc // check -> measurement -> desc
 	counter     map[*prometheus.Desc]bool
+	scale       map[*prometheus.Desc]float64 // from the agent's unit to the metric's
 }
 
 // New returns a collector over the fleet.
@@ -57,16 +60,24 @@ func New(f *fleet.Fleet) *Collector {
 			append(room, "path", "id"), nil),
 		measurement: map[string]map[string]*prometheus.Desc{},
 		counter:     map[*prometheus.Desc]bool{},
+		scale:       map[*prometheus.Desc]float64{},
 	}
 	for _, m := range report.Measurements {
 		if c.measurement[m.Check] == nil {
 			c.measurement[m.Check] = map[string]*prometheus.Desc{}
 		}
-		d := prometheus.NewDesc("siaprapat_"+m.Check+"_"+m.Name,
-			m.Help+" From the room's newest report; absent for offline and unknown rooms.",
+		name, help, scale := m.Name, m.Help, 1.0
+		if base, ok := strings.CutSuffix(name, "_bits_per_second"); ok {
+			// Prometheus's base unit is the byte: agents measure bits per
+			// second, as links are sold; the metric says bytes.
+			name, help, scale = base+"_bytes_per_second", help+" In bytes per second (the agent measures bits: x 8).", 1.0/8
+		}
+		d := prometheus.NewDesc("siaprapat_"+m.Check+"_"+name,
+			help+" From the room's newest report; absent for offline and unknown rooms.",
 			append(room, "target"), nil)
 		c.measurement[m.Check][m.Name] = d
 		c.counter[d] = m.Counter()
+		c.scale[d] = scale
 	}
 	return c
 }
@@ -138,7 +149,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 				if c.counter[d] {
 					t = prometheus.CounterValue
 				}
-				emit(ch, d, t, val, site, room, cr.Target)
+				emit(ch, d, t, val*c.scale[d], site, room, cr.Target)
 			}
 		}
 	}

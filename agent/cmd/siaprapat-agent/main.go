@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/camera"
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
 	"github.com/siaprapat/siaprapat/agent/link"
+	"github.com/siaprapat/siaprapat/agent/netcheck"
 	"github.com/siaprapat/siaprapat/agent/peripherals"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
@@ -93,6 +95,11 @@ type common struct {
 	speaker       *string
 	noLoopback    *bool
 	loopbackEvery *time.Duration
+	probeURL      *string
+	probeToken    *string
+	networkEvery  *time.Duration
+	networkWindow *time.Duration
+	mqttPassword  string // run's --password, once parsed: the probe takes it too
 }
 
 func commonFlags(fs *flag.FlagSet) *common {
@@ -113,6 +120,10 @@ func commonFlags(fs *flag.FlagSet) *common {
 		noLoopback:    fs.Bool("no-loopback", false, "never play the loopback test signal (rooms that must stay silent)"),
 		loopbackEvery: fs.Duration("loopback-every", audio.DefaultLoopbackEvery, "least time between two loopback test signals; checks in between measure the microphone only (0: every check)"),
 	}
+	c.probeURL = fs.String("probe-url", "", "the controller's base URL for the network test, e.g. http://controller:9780 (or set SIAPRAPAT_PROBE_URL or SIAPRAPAT_CONTROLLER); none: the network check is skipped")
+	c.probeToken = fs.String("probe-token", "", "token for the controller's probe (or set SIAPRAPAT_PROBE_TOKEN); default: the agent's MQTT password, which enrolled agents use")
+	c.networkEvery = fs.Duration("network-every", agent.DefaultNetworkEvery, "least time between two network tests (each moves tens of MB); checks in between repeat the last figures; 0: every check")
+	c.networkWindow = fs.Duration("network-window", netcheck.DefaultWindow, "measured time per direction of the network test (after a 1.5 s ramp-up)")
 	fs.Var(&c.cameraDevices, "camera-device", "camera to check, as /dev/videoN or a /dev/v4l/by-id link (repeatable; default: every camera)")
 	return c
 }
@@ -140,8 +151,20 @@ func (c *common) newRunner(site, room string) (*runner.Runner, error) {
 	if every == 0 {
 		every = -1 // audio.Config: every check
 	}
+	probe, token := *c.probeURL, *c.probeToken
+	if probe == "" {
+		probe = cmp.Or(os.Getenv("SIAPRAPAT_PROBE_URL"), os.Getenv("SIAPRAPAT_CONTROLLER"))
+	}
+	if token == "" {
+		token = cmp.Or(os.Getenv("SIAPRAPAT_PROBE_TOKEN"), c.mqttPassword, os.Getenv("SIAPRAPAT_MQTT_PASSWORD"))
+	}
+	if *c.networkEvery < 0 || *c.networkWindow < 0 {
+		return nil, fmt.Errorf("--network-every %v, --network-window %v: must not be negative", *c.networkEvery, *c.networkWindow)
+	}
 	all, err := agent.Checks(agent.Hardware{
-		Sysfs: *c.sysfs, Profiles: profiles,
+		Network:      netcheck.Config{Probe: probe, Token: token, Window: *c.networkWindow},
+		NetworkEvery: *c.networkEvery,
+		Sysfs:        *c.sysfs, Profiles: profiles,
 		Camera: camera.Config{Source: *c.cameraSource, Window: *c.cameraWindow, Devices: c.cameraDevices},
 		Audio: audio.Config{Source: *c.micSource, Window: *c.audioWindow, Microphone: *c.microphone, Speaker: *c.speaker,
 			NoLoopback: *c.noLoopback, LoopbackEvery: every},
@@ -210,6 +233,7 @@ func runDaemon(args []string, stderr io.Writer) int {
 	if *password == "" {
 		*password = os.Getenv("SIAPRAPAT_MQTT_PASSWORD")
 	}
+	cf.mqttPassword = *password
 	r, err := cf.newRunner(*site, *room)
 	if err != nil {
 		return fail(err)

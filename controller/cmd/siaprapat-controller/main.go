@@ -20,6 +20,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/broker"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/history"
+	"github.com/siaprapat/siaprapat/controller/probe"
 	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 	"github.com/siaprapat/siaprapat/internal/cli"
@@ -90,6 +91,11 @@ func serve(args []string, stderr io.Writer) int {
 	fs.Var(&webhooks, "webhook", "URL that receives a JSON message (Bahasa Indonesia and English) per alert firing or resolved (repeatable)")
 	leadTimes := fs.String("lead-times", "30m,10m", "when rooms are checked before a session, comma-separated (a room may set its own in the rooms file)")
 	calendarInterval := fs.Duration("calendar-interval", sessions.DefaultFeedInterval, "how often the rooms' iCalendar feeds are read")
+	var probeTokens cli.List
+	fs.Var(&probeTokens, "probe-token", "token agents may use on the network probe besides their enrolled secrets (repeatable; or set SIAPRAPAT_PROBE_TOKEN)")
+	probeMaxSessions := fs.Int("probe-max-sessions", probe.DefaultMaxSessions, "network tests the probe runs at once; more are told to retry later")
+	probeMaxBytes := fs.Int64("probe-max-bytes", probe.DefaultMaxBytesPerSession, "bytes one network test may move in each direction")
+	probeUDP := fs.String("probe-udp", "", "address of the probe's UDP echo (default: the --http address, on UDP)")
 	historyAge := fs.Duration("history-max-age", history.DefaultMaxAge, "reports older than this leave the report history")
 	historyPerRoom := fs.Int("history-max-per-room", history.DefaultMaxPerRoom, "most reports the history keeps per room (the oldest leave first)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -137,6 +143,12 @@ func serve(args []string, stderr io.Writer) int {
 	if *maxRooms < 1 {
 		return fail(fmt.Errorf("--max-rooms %d: want at least 1", *maxRooms))
 	}
+	if t := os.Getenv("SIAPRAPAT_PROBE_TOKEN"); t != "" {
+		probeTokens = append(probeTokens, t)
+	}
+	if *probeMaxSessions < 1 || *probeMaxBytes < 1<<20 {
+		return fail(fmt.Errorf("--probe-max-sessions %d, --probe-max-bytes %d: want at least 1 session and 1 MiB", *probeMaxSessions, *probeMaxBytes))
+	}
 	if *historyAge <= 0 || *historyPerRoom < 1 {
 		return fail(fmt.Errorf("--history-max-age %v, --history-max-per-room %d: want a positive age and at least 1 report", *historyAge, *historyPerRoom))
 	}
@@ -163,6 +175,8 @@ func serve(args []string, stderr io.Writer) int {
 	c, err := controller.Start(controller.Config{
 		HTTPListen:       *httpListen,
 		History:          history.Options{MaxAge: *historyAge, MaxPerRoom: *historyPerRoom},
+		Probe:            probe.Config{Tokens: probeTokens, MaxSessions: *probeMaxSessions, MaxBytesPerSession: *probeMaxBytes},
+		ProbeUDP:         *probeUDP,
 		MQTTListen:       *mqttListen,
 		MQTTTLSListen:    *mqttTLSListen,
 		MQTTRequireLogin: *mqttRequireLogin,
