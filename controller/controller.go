@@ -309,7 +309,17 @@ func Start(cfg Config) (_ *Controller, err error) {
 		go c.probe.Serve(context.Background())
 		c.log.Info("network probe listening", "http", "/probe/v1/", "udp", c.probe.UDPAddr().String())
 	}
-	c.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Slow clients cannot hold connections: headers within 10 s, a request
+	// body within 30 s (the API's are a few KiB), idle keep-alives for 2 min.
+	// No write timeout: a check's ?wait= answers after up to 10 min. The
+	// probe's transfers set their own deadlines, per request.
+	c.http = &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 	go func() {
 		if err := c.http.Serve(c.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			c.log.Error("HTTP server stopped", "err", err)

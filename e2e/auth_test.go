@@ -277,3 +277,48 @@ func TestBroker_AgentsLogInAndSpeakOnlyForTheirRoom(t *testing.T) {
 		t.Error("the revoked room came back")
 	}
 }
+
+// TestAPI_ReadTokenGuardsReadsAndMetrics: with a read token, reads and (with
+// MetricsAuth) /metrics take it or the admin token; writes take only the
+// admin token; health checks stay open.
+func TestAPI_ReadTokenGuardsReadsAndMetrics(t *testing.T) {
+	c, err := controller.Start(controller.Config{
+		HTTPListen: "127.0.0.1:0", MQTTListen: "127.0.0.1:0", DataDir: t.TempDir(), Standard: fastStandard(t),
+		APIToken: "admin", APIReadToken: "reader", MetricsAuth: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	status := func(method, path, token string) int {
+		req, _ := http.NewRequest(method, "http://"+c.HTTPAddr()+path, strings.NewReader(`{"site":"s","room":"r"}`))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		method, path, token string
+		want                int
+	}{
+		{"GET", "/api/v1/rooms", "", 401},
+		{"GET", "/api/v1/rooms", "guess", 401},
+		{"GET", "/api/v1/rooms", "reader", 200},
+		{"GET", "/api/v1/rooms", "admin", 200},
+		{"GET", "/metrics", "", 401},
+		{"GET", "/metrics", "reader", 200},
+		{"GET", "/healthz", "", 200},
+		{"POST", "/api/v1/agents", "reader", 401},
+		{"GET", "/api/v1/agents", "reader", 401},
+		{"POST", "/api/v1/agents", "admin", 201},
+	} {
+		if got := status(tc.method, tc.path, tc.token); got != tc.want {
+			t.Errorf("%s %s with token %q: HTTP %d, want %d", tc.method, tc.path, tc.token, got, tc.want)
+		}
+	}
+}
