@@ -123,10 +123,14 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Warn("dropped a command: too many waiting")
 		}
 	}
-	// Acknowledgements arrive on paho's goroutine; the spool is written on
-	// this one. One lost for a full queue only means the report is sent
-	// again, and the controller stores it once.
-	acks := make(chan []string, 64)
+	// Acknowledgements arrive on paho's goroutine and must not block it;
+	// they gather here (none dropped, even while a long drain holds the
+	// spool) for the goroutine that removes them from the spool.
+	var (
+		ackMu   sync.Mutex
+		ackIDs  []string
+		ackWake = make(chan struct{}, 1)
+	)
 	if sp != nil {
 		cfg.Link.OnAck = func(payload []byte) {
 			a, err := report.DecodeAck(payload)
@@ -134,8 +138,11 @@ func Run(ctx context.Context, cfg Config) error {
 				log.Warn("ignored an acknowledgement", "err", err)
 				return
 			}
+			ackMu.Lock()
+			ackIDs = append(ackIDs, a.IDs...)
+			ackMu.Unlock()
 			select {
-			case acks <- a.IDs:
+			case ackWake <- struct{}{}:
 			default:
 			}
 		}
@@ -178,7 +185,11 @@ func Run(ctx context.Context, cfg Config) error {
 				select {
 				case <-ctx.Done():
 					return
-				case ids := <-acks:
+				case <-ackWake:
+					ackMu.Lock()
+					ids := ackIDs
+					ackIDs = nil
+					ackMu.Unlock()
 					if n, err := sp.Ack(ids); err != nil {
 						log.Error("could not remove acknowledged reports from the spool", "err", err)
 					} else if n > 0 {

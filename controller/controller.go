@@ -426,8 +426,16 @@ func (c *Controller) enroller() api.Enroller {
 
 type enroller struct{ c *Controller }
 
+// Enrol makes a room's credentials; enrolling again replaces them and
+// closes any session logged in with the old ones.
 func (e enroller) Enrol(site, room string) (agents.Agent, string, error) {
-	return e.c.agents.Add(site, room, time.Now())
+	a, secret, err := e.c.agents.Add(site, room, time.Now())
+	if err == nil {
+		if n := e.c.broker.Kick(a.Username); n > 0 {
+			e.c.log.Info("agent enrolled again: closed the session using the old secret", "user", a.Username)
+		}
+	}
+	return a, secret, err
 }
 
 // Revoke removes a room's credentials, disconnects its agent, clears its

@@ -210,9 +210,37 @@ func TestBroker_AgentsLogInAndSpeakOnlyForTheirRoom(t *testing.T) {
 	}
 	waitState(t, c, "kalbar", "r1", "ready", 5*time.Second)
 
+	// The agent's session must use its own client id, and its last will
+	// its own topics: the broker publishes a will without a topic check.
+	raw := func(id, willTopic string) error {
+		o := mqtt.NewClientOptions().AddBroker(c.BrokerURL()).SetClientID(id).SetUsername("kalbar/r1").SetPassword(secret)
+		if willTopic != "" {
+			o.SetWill(willTopic, "online", 1, true)
+		}
+		cl := mqtt.NewClient(o)
+		tok := cl.Connect()
+		tok.WaitTimeout(5 * time.Second)
+		if tok.Error() == nil {
+			cl.Disconnect(100)
+		}
+		return tok.Error()
+	}
+	if err := raw("siaprapat-agent/kalbar/r2", ""); err == nil {
+		t.Error("an agent connected with another room's client id (it would take that room's session)")
+	}
+	if err := raw(report.AgentClientID("kalbar", "r1"), report.Topic("kalbar", "r2", report.KindStatus)); err == nil {
+		t.Error("an agent connected with a last will on another room's topic")
+	}
+	for _, reason := range []string{"client_id", "will"} {
+		if n := counter(t, c, "siaprapat_broker_connections_refused_total", map[string]string{"reason": reason}); n < 1 {
+			t.Errorf("refusals for %s counted: %v", reason, n)
+		}
+	}
+
 	// The same agent speaking for another room: the broker drops it.
 	// (MQTT 3.1.1 has no negative PUBACK; the broker acknowledges and drops.)
-	impostor := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(c.BrokerURL()).SetClientID("impostor").
+	l.Close() // the impostor takes over its own session id
+	impostor := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(c.BrokerURL()).SetClientID(report.AgentClientID("kalbar", "r1")).
 		SetUsername("kalbar/r1").SetPassword(secret))
 	if tok := impostor.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())

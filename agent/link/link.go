@@ -34,7 +34,7 @@ var ErrNotConnected = errors.New("not connected to the MQTT broker")
 // Options configure a Link.
 type Options struct {
 	Broker         string // mqtt://host:port, tcp://, mqtts://, ssl:// or tls://
-	ClientID       string // defaults to siaprapat-agent-SITE-ROOM
+	ClientID       string // defaults to report.AgentClientID: siaprapat-agent/SITE/ROOM
 	Site, Room     string
 	Username       string
 	Password       string
@@ -90,7 +90,7 @@ func Connect(opts Options) (*Link, error) {
 		return nil, err
 	}
 	if opts.ClientID == "" {
-		opts.ClientID = "siaprapat-agent-" + opts.Site + "-" + opts.Room
+		opts.ClientID = report.AgentClientID(opts.Site, opts.Room)
 	}
 	switch {
 	case opts.KeepAlive == 0:
@@ -148,6 +148,9 @@ func Connect(opts Options) (*Link, error) {
 				t := c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) { handle(m.Payload()) })
 				if !t.WaitTimeout(opts.PublishTimeout) || t.Error() != nil {
 					l.log.Warn("could not subscribe to "+sub.what, "topic", topic, "err", tokenErr(t))
+				} else if st, ok := t.(*mqtt.SubscribeToken); ok && st.Result()[topic] >= 0x80 {
+					// paho reports a refusal (SUBACK 0x80) as success.
+					l.log.Warn("the broker refused the subscription to "+sub.what+": check its ACL (Mosquitto: pattern read siaprapat/v1/%u/"+sub.kind+")", "topic", topic)
 				}
 			}
 			t := c.Publish(status, 1, true, report.StatusOnline)

@@ -106,9 +106,15 @@ func (w window) rate(samples []sample) float64 {
 		}
 	}
 	pts = append(pts, w.end)
+	// The plain figure stands in where no line can be fitted: a window
+	// that spans (almost) no time, or a count that did not grow in it.
+	plain := 0.0
+	if span := w.end.at - w.start.at; span > 0 {
+		plain = float64(w.end.bytes-w.start.bytes) / span.Seconds() * 8
+	}
 	slope, ok := fitSlope(pts)
-	if !ok {
-		return 0
+	if !ok || slope <= 0 {
+		return plain
 	}
 	all := len(pts)
 	for range 3 {
@@ -124,6 +130,9 @@ func (w window) rate(samples []sample) float64 {
 		if s, ok := fitSlope(upper); ok {
 			pts, slope = upper, s
 		}
+	}
+	if slope <= 0 {
+		return plain
 	}
 	return slope * 8
 }

@@ -39,3 +39,9 @@ func ParseTopic(topic string) (site, room, kind string, ok bool) {
 	}
 	return parts[0], parts[1], parts[2], true
 }
+
+// AgentClientID is the MQTT client id of a room's agent. A broker that
+// authenticates agents (the embedded one) requires exactly this id, so
+// that one room cannot take over another's session; '/' separates the
+// names because they cannot contain it, so no two rooms share an id.
+func AgentClientID(site, room string) string { return "siaprapat-agent/" + site + "/" + room }

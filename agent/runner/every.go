@@ -2,8 +2,8 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"maps"
-	"sync"
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/report"
@@ -32,14 +32,14 @@ func IsFresh(ctx context.Context) bool { v, _ := ctx.Value(freshKey{}).(bool); r
 // standard judges them again. A run asked for by a command always measures;
 // so does the next run after one whose results were not all measured.
 func Every(c Check, period time.Duration) Check {
-	return &every{check: c, period: period}
+	return &every{check: c, period: period, lock: make(chan struct{}, 1)}
 }
 
 type every struct {
 	check  Check
 	period time.Duration
 
-	mu      sync.Mutex
+	lock    chan struct{} // one run at a time; a waiting run still heeds its context
 	at      time.Time
 	results []report.CheckResult // as the check returned them, before judging
 }
@@ -55,8 +55,12 @@ func (e *every) Timeout() time.Duration {
 }
 
 func (e *every) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	select {
+	case e.lock <- struct{}{}:
+		defer func() { <-e.lock }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waited for the running %s check: %w", e.check.Name(), ctx.Err())
+	}
 	if !IsFresh(ctx) && e.results != nil && time.Since(e.at) < e.period {
 		out := copyResults(e.results)
 		note := "measured at " + e.at.UTC().Format("15:04:05Z") + "; measured again after " + e.at.Add(e.period).UTC().Format("15:04:05Z")

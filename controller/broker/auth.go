@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"crypto/tls"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +58,8 @@ const (
 	RefusedCredentials = "credentials"   // unknown user or wrong secret
 	RefusedCertificate = "certificate"   // a client certificate naming no enrolled agent
 	RefusedCertMixup   = "cert_mismatch" // a user name other than the certificate's
+	RefusedClientID    = "client_id"     // an agent with another client id than its own
+	RefusedWill        = "will"          // an agent whose last will names another room's topic
 )
 
 func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
@@ -71,7 +74,7 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 			return h.refuse(cl, RefusedCertificate, "certificate for "+cn+", which is not an enrolled agent")
 		}
 		cl.Properties.Username = []byte(cn)
-		return true
+		return h.agentSession(cl, pk, cn)
 	}
 	switch {
 	case user == "":
@@ -84,9 +87,24 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 			return true
 		}
 	case h.agents != nil && h.agents.Authenticate(user, pass):
-		return true
+		return h.agentSession(cl, pk, user)
 	}
 	return h.refuse(cl, RefusedCredentials, "unknown user "+user+" or wrong password")
+}
+
+// agentSession checks what an authenticated agent asks of its session: its
+// client id must be its own (report.AgentClientID: the broker hands a
+// session to whoever connects with its id), and its last will (which the broker publishes
+// without a topic check) must go to one of its own topics.
+func (h *authHook) agentSession(cl *mqtt.Client, pk packets.Packet, user string) bool {
+	site, room, _ := strings.Cut(user, "/")
+	if want := report.AgentClientID(site, room); cl.ID != want {
+		return h.refuse(cl, RefusedClientID, "client id "+cl.ID+" is not "+want)
+	}
+	if pk.Connect.WillFlag && !allowed(user, pk.Connect.WillTopic, true) {
+		return h.refuse(cl, RefusedWill, "last will on "+pk.Connect.WillTopic+", outside the room's own topics")
+	}
+	return true
 }
 
 func (h *authHook) refuse(cl *mqtt.Client, reason, why string) bool {

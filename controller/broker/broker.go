@@ -91,7 +91,7 @@ func Start(o Options) (*Broker, error) {
 		agents: o.Agents, controllerPass: o.ControllerPassword, anonymous: anonymous, log: log.With("component", "broker"),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_broker_connections_refused_total",
-			Help: "MQTT connections the embedded broker refused, by reason (anonymous, credentials, certificate, cert_mismatch).",
+			Help: "MQTT connections the embedded broker refused, by reason (anonymous, credentials, certificate, cert_mismatch, client_id, will).",
 		}, []string{"reason"}),
 		denied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_broker_acl_denied_total",
@@ -99,7 +99,7 @@ func Start(o Options) (*Broker, error) {
 		}, []string{"action"}),
 		logs: newRateLimit(10 * time.Second),
 	}
-	for _, r := range []string{RefusedAnonymous, RefusedCredentials, RefusedCertificate, RefusedCertMixup} {
+	for _, r := range []string{RefusedAnonymous, RefusedCredentials, RefusedCertificate, RefusedCertMixup, RefusedClientID, RefusedWill} {
 		hook.refused.WithLabelValues(r)
 	}
 	hook.denied.WithLabelValues("publish")

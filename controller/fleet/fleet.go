@@ -216,6 +216,15 @@ type View struct {
 	Since time.Time `json:"since"`
 }
 
+// Admits reports whether a report for the room would be taken: the room
+// is known, or the fleet is under its room limit.
+func (f *Fleet) Admits(site, room string) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	_, known := f.rooms[key(site, room)]
+	return known || len(f.rooms) < f.opts.MaxRooms
+}
+
 // Remove forgets a room (its agent was revoked): it leaves the metrics and
 // the API, and the store. It reports whether the room was known.
 func (f *Fleet) Remove(site, room string) bool {

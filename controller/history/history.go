@@ -32,7 +32,7 @@ const (
 
 var (
 	bucketReports = []byte("reports") // room key, measured_at, id -> report JSON
-	bucketIDs     = []byte("ids")     // id -> reports key
+	bucketIDs     = []byte("ids")     // room key, id -> reports key
 )
 
 // Options bound the history.
@@ -59,7 +59,7 @@ type History struct {
 
 	mu      sync.Mutex
 	pending []entry
-	ids     map[string]bool // ids pending or being written
+	ids     map[string]bool // id keys pending or being written
 	count   map[string]int  // stored reports per room key
 
 	stop    chan struct{}
@@ -130,8 +130,19 @@ func roomOf(k []byte) (string, bool) {
 
 func reportKey(rep *report.Report) []byte {
 	k := roomKey(rep.Site, rep.Room)
-	k = binary.BigEndian.AppendUint64(k, uint64(rep.MeasuredAt.UnixNano()))
+	// A PC whose clock says 1970 or before sorts first, not last.
+	k = binary.BigEndian.AppendUint64(k, uint64(max(rep.MeasuredAt.UnixNano(), 0)))
 	return append(k, rep.ID...)
+}
+
+// idKey is a report's key in the id index: ids are unique per room, so a
+// sender reusing another room's id cannot have that room's report dropped.
+func idKey(site, room, id string) []byte { return append(roomKey(site, room), id...) }
+
+// idKeyOf is the id index key of a reports key: its room prefix and its id.
+func idKeyOf(k []byte) []byte {
+	i := bytes.IndexByte(k, 0)
+	return append(bytes.Clone(k[:i+1]), k[i+1+8:]...)
 }
 
 // Add records a report. It returns false, storing nothing, when a report
@@ -139,12 +150,13 @@ func reportKey(rep *report.Report) []byte {
 func (h *History) Add(rep *report.Report) (bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.ids[rep.ID] {
+	ik := string(idKey(rep.Site, rep.Room, rep.ID))
+	if h.ids[ik] {
 		return false, nil
 	}
 	var seen bool
 	if err := h.db.View(func(tx *bolt.Tx) error {
-		seen = tx.Bucket(bucketIDs).Get([]byte(rep.ID)) != nil
+		seen = tx.Bucket(bucketIDs).Get([]byte(ik)) != nil
 		return nil
 	}); err != nil {
 		return false, fmt.Errorf("look up report %s: %w", rep.ID, err)
@@ -160,7 +172,7 @@ func (h *History) Add(rep *report.Report) (bool, error) {
 		return false, fmt.Errorf("encode report %s: %w", rep.ID, err)
 	}
 	h.pending = append(h.pending, entry{key: reportKey(rep), value: v, Stored: Stored{Site: rep.Site, Room: rep.Room, ID: rep.ID}})
-	h.ids[rep.ID] = true
+	h.ids[ik] = true
 	return true, nil
 }
 
@@ -220,7 +232,7 @@ func (h *History) Flush() error {
 			if err := reps.Put(e.key, e.value); err != nil {
 				return err
 			}
-			if err := ids.Put([]byte(e.ID), e.key); err != nil {
+			if err := ids.Put(idKey(e.Site, e.Room, e.ID), e.key); err != nil {
 				return err
 			}
 		}
@@ -246,7 +258,7 @@ func (h *History) Flush() error {
 	}
 	stored := make([]Stored, len(batch))
 	for i, e := range batch {
-		delete(h.ids, e.ID)
+		delete(h.ids, string(idKey(e.Site, e.Room, e.ID)))
 		stored[i] = e.Stored
 	}
 	if h.opts.OnStored != nil {
@@ -267,7 +279,7 @@ func removeOldest(reps, ids *bolt.Bucket, room []byte, n int) (int, error) {
 
 func deleteKeys(reps, ids *bolt.Bucket, keys [][]byte) error {
 	for _, k := range keys {
-		if err := ids.Delete(k[len(k)-idLen(k):]); err != nil {
+		if err := ids.Delete(idKeyOf(k)); err != nil {
 			return err
 		}
 		if err := reps.Delete(k); err != nil {
@@ -275,13 +287,6 @@ func deleteKeys(reps, ids *bolt.Bucket, keys [][]byte) error {
 		}
 	}
 	return nil
-}
-
-// idLen is the length of the id at the end of a reports key: what follows
-// the room prefix and the 8-byte time.
-func idLen(k []byte) int {
-	i := bytes.IndexByte(k, 0)
-	return len(k) - (i + 1 + 8)
 }
 
 // Prune removes every report measured before MaxAge ago.

@@ -187,6 +187,11 @@ func (in *Ingest) applyReport(site, room, topic string, rep *report.Report) bool
 		rep.Checks = append(rep.Checks, judged...)
 		rep.Verdict = report.RoomVerdictOf(rep.Checks)
 	}
+	if !in.fleet.Admits(site, room) {
+		// Refused before the history: made-up rooms must not fill the disk.
+		in.reject(ReasonRoomLimit, topic, errors.New("the fleet is at its room limit (--max-rooms)"))
+		return false
+	}
 	if in.history != nil {
 		added, err := in.history.Add(rep)
 		switch {

@@ -153,8 +153,11 @@ func (c *Client) Notify(topic string, payload []byte) error {
 	if !c.client.IsConnectionOpen() {
 		return fmt.Errorf("not connected to the MQTT broker")
 	}
-	c.client.Publish(topic, 0, false, payload)
-	return nil
+	t := c.client.Publish(topic, 0, false, payload)
+	if !t.WaitTimeout(5 * time.Second) {
+		return fmt.Errorf("publish to %s: not written within 5s", topic)
+	}
+	return t.Error()
 }
 
 // Publish sends one message with QoS 1 and waits for the broker's

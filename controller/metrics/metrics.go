@@ -70,7 +70,7 @@ func New(f *fleet.Fleet) *Collector {
 		if base, ok := strings.CutSuffix(name, "_bits_per_second"); ok {
 			// Prometheus's base unit is the byte: agents measure bits per
 			// second, as links are sold; the metric says bytes.
-			name, help, scale = base+"_bytes_per_second", help+" In bytes per second (the agent measures bits: x 8).", 1.0/8
+			name, help, scale = base+"_bytes_per_second", help+" In bytes per second (the agent measures bits per second; this is that / 8).", 1.0/8
 		}
 		d := prometheus.NewDesc("siaprapat_"+m.Check+"_"+name,
 			help+" From the room's newest report; absent for offline and unknown rooms.",

@@ -29,7 +29,9 @@ flags:
   --token TOKEN      the controller's admin API token (or set SIAPRAPAT_API_TOKEN); without
                      one, the controller takes enrolments from its own machine only
   --broker URL       (add) the broker URL the agent should use, as the room PC reaches it
-                     (default: mqtt://HOST:1883 with the --server host)
+                     (default: mqtt://HOST:1883 with the --controller host)
+  --controller URL   (add) the controller's HTTP address as the room PC reaches it, for the
+                     network test (default: --server)
   --out FILE         (add) also write the agent's environment file there, mode 0600
 `
 
@@ -47,6 +49,7 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	token := fs.String("token", "", "the controller's admin API token (or set SIAPRAPAT_API_TOKEN)")
 	brokerURL := fs.String("broker", "", "(add) broker URL for the agent; default mqtt://HOST:1883 with the --server host")
 	out := fs.String("out", "", "(add) write the agent's environment file here (mode 0600)")
+	controllerURL := fs.String("controller", "", "(add) the controller's HTTP address as the room PC reaches it; default --server")
 	// The room may come before or after the flags.
 	var rest []string
 	if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
@@ -87,11 +90,20 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 		if err := c.do(http.MethodPost, "api/v1/agents", map[string]string{"site": site, "room": room}, http.StatusCreated, &e); err != nil {
 			return fail("%v", err)
 		}
+		ctl := base
+		if *controllerURL != "" {
+			if ctl, err = url.Parse(*controllerURL); err != nil || (ctl.Scheme != "http" && ctl.Scheme != "https") || ctl.Host == "" {
+				return fail("--controller %q: want a URL such as http://siaprapat.example.go.id:9780", *controllerURL)
+			}
+		}
 		b := *brokerURL
 		if b == "" {
-			b = "mqtt://" + net.JoinHostPort(base.Hostname(), "1883")
+			b = "mqtt://" + net.JoinHostPort(ctl.Hostname(), "1883")
 		}
-		env := agentEnv(e, b, base.String())
+		if bu, err := url.Parse(b); err == nil && isLocal(bu.Hostname()) || isLocal(ctl.Hostname()) {
+			fmt.Fprintf(stderr, "warning: the agent's file points at %s and %s, which on the room PC is the room PC itself; give --controller and --broker as the room PC reaches this server\n", b, ctl)
+		}
+		env := agentEnv(e, b, ctl.String())
 		if *out != "" {
 			if err := os.WriteFile(*out, []byte(env), 0o600); err != nil {
 				return fail("write %s: %v (the credentials are printed below; enrol again to replace them)", *out, err)
@@ -124,6 +136,14 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "siaprapat-controller agent: unknown command %q\n\n%s", verb, agentUsage)
 	return 2
+}
+
+func isLocal(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // agentEnv is the agent's environment file: what a technician copies to the
