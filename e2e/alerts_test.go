@@ -100,19 +100,9 @@ func amActive(t *testing.T, url, room string) []amAlert {
 // is fixed, the next check passes, and the alert resolves.
 func TestAlerts_NotReadyBeforeSessionReachesAlertmanagerAndResolves(t *testing.T) {
 	amURL := startAlertmanager(t)
-	c, err := controller.Start(controller.Config{
-		HTTPListen: "127.0.0.1:0", MQTTListen: "127.0.0.1:0", DataDir: t.TempDir(),
-		Standard: fastStandard(t), Alertmanagers: []string{amURL},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := startWith(t, controller.Config{Alertmanagers: []string{amURL}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := c.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
 
 	// A real agent loop (it answers commands), reading a simulated PC that
 	// is short of memory.
@@ -247,19 +237,7 @@ func TestAlerts_WebhookSurvivesReceiverOutageAndControllerRestart(t *testing.T) 
 	hookAddr := testenv.FreeAddr(t) // nothing listens there yet
 	dataDir := t.TempDir()
 	startCtl := func() *controller.Controller {
-		c, err := controller.Start(controller.Config{
-			HTTPListen: "127.0.0.1:0", MQTTListen: "127.0.0.1:0", DataDir: dataDir,
-			Standard: fastStandard(t), Webhooks: []string{"http://" + hookAddr + "/hook"},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := c.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return startWith(t, controller.Config{DataDir: dataDir, Webhooks: []string{"http://" + hookAddr + "/hook"}})
 	}
 	c := startCtl()
 	r := newRoom(t, c.BrokerURL(), "kalbar", "aula", fleetsim.ProfileNotReady)

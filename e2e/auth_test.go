@@ -102,21 +102,10 @@ func (p *testPKI) serverFiles(t *testing.T) (cert, key string) {
 func startSecured(t *testing.T, pki *testPKI) *controller.Controller {
 	t.Helper()
 	cert, key := pki.serverFiles(t)
-	c, err := controller.Start(controller.Config{
-		HTTPListen: "127.0.0.1:0", MQTTListen: "127.0.0.1:0", MQTTRequireLogin: true,
+	return startWith(t, controller.Config{
+		MQTTRequireLogin: true, APIToken: "admin-secret",
 		MQTTTLSListen: "127.0.0.1:0", MQTTTLSCert: cert, MQTTTLSKey: key, MQTTClientCA: filepath.Join(pki.dir, "ca.pem"),
-		APIToken: "admin-secret", DataDir: t.TempDir(), Standard: fastStandard(t),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 func enrol(t *testing.T, c *controller.Controller, token, site, room string) (int, string) {
@@ -310,14 +299,7 @@ func TestBroker_AgentsLogInAndSpeakOnlyForTheirRoom(t *testing.T) {
 // MetricsAuth) /metrics take it or the admin token; writes take only the
 // admin token; health checks stay open.
 func TestAPI_ReadTokenGuardsReadsAndMetrics(t *testing.T) {
-	c, err := controller.Start(controller.Config{
-		HTTPListen: "127.0.0.1:0", MQTTListen: "127.0.0.1:0", DataDir: t.TempDir(), Standard: fastStandard(t),
-		APIToken: "admin", APIReadToken: "reader", MetricsAuth: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := startWith(t, controller.Config{APIToken: "admin", APIReadToken: "reader", MetricsAuth: true})
 	status := func(method, path, token string) int {
 		req, _ := http.NewRequest(method, "http://"+c.HTTPAddr()+path, strings.NewReader(`{"site":"s","room":"r"}`))
 		if token != "" {

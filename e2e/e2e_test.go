@@ -43,12 +43,25 @@ func fastStandard(t *testing.T) *standard.Standard {
 // test ends; broker "" means the embedded broker.
 func startController(t *testing.T, dataDir, broker string) *controller.Controller {
 	t.Helper()
-	cfg := controller.Config{
-		HTTPListen: "127.0.0.1:0",
-		MQTTListen: "127.0.0.1:0",
-		Broker:     broker,
-		DataDir:    dataDir,
-		Standard:   fastStandard(t),
+	return startWith(t, controller.Config{Broker: broker, DataDir: dataDir})
+}
+
+// startWith starts a controller with cfg, filling in loopback ports, a
+// data directory and the fast standard where cfg leaves them empty, and
+// waits until it is subscribed to its broker. It stops when the test ends.
+func startWith(t *testing.T, cfg controller.Config) *controller.Controller {
+	t.Helper()
+	if cfg.HTTPListen == "" {
+		cfg.HTTPListen = "127.0.0.1:0"
+	}
+	if cfg.MQTTListen == "" && cfg.Broker == "" {
+		cfg.MQTTListen = "127.0.0.1:0"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	if cfg.Standard == nil {
+		cfg.Standard = fastStandard(t)
 	}
 	c, err := controller.Start(cfg)
 	if err != nil {

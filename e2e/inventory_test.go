@@ -25,19 +25,9 @@ func TestInventory_FixtureRoomsThroughTheController(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := controller.Start(controller.Config{
-		HTTPListen: "127.0.0.1:0", MQTTListen: "127.0.0.1:0", DataDir: t.TempDir(),
-		Standard: fastStandard(t), Rooms: rc,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := startWith(t, controller.Config{Rooms: rc})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := c.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
 	// The agent judges firmware with the default standard's peripherals rules.
 	std, err := standard.Default()
 	if err != nil {

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/siaprapat/siaprapat/controller"
 	"github.com/siaprapat/siaprapat/controller/probe"
@@ -16,19 +14,7 @@ import (
 // wrong token it says why.
 func TestBinaries_NetworkCheckAgainstTheControllersProbe(t *testing.T) {
 	agentBin, _ := binaries(t)
-	c, err := controller.Start(controller.Config{
-		HTTPListen: "127.0.0.1:0", MQTTListen: "127.0.0.1:0", DataDir: t.TempDir(), Standard: fastStandard(t),
-		Probe: probe.Config{Tokens: []string{"probe-secret"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c := startWith(t, controller.Config{Probe: probe.Config{Tokens: []string{"probe-secret"}}})
 	_, secret := enrol(t, c, "", "kalbar", "r1") // from loopback, no admin token needed
 	url := "http://" + c.HTTPAddr()
 	quick := []string{"check", "--only", "network", "--probe-url", url, "--network-window", "1s", "--json"}
