@@ -142,11 +142,15 @@ func TestFault_NothingLostThroughBrokerAndControllerKills(t *testing.T) {
 	mq.stop() // SIGKILL
 	phase("broker killed", 10*time.Second)
 	mq.start(t)
-	phase("broker back", 8*time.Second)
+	brokerBack := time.Now()
+	waitRooms(t, httpAddr, rooms, "ready", 60*time.Second)
+	t.Logf("every room ready again %v after the broker came back", time.Since(brokerBack).Round(100*time.Millisecond))
+	phase("broker back", 3*time.Second)
 	ctl.cmd.Process.Kill() // SIGKILL
 	ctl.cmd.Wait()
 	phase("controller killed", 3*time.Second)
 	ctl = serve()
+	ctlBack := time.Now()
 	phase("controller back", 5*time.Second)
 
 	// Every report made up to now must arrive, once.
@@ -175,7 +179,8 @@ func TestFault_NothingLostThroughBrokerAndControllerKills(t *testing.T) {
 			t.Fatalf("%d reports stored more than once", dups)
 		}
 		if missing == 0 {
-			t.Logf("all %d reports made by %d agents through a broker kill and a controller kill are stored, each once", total, rooms)
+			t.Logf("all %d reports made by %d agents through a broker kill and a controller kill are stored, each once, %v after the controller came back",
+				total, rooms, time.Since(ctlBack).Round(100*time.Millisecond))
 			break
 		}
 		if time.Now().After(deadline) {
@@ -184,9 +189,32 @@ func TestFault_NothingLostThroughBrokerAndControllerKills(t *testing.T) {
 		t.Logf("%d of %d reports not stored yet", missing, total)
 		time.Sleep(3 * time.Second)
 	}
-	for _, line := range strings.Split(scrapeText(httpAddr), "\n") {
+	// No room is left offline, and the outage fired no alert.
+	waitRooms(t, httpAddr, rooms, "ready", 30*time.Second)
+	body := scrapeText(httpAddr)
+	for _, line := range strings.Split(body, "\n") {
 		if strings.HasPrefix(line, `siaprapat_reports_ignored_total{reason="duplicate"}`) {
 			t.Logf("resent and ignored as duplicates by the restarted controller: %s", strings.Fields(line)[1])
 		}
+		if strings.HasPrefix(line, "siaprapat_alerts_firing ") && strings.Fields(line)[1] != "0" {
+			t.Errorf("alerts firing after the outage: %s", line)
+		}
+	}
+}
+
+// waitRooms waits until n rooms of site "fault" are in the state.
+func waitRooms(t *testing.T, httpAddr string, n int, state string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	want := fmt.Sprintf(`site="fault",state=%q} 1`, state)
+	for {
+		got := strings.Count(scrapeText(httpAddr), want)
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d rooms %s after %v", got, n, state, within)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
