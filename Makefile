@@ -9,7 +9,7 @@ LDFLAGS  := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
             -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildDate=$(shell date -u +%Y%m%dT%H%M%SZ)
 BINS     := bin/siaprapat-agent bin/siaprapat-controller
 
-.PHONY: all build run test bench vet fmt clean
+.PHONY: all build run test bench vet fmt clean dist
 
 all: build
 
@@ -39,5 +39,34 @@ test: vet
 bench:
 	$(GO) test -run XXX -bench . -benchtime 2s -count 5 ./controller/ingest ./controller/metrics
 
+# Release artifacts in $(DIST): the Debian packages of the agent (amd64) and
+# the controller (amd64, arm64), the Windows agent (cgo through mingw-w64) and
+# SHA256SUMS. Needs gcc, and Debian's gcc-mingw-w64-x86-64 and
+# g++-mingw-w64-x86-64 for the Windows agent (.ci/run installs them); nfpm is
+# a Go tool dependency (go.mod), so nothing else is downloaded.
+DIST        ?= dist
+DEB_VERSION  = $(shell packaging/debversion.sh '$(VERSION)')
+MINGW_CC    ?= x86_64-w64-mingw32-gcc
+MINGW_CXX   ?= x86_64-w64-mingw32-g++
+DIST_BUILD   = $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+NFPM         = DEB_VERSION='$(DEB_VERSION)' $(GO) tool nfpm package --packager deb --target $(DIST)/
+
+dist:
+	@command -v $(MINGW_CC) >/dev/null || { echo "make dist: $(MINGW_CC) not found: apt-get install gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64"; exit 1; }
+	rm -rf $(DIST)
+	mkdir -p $(DIST)/build/linux-amd64 $(DIST)/build/linux-arm64
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(DIST_BUILD) -o $(DIST)/build/linux-amd64/ ./agent/cmd/siaprapat-agent
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(DIST_BUILD) -o $(DIST)/build/linux-amd64/ ./controller/cmd/siaprapat-controller
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(DIST_BUILD) -o $(DIST)/build/linux-arm64/ ./controller/cmd/siaprapat-controller
+	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=$(MINGW_CC) CXX=$(MINGW_CXX) CGO_CFLAGS='-O2 -w' \
+	  $(GO) build -trimpath -ldflags '$(LDFLAGS) -extldflags=-static' \
+	  -o $(DIST)/siaprapat-agent_$(DEB_VERSION)_windows_amd64.exe ./agent/cmd/siaprapat-agent
+	DEB_ARCH=amd64 BIN=$(DIST)/build/linux-amd64 $(NFPM) --config packaging/nfpm-agent.yaml
+	DEB_ARCH=amd64 BIN=$(DIST)/build/linux-amd64 $(NFPM) --config packaging/nfpm-controller.yaml
+	DEB_ARCH=arm64 BIN=$(DIST)/build/linux-arm64 $(NFPM) --config packaging/nfpm-controller.yaml
+	rm -rf $(DIST)/build
+	cd $(DIST) && sha256sum -- * > SHA256SUMS
+	@ls -l $(DIST)
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

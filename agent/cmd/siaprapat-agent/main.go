@@ -30,6 +30,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/spool"
 	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/internal/cli"
+	"github.com/siaprapat/siaprapat/internal/config"
 )
 
 const usage = `usage: siaprapat-agent <command> [flags]
@@ -37,6 +38,9 @@ const usage = `usage: siaprapat-agent <command> [flags]
 commands:
   run       check the room every interval and report to the controller over MQTT
   check     check the room once and print the verdicts (exit 0 ready or degraded, 1 not ready, 2 could not check)
+  enroll    write this room's configuration with its credentials (from the controller's
+            'agent add' file, or by asking the controller)
+  service   install or uninstall the agent as a Windows service
   simulate  simulate a fleet of rooms against a broker (demo and load generator)
   version   print the version
 
@@ -61,9 +65,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "run":
-		return runDaemon(args[1:], stderr)
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runDaemon(ctx, args[1:], stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
+	case "enroll":
+		return enroll(args[1:], stdout, stderr)
+	case "service":
+		return serviceCmd(args[1:], stdout, stderr)
 	case "simulate":
 		return simulate(args[1:], stderr)
 	case "version", "--version", "-version":
@@ -196,62 +206,124 @@ func parse(fs *flag.FlagSet, args []string) bool {
 	return true
 }
 
-func runDaemon(args []string, stderr io.Writer) int {
+// runFlags are run's flags: the keys of the agent's configuration file.
+type runFlags struct {
+	fs           *flag.FlagSet
+	configFile   *string
+	checkConfig  *bool
+	brokerURL    *string
+	site         *string
+	room         *string
+	interval     *time.Duration
+	keepAlive    *time.Duration
+	username     *string
+	password     *string
+	dataDir      *string
+	spoolReports *int
+	spoolBytes   *int64
+	cf           *common
+}
+
+func newRunFlags(stderr io.Writer) *runFlags {
 	fs := flag.NewFlagSet("siaprapat-agent run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	brokerURL := fs.String("broker", "mqtt://127.0.0.1:1883", "MQTT broker URL (mqtt://, tcp://, mqtts://, ssl://)")
-	site := fs.String("site", "", "site (region or office) of this room (required)")
-	room := fs.String("room", "", "room id (required)")
-	interval := fs.Duration("interval", agent.DefaultInterval, "how often to check the room and report")
-	keepAlive := fs.Duration("keepalive", link.DefaultKeepAlive, "MQTT keepalive; the broker declares the agent offline after 1.5 times this without a word")
-	username := fs.String("username", "", "MQTT user name")
-	password := fs.String("password", "", "MQTT password (or set SIAPRAPAT_MQTT_PASSWORD)")
-	dataDir := fs.String("data", "", "directory for the spool of reports waiting for the broker (none: such reports are dropped)")
-	spoolReports := fs.Int("spool-max-reports", spool.DefaultLimits.MaxReports, "most reports the spool keeps (the oldest are dropped first)")
-	spoolBytes := fs.Int64("spool-max-bytes", spool.DefaultLimits.MaxBytes, "most bytes the spool keeps (the oldest are dropped first)")
-	cf := commonFlags(fs)
-	if !parse(fs, args) {
+	return &runFlags{
+		fs:           fs,
+		configFile:   fs.String("config", "", "configuration file (YAML, its keys are these flags' names; flags given here override it), e.g. "+defaultConfigFile()),
+		checkConfig:  fs.Bool("check-config", false, "check the flags and the configuration file, print a summary, exit"),
+		brokerURL:    fs.String("broker", "mqtt://127.0.0.1:1883", "MQTT broker URL (mqtt://, tcp://, mqtts://, ssl://)"),
+		site:         fs.String("site", "", "site (region or office) of this room (required)"),
+		room:         fs.String("room", "", "room id (required)"),
+		interval:     fs.Duration("interval", agent.DefaultInterval, "how often to check the room and report"),
+		keepAlive:    fs.Duration("keepalive", link.DefaultKeepAlive, "MQTT keepalive; the broker declares the agent offline after 1.5 times this without a word"),
+		username:     fs.String("username", "", "MQTT user name"),
+		password:     fs.String("password", "", "MQTT password (or set SIAPRAPAT_MQTT_PASSWORD)"),
+		dataDir:      fs.String("data", "", "directory for the spool of reports waiting for the broker (none: such reports are dropped)"),
+		spoolReports: fs.Int("spool-max-reports", spool.DefaultLimits.MaxReports, "most reports the spool keeps (the oldest are dropped first)"),
+		spoolBytes:   fs.Int64("spool-max-bytes", spool.DefaultLimits.MaxBytes, "most bytes the spool keeps (the oldest are dropped first)"),
+		cf:           commonFlags(fs),
+	}
+}
+
+// configOptions is how the agent's commands read its configuration file:
+// its keys are run's flags; others names the keys a command (check) takes
+// from the file without having them as flags.
+func configOptions(command string, others []string, skip ...string) config.Options {
+	return config.Options{
+		Command: command,
+		Skip:    append([]string{"config", "check-config"}, skip...),
+		Others:  others,
+		Env: map[string][]string{
+			"password":    {"SIAPRAPAT_MQTT_PASSWORD"},
+			"probe-url":   {"SIAPRAPAT_PROBE_URL", "SIAPRAPAT_CONTROLLER"},
+			"probe-token": {"SIAPRAPAT_PROBE_TOKEN"},
+		},
+	}
+}
+
+func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
+	rf := newRunFlags(stderr)
+	cf := rf.cf
+	if !parse(rf.fs, args) {
 		return exitNoCheck
 	}
+	var file *config.File
 	fail := func(err error) int {
-		fmt.Fprintf(stderr, "siaprapat-agent: %v\n", err)
+		fmt.Fprintf(stderr, "siaprapat-agent: %v\n", file.Annotate(err))
 		return exitNoCheck
+	}
+	if *rf.configFile != "" {
+		var err error
+		if file, err = config.Apply(rf.fs, *rf.configFile, configOptions("siaprapat-agent run", nil)); err != nil {
+			return fail(err)
+		}
 	}
 	log, err := cli.Logger(stderr, *cf.logLevel)
 	if err != nil {
 		return fail(err)
 	}
-	if err := report.CheckName("--site", *site); err != nil {
+	if *rf.site == "" && *rf.room == "" && file != nil {
+		return fail(fmt.Errorf("%s names no site and room: enrol this room first (siaprapat-agent enroll)", file.Path))
+	}
+	if err := report.CheckName("--site", *rf.site); err != nil {
 		return fail(err)
 	}
-	if err := report.CheckName("--room", *room); err != nil {
+	if err := report.CheckName("--room", *rf.room); err != nil {
 		return fail(err)
 	}
-	if _, err := report.BrokerURL(*brokerURL); err != nil {
+	if _, err := report.BrokerURL(*rf.brokerURL); err != nil {
 		return fail(err)
 	}
-	if *password == "" {
-		*password = os.Getenv("SIAPRAPAT_MQTT_PASSWORD")
+	if *rf.password == "" {
+		*rf.password = os.Getenv("SIAPRAPAT_MQTT_PASSWORD")
 	}
-	cf.mqttPassword = *password
-	r, err := cf.newRunner(*site, *room)
+	cf.mqttPassword = *rf.password
+	r, err := cf.newRunner(*rf.site, *rf.room)
 	if err != nil {
 		return fail(err)
 	}
-	log = log.With("site", *site, "room", *room)
+	if *rf.interval <= 0 {
+		return fail(fmt.Errorf("--interval %v: must be positive", *rf.interval))
+	}
+	if *rf.keepAlive < time.Second || *rf.keepAlive > 65535*time.Second {
+		return fail(fmt.Errorf("--keepalive %v: want 1s to 18h12m15s", *rf.keepAlive))
+	}
+	if *rf.checkConfig {
+		printRunSummary(stderr, rf, r, file)
+		return 0
+	}
+	log = log.With("site", *rf.site, "room", *rf.room)
 	r.Log = log
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	log.Info("starting siaprapat-agent", "version", cli.Version(), "broker", link.Describe(*brokerURL), "interval", *interval, "standard", r.Standard.String())
+	log.Info("starting siaprapat-agent", "version", cli.Version(), "broker", link.Describe(*rf.brokerURL), "interval", *rf.interval, "standard", r.Standard.String())
 	err = agent.Run(ctx, agent.Config{
 		Link: link.Options{
-			Broker: *brokerURL, Site: *site, Room: *room, KeepAlive: *keepAlive,
-			Username: *username, Password: *password,
+			Broker: *rf.brokerURL, Site: *rf.site, Room: *rf.room, KeepAlive: *rf.keepAlive,
+			Username: *rf.username, Password: *rf.password,
 		},
-		Interval: *interval,
+		Interval: *rf.interval,
 		Runner:   r,
-		DataDir:  *dataDir,
-		Spool:    spool.Limits{MaxReports: *spoolReports, MaxBytes: *spoolBytes},
+		DataDir:  *rf.dataDir,
+		Spool:    spool.Limits{MaxReports: *rf.spoolReports, MaxBytes: *rf.spoolBytes},
 		Log:      log,
 	})
 	if err != nil {
@@ -259,6 +331,30 @@ func runDaemon(args []string, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// printRunSummary is run --check-config's answer: what the agent would do.
+func printRunSummary(w io.Writer, rf *runFlags, r *runner.Runner, file *config.File) {
+	var names []string
+	for _, c := range r.Checks {
+		names = append(names, c.Name())
+	}
+	login := "without credentials"
+	if *rf.username != "" {
+		login = "as " + *rf.username
+		if *rf.password == "" {
+			login += " (no password: set password or SIAPRAPAT_MQTT_PASSWORD)"
+		}
+	}
+	spooled := "no spool (reports the broker cannot take are dropped)"
+	if *rf.dataDir != "" {
+		spooled = "spool in " + *rf.dataDir
+	}
+	fmt.Fprintf(w, "configuration ok: room %s/%s, broker %s %s, every %v, checks %s, standard %s, %s\n",
+		*rf.site, *rf.room, link.Describe(*rf.brokerURL), login, *rf.interval, strings.Join(names, ","), r.Standard, spooled)
+	if file != nil {
+		fmt.Fprintf(w, "configuration file %s: %d settings\n", file.Path, file.Settings())
+	}
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -282,13 +378,25 @@ func check(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the Report as JSON instead of a table")
 	site := fs.String("site", "local", "site named in the report")
 	room := fs.String("room", localRoom(), "room named in the report (defaults to this PC's host name)")
+	configFile := fs.String("config", "", "the agent's configuration file: check with its settings (flags given here override it)")
 	cf := commonFlags(fs)
 	if !parse(fs, args) {
 		return exitNoCheck
 	}
+	var file *config.File
 	fail := func(err error) int {
-		fmt.Fprintf(stderr, "siaprapat-agent check: %v\n", err)
+		fmt.Fprintf(stderr, "siaprapat-agent check: %v\n", file.Annotate(err))
 		return exitNoCheck
+	}
+	if *configFile != "" {
+		var runKeys []string
+		newRunFlags(io.Discard).fs.VisitAll(func(f *flag.Flag) { runKeys = append(runKeys, f.Name) })
+		var err error
+		if file, err = config.Apply(fs, *configFile, configOptions("siaprapat-agent run", runKeys, "json")); err != nil {
+			return fail(err)
+		}
+		// The network probe takes the enrolled secret, as run's does.
+		cf.mqttPassword = cmp.Or(os.Getenv("SIAPRAPAT_MQTT_PASSWORD"), file.Other("password"))
 	}
 	log, err := cli.Logger(stderr, *cf.logLevel)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 	"github.com/siaprapat/siaprapat/internal/cli"
+	"github.com/siaprapat/siaprapat/internal/config"
 )
 
 const usage = `usage: siaprapat-controller <command> [flags]
@@ -99,7 +100,8 @@ func serve(args []string, stderr io.Writer) int {
 	historyAge := fs.Duration("history-max-age", history.DefaultMaxAge, "reports older than this leave the report history")
 	historyPerRoom := fs.Int("history-max-per-room", history.DefaultMaxPerRoom, "most reports the history keeps per room (the oldest leave first)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	checkConfig := fs.Bool("check-config", false, "check the flags and the standard, then exit")
+	checkConfig := fs.Bool("check-config", false, "check the flags, the configuration file and the standard, then exit")
+	configFile := fs.String("config", "", "configuration file (YAML, its keys are these flags' names; flags given here override it), e.g. /etc/siaprapat/controller.yaml")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -107,9 +109,25 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "siaprapat-controller serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	var file *config.File
 	fail := func(err error) int {
-		fmt.Fprintf(stderr, "siaprapat-controller: %v\n", err)
+		fmt.Fprintf(stderr, "siaprapat-controller: %v\n", file.Annotate(err))
 		return 1
+	}
+	if *configFile != "" {
+		var err error
+		file, err = config.Apply(fs, *configFile, config.Options{
+			Command: "siaprapat-controller serve",
+			Skip:    []string{"config", "check-config"},
+			Env: map[string][]string{
+				"password":       {"SIAPRAPAT_MQTT_PASSWORD"},
+				"api-token":      {"SIAPRAPAT_API_TOKEN"},
+				"api-read-token": {"SIAPRAPAT_API_READ_TOKEN"},
+			},
+		})
+		if err != nil {
+			return fail(err)
+		}
 	}
 	log, err := cli.Logger(stderr, *logLevel)
 	if err != nil {
@@ -168,6 +186,9 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "configuration ok: standard %s (%s), %d rules, freshness %v\n", std, std.File(), len(std.Rules), std.Freshness)
 		if rc != nil {
 			fmt.Fprintf(stderr, "rooms file %s: %d rooms\n", *roomsFile, len(rc.Rooms))
+		}
+		if file != nil {
+			fmt.Fprintf(stderr, "configuration file %s: %d settings\n", file.Path, file.Settings())
 		}
 		return 0
 	}
