@@ -9,7 +9,7 @@ LDFLAGS  := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
             -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildDate=$(shell date -u +%Y%m%dT%H%M%SZ)
 BINS     := bin/siaprapat-agent bin/siaprapat-controller
 
-.PHONY: all build run test bench vet fmt clean dist
+.PHONY: all build run test bench fuzz vet fmt clean dist
 
 all: build
 
@@ -38,6 +38,17 @@ test: vet
 # /metrics scrape at 1,000 and 10,000 rooms). Quote medians of the -count runs.
 bench:
 	$(GO) test -run XXX -bench . -benchtime 2s -count 5 ./controller/ingest ./controller/metrics
+
+# Each fuzz target for FUZZTIME (CI runs them briefly after make test; run
+# longer by hand, e.g. make fuzz FUZZTIME=10m). A crash is saved under the
+# package's testdata/fuzz and fails the run.
+FUZZTIME ?= 1m
+FUZZ     := FuzzDecode:./agent/report FuzzParse:./agent/standard FuzzLoadProfiles:./agent/peripherals FuzzExpand:./controller/sessions
+fuzz:
+	@for t in $(FUZZ); do \
+	  echo "fuzz $${t%%:*} in $${t#*:} for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t%%:*}\$$" -fuzztime $(FUZZTIME) $${t#*:} || exit 1; \
+	done
 
 # Release artifacts in $(DIST): the Debian packages of the agent (amd64) and
 # the controller (amd64, arm64), the Windows agent (cgo through mingw-w64) and
