@@ -234,16 +234,27 @@ func installService(cfgFile string, start bool, stdout, stderr io.Writer) error 
 	return nil
 }
 
-func uninstallService(stdout io.Writer) error {
+// openInstalled connects to the service manager and opens the agent's
+// service; it is an error when the service is not installed.
+func openInstalled() (*mgr.Mgr, *mgr.Service, error) {
 	m, err := connect()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := m.OpenService(serviceName)
+	if err != nil {
+		m.Disconnect()
+		return nil, nil, fmt.Errorf("the %s service is not installed", serviceName)
+	}
+	return m, s, nil
+}
+
+func uninstallService(stdout io.Writer) error {
+	m, s, err := openInstalled()
 	if err != nil {
 		return err
 	}
 	defer m.Disconnect()
-	s, err := m.OpenService(serviceName)
-	if err != nil {
-		return fmt.Errorf("the %s service is not installed", serviceName)
-	}
 	defer s.Close()
 	if st, err := s.Control(svc.Stop); err == nil {
 		for deadline := time.Now().Add(30 * time.Second); st.State != svc.Stopped && time.Now().Before(deadline); {
@@ -264,15 +275,11 @@ func uninstallService(stdout io.Writer) error {
 }
 
 func serviceStatus(stdout io.Writer) error {
-	m, err := connect()
+	m, s, err := openInstalled()
 	if err != nil {
 		return err
 	}
 	defer m.Disconnect()
-	s, err := m.OpenService(serviceName)
-	if err != nil {
-		return fmt.Errorf("the %s service is not installed", serviceName)
-	}
 	defer s.Close()
 	st, err := s.Query()
 	if err != nil {
