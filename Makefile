@@ -34,10 +34,18 @@ test: vet
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-# Go benchmarks of the controller's hot paths (ingest of one report, one
-# /metrics scrape at 1,000 and 10,000 rooms). Quote medians of the -count runs.
+# Benchmarks (not part of make test): the Go benchmarks of the controller's
+# hot paths (ingest of one report, one /metrics scrape at 1,000 and 10,000
+# rooms), then the fleet-scale harness (bench/): the controller with its
+# embedded broker and with Mosquitto, and Telegraf beside it, at 1,000,
+# 10,000 and 50,000 rooms on loopback; it prints a table and rewrites the
+# results in BENCHMARKS.md. Needs mosquitto; installs Telegraf into a
+# temporary GOBIN. About half an hour; BENCH_ARGS='-rooms 1000' for a short run.
+BENCH_ARGS ?=
 bench:
-	$(GO) test -run XXX -bench . -benchtime 2s -count 5 ./controller/ingest ./controller/metrics
+	$(GO) test -run XXX -bench . -benchtime 3000x -count 3 ./controller/ingest
+	$(GO) test -run XXX -bench . -benchtime 5x -count 3 ./controller/metrics
+	$(GO) run ./bench $(BENCH_ARGS)
 
 # Each fuzz target for FUZZTIME (CI runs them briefly after make test; run
 # longer by hand, e.g. make fuzz FUZZTIME=10m). A crash is saved under the

@@ -153,8 +153,11 @@ func Start(cfg Config) (_ *Controller, err error) {
 		return nil, err
 	}
 
+	// The fleet's own families are written straight from the fleet at each
+	// scrape (metrics.Handler): at 10,000 rooms a registry's gather and
+	// encoding of them takes seconds. The planner's go through fleetReg.
+	fleetMetrics := metrics.New(c.fleet)
 	fleetReg := prometheus.NewRegistry()
-	fleetReg.MustRegister(metrics.New(c.fleet))
 	in, err := ingest.New(c.fleet, cfg.Rooms, procReg, c.log.With("component", "ingest"))
 	if err != nil {
 		return nil, err
@@ -284,7 +287,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		Token:       cfg.APIToken,
 		ReadToken:   cfg.APIReadToken,
 		MetricsAuth: cfg.MetricsAuth,
-		Gatherer:    prometheus.Gatherers{procReg, fleetReg},
+		Metrics:     metrics.Handler(fleetMetrics, prometheus.Gatherers{procReg, fleetReg}, c.log.With("component", "metrics")),
 		Agents:      c.enroller(),
 		Ready: func() error {
 			if !c.mqtt.Connected() {

@@ -124,15 +124,31 @@ func Run(ctx context.Context, opts Options) (*Stats, error) {
 	return stats, nil
 }
 
-func simulateRoom(ctx context.Context, opts Options, i int, stats *Stats, connecting chan struct{}) {
-	site, room := Name(i, opts.Sites)
+// Room is simulated room i: its names, its profile, and the runner that
+// builds its reports with the checks a real agent runs, from drawn readings.
+type Room struct {
+	Site, Room string
+	Profile    Profile
+	Source     *Source
+	*runner.Runner
+}
+
+// NewRoom returns simulated room i of a fleet spread over sites; the same
+// seed gives the same rooms and readings.
+func NewRoom(i, sites int, seed uint64, std *standard.Standard, agentVersion string) *Room {
+	site, room := Name(i, sites)
 	profile := ProfileOf(i)
+	src := NewSource(profile, "sim-"+room, seed<<32^uint64(i))
+	return &Room{Site: site, Room: room, Profile: profile, Source: src, Runner: &runner.Runner{
+		Site: site, Room: room, AgentVersion: agentVersion, Standard: std,
+		Checks: []runner.Check{&host.Check{Source: src}, NewMedia(src, seed<<32^uint64(i)^0xabc)},
+	}}
+}
+
+func simulateRoom(ctx context.Context, opts Options, i int, stats *Stats, connecting chan struct{}) {
+	run := NewRoom(i, opts.Sites, opts.Seed, opts.Standard, opts.AgentVersion)
+	site, room, profile := run.Site, run.Room, run.Profile
 	rng := rand.New(rand.NewPCG(opts.Seed, uint64(i)))
-	src := NewSource(profile, "sim-"+room, opts.Seed<<32^uint64(i))
-	run := &runner.Runner{
-		Site: site, Room: room, AgentVersion: opts.AgentVersion, Standard: opts.Standard,
-		Checks: []runner.Check{&host.Check{Source: src}, NewMedia(src, opts.Seed<<32^uint64(i)^0xabc)},
-	}
 	// Spread the fleet's reports over the interval, as real agents started
 	// at different times would be.
 	if !sleep(ctx, time.Duration(rng.Int64N(int64(opts.Interval)))) {

@@ -32,6 +32,8 @@ type Server struct {
 	History  *history.History // may be nil: no report history
 	Commands *commands.Dispatcher
 	Sessions *sessions.Store
+	// Metrics serves /metrics; when nil, promhttp serves Gatherer.
+	Metrics  http.Handler
 	Gatherer prometheus.Gatherer
 	// Ready reports whether the controller can take reports (its MQTT
 	// session is up); /readyz answers 503 while it cannot.
@@ -63,10 +65,13 @@ type Enroller interface {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.index)
-	metrics := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(s.Log.Handler(), slog.LevelError),
-		ErrorHandling: promhttp.ContinueOnError,
-	})
+	metrics := s.Metrics
+	if metrics == nil {
+		metrics = promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{
+			ErrorLog:      slog.NewLogLogger(s.Log.Handler(), slog.LevelError),
+			ErrorHandling: promhttp.ContinueOnError,
+		})
+	}
 	if s.MetricsAuth {
 		metrics = s.reader(metrics.ServeHTTP)
 	}

@@ -39,6 +39,10 @@ type Room struct {
 	// Changed is when an update last changed the room's state; State()
 	// derives the current state from the fields above and the clock.
 	Changed time.Time `json:"changed"`
+
+	// encoded is Report's JSON as received, until the store has written
+	// it (so that it does not encode every report again), or nil.
+	encoded []byte
 }
 
 // Outcome says what the fleet did with a report.
@@ -164,6 +168,14 @@ func (f *Fleet) settle(r *Room, before State, now time.Time) {
 // with the id of the stored one is a duplicate; one measured before the
 // stored one is older and leaves the room's state alone.
 func (f *Fleet) ApplyReport(rep *report.Report, receivedAt time.Time) Outcome {
+	return f.ApplyEncoded(rep, nil, receivedAt)
+}
+
+// ApplyEncoded is ApplyReport for a report whose JSON the caller has, as it
+// was received (nil when it has none): the store writes that rather than
+// encoding the report again. The fleet keeps encoded until then: the
+// caller must not change it afterwards.
+func (f *Fleet) ApplyEncoded(rep *report.Report, encoded []byte, receivedAt time.Time) Outcome {
 	now := f.opts.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -180,7 +192,7 @@ func (f *Fleet) ApplyReport(rep *report.Report, receivedAt time.Time) Outcome {
 		}
 	}
 	before, _ := r.State(now, f.opts.Freshness)
-	r.Report, r.ReceivedAt = rep, receivedAt
+	r.Report, r.ReceivedAt, r.encoded = rep, receivedAt, encoded
 	// A report proves the agent is up, even if its "online" was lost.
 	if r.AgentStatus != report.StatusOnline {
 		r.AgentStatus, r.StatusAt = report.StatusOnline, receivedAt

@@ -197,3 +197,46 @@ func TestFleet_RoomLimit(t *testing.T) {
 		t.Errorf("report for a new room past the limit: %v, %d rooms", got, f.Len())
 	}
 }
+
+// TestFleet_ReportAsReceivedIsStoredAndReadsBack: the store writes a
+// report's JSON as it came (spacing, fields this build does not know) and
+// reads it back as the report; a room changed later without a new report
+// has its report encoded afresh.
+func TestFleet_ReportAsReceivedIsStoredAndReadsBack(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{t: t0}
+	opts := Options{Freshness: time.Hour, Now: c.now}
+	f, err := Open(dir, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := []byte(`{ "schema": "siaprapat.report/v1", "id": "a", "site": "s", "room": "r",
+		"measured_at": "2026-11-23T08:00:00Z", "verdict": "degraded", "checks": [], "from_a_later_agent": {"x": 1} }`)
+	rep, err := report.Decode(received)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ApplyEncoded(rep, received, c.t)
+	f.ApplyReport(&report.Report{Schema: report.Schema, ID: "b", Site: "s", Room: "q", MeasuredAt: t0, Verdict: report.Ready}, c.t)
+	if err := f.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.ApplyStatus("s", "r", report.StatusOffline, c.t.Add(time.Second)) // rewritten without its encoding
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(dir, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	for room, want := range map[string]string{"r": "a", "q": "b"} {
+		v, ok := g.Get("s", room)
+		if !ok || v.Report == nil || v.Report.ID != want || !v.Report.MeasuredAt.Equal(t0) {
+			t.Errorf("room s/%s after reopening: %+v", room, v.Room)
+		}
+	}
+	if v, _ := g.Get("s", "r"); v.State != Offline || v.Report.Verdict != report.Degraded {
+		t.Errorf("room s/r after reopening: %s with a %s report, want offline with the degraded one", v.State, v.Report.Verdict)
+	}
+}

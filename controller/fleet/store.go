@@ -3,6 +3,7 @@ package fleet
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -25,6 +26,39 @@ const recordVersion = 1
 type record struct {
 	V    int   `json:"v"`
 	Room *Room `json:"room"`
+}
+
+// encodeRecord encodes a room's record: the room's fields, and its report
+// as received when the fleet still has that (encoding it again would cost
+// more than everything else a flush does), else encoded afresh.
+func encodeRecord(r *Room) ([]byte, error) {
+	rep := r.encoded
+	if rep == nil {
+		if r.Report == nil {
+			return json.Marshal(record{V: recordVersion, Room: r})
+		}
+		var err error
+		if rep, err = json.Marshal(r.Report); err != nil {
+			return nil, err
+		}
+	}
+	// The room without its report (the outer, nil field hides Room's),
+	// then the report spliced in as its last field.
+	head, err := json.Marshal(struct {
+		*Room
+		Report *struct{} `json:"report,omitempty"`
+	}{Room: r})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(head)+len(rep)+32)
+	out = append(out, `{"v":`...)
+	out = strconv.AppendInt(out, recordVersion, 10)
+	out = append(out, `,"room":`...)
+	out = append(out, head[:len(head)-1]...) // without its closing brace; it has fields (site, room, ...)
+	out = append(out, `,"report":`...)
+	out = append(out, rep...)
+	return append(out, "}}"...), nil
 }
 
 type store struct {
@@ -107,12 +141,13 @@ func (f *Fleet) Flush() error {
 			batch[k] = nil
 			continue
 		}
-		v, err := json.Marshal(record{V: recordVersion, Room: r})
+		v, err := encodeRecord(r)
 		if err != nil {
 			f.mu.Unlock()
 			return fmt.Errorf("encode room %s: %w", k, err)
 		}
 		batch[k] = v
+		r.encoded = nil // in the batch; a later write without a new report encodes it
 	}
 	f.dirty = map[string]bool{}
 	f.mu.Unlock()

@@ -147,7 +147,13 @@ func idKeyOf(k []byte) []byte {
 
 // Add records a report. It returns false, storing nothing, when a report
 // with the same id is already in the history (or waiting to be written).
-func (h *History) Add(rep *report.Report) (bool, error) {
+func (h *History) Add(rep *report.Report) (bool, error) { return h.AddEncoded(rep, nil) }
+
+// AddEncoded is Add for a report whose JSON the caller has (as it came off
+// the wire; nil when it has none): the history stores that, rather than
+// encoding the report again, the larger part of Add's cost. The history
+// keeps encoded: the caller must not change it afterwards.
+func (h *History) AddEncoded(rep *report.Report, encoded []byte) (bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	ik := string(idKey(rep.Site, rep.Room, rep.ID))
@@ -167,9 +173,12 @@ func (h *History) Add(rep *report.Report) (bool, error) {
 		}
 		return false, nil
 	}
-	v, err := json.Marshal(rep)
-	if err != nil {
-		return false, fmt.Errorf("encode report %s: %w", rep.ID, err)
+	v := encoded
+	if v == nil {
+		var err error
+		if v, err = json.Marshal(rep); err != nil {
+			return false, fmt.Errorf("encode report %s: %w", rep.ID, err)
+		}
 	}
 	h.pending = append(h.pending, entry{key: reportKey(rep), value: v, Stored: Stored{Site: rep.Site, Room: rep.Room, ID: rep.ID}})
 	h.ids[ik] = true

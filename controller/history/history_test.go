@@ -153,3 +153,21 @@ func BenchmarkHistory_Add(b *testing.B) {
 		}
 	}
 }
+
+// TestHistory_StoresReportAsReceived: AddEncoded keeps the JSON it is
+// given, which Since reads back as the report.
+func TestHistory_StoresReportAsReceived(t *testing.T) {
+	h := open(t, t.TempDir(), Options{Now: func() time.Time { return t0 }})
+	defer h.Close()
+	r := rep("s", "r", 1)
+	r.AgentVersion = "not this one"
+	received := []byte(`{"schema":"siaprapat.report/v1","id":"` + r.ID + `","site":"s","room":"r","agent_version":"as received",
+		"measured_at":"2026-11-23T08:01:00Z","verdict":"ready","checks":[]}`)
+	if added, err := h.AddEncoded(r, received); !added || err != nil {
+		t.Fatalf("AddEncoded = %v, %v", added, err)
+	}
+	got, _, err := h.Since("s", "r", t0, 0)
+	if err != nil || len(got) != 1 || got[0].AgentVersion != "as received" || !got[0].MeasuredAt.Equal(r.MeasuredAt) {
+		t.Fatalf("Since = %+v, %v: want the report as received", got, err)
+	}
+}

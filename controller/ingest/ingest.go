@@ -52,9 +52,11 @@ type Ingest struct {
 }
 
 // Recorder keeps every report taken, once per report id (the report
-// history). Add reports false for an id it already has.
+// history). AddEncoded reports false for an id it already has; encoded is
+// the report's JSON as received, or nil when the report is not exactly
+// what was received.
 type Recorder interface {
-	Add(rep *report.Report) (bool, error)
+	AddEncoded(rep *report.Report, encoded []byte) (bool, error)
 }
 
 // SetHistory makes every valid report go to the history first; a report
@@ -118,7 +120,9 @@ func Filters() []string {
 	return []string{report.Filter(report.KindStatus), report.Filter(report.KindReport), report.Filter(report.KindResult)}
 }
 
-// Handle processes one message. It is safe for concurrent use.
+// Handle processes one message. It is safe for concurrent use. A report's
+// payload is kept (the history and the fleet store write it as it came):
+// the caller must not change it afterwards.
 func (in *Ingest) Handle(topic string, payload []byte) {
 	site, room, kind, ok := report.ParseTopic(topic)
 	switch {
@@ -146,7 +150,7 @@ func (in *Ingest) handleReport(site, room, topic string, payload []byte) {
 		in.rejectDecode(topic, err)
 		return
 	}
-	in.applyReport(site, room, topic, rep)
+	in.applyReport(site, room, topic, rep, payload)
 }
 
 // handleResult takes an agent's answer to a command: its report counts like
@@ -158,7 +162,7 @@ func (in *Ingest) handleResult(site, room, topic string, payload []byte) {
 		in.rejectDecode(topic, err)
 		return
 	}
-	if res.Report != nil && !in.applyReport(site, room, topic, res.Report) {
+	if res.Report != nil && !in.applyReport(site, room, topic, res.Report, nil) {
 		return
 	}
 	if in.Results != nil {
@@ -176,9 +180,9 @@ func (in *Ingest) rejectDecode(topic string, err error) {
 }
 
 // applyReport checks a decoded report against its topic, adds the room's
-// inventory results and hands it to the fleet. It reports false when the
-// report was rejected.
-func (in *Ingest) applyReport(site, room, topic string, rep *report.Report) bool {
+// inventory results and hands it to the fleet. encoded is the report's
+// JSON as received, or nil. It reports false when the report was rejected.
+func (in *Ingest) applyReport(site, room, topic string, rep *report.Report, encoded []byte) bool {
 	if rep.Site != site || rep.Room != room {
 		in.reject(ReasonTopicMismatch, topic, errors.New("report is for "+rep.Site+"/"+rep.Room))
 		return false
@@ -186,6 +190,7 @@ func (in *Ingest) applyReport(site, room, topic string, rep *report.Report) bool
 	if judged := inventory.Judge(in.rooms.For(site, room), rep); len(judged) > 0 {
 		rep.Checks = append(rep.Checks, judged...)
 		rep.Verdict = report.RoomVerdictOf(rep.Checks)
+		encoded = nil // no longer what was received
 	}
 	if !in.fleet.Admits(site, room) {
 		// Refused before the history: made-up rooms must not fill the disk.
@@ -193,7 +198,7 @@ func (in *Ingest) applyReport(site, room, topic string, rep *report.Report) bool
 		return false
 	}
 	if in.history != nil {
-		added, err := in.history.Add(rep)
+		added, err := in.history.AddEncoded(rep, encoded)
 		switch {
 		case err != nil:
 			// The room's state still follows the report; only its history lacks it.
@@ -204,7 +209,7 @@ func (in *Ingest) applyReport(site, room, topic string, rep *report.Report) bool
 			return true
 		}
 	}
-	switch in.fleet.ApplyReport(rep, in.now()) {
+	switch in.fleet.ApplyEncoded(rep, encoded, in.now()) {
 	case fleet.Refused:
 		in.reject(ReasonRoomLimit, topic, errors.New("the fleet is at its room limit (--max-rooms)"))
 		return false

@@ -108,3 +108,34 @@ func TestIngest_RoomLimitRefusesNewRooms(t *testing.T) {
 		t.Errorf("status rejections = %v, want 1", got)
 	}
 }
+
+type recorded struct {
+	ids     []string
+	encoded [][]byte
+}
+
+func (r *recorded) AddEncoded(rep *report.Report, encoded []byte) (bool, error) {
+	r.ids = append(r.ids, rep.ID)
+	r.encoded = append(r.encoded, encoded)
+	return true, nil
+}
+
+// TestIngest_HistoryGetsReportAsReceived: a report goes to the history as
+// it came off the wire; the report in a command's result, which is not a
+// message of its own, is encoded by the history.
+func TestIngest_HistoryGetsReportAsReceived(t *testing.T) {
+	in, _, _ := newIngest(t)
+	rec := &recorded{}
+	in.SetHistory(rec)
+	p := payload(t, "kalbar", "r1", "a")
+	in.Handle(report.Topic("kalbar", "r1", report.KindReport), p)
+	res, err := (&report.Result{Schema: report.ResultSchema, CommandID: "c1", Report: &report.Report{
+		Schema: report.Schema, ID: "b", Site: "kalbar", Room: "r1", MeasuredAt: time.Now().UTC(), Verdict: report.Ready}}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Handle(report.Topic("kalbar", "r1", report.KindResult), res)
+	if len(rec.ids) != 2 || string(rec.encoded[0]) != string(p) || rec.encoded[1] != nil {
+		t.Errorf("history got %v with %q", rec.ids, rec.encoded)
+	}
+}

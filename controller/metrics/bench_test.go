@@ -1,32 +1,63 @@
 package metrics
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/fleetsim"
+	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 )
 
-// BenchmarkScrape measures rendering the whole fleet for one /metrics
-// scrape, at province (1,000 rooms) and national (10,000 rooms) size.
+// simFleet is n simulated rooms, each with a report as the fleet simulator
+// sends it: host, camera, audio and network measurements and two devices,
+// about 55 series a room.
+func simFleet(b *testing.B, n int) *fleet.Fleet {
+	std, err := standard.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := fleet.New(fleet.Options{Freshness: time.Hour})
+	for i := range n {
+		f.ApplyReport(fleetsim.NewRoom(i, 30, 1, std, "bench").Run(context.Background()), time.Now())
+	}
+	return f
+}
+
+// BenchmarkScrape measures one /metrics scrape of the fleet at province
+// (1,000 rooms) and national (10,000 rooms) size: through Handler, plain
+// and gzipped (what Prometheus asks for), and, for comparison, a registry's
+// Gather of the Collector alone (before any encoding).
 func BenchmarkScrape(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("rooms=%d", n), func(b *testing.B) {
-			f := fleet.New(fleet.Options{Freshness: time.Hour})
-			for i := range n {
-				f.ApplyReport(&report.Report{Schema: report.Schema, ID: fmt.Sprint(i), Site: fmt.Sprintf("site-%d", i%30), Room: fmt.Sprintf("room-%05d", i),
-					MeasuredAt: time.Now(), Verdict: report.Ready, Checks: []report.CheckResult{{Check: "host", Target: "pc", Verdict: report.Pass,
-						Measurements: map[string]float64{"cpu_used_ratio": 0.3, "memory_available_bytes": 8e9, "disk_free_ratio": 0.4}}}}, time.Now())
-			}
+		f := simFleet(b, n)
+		c := New(f)
+		for _, enc := range []string{"identity", "gzip"} {
+			b.Run(fmt.Sprintf("rooms=%d/handler/%s", n, enc), func(b *testing.B) {
+				h := Handler(c, prometheus.NewRegistry(), nil)
+				b.ReportAllocs()
+				var size int
+				for b.Loop() {
+					req := httptest.NewRequest("GET", "/metrics", nil)
+					req.Header.Set("Accept-Encoding", enc)
+					w := &discardWriter{header: http.Header{}}
+					h.ServeHTTP(w, req)
+					size = w.n
+				}
+				b.ReportMetric(float64(size), "bytes/scrape")
+			})
+		}
+		b.Run(fmt.Sprintf("rooms=%d/registry-gather", n), func(b *testing.B) {
 			reg := prometheus.NewRegistry()
-			reg.MustRegister(New(f))
+			reg.MustRegister(c)
 			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
+			for b.Loop() {
 				if _, err := reg.Gather(); err != nil {
 					b.Fatal(err)
 				}
@@ -34,3 +65,12 @@ func BenchmarkScrape(b *testing.B) {
 		})
 	}
 }
+
+type discardWriter struct {
+	header http.Header
+	n      int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.header }
+func (w *discardWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}

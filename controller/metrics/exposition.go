@@ -1,0 +1,263 @@
+package metrics
+
+import (
+	"bufio"
+	"compress/gzip"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+)
+
+var (
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+	valueEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+)
+
+// chunkFamilies is how many families WriteText renders in one pass over
+// the rooms. A pass per family would fetch every room's report from memory
+// once per family (about 50 times a scrape); one pass for all would hold
+// the whole exposition in memory. Eight at a time holds about a sixth.
+const chunkFamilies = 8
+
+// WriteText writes the fleet's families in the text exposition format
+// (version 0.0.4), the same series Collect gives a registry, straight from
+// the fleet: no const metrics, no sorting of series, nothing kept between
+// scrapes. Families are in name order, and each room's series in site and
+// room order. only, when not nil, selects families by name.
+func (c *Collector) WriteText(w io.Writer, only map[string]bool) error {
+	var families []*family
+	for _, f := range c.families {
+		if only == nil || only[f.name] {
+			families = append(families, f)
+		}
+	}
+	if len(families) == 0 {
+		return nil
+	}
+	rooms := c.fleet.Rooms()
+	bufs := make([][]byte, min(chunkFamilies, len(families)))
+	emits := make([]func(float64, []string), len(bufs))
+	labels := make([][]string, len(bufs))
+	for len(families) > 0 {
+		chunk := families[:min(len(bufs), len(families))]
+		families = families[len(chunk):]
+		for i, f := range chunk {
+			// The family's size at the last scrape, so that its buffer
+			// does not grow (and copy itself) on the way.
+			bufs[i] = slices.Grow(bufs[i][:0], int(f.lastSize.Load()*9/8))
+			labels[i] = make([]string, len(f.labels))
+			emits[i] = func(v float64, labels []string) {
+				if validLabels(labels) { // as Collect: NewConstMetric refuses others
+					bufs[i] = appendSample(bufs[i], f, v, labels)
+				}
+			}
+		}
+		for r := range rooms {
+			for i, f := range chunk {
+				f.each(&rooms[r], labels[i], emits[i])
+			}
+		}
+		for i, f := range chunk {
+			f.lastSize.Store(int64(len(bufs[i])))
+			if len(bufs[i]) == 0 {
+				continue // as a registry: no series, no family
+			}
+			if _, err := w.Write(f.header); err != nil {
+				return err
+			}
+			if _, err := w.Write(bufs[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// appendSample appends one series line as expfmt writes it: labels in name
+// order, values escaped, the value in the shortest form that reads back.
+func appendSample(b []byte, f *family, v float64, labels []string) []byte {
+	b = append(b, f.name...)
+	b = append(b, '{')
+	for n, i := range f.order {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, f.labels[i]...)
+		b = append(b, '=', '"')
+		if l := labels[i]; needsEscape(l) {
+			b = append(b, valueEscaper.Replace(l)...)
+		} else {
+			b = append(b, l...)
+		}
+		b = append(b, '"')
+	}
+	b = append(b, '}', ' ')
+	switch {
+	case v == 1:
+		b = append(b, '1')
+	case v == 0:
+		b = append(b, '0')
+	case v == -1:
+		b = append(b, "-1"...)
+	case math.IsNaN(v):
+		b = append(b, "NaN"...)
+	case math.IsInf(v, +1):
+		b = append(b, "+Inf"...)
+	case math.IsInf(v, -1):
+		b = append(b, "-Inf"...)
+	default:
+		b = strconv.AppendFloat(b, v, 'g', -1, 64)
+	}
+	return append(b, '\n')
+}
+
+// needsEscape reports whether a label value holds a backslash, a newline
+// or a double quote.
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '\n' || c == '"' {
+			return true
+		}
+	}
+	return false
+}
+
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return w
+}}
+
+// Handler serves /metrics: the families of others (the process's own
+// registry, the planner's) through expfmt, then the fleet's from
+// WriteText, in the text format, gzipped when the client takes gzip (at
+// the fastest level: a fleet's exposition repeats itself and compresses
+// well anyway). Like promhttp it takes name[] to select families, and a
+// failed gather of others is logged and served as far as it went.
+func Handler(c *Collector, others prometheus.Gatherer, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	contentType := string(expfmt.NewFormat(expfmt.TypeTextPlain))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var only map[string]bool
+		if names := r.URL.Query()["name[]"]; len(names) > 0 {
+			only = map[string]bool{}
+			for _, n := range names {
+				only[n] = true
+			}
+		}
+		mfs, err := others.Gather()
+		if err != nil {
+			log.Error("error gathering metrics", "err", err)
+		}
+		w.Header().Set("Content-Type", contentType)
+		var out io.Writer = w
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Add("Vary", "Accept-Encoding")
+			gz := gzipWriters.Get().(*gzip.Writer)
+			gz.Reset(w)
+			// Compress on another goroutine while the next families render:
+			// on two cores a scrape then takes about the longer of the two.
+			aw := newAsyncWriter(gz)
+			defer func() {
+				aw.Close()
+				gz.Close()
+				gzipWriters.Put(gz)
+			}()
+			out = aw
+		}
+		bw := bufio.NewWriterSize(out, 64<<10)
+		for _, mf := range mfs {
+			if only != nil && !only[mf.GetName()] {
+				continue
+			}
+			if _, err := expfmt.MetricFamilyToText(bw, mf); err != nil {
+				log.Debug("could not write metrics", "err", err)
+				return
+			}
+		}
+		if err := bw.Flush(); err != nil {
+			return // the client went away
+		}
+		if err := c.WriteText(out, only); err != nil {
+			log.Debug("could not write metrics", "err", err)
+		}
+	})
+}
+
+// asyncWriter hands copies of what is written to a goroutine that writes
+// them to w, a few writes behind. Close waits for it; after a failed
+// write the rest is dropped and Write reports the error.
+type asyncWriter struct {
+	ch   chan []byte
+	done chan struct{}
+	mu   sync.Mutex
+	err  error
+}
+
+func newAsyncWriter(w io.Writer) *asyncWriter {
+	a := &asyncWriter{ch: make(chan []byte, 2), done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		for b := range a.ch {
+			if a.failed() != nil {
+				continue
+			}
+			if _, err := w.Write(b); err != nil {
+				a.mu.Lock()
+				a.err = err
+				a.mu.Unlock()
+			}
+		}
+	}()
+	return a
+}
+
+func (a *asyncWriter) failed() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
+}
+
+func (a *asyncWriter) Write(p []byte) (int, error) {
+	if err := a.failed(); err != nil {
+		return 0, err
+	}
+	a.ch <- slices.Clone(p)
+	return len(p), nil
+}
+
+// Close waits until everything written has been passed on.
+func (a *asyncWriter) Close() error {
+	close(a.ch)
+	<-a.done
+	return a.failed()
+}
+
+// acceptsGzip reports whether an Accept-Encoding header takes gzip with a
+// quality above zero.
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		for _, p := range strings.Split(params, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.TrimSpace(k) == "q" {
+				q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				return err == nil && q > 0
+			}
+		}
+		return true
+	}
+	return false
+}
