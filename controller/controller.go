@@ -34,6 +34,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/probe"
 	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/sessions"
+	"github.com/siaprapat/siaprapat/controller/shard"
 )
 
 // Defaults for Config.
@@ -56,9 +57,12 @@ type Config struct {
 	Broker           string // external broker URL; when set, no embedded broker runs
 	Username         string // credentials for the external broker
 	Password         string
-	DataDir          string        // where fleet.db lives
-	MaxRooms         int           // 0 means fleet.DefaultMaxRooms
-	Rooms            *rooms.Config // per room: devices, calendar, zone, lead times; may be nil
+	DataDir          string // where fleet.db lives
+	MaxRooms         int    // 0 means fleet.DefaultMaxRooms
+	// Shard, when set, is the sites this controller owns among several
+	// sharing one external broker; nil owns every site.
+	Shard *shard.Set
+	Rooms *rooms.Config // per room: devices, calendar, zone, lead times; may be nil
 	// Alertmanagers are the Alertmanager base URLs readiness alerts go to.
 	Alertmanagers []string
 	// Webhooks receive a JSON message per alert firing or resolved.
@@ -118,6 +122,16 @@ func Start(cfg Config) (_ *Controller, err error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Shard != nil && cfg.Broker == "" {
+		return nil, fmt.Errorf("shard %s without an external broker: shards share one broker", cfg.Shard)
+	}
+	if cfg.Shard != nil {
+		all := cfg.Rooms
+		cfg.Rooms = cfg.Rooms.Only(cfg.Shard.Owns)
+		if all != nil {
+			cfg.Log.Info("shard", "sites", cfg.Shard.String(), "rooms_file_rooms", len(cfg.Rooms.Rooms), "other_shards_rooms", len(all.Rooms)-len(cfg.Rooms.Rooms))
+		}
+	}
 	c := &Controller{cfg: cfg, log: cfg.Log}
 	defer func() {
 		if err != nil {
@@ -142,6 +156,20 @@ func Start(cfg Config) (_ *Controller, err error) {
 		return nil, err
 	}
 	c.log.Info("fleet store open", "dir", cfg.DataDir, "rooms", c.fleet.Len())
+	if cfg.Shard != nil {
+		// Rooms stored when this controller owned other sites leave its
+		// fleet: their reports now go to the shard that owns them.
+		var left []string
+		for _, v := range c.fleet.Rooms() {
+			if !cfg.Shard.Owns(v.Site) {
+				c.fleet.Remove(v.Site, v.Room.Room)
+				left = append(left, v.Site+"/"+v.Room.Room)
+			}
+		}
+		if len(left) > 0 {
+			c.log.Warn("rooms of sites outside this shard left the fleet", "shard", cfg.Shard.String(), "rooms", len(left), "first", left[0])
+		}
+	}
 	// Stored reports are acknowledged to their agents over the MQTT
 	// session that Dial makes below.
 	c.acker = newAcker(procReg, c.log.With("component", "acks"))
@@ -163,6 +191,16 @@ func Start(cfg Config) (_ *Controller, err error) {
 		return nil, err
 	}
 	in.SetHistory(c.history)
+	in.SetShard(cfg.Shard)
+	if cfg.Shard != nil {
+		info := prometheus.NewGauge(prometheus.GaugeOpts{
+			Name:        "siaprapat_controller_shard_info",
+			Help:        "1, labelled with the sites this controller owns (--shard); absent when it owns every site.",
+			ConstLabels: prometheus.Labels{"sites": cfg.Shard.String()},
+		})
+		info.Set(1)
+		procReg.MustRegister(info)
+	}
 
 	// Commands go out through the MQTT session that Dial makes below; results
 	// come back through ingest, wired before any message can arrive.
@@ -213,6 +251,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 	}
 	c.mqtt, err = ingest.Dial(ingest.ClientOptions{
 		Broker: brokerURL, Username: cfg.Username, Password: cfg.Password, Log: c.log.With("component", "mqtt"),
+		Filters: ingest.Filters(cfg.Shard),
 	}, in.Handle)
 	if err != nil {
 		return nil, err
@@ -238,7 +277,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 	if err != nil {
 		return nil, err
 	}
-	plan := premeeting.New(premeeting.Options{LeadTimes: cfg.LeadTimes, Rooms: cfg.Rooms, Log: c.log.With("component", "premeeting")},
+	plan := premeeting.New(premeeting.Options{LeadTimes: cfg.LeadTimes, Rooms: cfg.Rooms, Owns: cfg.Shard.Owns, Log: c.log.With("component", "premeeting")},
 		c.sessions, c.fleet, c.commands, c.alerts)
 	fleetReg.MustRegister(plan.Collectors()...)
 	feeds, err := sessions.NewFeeds(c.sessions, cfg.Rooms, cfg.CalendarInterval, procReg, c.log.With("component", "calendar"))
@@ -287,6 +326,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		Token:       cfg.APIToken,
 		ReadToken:   cfg.APIReadToken,
 		MetricsAuth: cfg.MetricsAuth,
+		Shard:       cfg.Shard,
 		Metrics:     metrics.Handler(fleetMetrics, prometheus.Gatherers{procReg, fleetReg}, c.log.With("component", "metrics")),
 		Agents:      c.enroller(),
 		Ready: func() error {

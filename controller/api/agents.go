@@ -48,7 +48,7 @@ func (s *Server) addAgent(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) removeAgent(w http.ResponseWriter, r *http.Request) {
-	site, room, ok := roomPath(w, r)
+	site, room, ok := s.roomPath(w, r)
 	if !ok {
 		return
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/history"
 	"github.com/siaprapat/siaprapat/controller/sessions"
+	"github.com/siaprapat/siaprapat/controller/shard"
 )
 
 // Server holds what the handlers need.
@@ -32,6 +33,9 @@ type Server struct {
 	History  *history.History // may be nil: no report history
 	Commands *commands.Dispatcher
 	Sessions *sessions.Store
+	// Shard is the sites this controller owns; rooms of other sites get
+	// 421 Misdirected Request. nil owns every site.
+	Shard *shard.Set
 	// Metrics serves /metrics; when nil, promhttp serves Gatherer.
 	Metrics  http.Handler
 	Gatherer prometheus.Gatherer
@@ -252,8 +256,9 @@ func (s *Server) listRooms(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// roomPath reads and checks {site} and {room}, answering 400 when bad.
-func roomPath(w http.ResponseWriter, r *http.Request) (site, room string, ok bool) {
+// roomPath reads the room of a /rooms/{site}/{room}/ path, answering 400
+// for a bad name and 421 for a site another shard owns.
+func (s *Server) roomPath(w http.ResponseWriter, r *http.Request) (site, room string, ok bool) {
 	site, room = r.PathValue("site"), r.PathValue("room")
 	for _, f := range []struct{ field, v string }{{"site", site}, {"room", room}} {
 		if err := report.CheckName(f.field, f.v); err != nil {
@@ -261,11 +266,15 @@ func roomPath(w http.ResponseWriter, r *http.Request) (site, room string, ok boo
 			return "", "", false
 		}
 	}
+	if !s.Shard.Owns(site) {
+		writeError(w, http.StatusMisdirectedRequest, fmt.Sprintf("site %s belongs to another shard: this controller owns sites %s; ask the controller whose --shard includes %s", site, s.Shard, site))
+		return "", "", false
+	}
 	return site, room, true
 }
 
 func (s *Server) getRoom(w http.ResponseWriter, r *http.Request) {
-	site, room, ok := roomPath(w, r)
+	site, room, ok := s.roomPath(w, r)
 	if !ok {
 		return
 	}
@@ -297,7 +306,7 @@ type ReportList struct {
 }
 
 func (s *Server) listReports(w http.ResponseWriter, r *http.Request) {
-	site, room, ok := roomPath(w, r)
+	site, room, ok := s.roomPath(w, r)
 	if !ok {
 		return
 	}
@@ -358,7 +367,7 @@ const MaxWait = commands.MaxTimeout + time.Minute
 // startCheck sends a check command to the room's agent; with ?wait=D it
 // answers when the check has finished (200) or D has passed (202, pending).
 func (s *Server) startCheck(w http.ResponseWriter, r *http.Request) {
-	site, room, ok := roomPath(w, r)
+	site, room, ok := s.roomPath(w, r)
 	if !ok {
 		return
 	}
@@ -452,7 +461,7 @@ func readSession(w http.ResponseWriter, r *http.Request) (sessionBody, bool) {
 }
 
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
-	site, room, ok := roomPath(w, r)
+	site, room, ok := s.roomPath(w, r)
 	if !ok {
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/inventory"
 	"github.com/siaprapat/siaprapat/controller/rooms"
+	"github.com/siaprapat/siaprapat/controller/shard"
 )
 
 // Rejection reasons beyond report.Reasons.
@@ -24,6 +25,10 @@ const (
 	ReasonTopicMismatch = "topic_mismatch" // the report names another site or room than its topic
 	ReasonRoomLimit     = "room_limit"     // a new room past the fleet's limit
 )
+
+// ReasonOtherShard counts, among ignored messages, those of a site another
+// controller owns (--shard with a pattern subscribes to every site).
+const ReasonOtherShard = "other_shard"
 
 // Ingest handles messages from the broker.
 type Ingest struct {
@@ -34,6 +39,7 @@ type Ingest struct {
 	fleet   *fleet.Fleet
 	history Recorder      // every report, once per id; may be nil
 	rooms   *rooms.Config // what each room should have; may be nil
+	shard   *shard.Set    // the sites taken; nil: all
 	log     *slog.Logger
 	now     func() time.Time
 
@@ -85,7 +91,7 @@ func New(f *fleet.Fleet, rc *rooms.Config, reg prometheus.Registerer, log *slog.
 		}, []string{"reason"}),
 		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_reports_ignored_total",
-			Help: "Valid reports that did not change a room's state: a duplicate id, or older than the room's newest report.",
+			Help: "Messages that did not change a room's state: a report with a duplicate id or older than the room's newest report, or any message of a site another shard owns (other_shard).",
 		}, []string{"reason"}),
 		statuses: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "siaprapat_status_messages_received_total",
@@ -107,6 +113,7 @@ func New(f *fleet.Fleet, rc *rooms.Config, reg prometheus.Registerer, log *slog.
 	}
 	in.ignored.WithLabelValues("duplicate")
 	in.ignored.WithLabelValues("older")
+	in.ignored.WithLabelValues(ReasonOtherShard)
 	for _, c := range []prometheus.Collector{in.received, in.rejected, in.ignored, in.statuses, in.statusRejected, in.historyErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -115,16 +122,26 @@ func New(f *fleet.Fleet, rc *rooms.Config, reg prometheus.Registerer, log *slog.
 	return in, nil
 }
 
-// Filters are the topic filters Ingest subscribes to.
-func Filters() []string {
-	return []string{report.Filter(report.KindStatus), report.Filter(report.KindReport), report.Filter(report.KindResult)}
+// Filters are the topic filters Ingest subscribes to for a shard's sites
+// (nil: every site).
+func Filters(s *shard.Set) []string {
+	return s.Filters(report.KindStatus, report.KindReport, report.KindResult)
 }
+
+// SetShard makes Ingest take messages of the shard's sites only; the
+// others' (which arrive when the shard has a pattern and so subscribes to
+// every site) are counted as ignored and dropped.
+func (in *Ingest) SetShard(s *shard.Set) { in.shard = s }
 
 // Handle processes one message. It is safe for concurrent use. A report's
 // payload is kept (the history and the fleet store write it as it came):
 // the caller must not change it afterwards.
 func (in *Ingest) Handle(topic string, payload []byte) {
 	site, room, kind, ok := report.ParseTopic(topic)
+	if ok && !in.shard.Owns(site) {
+		in.ignored.WithLabelValues(ReasonOtherShard).Inc()
+		return
+	}
 	switch {
 	case ok && kind == report.KindReport:
 		in.handleReport(site, room, topic, payload)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/controller/shard"
 )
 
 func newIngest(t *testing.T) (*Ingest, *fleet.Fleet, *prometheus.Registry) {
@@ -52,10 +53,11 @@ func TestIngest_CountsEveryOutcome(t *testing.T) {
 # HELP siaprapat_history_record_errors_total Valid reports that could not be recorded in the report history (the room's state still took them).
 # TYPE siaprapat_history_record_errors_total counter
 siaprapat_history_record_errors_total 0
-# HELP siaprapat_reports_ignored_total Valid reports that did not change a room's state: a duplicate id, or older than the room's newest report.
+# HELP siaprapat_reports_ignored_total Messages that did not change a room's state: a report with a duplicate id or older than the room's newest report, or any message of a site another shard owns (other_shard).
 # TYPE siaprapat_reports_ignored_total counter
 siaprapat_reports_ignored_total{reason="duplicate"} 1
 siaprapat_reports_ignored_total{reason="older"} 0
+siaprapat_reports_ignored_total{reason="other_shard"} 0
 # HELP siaprapat_reports_received_total Report and command result messages received from the broker, valid or not.
 # TYPE siaprapat_reports_received_total counter
 siaprapat_reports_received_total 7
@@ -137,5 +139,30 @@ func TestIngest_HistoryGetsReportAsReceived(t *testing.T) {
 	in.Handle(report.Topic("kalbar", "r1", report.KindResult), res)
 	if len(rec.ids) != 2 || string(rec.encoded[0]) != string(p) || rec.encoded[1] != nil {
 		t.Errorf("history got %v with %q", rec.ids, rec.encoded)
+	}
+}
+
+func TestIngest_ShardTakesItsOwnSitesOnly(t *testing.T) {
+	in, f, _ := newIngest(t)
+	sh, err := shard.Parse("kalbar-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.SetShard(sh)
+	for _, site := range []string{"kalbar-pontianak", "kalteng", "kalbar"} {
+		in.Handle(report.Topic(site, "r1", report.KindStatus), []byte("online"))
+		in.Handle(report.Topic(site, "r1", report.KindReport), payload(t, site, "r1", site+"-a"))
+	}
+	if _, ok := f.Get("kalbar-pontianak", "r1"); !ok {
+		t.Error("the shard's own room was not taken")
+	}
+	if f.Len() != 1 {
+		t.Errorf("fleet has %d rooms, want only the shard's one", f.Len())
+	}
+	if got := testutil.ToFloat64(in.ignored.WithLabelValues(ReasonOtherShard)); got != 4 {
+		t.Errorf("other_shard ignored = %v, want 4 (two rooms' status and report)", got)
+	}
+	if got := testutil.ToFloat64(in.received); got != 1 {
+		t.Errorf("received = %v, want 1: other shards' reports are not this controller's to count", got)
 	}
 }

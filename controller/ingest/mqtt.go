@@ -19,8 +19,9 @@ import (
 // status and report topics and hands each message to a handler, resubscribing
 // after every reconnect.
 type Client struct {
-	client mqtt.Client
-	log    *slog.Logger
+	client  mqtt.Client
+	log     *slog.Logger
+	filters []string
 
 	mu         sync.Mutex
 	session    uint64 // counts connections, so a stale subscriber cannot mark a new one subscribed
@@ -32,7 +33,9 @@ type ClientOptions struct {
 	Broker   string
 	Username string
 	Password string
-	Log      *slog.Logger
+	// Filters are the topic filters subscribed to; default Filters(nil).
+	Filters []string
+	Log     *slog.Logger
 }
 
 // Dial starts the session and returns at once; paho keeps trying to
@@ -49,7 +52,11 @@ func Dial(opts ClientOptions, handle func(topic string, payload []byte)) (*Clien
 	log = log.With("broker", u.Redacted())
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
-	c := &Client{log: log}
+	filters := opts.Filters
+	if len(filters) == 0 {
+		filters = Filters(nil)
+	}
+	c := &Client{log: log, filters: filters}
 	onMessage := func(_ mqtt.Client, m mqtt.Message) { handle(m.Topic(), m.Payload()) }
 	co := mqtt.NewClientOptions().
 		AddBroker(u.String()).
@@ -89,7 +96,7 @@ func Dial(opts ClientOptions, handle func(topic string, payload []byte)) (*Clien
 // reconnecting at all: a disconnect asked for is final.)
 func (c *Client) subscribe(cl mqtt.Client, session uint64, onMessage mqtt.MessageHandler) {
 	filters := map[string]byte{}
-	for _, f := range Filters() {
+	for _, f := range c.filters {
 		filters[f] = 1
 	}
 	backoff := time.Second
@@ -106,7 +113,7 @@ func (c *Client) subscribe(cl mqtt.Client, session uint64, onMessage mqtt.Messag
 		case !current:
 			return // the connection is gone; the next one subscribes afresh
 		case err == nil:
-			c.log.Info("connected to broker and subscribed", "filters", Filters())
+			c.log.Info("connected to broker and subscribed", "filters", c.filters)
 			return
 		}
 		c.log.Error("could not subscribe; retrying", "err", err, "retry_in", backoff)

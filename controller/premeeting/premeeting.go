@@ -30,10 +30,13 @@ var DefaultLeadTimes = []time.Duration{30 * time.Minute, 10 * time.Minute}
 
 // Options configure a Planner.
 type Options struct {
-	LeadTimes    []time.Duration // default DefaultLeadTimes
-	Rooms        *rooms.Config   // rooms with lead times of their own; may be nil
-	CheckTimeout time.Duration   // how long an agent has to answer; default 2 min
-	Tick         time.Duration   // how often the schedule is looked at; default 1 s
+	LeadTimes []time.Duration // default DefaultLeadTimes
+	Rooms     *rooms.Config   // rooms with lead times of their own; may be nil
+	// Owns says which sites' sessions this planner checks (its controller's
+	// shard); nil: every site.
+	Owns         func(site string) bool
+	CheckTimeout time.Duration // how long an agent has to answer; default 2 min
+	Tick         time.Duration // how often the schedule is looked at; default 1 s
 	Log          *slog.Logger
 }
 
@@ -118,10 +121,18 @@ func (p *Planner) window() time.Duration {
 	return w
 }
 
+// owned keeps the sessions of the sites this planner checks.
+func (p *Planner) owned(list []sessions.Session) []sessions.Session {
+	if p.opts.Owns == nil {
+		return list
+	}
+	return slices.DeleteFunc(list, func(s sessions.Session) bool { return !p.opts.Owns(s.Site) })
+}
+
 // Step sends the checks that are due and syncs the alerts, as of now.
 func (p *Planner) Step(ctx context.Context, now time.Time) {
 	window := p.window()
-	list := p.sessions.List(sessions.Filter{From: now, To: now.Add(window + p.opts.Tick)})
+	list := p.owned(p.sessions.List(sessions.Filter{From: now, To: now.Add(window + p.opts.Tick)}))
 	var desired []alerts.Alert
 	next := map[string]upcoming{}
 	for _, s := range list {
@@ -137,7 +148,7 @@ func (p *Planner) Step(ctx context.Context, now time.Time) {
 		}
 	}
 	// Rooms with a later session still show their next start.
-	for _, s := range p.sessions.List(sessions.Filter{From: now}) {
+	for _, s := range p.owned(p.sessions.List(sessions.Filter{From: now})) {
 		key := s.Site + "/" + s.Room
 		if _, ok := next[key]; !ok && s.Start.After(now) {
 			ready, _ := p.readiness(s)

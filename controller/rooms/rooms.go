@@ -138,6 +138,25 @@ func (c *Config) validate(file string) error {
 	return nil
 }
 
+// Only returns the rooms of the sites keep says yes to (a controller's
+// shard); nil for a nil Config.
+func (c *Config) Only(keep func(site string) bool) *Config {
+	if c == nil {
+		return nil
+	}
+	out := &Config{Schema: c.Schema, byRoom: map[string]*Room{}}
+	for _, r := range c.Rooms {
+		if keep(r.Site) {
+			out.Rooms = append(out.Rooms, r)
+		}
+	}
+	for i := range out.Rooms {
+		r := &out.Rooms[i]
+		out.byRoom[r.Site+"/"+r.Room] = r
+	}
+	return out
+}
+
 // Get returns a room's configuration; nil when the file does not list it.
 func (c *Config) Get(site, room string) *Room {
 	if c == nil {

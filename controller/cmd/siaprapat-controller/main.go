@@ -23,6 +23,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/probe"
 	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/sessions"
+	"github.com/siaprapat/siaprapat/controller/shard"
 	"github.com/siaprapat/siaprapat/internal/cli"
 	"github.com/siaprapat/siaprapat/internal/config"
 )
@@ -79,6 +80,7 @@ func serve(args []string, stderr io.Writer) int {
 	brokerURL := fs.String("broker", "", "external MQTT broker URL (mqtt://, tcp://, mqtts://, ssl://); turns the embedded broker off")
 	username := fs.String("username", "", "user name for the external broker")
 	password := fs.String("password", "", "password for the external broker (or set SIAPRAPAT_MQTT_PASSWORD)")
+	shardFlag := fs.String("shard", "", "sites this controller owns when several share one external broker (--broker): site names or patterns with '*', comma-separated, e.g. 'kalbar-*,kaltim'; default every site")
 	dataDir := fs.String("data", controller.DefaultDataDir, "data directory (fleet.db, history.db, alerts.db)")
 	maxRooms := fs.Int("max-rooms", fleet.DefaultMaxRooms, "most rooms the fleet keeps; messages for further new rooms are refused and counted")
 	stdFile := fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)")
@@ -147,6 +149,13 @@ func serve(args []string, stderr io.Writer) int {
 			return fail(err)
 		}
 	}
+	sh, err := shard.Parse(*shardFlag)
+	if err != nil {
+		return fail(fmt.Errorf("--%w", err))
+	}
+	if sh != nil && *brokerURL == "" {
+		return fail(fmt.Errorf("--shard %q without --broker: shards share one external broker (each agent reports to it, and the controller owning its site takes the report); the embedded broker serves one controller's agents alone", *shardFlag))
+	}
 	explicit := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	if *brokerURL != "" {
@@ -187,6 +196,12 @@ func serve(args []string, stderr io.Writer) int {
 		if rc != nil {
 			fmt.Fprintf(stderr, "rooms file %s: %d rooms\n", *roomsFile, len(rc.Rooms))
 		}
+		if sh != nil {
+			fmt.Fprintf(stderr, "shard: sites %s\n", sh)
+			if rc != nil {
+				fmt.Fprintf(stderr, "rooms file %s: %d rooms in this shard\n", *roomsFile, len(rc.Only(sh.Owns).Rooms))
+			}
+		}
 		if file != nil {
 			fmt.Fprintf(stderr, "configuration file %s: %d settings\n", file.Path, file.Settings())
 		}
@@ -211,6 +226,7 @@ func serve(args []string, stderr io.Writer) int {
 		Password:         *password,
 		DataDir:          *dataDir,
 		MaxRooms:         *maxRooms,
+		Shard:            sh,
 		Rooms:            rc,
 		Alertmanagers:    alertmanagers,
 		Webhooks:         webhooks,
