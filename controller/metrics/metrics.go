@@ -100,6 +100,10 @@ func New(f *fleet.Fleet) *Collector {
 			// Prometheus's base unit is the byte: agents measure bits per
 			// second, as links are sold; the metric says bytes.
 			name, help, scale = base+"_bytes_per_second", help+" In bytes per second (the agent measures bits per second; this is that / 8).", 1.0/8
+		} else if base, ok := strings.CutSuffix(name, "_bits"); ok {
+			// A bit depth (sample_bits), not an amount of data: named so,
+			// since a _bits metric would be asked to be in bytes.
+			name = base + "_bit_depth"
 		}
 		c.families = append(c.families, &family{kind: kindMeasurement, name: "siaprapat_" + m.Check + "_" + name,
 			help:   help + " From the room's newest report; absent for offline and unknown rooms.",
