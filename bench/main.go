@@ -39,6 +39,7 @@ type config struct {
 	rooms         []int
 	brokers       []string
 	withTelegraf  bool
+	ceiling       bool
 	controller    string
 	telegraf      string
 	mosquitto     string
@@ -70,6 +71,7 @@ func run() error {
 	rooms := flag.String("rooms", "1000,10000,50000", "fleet sizes, comma-separated")
 	brokers := flag.String("brokers", "embedded,mosquitto", "brokers the controller runs with: embedded, mosquitto; none for Telegraf alone")
 	flag.BoolVar(&cfg.withTelegraf, "telegraf", true, "measure Telegraf, the peer, at each size")
+	flag.BoolVar(&cfg.ceiling, "ceiling", true, "measure the ceiling at each size: the generator and Mosquitto with a subscriber that does nothing")
 	flag.StringVar(&cfg.controller, "controller", "", "controller binary (default: built from this tree)")
 	flag.StringVar(&cfg.telegraf, "telegraf-bin", "", "Telegraf binary (default: go install "+telegrafPkg+"@"+TelegrafVersion+" into a temporary GOBIN, reused)")
 	flag.StringVar(&cfg.mosquitto, "mosquitto", "mosquitto", "Mosquitto binary (Debian package mosquitto)")
@@ -163,6 +165,19 @@ func run() error {
 				}
 				logf("  failed: %v", err)
 				r = &result{System: "Telegraf + Mosquitto", Rooms: n}
+				r.note("run failed: %v", err)
+			}
+			results = append(results, r)
+		}
+		if cfg.ceiling {
+			logf("%s, %d rooms", ceilingSystem, n)
+			r, err := runCeiling(ctx, cfg, std, n)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				logf("  failed: %v", err)
+				r = &result{System: ceilingSystem, Rooms: n}
 				r.note("run failed: %v", err)
 			}
 			results = append(results, r)
