@@ -5,19 +5,11 @@ package camera
 import (
 	"context"
 	"errors"
-	"image"
-	"io"
 	"log/slog"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
-	"github.com/pion/mediadevices/pkg/driver"
 	"github.com/pion/mediadevices/pkg/driver/availability"
-	"github.com/pion/mediadevices/pkg/frame"
-	"github.com/pion/mediadevices/pkg/io/video"
-	"github.com/pion/mediadevices/pkg/prop"
 
 	"github.com/siaprapat/siaprapat/agent/report"
 )
@@ -72,146 +64,6 @@ func TestLive_BusyErrorsAreInUse(t *testing.T) {
 		}
 		if !errors.Is(err, tc.err) {
 			t.Errorf("%v does not wrap %v", err, tc.err)
-		}
-	}
-}
-
-func TestLive_PickModeNearestToWanted(t *testing.T) {
-	m := func(w, h int, fps float32, f frame.Format) prop.Media {
-		return prop.Media{Video: prop.Video{Width: w, Height: h, FrameRate: fps, FrameFormat: f}}
-	}
-	want := Mode{1280, 720, 30}
-	for _, tc := range []struct {
-		name  string
-		props []prop.Media
-		pick  prop.Media
-		ok    bool
-	}{
-		{"ExactSizeAndRateBeatsCheaperFormat", // USB 2 webcams: raw 720p only at 10 fps
-			[]prop.Media{m(1280, 720, 10, frame.FormatYUYV), m(1280, 720, 30, frame.FormatMJPEG), m(640, 480, 30, frame.FormatYUYV)},
-			m(1280, 720, 30, frame.FormatMJPEG), true},
-		{"CheaperFormatWhenModesTie",
-			[]prop.Media{m(1280, 720, 30, frame.FormatMJPEG), m(1280, 720, 30, frame.FormatYUYV)},
-			m(1280, 720, 30, frame.FormatYUYV), true},
-		{"SmallestLargerSize",
-			[]prop.Media{m(3840, 2160, 30, frame.FormatMJPEG), m(1920, 1080, 30, frame.FormatMJPEG), m(640, 480, 30, frame.FormatMJPEG)},
-			m(1920, 1080, 30, frame.FormatMJPEG), true},
-		{"LargestWhenAllSmaller",
-			[]prop.Media{m(320, 240, 30, frame.FormatYUYV), m(640, 480, 30, frame.FormatYUYV)},
-			m(640, 480, 30, frame.FormatYUYV), true},
-		{"LowestHigherRate",
-			[]prop.Media{m(1280, 720, 60, frame.FormatMJPEG), m(1280, 720, 15, frame.FormatMJPEG), m(1280, 720, 50, frame.FormatMJPEG)},
-			m(1280, 720, 50, frame.FormatMJPEG), true},
-		{"DepthOnlyCameraHasNoPicture",
-			[]prop.Media{m(1280, 720, 30, frame.FormatZ16)}, prop.Media{}, false},
-		{"NoModes", nil, prop.Media{}, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := pickMode(tc.props, want)
-			if ok != tc.ok || got.Video != tc.pick.Video {
-				t.Errorf("pickMode = %+v %v, want %+v %v", got.Video, ok, tc.pick.Video, tc.ok)
-			}
-		})
-	}
-}
-
-// stubDriver stands in for an opened mediadevices camera driver: Close
-// makes its reader return io.EOF, as the V4L2 driver's does.
-type stubDriver struct {
-	driver.Driver // not called
-	mu            sync.Mutex
-	closed        chan struct{}
-	closes        int
-}
-
-func (d *stubDriver) Close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.closes++
-	if d.closes == 1 {
-		close(d.closed)
-	}
-	return nil
-}
-
-// stubReader delivers YCbCr frames whose luma is the frame number; after
-// stall frames it blocks until the driver is closed, after fail frames it
-// fails.
-func stubReader(d *stubDriver, stall, fail int) video.Reader {
-	n := 0
-	return video.ReaderFunc(func() (image.Image, func(), error) {
-		n++
-		if fail > 0 && n > fail {
-			return nil, func() {}, errors.New("read timeout")
-		}
-		if stall > 0 && n > stall {
-			<-d.closed
-			return nil, func() {}, io.EOF
-		}
-		img := image.NewYCbCr(image.Rect(0, 0, 64, 48), image.YCbCrSubsampleRatio420)
-		for i := range img.Y {
-			img.Y[i] = byte(n)
-		}
-		return img, func() {}, nil
-	})
-}
-
-func TestLiveStream_DeliversFramesInTurn(t *testing.T) {
-	d := &stubDriver{closed: make(chan struct{})}
-	st := newLiveStream(d, stubReader(d, 0, 0), time.Now())
-	var prev time.Duration
-	for i := 1; i <= 5; i++ {
-		f, err := st.Next(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f.Width != 64 || f.Height != 48 || f.Y[0] != byte(i) || f.Y[len(f.Y)-1] != byte(i) {
-			t.Errorf("frame %d: %dx%d luma %d, want 64x48 luma %d", i, f.Width, f.Height, f.Y[0], i)
-		}
-		if f.Time < prev {
-			t.Errorf("frame %d arrived at %v, before the frame before (%v)", i, f.Time, prev)
-		}
-		prev = f.Time
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil || d.closes != 1 {
-		t.Errorf("second Close: %v, driver closed %d times, want once", err, d.closes)
-	}
-}
-
-func TestLiveStream_CancelReturnsAndCloseStopsReader(t *testing.T) {
-	d := &stubDriver{closed: make(chan struct{})}
-	st := newLiveStream(d, stubReader(d, 2, 0), time.Now())
-	ctx, cancel := context.WithCancel(context.Background())
-	for range 2 {
-		if _, err := st.Next(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cancel() // the camera delivers nothing more
-	if _, err := st.Next(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("Next: %v, want context.Canceled", err)
-	}
-	st.Close() // returns only once the reader goroutine has stopped
-	select {
-	case <-st.done:
-	default:
-		t.Error("the reader goroutine still runs after Close")
-	}
-}
-
-func TestLiveStream_ReadErrorEndsStream(t *testing.T) {
-	d := &stubDriver{closed: make(chan struct{})}
-	st := newLiveStream(d, stubReader(d, 0, 1), time.Now())
-	defer st.Close()
-	if _, err := st.Next(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for range 2 { // and again, without waiting for a reader that has stopped
-		if _, err := st.Next(context.Background()); err == nil || err.Error() != "read frame: read timeout" {
-			t.Errorf("Next: %v, want read frame: read timeout", err)
 		}
 	}
 }
