@@ -3,8 +3,8 @@
 // (time to the first frame, frame rate, size, and the shares of black,
 // frozen and featureless frames). The standard judges the measurements.
 //
-// Cameras come from a Source: the live cameras (V4L2 through
-// pion/mediadevices on Linux) or a recorded YUV4MPEG2 clip.
+// Cameras come from a Source: the live cameras (through pion/mediadevices:
+// V4L2 on Linux, DirectShow on Windows) or a recorded YUV4MPEG2 clip.
 package camera
 
 import (

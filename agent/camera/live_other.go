@@ -1,4 +1,4 @@
-//go:build !linux || !cgo
+//go:build !(linux || windows) || !cgo
 
 package camera
 
@@ -9,7 +9,7 @@ import (
 )
 
 // errNoLiveCameras explains why this build cannot reach live cameras.
-var errNoLiveCameras = errors.New("live cameras are read through V4L2 and need a Linux build with cgo (CGO_ENABLED=1); use --camera-source file:PATH.y4m for a recorded clip")
+var errNoLiveCameras = errors.New("live cameras are read through V4L2 on Linux and DirectShow on Windows, and need a build with cgo (CGO_ENABLED=1); use --camera-source file:PATH.y4m for a recorded clip")
 
 // liveSource stands in for the live cameras where this build has no driver
 // for them: every listing is an error saying so, never "no camera found".

@@ -33,7 +33,7 @@ type Stream interface {
 
 // Device is one camera a Source can open.
 type Device struct {
-	ID    string // unique per source: the device path (/dev/video0) or the clip's path
+	ID    string // unique per source: the device path (/dev/video0), the DirectShow device name, or the clip's path
 	Name  string // for people and for the result's target: "HD Pro Webcam C920 (/dev/video0)"
 	USBID string // vendor:product of a USB camera ("046d:082d"); empty otherwise
 }
