@@ -473,6 +473,18 @@ func windowsAgent(t *testing.T, exe string) {
 		t.Errorf("agent_version %q", rep.AgentVersion)
 	}
 
+	// The cameras through DirectShow: Wine lists no video input device.
+	stdout, stderr, code = w.run(exe, "check", "--only", "camera", "--json")
+	if code != exitNotReady {
+		t.Fatalf("check --only camera --json: exit %d, want %d (not ready)\n%s%s", code, exitNotReady, stdout, stderr)
+	}
+	if rep, err = report.Decode([]byte(stdout)); err != nil {
+		t.Fatalf("the camera Report from Windows: %v\n%s", err, stdout)
+	}
+	if len(rep.Checks) != 1 || rep.Checks[0].Check != "camera" || rep.Checks[0].Verdict != report.Fail || rep.Checks[0].Reason != "no camera found" {
+		t.Errorf("the camera check on Windows under Wine: %+v, want one fail \"no camera found\"", rep.Checks)
+	}
+
 	// As a service: enrolled by the controller's file, reporting to it.
 	_, ctlBin := binaries(t)
 	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
