@@ -8,6 +8,11 @@
 // Mosquitto to Prometheus. It prints a table and writes BENCHMARKS.md.
 //
 //	go run ./bench [-rooms 1000,10000,50000] [-out BENCHMARKS.md]
+//
+// With -footprint it measures the agent instead, beside node_exporter
+// (footprint.go):
+//
+//	go run ./bench -footprint [-footprint-time 10m]
 package main
 
 import (
@@ -89,6 +94,7 @@ func run() error {
 	flag.DurationVar(&cfg.ackTimeout, "ack-timeout", 2*time.Minute, "how long a burst may take past 1 ms a report")
 	flag.StringVar(&cfg.out, "out", "BENCHMARKS.md", "file whose results section is rewritten ('' for none)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep each run's directory (logs, data)")
+	fc := footprintFlags(flag.CommandLine)
 	flag.Parse()
 	for _, s := range strings.Split(*rooms, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -116,6 +122,9 @@ func run() error {
 	tmp := filepath.Join(os.TempDir(), "siaprapat-bench")
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return err
+	}
+	if fc.enabled {
+		return runFootprint(ctx, cfg, fc, tmp)
 	}
 	if cfg.controller == "" {
 		cfg.controller = filepath.Join(tmp, "siaprapat-controller")
