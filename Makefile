@@ -9,7 +9,7 @@ LDFLAGS  := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
             -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildDate=$(shell date -u +%Y%m%dT%H%M%SZ)
 BINS     := bin/siaprapat-agent bin/siaprapat-controller
 
-.PHONY: all build run test bench fuzz vet fmt clean dist
+.PHONY: all build run test bench bench-footprint fuzz vet fmt clean dist
 
 all: build
 
@@ -46,6 +46,14 @@ bench:
 	$(GO) test -run XXX -bench . -benchtime 3000x -count 3 ./controller/ingest
 	$(GO) test -run XXX -bench . -benchtime 5x -count 3 ./controller/metrics
 	$(GO) run ./bench $(BENCH_ARGS)
+
+# The agent's footprint (not part of make bench): siaprapat-agent run idle
+# for 10 minutes beside node_exporter (Debian prometheus-node-exporter)
+# scraped every 15 s, then the cost of one check; rewrites its own section
+# of BENCHMARKS.md. About 13 minutes; BENCH_ARGS='-footprint-time 2m' for
+# a short run.
+bench-footprint:
+	$(GO) run ./bench -footprint $(BENCH_ARGS)
 
 # Each fuzz target for FUZZTIME (CI runs them briefly after make test; run
 # longer by hand, e.g. make fuzz FUZZTIME=10m). A crash is saved under the
