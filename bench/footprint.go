@@ -539,7 +539,7 @@ func renderFootprint(fc *footprintConfig, f *footprint) string {
 		ratio(float64(f.agent.Peak), float64(f.exporter.Peak)), ratio(float64(f.agent.Anon), float64(f.exporter.Anon)),
 		ratio(float64(f.agent.File), float64(f.exporter.File)), ratio(f.agent.CPU.Seconds(), f.exporter.CPU.Seconds()))
 	p("\nAnonymous and file-backed RSS at the end of the window (/proc/PID/status RssAnon, RssFile).\n")
-	p("\nnode_exporter: %d scrapes in all, median %s, %s each (gzip). The controller, for reference: %.3f %% of a core over the window. The agent's last report reached the controller %s.\n",
+	p("\nnode_exporter: %d scrapes in all, median %s, %s each (gzip). The controller, for reference: %.3f %% of a core over the window. The newest report the controller holds from the agent was measured %s.\n",
 		f.scrapes, ms(median(f.scrapeWall)), kib(f.scrapeBytes), 100*f.controllerCPU.Seconds()/f.window.Seconds(), f.lastReport)
 	if pi := f.agent.PerInterval; len(pi) > 0 {
 		p("The agent's CPU in each %v interval of the window (one check and its report each): median %s, min %s, max %s (%d intervals).\n",
