@@ -107,10 +107,9 @@ type Config struct {
 
 // Check is the network check.
 type Check struct {
-	cfg     Config
-	base    *url.URL // nil when no probe is configured
-	log     *slog.Logger
-	payload []byte // upload bytes, generated once
+	cfg  Config
+	base *url.URL // nil when no probe is configured
+	log  *slog.Logger
 }
 
 // New validates the configuration and fills in the defaults.
@@ -159,7 +158,6 @@ func New(cfg Config) (*Check, error) {
 	if d.UDPDuration == 0 {
 		d.UDPDuration = DefaultUDPDuration
 	}
-	c.payload = randomPayload(1 << 20)
 	return c, nil
 }
 
@@ -271,7 +269,9 @@ func (c *Check) Run(ctx context.Context, _ *standard.Standard) ([]report.CheckRe
 	if down.short {
 		notes = append(notes, "download byte budget ran out before the window ended")
 	}
-	up, err := cl.upload(ctx, sess, p, c.budget(sess), c.payload)
+	// Made for each test (a millisecond's work) rather than held between
+	// tests, which are half an hour apart: an idle agent keeps its memory.
+	up, err := cl.upload(ctx, sess, p, c.budget(sess), randomPayload(1<<20))
 	if err != nil {
 		return fail("upload", err)
 	}

@@ -21,7 +21,8 @@ type Check struct {
 	Sysfs    string    // sysfs root; DefaultSysfs on a room PC, a captured tree in tests
 	Profiles *Profiles // hardware profiles; the embedded ones when nil
 	// USBIDs names unprofiled devices; when nil, the machine's usb.ids is
-	// looked for once (and names come from the devices' own strings without it).
+	// read at each check for the devices present (and names come from the
+	// devices' own strings without it).
 	USBIDs *USBIDs
 
 	once    sync.Once
@@ -35,9 +36,6 @@ func (c *Check) load() error {
 			if c.Profiles, c.loadErr = DefaultProfiles(); c.loadErr != nil {
 				return
 			}
-		}
-		if c.USBIDs == nil {
-			c.USBIDs, c.loadErr = FindUSBIDs()
 		}
 	})
 	return c.loadErr
@@ -85,10 +83,22 @@ func (c *Check) RunInventory(ctx context.Context, _ *standard.Standard) ([]repor
 		note = fmt.Sprintf("%d USB devices; the report lists the first %d", len(usb), report.MaxPeripherals)
 		usb = usb[:report.MaxPeripherals]
 	}
+	names := c.USBIDs
+	if names == nil {
+		var ids []string
+		for _, d := range usb {
+			if _, ok := c.Profiles.Lookup(d.ID()); !ok {
+				ids = append(ids, d.ID())
+			}
+		}
+		if names, err = FindUSBIDsFor(ids); err != nil {
+			return nil, nil, err
+		}
+	}
 	devices := make([]report.Peripheral, 0, len(usb))
 	var results []report.CheckResult
 	for _, d := range usb {
-		p, prof := c.describe(d)
+		p, prof := c.describe(d, names)
 		devices = append(devices, p)
 		if prof == nil && !slices.Contains(d.Interfaces, "video") && !slices.Contains(d.Interfaces, "audio") {
 			continue // keyboards, mice, hubs, storage: listed, not judged
@@ -125,7 +135,7 @@ func (c *Check) RunInventory(ctx context.Context, _ *standard.Standard) ([]repor
 
 // describe turns a USB device into a report entry, naming it from its
 // profile (or usb.ids) and judging its firmware.
-func (c *Check) describe(d USBDevice) (report.Peripheral, *Profile) {
+func (c *Check) describe(d USBDevice, names *USBIDs) (report.Peripheral, *Profile) {
 	// Device strings come from the device; they are clipped to what a
 	// report may carry.
 	d.Manufacturer, d.Product, d.Serial = clip(d.Manufacturer, 256), clip(d.Product, 256), clip(d.Serial, 256)
@@ -136,7 +146,7 @@ func (c *Check) describe(d USBDevice) (report.Peripheral, *Profile) {
 	}
 	prof, ok := c.Profiles.Lookup(p.ID)
 	if !ok {
-		p.Name = c.USBIDs.Name(p.ID)
+		p.Name = names.Name(p.ID)
 		if p.Name == "" {
 			p.Name = joinNonEmpty(d.Manufacturer, d.Product)
 		}

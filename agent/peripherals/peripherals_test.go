@@ -39,7 +39,7 @@ C 00  (Defined at Interface level)
 `
 
 func testIDs(t *testing.T) *USBIDs {
-	u, err := parseUSBIDs(strings.NewReader(usbIDsFixture))
+	u, err := parseUSBIDs(strings.NewReader(usbIDsFixture), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,5 +232,30 @@ func TestCheck_LongStringsAndCrowdedBusStillEncode(t *testing.T) {
 	}
 	if len(rep.Peripherals) != report.MaxPeripherals || !strings.Contains(rep.Checks[0].Reason, "69 USB devices; the report lists the first 64") {
 		t.Errorf("%d devices, reason %q", len(rep.Peripherals), rep.Checks[0].Reason)
+	}
+}
+
+// The agent reads usb.ids at each check for the devices it has, keeping
+// their names only.
+func TestParseUSBIDs_KeepsOnlyTheIdsAskedFor(t *testing.T) {
+	u, err := parseUSBIDs(strings.NewReader(usbIDsFixture), []string{"046D:082D", "0c76:1234"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{
+		"046d:082d": "Logitech, Inc. HD Pro Webcam C920",
+		"046d:c31c": "Logitech, Inc.", // its vendor was asked for, not it
+		"0c76:1234": "JMTek, LLC.",
+		"0b0e:0422": "",
+	} {
+		if got := u.Name(id); got != want {
+			t.Errorf("Name(%s) = %q, want %q", id, got, want)
+		}
+	}
+	if len(u.vendors) != 2 || len(u.products) != 1 {
+		t.Errorf("kept %d vendors and %d products, want 2 and 1", len(u.vendors), len(u.products))
+	}
+	if u, err := FindUSBIDsFor([]string{}); u != nil || err != nil {
+		t.Errorf("FindUSBIDsFor(no ids) = %v, %v: want nothing read", u, err)
 	}
 }

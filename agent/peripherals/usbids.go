@@ -46,9 +46,18 @@ func (u *USBIDs) Product(id string) string {
 
 // FindUSBIDs loads the first usb.ids of USBIDPaths that exists; nil (and no
 // error) when the machine has none, as names are then only less friendly.
-func FindUSBIDs() (*USBIDs, error) {
+func FindUSBIDs() (*USBIDs, error) { return FindUSBIDsFor(nil) }
+
+// FindUSBIDsFor is FindUSBIDs keeping only the names of the given
+// vendor:product ids (every id when ids is nil). The agent reads the
+// database this way at each check, for the devices it has, rather than
+// holding all of it (2 MiB of heap) between checks.
+func FindUSBIDsFor(ids []string) (*USBIDs, error) {
+	if ids != nil && len(ids) == 0 {
+		return nil, nil
+	}
 	for _, p := range USBIDPaths {
-		u, err := LoadUSBIDs(p)
+		u, err := loadUSBIDs(p, ids)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -58,13 +67,15 @@ func FindUSBIDs() (*USBIDs, error) {
 }
 
 // LoadUSBIDs parses a usb.ids file.
-func LoadUSBIDs(path string) (*USBIDs, error) {
+func LoadUSBIDs(path string) (*USBIDs, error) { return loadUSBIDs(path, nil) }
+
+func loadUSBIDs(path string, ids []string) (*USBIDs, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	u, err := parseUSBIDs(f)
+	u, err := parseUSBIDs(f, ids)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -72,9 +83,19 @@ func LoadUSBIDs(path string) (*USBIDs, error) {
 }
 
 // parseUSBIDs reads vendor lines ("046d  Logitech, Inc.") and their product
-// lines ("\t082d  HD Pro Webcam C920"), up to the class lists that follow.
-func parseUSBIDs(r io.Reader) (*USBIDs, error) {
+// lines ("\t082d  HD Pro Webcam C920"), up to the class lists that follow;
+// only those of ids, when ids is not nil.
+func parseUSBIDs(r io.Reader, ids []string) (*USBIDs, error) {
 	u := &USBIDs{vendors: map[string]string{}, products: map[string]string{}}
+	var wantVendor, wantProduct map[string]bool
+	if ids != nil {
+		wantVendor, wantProduct = map[string]bool{}, map[string]bool{}
+		for _, id := range ids {
+			id = strings.ToLower(id)
+			v, _, _ := strings.Cut(id, ":")
+			wantVendor[v], wantProduct[id] = true, true
+		}
+	}
 	sc := bufio.NewScanner(r)
 	vendor := ""
 	for sc.Scan() {
@@ -91,15 +112,17 @@ func parseUSBIDs(r io.Reader) (*USBIDs, error) {
 				continue
 			}
 			vendor = strings.ToLower(id)
-			u.vendors[vendor] = strings.TrimSpace(name)
+			if wantVendor == nil || wantVendor[vendor] {
+				u.vendors[vendor] = strings.TrimSpace(name)
+			}
 			continue
 		}
-		if vendor == "" || strings.HasPrefix(line, "\t\t") {
-			continue // interface lines
+		if vendor == "" || strings.HasPrefix(line, "\t\t") || (wantVendor != nil && !wantVendor[vendor]) {
+			continue // interface lines, or a vendor not asked for
 		}
 		id, name, ok := strings.Cut(line[1:], "  ")
-		if ok && isHex(id, 4) {
-			u.products[vendor+":"+strings.ToLower(id)] = strings.TrimSpace(name)
+		if key := vendor + ":" + strings.ToLower(id); ok && isHex(id, 4) && (wantProduct == nil || wantProduct[key]) {
+			u.products[key] = strings.TrimSpace(name)
 		}
 	}
 	return u, sc.Err()
