@@ -1,0 +1,72 @@
+package premeeting
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/controller/commands"
+	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/controller/sessions"
+)
+
+// brokerPub stands for the controller's MQTT session: a QoS 1 publish
+// returns once the broker's PUBACK is back, after delay.
+type brokerPub struct {
+	delay time.Duration
+	sent  atomic.Int64
+}
+
+func (p *brokerPub) Publish(string, []byte) error {
+	time.Sleep(p.delay)
+	p.sent.Add(1)
+	return nil
+}
+
+// BenchmarkFanOut measures one planner step in which every room's
+// pre-meeting check falls due at once: the time until the last command has
+// been acknowledged by the (simulated) broker.
+func BenchmarkFanOut(b *testing.B) {
+	for _, n := range []int{1000, 5000, 10000, 50000} {
+		b.Run(fmt.Sprintf("rooms=%d", n), func(b *testing.B) {
+			f := fleet.New(fleet.Options{Freshness: time.Hour, Now: func() time.Time { return t0 }})
+			list := make([]sessions.Session, n)
+			for i := range list {
+				room := fmt.Sprintf("r%05d", i)
+				f.ApplyStatus("s", room, report.StatusOnline, t0)
+				list[i] = sessions.Session{ID: fmt.Sprintf("sess%05d", i), Site: "s", Room: room, Title: "Rapat",
+					Start: t0.Add(10 * time.Minute), End: t0.Add(time.Hour)}
+			}
+			st, err := sessions.Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			if err := st.ReplaceSource("bench", list); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				pub := &brokerPub{delay: 100 * time.Microsecond}
+				d, err := commands.New(pub, f, prometheus.NewRegistry())
+				if err != nil {
+					b.Fatal(err)
+				}
+				p := New(Options{LeadTimes: []time.Duration{10 * time.Minute}, CheckTimeout: 10 * time.Second}, st, f, d, nil)
+				b.StartTimer()
+				p.Step(context.Background(), t0)
+				b.StopTimer()
+				if got := pub.sent.Load(); got != int64(n) {
+					b.Fatalf("%d commands sent, want %d", got, n)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
