@@ -67,7 +67,11 @@ type Check struct {
 	done chan struct{}
 }
 
-// Dispatcher sends commands and tracks them.
+type roomKey struct{ site, room string }
+
+// Dispatcher sends commands and tracks them. It is safe for concurrent use;
+// Start calls the Publisher from the caller's goroutine, so concurrent
+// Starts publish concurrently.
 type Dispatcher struct {
 	pub   Publisher
 	fleet *fleet.Fleet
@@ -75,7 +79,8 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	checks   map[string]*Check
-	finished []string // ids in the order they finished, for trimming
+	pending  map[roomKey]int // pending checks per room, so that Start need not scan every check
+	finished []string        // ids in the order they finished, for trimming
 
 	outcomes *prometheus.CounterVec
 }
@@ -83,7 +88,7 @@ type Dispatcher struct {
 // New returns a dispatcher publishing through pub, registering its counter on reg.
 func New(pub Publisher, f *fleet.Fleet, reg prometheus.Registerer) (*Dispatcher, error) {
 	d := &Dispatcher{
-		pub: pub, fleet: f, now: time.Now, checks: map[string]*Check{},
+		pub: pub, fleet: f, now: time.Now, checks: map[string]*Check{}, pending: map[roomKey]int{},
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_check_commands_total",
 			Help: "Check commands sent to agents, by outcome (ready, degraded, not_ready, failed, timeout, offline).",
@@ -122,16 +127,18 @@ func (d *Dispatcher) Start(site, room string, checks []string, timeout time.Dura
 		ID: report.NewID(), Site: site, Room: room, Checks: checks,
 		IssuedAt: now, Deadline: now.Add(timeout), Status: Pending, done: make(chan struct{}),
 	}
+	key := roomKey{site, room}
 	d.mu.Lock()
-	if d.pendingLocked(site, room) >= MaxPendingPerRoom {
+	if d.pending[key] >= MaxPendingPerRoom {
 		d.mu.Unlock()
 		return Check{}, fmt.Errorf("%w: %s/%s already has %d checks waiting for its agent", ErrBusy, site, room, MaxPendingPerRoom)
 	}
 	d.checks[c.ID] = c
+	d.pending[key]++
 	d.mu.Unlock()
 	if v.AgentStatus == report.StatusOffline {
 		d.finish(c.ID, Offline, "", "the room's agent is offline (since "+v.StatusAt.UTC().Format(time.RFC3339)+")", nil)
-		return d.get(c.ID), nil
+		return d.snapshot(c), nil
 	}
 	cmd := report.Command{Schema: report.CommandSchema, ID: c.ID, Kind: report.CommandCheck, Checks: checks,
 		Deadline: c.Deadline, TimeoutSeconds: timeout.Seconds()}
@@ -142,6 +149,9 @@ func (d *Dispatcher) Start(site, room string, checks []string, timeout time.Dura
 	if err != nil {
 		// Not the room's fault: the controller could not check it.
 		d.mu.Lock()
+		if c.Status == Pending {
+			d.unpendLocked(key)
+		}
 		delete(d.checks, c.ID)
 		d.mu.Unlock()
 		return Check{}, fmt.Errorf("%w: %v", ErrCannotSend, err)
@@ -149,7 +159,7 @@ func (d *Dispatcher) Start(site, room string, checks []string, timeout time.Dura
 	time.AfterFunc(timeout, func() {
 		d.finish(c.ID, Timeout, "", fmt.Sprintf("the agent did not answer within %v", timeout), nil)
 	})
-	return d.get(c.ID), nil
+	return d.snapshot(c), nil
 }
 
 // Resolve takes an agent's result. A result for an unknown, finished or
@@ -180,6 +190,7 @@ func (d *Dispatcher) finish(id string, st Status, verdict report.RoomVerdict, re
 		verdict = report.NotReady
 	}
 	c.Status, c.Verdict, c.Reason, c.Report, c.FinishedAt = st, verdict, reason, rep, d.now()
+	d.unpendLocked(roomKey{c.Site, c.Room})
 	outcome := string(st)
 	if st == Done {
 		outcome = string(verdict)
@@ -194,21 +205,21 @@ func (d *Dispatcher) finish(id string, st Status, verdict report.RoomVerdict, re
 	return true
 }
 
-// pendingLocked counts a room's pending checks. Callers hold d.mu.
-func (d *Dispatcher) pendingLocked(site, room string) int {
-	n := 0
-	for _, c := range d.checks {
-		if c.Status == Pending && c.Site == site && c.Room == room {
-			n++
-		}
+// unpendLocked counts one of a room's pending checks as no longer pending.
+// Callers hold d.mu.
+func (d *Dispatcher) unpendLocked(key roomKey) {
+	if d.pending[key]--; d.pending[key] <= 0 {
+		delete(d.pending, key)
 	}
-	return n
 }
 
-func (d *Dispatcher) get(id string) Check {
+// snapshot copies a check as it is now. It takes the check itself, not its
+// id: under many concurrent Starts, a check that finished at once may have
+// been trimmed from d.checks by the time its Start returns.
+func (d *Dispatcher) snapshot(c *Check) Check {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return *d.checks[id]
+	return *c
 }
 
 // Get returns a check by id.

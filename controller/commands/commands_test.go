@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,11 +22,14 @@ type sent struct {
 }
 
 type fakePub struct {
+	mu   sync.Mutex
 	msgs []sent
 	err  error
 }
 
 func (p *fakePub) Publish(topic string, payload []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.msgs = append(p.msgs, sent{topic, payload})
 	return p.err
 }
@@ -111,5 +116,65 @@ func TestDispatcher_OfflineUnknownTimeoutAndFailures(t *testing.T) {
 	}
 	if n := testutil.ToFloat64(d.outcomes.WithLabelValues("offline")); n != 1 {
 		t.Errorf("offline outcomes = %v", n)
+	}
+}
+
+func TestDispatcher_PendingLimitIsPerRoomAndFreedWhenChecksEnd(t *testing.T) {
+	d, pub, f := setup(t)
+	f.ApplyStatus("s", "up2", report.StatusOnline, time.Now())
+	var ids []string
+	for range MaxPendingPerRoom {
+		c, err := d.Start("s", "up", nil, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	if _, err := d.Start("s", "up", nil, time.Minute); !errors.Is(err, ErrBusy) {
+		t.Fatalf("past the pending limit: %v", err)
+	}
+	if _, err := d.Start("s", "up2", nil, time.Minute); err != nil {
+		t.Errorf("another room is held by the first room's limit: %v", err)
+	}
+	// An agent's answer frees a place; a send that fails takes none.
+	d.Resolve("s", "up", &report.Result{CommandID: ids[0], Error: "busy"})
+	pub.err = errors.New("broker gone")
+	if _, err := d.Start("s", "up", nil, time.Minute); !errors.Is(err, ErrCannotSend) {
+		t.Fatalf("send failure: %v", err)
+	}
+	pub.err = nil
+	c, err := d.Start("s", "up", nil, 20*time.Millisecond)
+	if err != nil {
+		t.Fatalf("after one check ended and one send failed: %v", err)
+	}
+	// A timeout frees a place too.
+	d.Wait(context.Background(), c.ID)
+	if _, err := d.Start("s", "up", nil, time.Minute); err != nil {
+		t.Errorf("after a check timed out: %v", err)
+	}
+	if _, err := d.Start("s", "up", nil, time.Minute); !errors.Is(err, ErrBusy) {
+		t.Errorf("past the pending limit again: %v", err)
+	}
+}
+
+func TestDispatcher_ConcurrentStartsKeepTheLimit(t *testing.T) {
+	d, pub, _ := setup(t)
+	var ok, busy atomic.Int64
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			switch _, err := d.Start("s", "up", nil, time.Minute); {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, ErrBusy):
+				busy.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != MaxPendingPerRoom || busy.Load() != 50-MaxPendingPerRoom || len(pub.msgs) != MaxPendingPerRoom {
+		t.Errorf("%d started, %d busy, %d sent; want %d started and sent", ok.Load(), busy.Load(), len(pub.msgs), MaxPendingPerRoom)
 	}
 }
