@@ -30,15 +30,23 @@ var DefaultLeadTimes = []time.Duration{30 * time.Minute, 10 * time.Minute}
 
 // Options configure a Planner.
 type Options struct {
-	LeadTimes []time.Duration // default DefaultLeadTimes
-	Rooms     *rooms.Config   // rooms with lead times of their own; may be nil
+	LeadTimes    []time.Duration // default DefaultLeadTimes
+	Rooms        *rooms.Config   // rooms with lead times of their own; may be nil
+	CheckTimeout time.Duration   // how long an agent has to answer; default 2 min
+	Tick         time.Duration   // how often the schedule is looked at; default 1 s
 	// Owns says which sites' sessions this planner checks (its controller's
 	// shard); nil: every site.
-	Owns         func(site string) bool
-	CheckTimeout time.Duration // how long an agent has to answer; default 2 min
-	Tick         time.Duration // how often the schedule is looked at; default 1 s
-	Log          *slog.Logger
+	Owns func(site string) bool
+	// Sending is how many checks are sent at once, each waiting for the
+	// broker's acknowledgement; default DefaultSending.
+	Sending int
+	Log     *slog.Logger
 }
+
+// DefaultSending is how many checks the planner sends at once. A send waits
+// for the broker's PUBACK (a millisecond or more); one after another, 10,000
+// rooms whose checks fall due together would wait tens of seconds for the last.
+const DefaultSending = 64
 
 // Planner runs the pre-meeting checks and decides which alerts fire.
 type Planner struct {
@@ -74,6 +82,9 @@ func New(opts Options, s *sessions.Store, f *fleet.Fleet, d *commands.Dispatcher
 	}
 	if opts.Tick <= 0 {
 		opts.Tick = time.Second
+	}
+	if opts.Sending <= 0 {
+		opts.Sending = DefaultSending
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -133,10 +144,14 @@ func (p *Planner) owned(list []sessions.Session) []sessions.Session {
 func (p *Planner) Step(ctx context.Context, now time.Time) {
 	window := p.window()
 	list := p.owned(p.sessions.List(sessions.Filter{From: now, To: now.Add(window + p.opts.Tick)}))
+	var due []dueCheck
+	for _, s := range list {
+		due = append(due, p.due(s, now)...)
+	}
+	p.send(due)
 	var desired []alerts.Alert
 	next := map[string]upcoming{}
 	for _, s := range list {
-		p.trigger(s, now)
 		ready, problems := p.readiness(s)
 		p.countStart(s, now, ready)
 		key := s.Site + "/" + s.Room
@@ -203,19 +218,26 @@ func (p *Planner) countStart(s sessions.Session, now time.Time, ready bool) {
 	p.startedN.WithLabelValues(s.Site, strconv.FormatBool(ready)).Inc()
 }
 
-// trigger sends the check of each lead time that has come.
-func (p *Planner) trigger(s sessions.Session, now time.Time) {
+// dueCheck is a pre-meeting check to send now.
+type dueCheck struct {
+	s    sessions.Session
+	lead time.Duration
+}
+
+// due marks as sent and returns the check of each lead time that has come.
+func (p *Planner) due(s sessions.Session, now time.Time) []dueCheck {
+	var out []dueCheck
 	leads := p.leadTimes(s.Site, s.Room)
 	for _, lead := range leads {
 		at := s.Start.Add(-lead)
 		key := fmt.Sprintf("%s@%v", s.ID, lead)
 		p.mu.Lock()
-		due := !now.Before(at) && now.Before(s.Start) && !p.triggered[key]
-		if due {
+		fire := !now.Before(at) && now.Before(s.Start) && !p.triggered[key]
+		if fire {
 			p.triggered[key] = true
 		}
 		p.mu.Unlock()
-		if !due {
+		if !fire {
 			continue
 		}
 		// A session created less than a lead time before it starts gets one
@@ -227,16 +249,40 @@ func (p *Planner) trigger(s sessions.Session, now time.Time) {
 				p.mu.Unlock()
 			}
 		}
-		c, err := p.commands.Start(s.Site, s.Room, nil, min(p.opts.CheckTimeout, lead))
-		if err != nil {
-			p.opts.Log.Warn("pre-meeting check not sent", "site", s.Site, "room", s.Room, "session", s.ID, "err", err)
-			continue
-		}
-		p.mu.Lock()
-		p.lastCheck[s.ID] = c.ID
-		p.mu.Unlock()
-		p.opts.Log.Info("pre-meeting check sent", "site", s.Site, "room", s.Room, "session", s.ID, "lead", lead, "check", c.ID, "status", c.Status)
+		out = append(out, dueCheck{s, lead})
 	}
+	return out
+}
+
+// send sends the checks, up to Options.Sending at once, and returns when
+// every one has been sent (or could not be).
+func (p *Planner) send(due []dueCheck) {
+	work := make(chan dueCheck)
+	var wg sync.WaitGroup
+	for range min(p.opts.Sending, len(due)) {
+		wg.Go(func() {
+			for d := range work {
+				p.sendOne(d.s, d.lead)
+			}
+		})
+	}
+	for _, d := range due {
+		work <- d
+	}
+	close(work)
+	wg.Wait()
+}
+
+func (p *Planner) sendOne(s sessions.Session, lead time.Duration) {
+	c, err := p.commands.Start(s.Site, s.Room, nil, min(p.opts.CheckTimeout, lead))
+	if err != nil {
+		p.opts.Log.Warn("pre-meeting check not sent", "site", s.Site, "room", s.Room, "session", s.ID, "err", err)
+		return
+	}
+	p.mu.Lock()
+	p.lastCheck[s.ID] = c.ID
+	p.mu.Unlock()
+	p.opts.Log.Info("pre-meeting check sent", "site", s.Site, "room", s.Room, "session", s.ID, "lead", lead, "check", c.ID, "status", c.Status)
 }
 
 // readiness says whether the room is ready for the session and, if not, why.

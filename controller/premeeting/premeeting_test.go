@@ -2,7 +2,11 @@ package premeeting
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,9 +19,17 @@ import (
 	"github.com/siaprapat/siaprapat/controller/sessions"
 )
 
-type pub struct{ topics []string }
+type pub struct {
+	mu     sync.Mutex
+	topics []string
+}
 
-func (p *pub) Publish(topic string, _ []byte) error { p.topics = append(p.topics, topic); return nil }
+func (p *pub) Publish(topic string, _ []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.topics = append(p.topics, topic)
+	return nil
+}
 
 var t0 = time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC) // 08:00 WIB
 
@@ -117,5 +129,70 @@ func TestPlanner_OfflineAgentAlertsAndRecoveryResolves(t *testing.T) {
 	p.Step(ctx, t0.Add(2*time.Second))
 	if n := len(am.Firing()); n != 0 {
 		t.Errorf("%d alerts after the room recovered", n)
+	}
+}
+
+// slowPub acknowledges each publish after a while and records how many
+// were waiting at once.
+type slowPub struct {
+	pub
+	inFlight, most atomic.Int64
+}
+
+func (p *slowPub) Publish(topic string, payload []byte) error {
+	n := p.inFlight.Add(1)
+	for m := p.most.Load(); n > m && !p.most.CompareAndSwap(m, n); m = p.most.Load() {
+	}
+	time.Sleep(5 * time.Millisecond)
+	p.inFlight.Add(-1)
+	return p.pub.Publish(topic, payload)
+}
+
+func TestPlanner_SendsDueChecksSeveralAtOnceAndEachOnce(t *testing.T) {
+	f := fleet.New(fleet.Options{Freshness: time.Hour, Now: func() time.Time { return t0 }})
+	sp := &slowPub{}
+	d, err := commands.New(sp, f, prometheus.NewPedanticRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sessions.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var want []string
+	for i := range 20 {
+		room := fmt.Sprintf("r%02d", i)
+		status := report.StatusOnline
+		if i == 7 {
+			status = report.StatusOffline
+		} else {
+			want = append(want, report.Topic("s", room, report.KindCmd))
+		}
+		f.ApplyStatus("s", room, status, t0)
+		st.Put(sessions.Session{Site: "s", Room: room, Title: "Rapat", Start: t0.Add(10 * time.Minute), End: t0.Add(time.Hour)})
+	}
+	p := New(Options{Sending: 4}, st, f, d, nil)
+	p.Step(context.Background(), t0)
+	p.Step(context.Background(), t0.Add(time.Second))
+	slices.Sort(sp.topics)
+	if !slices.Equal(sp.topics, want) {
+		t.Errorf("sent to %v, want once to each online room", sp.topics)
+	}
+	if m := sp.most.Load(); m < 2 || m > 4 {
+		t.Errorf("%d sends waited at once, want 2 to 4", m)
+	}
+	// Every session knows its check as soon as the step is over.
+	for _, s := range st.List(sessions.Filter{}) {
+		ready, problems := p.readiness(s)
+		if s.Room == "r07" {
+			if ready || !strings.Contains(problems[0], "pre-meeting check offline") {
+				t.Errorf("offline room: ready %v, %v", ready, problems)
+			}
+			continue
+		}
+		if c, ok := d.Get(p.lastCheck[s.ID]); !ok || c.Status != commands.Pending {
+			t.Errorf("room %s: last check %+v, %v", s.Room, c, ok)
+		}
 	}
 }
