@@ -74,8 +74,25 @@ var bucket = []byte("sessions")
 type Store struct {
 	db *bolt.DB
 
-	mu       sync.RWMutex
+	mu       sync.RWMutex // guards sessions; not held while bbolt writes
 	sessions map[string]*Session
+
+	// Writes are committed in groups: a writer queues its change, then
+	// whoever holds wmu commits every change queued so far in one
+	// transaction. Callers that arrive during a commit share the next one,
+	// so many concurrent Puts (the API creating a schedule) cost a few
+	// fsyncs instead of one each, and one caller alone still commits at once.
+	wmu   sync.Mutex
+	qmu   sync.Mutex
+	queue []*change
+}
+
+// change is one caller's write, done once it is committed or has failed.
+type change struct {
+	put  map[string]*Session
+	del  []string
+	err  error
+	done bool // guarded by wmu
 }
 
 // ErrNotFound is returned for a session id the store does not hold.
@@ -162,35 +179,84 @@ func (s *Store) ReplaceSource(source string, sessions []Session) error {
 	return s.write(put, del)
 }
 
+// write stores a change and returns once it is committed, possibly in one
+// transaction with other callers' changes.
 func (s *Store) write(put map[string]*Session, del []string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	c := &change{put: put, del: del}
+	s.qmu.Lock()
+	s.queue = append(s.queue, c)
+	s.qmu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if !c.done {
+		// The commit before this one did not carry c: commit c and
+		// whatever queued behind it.
+		s.qmu.Lock()
+		group := s.queue
+		s.queue = nil
+		s.qmu.Unlock()
+		s.commit(group)
+	}
+	if c.err != nil {
+		return fmt.Errorf("write session store: %w", c.err)
+	}
+	return nil
+}
+
+// commit writes a group of changes in one transaction and then applies them
+// in memory in the order they came. If the transaction fails, each change is
+// tried in a transaction of its own, so that one bad change fails only its
+// caller. Callers hold wmu.
+func (s *Store) commit(group []*change) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucket)
-		for id, sess := range put {
-			v, err := json.Marshal(sess)
-			if err != nil {
-				return err
-			}
-			if err := b.Put([]byte(id), v); err != nil {
-				return err
-			}
-		}
-		for _, id := range del {
-			if err := b.Delete([]byte(id)); err != nil {
+		for _, c := range group {
+			if err := apply(tx, c); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("write session store: %w", err)
+	if err != nil && len(group) > 1 {
+		for _, c := range group {
+			c.err = s.db.Update(func(tx *bolt.Tx) error { return apply(tx, c) })
+		}
+	} else {
+		for _, c := range group {
+			c.err = err
+		}
 	}
-	for id, sess := range put {
-		s.sessions[id] = sess
+	s.mu.Lock()
+	for _, c := range group {
+		c.done = true
+		if c.err != nil {
+			continue
+		}
+		for id, sess := range c.put {
+			s.sessions[id] = sess
+		}
+		for _, id := range c.del {
+			delete(s.sessions, id)
+		}
 	}
-	for _, id := range del {
-		delete(s.sessions, id)
+	s.mu.Unlock()
+}
+
+// apply writes one change in a transaction.
+func apply(tx *bolt.Tx, c *change) error {
+	b := tx.Bucket(bucket)
+	for id, sess := range c.put {
+		v, err := json.Marshal(sess)
+		if err != nil {
+			return err
+		}
+		if err := b.Put([]byte(id), v); err != nil {
+			return err
+		}
+	}
+	for _, id := range c.del {
+		if err := b.Delete([]byte(id)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

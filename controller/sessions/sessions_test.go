@@ -1,8 +1,14 @@
 package sessions
 
 import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 var t0 = time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)
@@ -62,5 +68,45 @@ func TestStore_PersistsListsAndReplacesFeeds(t *testing.T) {
 	}
 	if err := st.Delete("nope"); err != ErrNotFound {
 		t.Errorf("delete unknown: %v", err)
+	}
+}
+
+func TestStore_ConcurrentPutsAreAllKeptAndABadOneFailsAlone(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			sess := Session{ID: fmt.Sprintf("id%03d", i), Site: "s", Room: fmt.Sprintf("r%03d", i), Title: "x", Start: t0, End: t0.Add(time.Hour), Source: "api"}
+			if i%50 == 7 {
+				sess.ID = strings.Repeat("k", bolt.MaxKeySize+1) + sess.ID
+			}
+			_, errs[i] = st.Put(sess)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if bad := i%50 == 7; bad != (err != nil) || bad && !errors.Is(err, bolt.ErrKeyTooLarge) {
+			t.Errorf("put %d: %v", i, err)
+		}
+	}
+	if got := len(st.List(Filter{})); got != n-4 {
+		t.Errorf("%d sessions listed, want %d", got, n-4)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got := len(st.List(Filter{})); got != n-4 {
+		t.Errorf("%d sessions after reopening, want %d", got, n-4)
 	}
 }
