@@ -66,7 +66,7 @@ func DecodeCommand(data []byte) (*Command, error) {
 	switch {
 	case c.Schema != CommandSchema:
 		return nil, &DecodeError{Reason: ReasonSchema, Field: "schema", Msg: fmt.Sprintf("%q; want %s", truncate(c.Schema), CommandSchema)}
-	case !namePattern.MatchString(c.ID):
+	case !validName(c.ID):
 		return nil, invalid("id", "%q is not a valid id", truncate(c.ID))
 	case c.Kind != CommandCheck:
 		return nil, invalid("kind", "%q is not a command this agent knows (check)", truncate(c.Kind))
@@ -120,7 +120,7 @@ func DecodeResult(data []byte) (*Result, error) {
 	if raw.Schema != ResultSchema {
 		return nil, &DecodeError{Reason: ReasonSchema, Field: "schema", Msg: fmt.Sprintf("%q; want %s", truncate(raw.Schema), ResultSchema)}
 	}
-	if !namePattern.MatchString(raw.CommandID) {
+	if !validName(raw.CommandID) {
 		return nil, invalid("command_id", "%q is not a valid id", truncate(raw.CommandID))
 	}
 	if len(raw.Error) > 1024 {
@@ -145,7 +145,7 @@ func DecodeResult(data []byte) (*Result, error) {
 
 // CheckCheckName reports an error when name cannot be a check's name.
 func CheckCheckName(name string) error {
-	if !measurementPattern.MatchString(name) {
+	if !validMeasurementName(name) {
 		return fmt.Errorf("%q is not a check name (lower case letters, digits and '_', e.g. host)", truncate(name))
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -44,16 +43,10 @@ func (e *DecodeError) Error() string {
 	return fmt.Sprintf("report rejected (%s): field %s: %s", e.Reason, e.Field, e.Msg)
 }
 
-var (
-	namePattern        = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	measurementPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,99}$`)
-	schemaPattern      = regexp.MustCompile(`^siaprapat\.report/v([0-9]+)(\.[0-9]+)?$`)
-)
-
 // ValidName reports whether s may be used as a site or room name (and so as
 // one MQTT topic level): 1 to 64 letters, digits, '.', '_' or '-', starting
 // with a letter or digit.
-func ValidName(s string) bool { return namePattern.MatchString(s) }
+func ValidName(s string) bool { return validName(s) }
 
 // CheckName reports an error when s is not a valid site or room name.
 func CheckName(field, s string) error {
@@ -84,15 +77,8 @@ func Decode(data []byte) (*Report, error) {
 	if err := json.Unmarshal(data, &head); err != nil {
 		return nil, malformed(err)
 	}
-	if head.Schema == nil || *head.Schema == "" {
-		return nil, &DecodeError{Reason: ReasonSchema, Field: "schema", Msg: "missing; want " + Schema}
-	}
-	m := schemaPattern.FindStringSubmatch(*head.Schema)
-	if m == nil {
-		return nil, &DecodeError{Reason: ReasonSchema, Field: "schema", Msg: fmt.Sprintf("%q is not a siaprapat report schema; want %s", *head.Schema, Schema)}
-	}
-	if major, _ := strconv.Atoi(m[1]); major != 1 {
-		return nil, &DecodeError{Reason: ReasonSchema, Field: "schema", Msg: fmt.Sprintf("major version %d is not supported; this build reads %s", major, Schema)}
+	if err := checkSchema(head.Schema); err != nil {
+		return nil, err
 	}
 	var r Report
 	if err := json.Unmarshal(data, &r); err != nil {
@@ -102,6 +88,21 @@ func Decode(data []byte) (*Report, error) {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// checkSchema accepts any minor revision of major version 1.
+func checkSchema(schema *string) error {
+	if schema == nil || *schema == "" {
+		return &DecodeError{Reason: ReasonSchema, Field: "schema", Msg: "missing; want " + Schema}
+	}
+	major, ok := schemaMajor(*schema)
+	if !ok {
+		return &DecodeError{Reason: ReasonSchema, Field: "schema", Msg: fmt.Sprintf("%q is not a siaprapat report schema; want %s", *schema, Schema)}
+	}
+	if major != 1 {
+		return &DecodeError{Reason: ReasonSchema, Field: "schema", Msg: fmt.Sprintf("major version %d is not supported; this build reads %s", major, Schema)}
+	}
+	return nil
 }
 
 func malformed(err error) error {
@@ -131,7 +132,7 @@ func (r *Report) Validate() error {
 	switch {
 	case r.ID == "":
 		return invalid("id", "missing")
-	case !namePattern.MatchString(r.ID):
+	case !validName(r.ID):
 		return invalid("id", "%q is not a valid id: 1 to 64 letters, digits, '.', '_' or '-'", truncate(r.ID))
 	}
 	if err := CheckName("site", r.Site); err != nil {
@@ -154,45 +155,49 @@ func (r *Report) Validate() error {
 	if len(r.Checks) > MaxChecks {
 		return invalid("checks", "%d checks; at most %d", len(r.Checks), MaxChecks)
 	}
-	for i, c := range r.Checks {
-		if err := c.validate(fmt.Sprintf("checks[%d]", i)); err != nil {
+	for i := range r.Checks {
+		if err := r.Checks[i].validate(i); err != nil {
 			return err
 		}
 	}
 	return validatePeripherals(r.Peripherals)
 }
 
-func (c *CheckResult) validate(at string) error {
-	if !measurementPattern.MatchString(c.Check) {
-		return invalid(at+".check", "%q is not a check name (lower case letters, digits and '_')", truncate(c.Check))
+// validate checks the i-th check of a report. The field's path is only
+// built for an error: Decode validates every check of every report.
+func (c *CheckResult) validate(i int) error {
+	at := func() string { return indexed("checks", i) }
+	if !validMeasurementName(c.Check) {
+		return invalid(at()+".check", "%q is not a check name (lower case letters, digits and '_')", truncate(c.Check))
 	}
 	if !validVerdict(c.Verdict) {
-		return invalid(at+".verdict", "%q is not one of pass, warn, fail, error, skipped", truncate(string(c.Verdict)))
+		return invalid(at()+".verdict", "%q is not one of pass, warn, fail, error, skipped", truncate(string(c.Verdict)))
 	}
 	if c.Target == "" || len(c.Target) > 128 {
-		return invalid(at+".target", "%q: want 1 to 128 bytes", truncate(c.Target))
+		return invalid(at()+".target", "%q: want 1 to 128 bytes", truncate(c.Target))
 	}
 	if len(c.Measurements) > MaxPerCheck || len(c.Rules) > MaxPerCheck {
-		return invalid(at, "%d measurements and %d rules; at most %d each", len(c.Measurements), len(c.Rules), MaxPerCheck)
+		return invalid(at(), "%d measurements and %d rules; at most %d each", len(c.Measurements), len(c.Rules), MaxPerCheck)
 	}
 	if c.DurationSeconds < 0 || math.IsNaN(c.DurationSeconds) {
-		return invalid(at+".duration_seconds", "%v is negative", c.DurationSeconds)
+		return invalid(at()+".duration_seconds", "%v is negative", c.DurationSeconds)
 	}
 	for name := range c.Measurements {
-		if !measurementPattern.MatchString(name) {
-			return invalid(fmt.Sprintf("%s.measurements[%q]", at, truncate(name)), "not a measurement name (lower case letters, digits and '_', ending in its unit)")
+		if !validMeasurementName(name) {
+			return invalid(fmt.Sprintf("%s.measurements[%q]", at(), truncate(name)), "not a measurement name (lower case letters, digits and '_', ending in its unit)")
 		}
 	}
-	for j, rule := range c.Rules {
-		ra := fmt.Sprintf("%s.rules[%d]", at, j)
+	for j := range c.Rules {
+		rule := &c.Rules[j]
+		ra := func() string { return indexed(at()+".rules", j) }
 		if rule.Rule == "" {
-			return invalid(ra+".rule", "missing")
+			return invalid(ra()+".rule", "missing")
 		}
-		if !measurementPattern.MatchString(rule.Rule) {
-			return invalid(ra+".rule", "%q is not a rule name (lower case letters, digits and '_')", truncate(rule.Rule))
+		if !validMeasurementName(rule.Rule) {
+			return invalid(ra()+".rule", "%q is not a rule name (lower case letters, digits and '_')", truncate(rule.Rule))
 		}
 		if !validVerdict(rule.Verdict) {
-			return invalid(ra+".verdict", "%q is not one of pass, warn, fail, error, skipped", truncate(string(rule.Verdict)))
+			return invalid(ra()+".verdict", "%q is not one of pass, warn, fail, error, skipped", truncate(string(rule.Verdict)))
 		}
 	}
 	return nil
@@ -205,6 +210,9 @@ func validVerdict(v Verdict) bool {
 	}
 	return false
 }
+
+// indexed returns the path of the i-th element of a list: checks[2].
+func indexed(list string, i int) string { return list + "[" + strconv.Itoa(i) + "]" }
 
 // truncate keeps error messages short when the input is hostile.
 func truncate(s string) string {

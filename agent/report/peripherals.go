@@ -1,10 +1,5 @@
 package report
 
-import (
-	"fmt"
-	"regexp"
-)
-
 // Firmware statuses of a peripheral, judged against its hardware profile.
 const (
 	FirmwareOK               = "ok"
@@ -45,31 +40,32 @@ type Peripheral struct {
 	FirmwareReason string   `json:"firmware_reason,omitempty"`
 }
 
-var usbIDPattern = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{4}$`)
-
 // ValidUSBID reports whether s is a vendor:product id in lower-case hex.
-func ValidUSBID(s string) bool { return usbIDPattern.MatchString(s) }
+func ValidUSBID(s string) bool { return validUSBID(s) }
 
-func (p *Peripheral) validate(at string) error {
-	if !usbIDPattern.MatchString(p.ID) {
-		return invalid(at+".id", "%q is not a vendor:product id in lower-case hex", truncate(p.ID))
+// validate checks the i-th peripheral of a report. The field's path is only
+// built for an error: Decode validates every device of every report.
+func (p *Peripheral) validate(i int) error {
+	at := func() string { return indexed("peripherals", i) }
+	if !validUSBID(p.ID) {
+		return invalid(at()+".id", "%q is not a vendor:product id in lower-case hex", truncate(p.ID))
 	}
 	if p.Path == "" || len(p.Path) > 64 {
-		return invalid(at+".path", "%q: want 1 to 64 bytes", truncate(p.Path))
+		return invalid(at()+".path", "%q: want 1 to 64 bytes", truncate(p.Path))
 	}
-	for field, v := range map[string]string{"name": p.Name, "model": p.Model, "kind": p.Kind, "manufacturer": p.Manufacturer,
-		"product": p.Product, "serial": p.Serial, "bcd_device": p.BCDDevice, "firmware": p.Firmware, "firmware_reason": p.FirmwareReason} {
-		if len(v) > 256 {
-			return invalid(at+"."+field, "longer than 256 bytes")
+	for _, f := range [...]struct{ field, v string }{{"name", p.Name}, {"model", p.Model}, {"kind", p.Kind}, {"manufacturer", p.Manufacturer},
+		{"product", p.Product}, {"serial", p.Serial}, {"bcd_device", p.BCDDevice}, {"firmware", p.Firmware}, {"firmware_reason", p.FirmwareReason}} {
+		if len(f.v) > 256 {
+			return invalid(at()+"."+f.field, "longer than 256 bytes")
 		}
 	}
 	switch p.FirmwareStatus {
 	case FirmwareOK, FirmwareBelowRecommended, FirmwareBelowMinimum, FirmwareKnownBad, FirmwareUnknown:
 	default:
-		return invalid(at+".firmware_status", "%q is not one of ok, below_recommended, below_minimum, known_bad, unknown", truncate(p.FirmwareStatus))
+		return invalid(at()+".firmware_status", "%q is not one of ok, below_recommended, below_minimum, known_bad, unknown", truncate(p.FirmwareStatus))
 	}
 	if len(p.Interfaces) > 32 {
-		return invalid(at+".interfaces", "%d interfaces; at most 32", len(p.Interfaces))
+		return invalid(at()+".interfaces", "%d interfaces; at most 32", len(p.Interfaces))
 	}
 	return nil
 }
@@ -79,7 +75,7 @@ func validatePeripherals(ps []Peripheral) error {
 		return invalid("peripherals", "%d devices; at most %d", len(ps), MaxPeripherals)
 	}
 	for i := range ps {
-		if err := ps[i].validate(fmt.Sprintf("peripherals[%d]", i)); err != nil {
+		if err := ps[i].validate(i); err != nil {
 			return err
 		}
 	}
