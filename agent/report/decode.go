@@ -66,28 +66,63 @@ func Decode(data []byte) (*Report, error) {
 	if len(data) > MaxBytes {
 		return nil, &DecodeError{Reason: ReasonOversized, Msg: fmt.Sprintf("payload is %d bytes, the limit is %d", len(data), MaxBytes)}
 	}
-	// Read the schema first so that a future major version is rejected for
-	// what it is, not for a field whose shape changed.
 	if len(data) == 0 {
 		return nil, &DecodeError{Reason: ReasonMalformed, Msg: "payload is empty"}
+	}
+	// One parse reads the schema and the report together.
+	var w wireReport
+	if err := json.Unmarshal(data, &w); err != nil {
+		return nil, decodeFailed(data, err)
+	}
+	if err := checkSchema(w.Schema); err != nil {
+		return nil, err
+	}
+	r := &w.Report
+	r.Schema = *w.Schema
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// wireReport is a Report as Decode parses it. Its Schema hides the
+// Report's: a pointer, so that a schema given as null (even after a string,
+// as the last of duplicate keys) is told from a string. Otherwise it parses
+// exactly as a Report, but for the path in a type error's Field, which
+// starts with "Report." (decodeFailed parses again).
+type wireReport struct {
+	Report
+	Schema *string `json:"schema"`
+}
+
+// decodeFailed explains a payload that did not parse as a wireReport, as
+// Decode did when it read the schema before the report: the schema is
+// judged first, so that a future major version is rejected for what it is,
+// not for a field whose shape changed. Only payloads that are JSON but of
+// the wrong shape parse again; payloads that are not JSON at all do not.
+func decodeFailed(data []byte, err error) error {
+	if _, ok := err.(*json.SyntaxError); ok {
+		// json.Unmarshal checks the whole payload before it decodes any
+		// of it, whatever it decodes into: the schema alone, or the
+		// report, fails the same way.
+		return malformed(err)
 	}
 	var head struct {
 		Schema *string `json:"schema"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, malformed(err)
+		return malformed(err)
 	}
 	if err := checkSchema(head.Schema); err != nil {
-		return nil, err
+		return err
 	}
 	var r Report
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, malformed(err)
+		return malformed(err)
 	}
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	// Not reached: a payload that parses as a Report parses as a
+	// wireReport when its schema is a string or null.
+	return malformed(err)
 }
 
 // checkSchema accepts any minor revision of major version 1.
