@@ -6,6 +6,7 @@ require (
 	github.com/eclipse/paho.mqtt.golang v1.5.1
 	github.com/emersion/go-ical v0.0.0-20250329121855-f41e73efc392
 	github.com/gen2brain/malgo v0.11.24
+	github.com/go-json-experiment/json v1.27.2
 	github.com/mochi-mqtt/server/v2 v2.7.9
 	github.com/pion/mediadevices v0.9.4
 	github.com/prometheus/client_golang v1.25.0
