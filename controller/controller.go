@@ -100,7 +100,7 @@ type Controller struct {
 	history  *history.History
 	acker    *acker
 	probe    *probe.Server
-	mqtt     *ingest.Client
+	mqtt     ingest.Session
 	commands *commands.Dispatcher
 	sessions *sessions.Store
 	alerts   *alerts.Manager
@@ -249,12 +249,23 @@ func Start(cfg Config) (_ *Controller, err error) {
 	default:
 		return nil, errors.New("no MQTT broker: give --broker URL for an external one, or --mqtt-listen ADDR for the embedded one")
 	}
-	c.mqtt, err = ingest.Dial(ingest.ClientOptions{
-		Broker: brokerURL, Username: cfg.Username, Password: cfg.Password, Log: c.log.With("component", "mqtt"),
-		Filters: ingest.Filters(cfg.Shard),
-	}, in.Handle)
-	if err != nil {
-		return nil, err
+	if c.broker != nil {
+		// Inside its own broker the controller subscribes inline: no
+		// connection, and no queue that drops messages past its length.
+		inline, err := c.broker.Inline(ingest.Filters(cfg.Shard), in.Handle)
+		if err != nil {
+			return nil, err
+		}
+		c.mqtt = inline
+	} else {
+		tcp, err := ingest.Dial(ingest.ClientOptions{
+			Broker: brokerURL, Username: cfg.Username, Password: cfg.Password, Log: c.log.With("component", "mqtt"),
+			Filters: ingest.Filters(cfg.Shard),
+		}, in.Handle)
+		if err != nil {
+			return nil, err
+		}
+		c.mqtt = tcp
 	}
 	c.acker.use(c.mqtt.Notify)
 	procReg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -115,6 +115,7 @@ func Start(o Options) (*Broker, error) {
 	caps.MaximumPacketSize = MaxPacketBytes
 	s := mqtt.New(&mqtt.Options{
 		Capabilities: caps,
+		InlineClient: true, // the controller's own session (Inline)
 		// mochi logs every client's dropped connection as a warning; at a
 		// province's scale that is noise, so only its errors come through.
 		Logger: slog.New(errorsOnly{log.Handler()}).With("component", "broker"),
@@ -201,7 +202,7 @@ func (b *Broker) URL() string {
 func (b *Broker) Kick(username string) int {
 	n := 0
 	for _, cl := range b.server.Clients.GetAll() {
-		if string(cl.Properties.Username) == username && !cl.Closed() {
+		if !cl.Net.Inline && string(cl.Properties.Username) == username && !cl.Closed() {
 			// No last will: a revoked room must not come back as "offline".
 			atomic.StoreUint32(&cl.Properties.Will.Flag, 0)
 			_ = b.server.DisconnectClient(cl, packets.ErrNotAuthorized)

@@ -15,6 +15,20 @@ import (
 	"github.com/siaprapat/siaprapat/internal/pahostore"
 )
 
+// Session is what the controller needs of its MQTT session: a Client over
+// TCP, or the embedded broker's inline one (broker.Inline). Either
+// subscribes to Filters and hands each message to one handler, in order.
+type Session interface {
+	Publish(topic string, payload []byte) error // QoS 1
+	Notify(topic string, payload []byte) error  // QoS 0
+	ClearRetained(topic string) error           // an empty retained publication
+	Connected() bool                            // up and subscribed
+	WaitConnected(ctx context.Context) error    // until Connected or ctx ends
+	Close()
+}
+
+var _ Session = (*Client)(nil)
+
 // Client is the controller's MQTT session: it subscribes to every room's
 // status and report topics and hands each message to a handler, resubscribing
 // after every reconnect.

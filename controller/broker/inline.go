@@ -1,0 +1,145 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// inlineBacklog is how many messages the controller's inline session holds
+// between the broker and the handler. Past it, a publisher waits (its
+// connection is not read meanwhile) instead of the message being dropped.
+const inlineBacklog = 1024
+
+// inlineID identifies the controller's subscriptions among the broker's
+// inline ones; one id for every filter, so that a message matching two of
+// them is delivered once.
+const inlineID = 1
+
+// Inline is the controller's own MQTT session inside the embedded broker
+// (mochi's inline client): no TCP connection and no per-client queue, which
+// would drop messages past its length, QoS 1 or not. Messages are handed to
+// the handler by one goroutine, in the order the broker published them (so
+// a room's messages keep their order); when the handler falls behind, the
+// agents publishing wait.
+type Inline struct {
+	server  *mqtt.Server
+	filters []string
+	handle  func(topic string, payload []byte)
+
+	msgs     chan message
+	done     chan struct{}
+	stopped  chan struct{}
+	closeOne sync.Once
+}
+
+var errClosed = errors.New("the controller's session in the embedded broker is closed")
+
+type message struct {
+	topic   string
+	payload []byte
+}
+
+// Inline subscribes the controller to filters inside the broker; every
+// message published to them, including retained ones, goes to handle, one
+// at a time. Close it before the broker.
+func (b *Broker) Inline(filters []string, handle func(topic string, payload []byte)) (*Inline, error) {
+	s := &Inline{
+		server: b.server, filters: filters, handle: handle,
+		msgs: make(chan message, inlineBacklog), done: make(chan struct{}), stopped: make(chan struct{}),
+	}
+	// The handler runs before subscribing: the retained messages (each
+	// room's status) are handed over during Subscribe.
+	go s.run()
+	for _, f := range filters {
+		if err := b.server.Subscribe(f, inlineID, s.deliver); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("embedded broker: subscribe the controller to %s: %w", f, err)
+		}
+	}
+	return s, nil
+}
+
+// deliver is mochi's inline handler. It runs on the publisher's goroutine
+// (an agent's connection, a last will, a retained message at Subscribe).
+func (s *Inline) deliver(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+	select {
+	case s.msgs <- message{topic: pk.TopicName, payload: pk.Payload}:
+	case <-s.done:
+	}
+}
+
+func (s *Inline) run() {
+	defer close(s.stopped)
+	for {
+		select {
+		case <-s.done:
+			return
+		case m := <-s.msgs:
+			s.handle(m.topic, m.payload)
+		}
+	}
+}
+
+// Publish sends one message at QoS 1 to the clients subscribed to its topic.
+func (s *Inline) Publish(topic string, payload []byte) error {
+	return s.publish(topic, payload, false, 1)
+}
+
+// Notify sends one message at QoS 0: for messages whose loss only costs a
+// retry (acknowledgements).
+func (s *Inline) Notify(topic string, payload []byte) error {
+	return s.publish(topic, payload, false, 0)
+}
+
+// ClearRetained removes the broker's retained message on a topic (an empty
+// retained publication).
+func (s *Inline) ClearRetained(topic string) error {
+	return s.publish(topic, []byte{}, true, 1)
+}
+
+func (s *Inline) publish(topic string, payload []byte, retain bool, qos byte) error {
+	if !s.Connected() {
+		return errClosed
+	}
+	if err := s.server.Publish(topic, payload, retain, qos); err != nil {
+		return fmt.Errorf("publish to %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Connected reports whether the session is open; it is subscribed from the
+// start.
+func (s *Inline) Connected() bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// WaitConnected returns at once while the session is open: it needs no
+// connection.
+func (s *Inline) WaitConnected(context.Context) error {
+	if !s.Connected() {
+		return errClosed
+	}
+	return nil
+}
+
+// Close unsubscribes and stops handing messages over; what is not yet
+// handed over is dropped, as a client's disconnection would.
+func (s *Inline) Close() {
+	s.closeOne.Do(func() {
+		close(s.done)
+		for _, f := range s.filters {
+			_ = s.server.Unsubscribe(f, inlineID)
+		}
+		<-s.stopped
+	})
+}
