@@ -59,7 +59,7 @@ bench-footprint:
 # longer by hand, e.g. make fuzz FUZZTIME=10m). A crash is saved under the
 # package's testdata/fuzz and fails the run.
 FUZZTIME ?= 1m
-FUZZ     := FuzzDecode:./agent/report FuzzParse:./agent/standard FuzzLoadProfiles:./agent/peripherals FuzzExpand:./controller/sessions
+FUZZ     := FuzzDecode:./agent/report FuzzDecode_SameAsTwoPass:./agent/report FuzzNameChecks:./agent/report FuzzParse:./agent/standard FuzzLoadProfiles:./agent/peripherals FuzzExpand:./controller/sessions
 fuzz:
 	@for t in $(FUZZ); do \
 	  echo "fuzz $${t%%:*} in $${t#*:} for $(FUZZTIME)"; \
