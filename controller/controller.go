@@ -171,7 +171,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		}
 	}
 	// Stored reports are acknowledged to their agents over the MQTT
-	// session that Dial makes below.
+	// session made below (inline in the embedded broker, else a client).
 	c.acker = newAcker(procReg, c.log.With("component", "acks"))
 	hopts := cfg.History
 	hopts.Log = c.log.With("component", "history")
@@ -202,7 +202,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		procReg.MustRegister(info)
 	}
 
-	// Commands go out through the MQTT session that Dial makes below; results
+	// Commands go out through the MQTT session made below; results
 	// come back through ingest, wired before any message can arrive.
 	c.commands, err = commands.New(publisherFunc(func(topic string, payload []byte) error {
 		return c.mqtt.Publish(topic, payload)
