@@ -31,7 +31,16 @@ const (
 const (
 	DefaultTimeout = 2 * time.Minute
 	MaxTimeout     = 10 * time.Minute
-	keepFinished   = 2000
+
+	// Finished checks are kept for lookups: the newest keepReports with
+	// the agent's report, older ones without it for keepFinishedFor after
+	// they finished, and never more than keepFinishedMax. The planner reads
+	// a check's outcome when its session starts, up to the longest lead
+	// time (24 h) after sending it: a fan-out to more rooms than a count
+	// kept would otherwise forget most of its timeouts before then.
+	keepReports     = 2000
+	keepFinishedFor = 24*time.Hour + MaxTimeout
+	keepFinishedMax = 250_000
 )
 
 // Errors of Start.
@@ -198,7 +207,12 @@ func (d *Dispatcher) finish(id string, st Status, verdict report.RoomVerdict, re
 	d.outcomes.WithLabelValues(outcome).Inc()
 	close(c.done)
 	d.finished = append(d.finished, id)
-	for len(d.finished) > keepFinished {
+	if n := len(d.finished) - keepReports - 1; n >= 0 {
+		d.checks[d.finished[n]].Report = nil // no longer among the newest
+	}
+	cutoff := c.FinishedAt.Add(-keepFinishedFor)
+	for len(d.finished) > keepReports &&
+		(len(d.finished) > keepFinishedMax || !d.checks[d.finished[0]].FinishedAt.After(cutoff)) {
 		delete(d.checks, d.finished[0])
 		d.finished = d.finished[1:]
 	}

@@ -178,3 +178,48 @@ func TestDispatcher_ConcurrentStartsKeepTheLimit(t *testing.T) {
 		t.Errorf("%d started, %d busy, %d sent; want %d started and sent", ok.Load(), busy.Load(), len(pub.msgs), MaxPendingPerRoom)
 	}
 }
+
+// A fan-out to more rooms than the newest checks kept with their reports:
+// the planner reads each check's outcome when its session starts, so an
+// older check keeps its status and reason (not its report) until it is
+// older than the longest lead time.
+func TestDispatcher_KeepsOutcomesOfALargeFanOutUntilTheSessionsStart(t *testing.T) {
+	d, _, _ := setup(t)
+	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	d.now = func() time.Time { return now }
+	answered, _ := d.Start("s", "up", nil, time.Minute)
+	rep := &report.Report{Schema: report.Schema, ID: "r1", Site: "s", Room: "up", MeasuredAt: now, Verdict: report.Ready}
+	if !d.Resolve("s", "up", &report.Result{CommandID: answered.ID, Report: rep}) {
+		t.Fatal("the result was not taken")
+	}
+	offline, _ := d.Start("s", "down", nil, time.Minute)
+	for range keepReports + 10 {
+		now = now.Add(time.Millisecond)
+		if _, err := d.Start("s", "down", nil, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(30 * time.Minute) // the sessions start
+	if got, ok := d.Get(answered.ID); !ok || got.Status != Done || got.Verdict != report.Ready || got.Report != nil {
+		t.Errorf("the first check, %d checks later: %+v, %v; want done, ready, without its report", keepReports+11, got, ok)
+	}
+	if got, ok := d.Get(offline.ID); !ok || got.Status != Offline || !strings.HasPrefix(got.Reason, "the room's agent is offline") {
+		t.Errorf("the offline check, %d checks later: %+v, %v", keepReports+10, got, ok)
+	}
+	newest, _ := d.Start("s", "up", nil, time.Minute)
+	d.Resolve("s", "up", &report.Result{CommandID: newest.ID, Report: rep})
+	if got, _ := d.Get(newest.ID); got.Report == nil || got.Report.ID != "r1" {
+		t.Errorf("the newest check lost its report: %+v", got)
+	}
+
+	now = now.Add(keepFinishedFor)
+	if _, err := d.Start("s", "down", nil, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.Get(answered.ID); ok {
+		t.Error("a check finished more than a day ago is still kept")
+	}
+	if n := len(d.checks); n != keepReports {
+		t.Errorf("%d checks kept after a day, want the newest %d", n, keepReports)
+	}
+}
