@@ -7,6 +7,7 @@ import (
 	"errors"
 	"image"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"github.com/pion/mediadevices/pkg/frame"
 	"github.com/pion/mediadevices/pkg/io/video"
 	"github.com/pion/mediadevices/pkg/prop"
+
+	"github.com/siaprapat/siaprapat/agent/report"
 )
 
 func TestLive_PickModeNearestToWanted(t *testing.T) {
@@ -221,5 +224,30 @@ func TestLiveStream_ReadTimeoutEndsStream(t *testing.T) {
 		if _, err := st.Next(context.Background()); err == nil || err.Error() != want {
 			t.Errorf("Next: %v, want %s", err, want)
 		}
+	}
+}
+
+// On a machine without a camera (those this is developed and tested on:
+// Linux in a VM, Windows under Wine) the live source finds none and the
+// check fails. Windows ignores the sysfs directory.
+func TestLive_NoCameraOnThisMachineFails(t *testing.T) {
+	src := newLiveSource(DefaultSysfs, slog.New(slog.DiscardHandler))
+	devs, err := src.Cameras(context.Background())
+	if err != nil {
+		t.Fatalf("Cameras: %v", err)
+	}
+	if len(devs) > 0 {
+		t.Skipf("this machine has cameras (%v); the no-camera path needs one without", devs)
+	}
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Run(context.Background(), defaultStandard(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].Verdict != report.Fail || res[0].Reason != "no camera found" || res[0].Target != "camera" {
+		t.Errorf("got %+v, want one fail \"no camera found\"", res)
 	}
 }
