@@ -50,19 +50,15 @@ func runCeiling(ctx context.Context, cfg *config, std *standard.Standard, n int)
 		return nil, err
 	}
 
-	g := newGenerator(brokerURL, n, res.RoomsPerConn, std)
-	defer g.close()
-	t := time.Now()
-	if err := g.connect(ctx, false, 0); err != nil {
-		return nil, err
-	}
-	res.Connect = time.Since(t)
-	res.Messages = burstSize(n)
-	ps, err := g.buildBurst(ctx, res.Messages)
+	g, err := startGenerator(ctx, brokerURL, n, std, res, false, 0)
 	if err != nil {
 		return nil, err
 	}
-	res.ReportBytes = meanSize(ps)
+	defer g.close()
+	ps, err := burst(ctx, g, res)
+	if err != nil {
+		return nil, err
+	}
 	b0, t0 := mosq.cpu(), time.Now()
 	if f := g.publishAll(ctx, ps, cfg.publishers, 0); f > 0 {
 		res.note("%d burst messages failed to publish", f)

@@ -620,29 +620,5 @@ const (
 // writeFootprintSection replaces the footprint section of the file; the
 // first time, it goes right after the results section (or at the end).
 func writeFootprintSection(path, section string) error {
-	block := footprintBegin + "\n" + section + footprintEnd + "\n"
-	old, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return os.WriteFile(path, []byte("# Benchmarks\n\n"+block), 0o644)
-	case err != nil:
-		return err
-	}
-	s := string(old)
-	if i, j := strings.Index(s, footprintBegin), strings.Index(s, footprintEnd); i >= 0 && j > i {
-		return os.WriteFile(path, []byte(s[:i]+block+blankBefore(s[j+len(footprintEnd):])), 0o644)
-	}
-	if j := strings.Index(s, endMarker); j >= 0 {
-		at := j + len(endMarker)
-		return os.WriteFile(path, []byte(s[:at]+"\n\n"+block+blankBefore(s[at:])), 0o644)
-	}
-	return os.WriteFile(path, []byte(strings.TrimRight(s, "\n")+"\n\n"+block), 0o644)
-}
-
-// blankBefore is what follows a block: a blank line, then the rest.
-func blankBefore(rest string) string {
-	if rest = strings.TrimLeft(rest, "\n"); rest != "" {
-		return "\n" + rest
-	}
-	return ""
+	return writeMarked(path, footprintBegin, footprintEnd, endMarker, section)
 }

@@ -228,7 +228,15 @@ const (
 // writeSection replaces the results section of the file, keeping what is
 // written around it, or creates the file.
 func writeSection(path, section string) error {
-	block := beginMarker + "\n" + section + endMarker + "\n"
+	return writeMarked(path, beginMarker, endMarker, "", section)
+}
+
+// writeMarked replaces the part of the file between begin and end with
+// section, keeping what is written around it. Without the markers the
+// section goes right after the marker after (if given and found), else at
+// the end; without the file, it is created.
+func writeMarked(path, begin, end, after, section string) error {
+	block := begin + "\n" + section + end + "\n"
 	old, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -237,13 +245,20 @@ func writeSection(path, section string) error {
 		return err
 	}
 	s := string(old)
-	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
-	if i < 0 || j < i {
-		return os.WriteFile(path, []byte(strings.TrimRight(s, "\n")+"\n\n"+block), 0o644)
+	if i, j := strings.Index(s, begin), strings.Index(s, end); i >= 0 && j > i {
+		return os.WriteFile(path, []byte(s[:i]+block+blankBefore(s[j+len(end):])), 0o644)
 	}
-	rest := strings.TrimLeft(s[j+len(endMarker):], "\n")
-	if rest != "" {
-		rest = "\n" + rest
+	if j := strings.Index(s, after); after != "" && j >= 0 {
+		at := j + len(after)
+		return os.WriteFile(path, []byte(s[:at]+"\n\n"+block+blankBefore(s[at:])), 0o644)
 	}
-	return os.WriteFile(path, []byte(s[:i]+block+rest), 0o644)
+	return os.WriteFile(path, []byte(strings.TrimRight(s, "\n")+"\n\n"+block), 0o644)
+}
+
+// blankBefore is what follows a block: a blank line, then the rest.
+func blankBefore(rest string) string {
+	if rest = strings.TrimLeft(rest, "\n"); rest != "" {
+		return "\n" + rest
+	}
+	return ""
 }

@@ -65,6 +65,32 @@ func (r *result) note(format string, args ...any) {
 // 20,000 so that small fleets are measured over seconds, not milliseconds.
 func burstSize(rooms int) int { return max(2*rooms, 20000) }
 
+// startGenerator connects n simulated rooms to the broker, as rooms that
+// answer the controller's commands after checkDuration when controller is
+// set, and records how long connecting took.
+func startGenerator(ctx context.Context, brokerURL string, n int, std *standard.Standard, res *result, controller bool, checkDuration time.Duration) (*generator, error) {
+	g := newGenerator(brokerURL, n, res.RoomsPerConn, std)
+	t := time.Now()
+	if err := g.connect(ctx, controller, checkDuration); err != nil {
+		g.close()
+		return nil, err
+	}
+	res.Connect = time.Since(t)
+	return g, nil
+}
+
+// burst builds the burst's reports for the generator's rooms and records
+// how many and their mean size.
+func burst(ctx context.Context, g *generator, res *result) ([]payload, error) {
+	res.Messages = burstSize(len(g.rooms))
+	ps, err := g.buildBurst(ctx, res.Messages)
+	if err != nil {
+		return nil, err
+	}
+	res.ReportBytes = meanSize(ps)
+	return ps, nil
+}
+
 // roomsPerConn carries up to 10,000 connections: the open-file hard limit
 // (20,000) holds for the load generator and for the broker alike.
 func roomsPerConn(rooms, maxConns int) int { return (rooms + maxConns - 1) / maxConns }
@@ -120,13 +146,11 @@ func runController(ctx context.Context, cfg *config, std *standard.Standard, bro
 		return nil, err
 	}
 
-	g := newGenerator(brokerURL, n, res.RoomsPerConn, std)
-	defer g.close()
-	t := time.Now()
-	if err := g.connect(ctx, true, cfg.checkDuration); err != nil {
+	g, err := startGenerator(ctx, brokerURL, n, std, res, true, cfg.checkDuration)
+	if err != nil {
 		return nil, err
 	}
-	res.Connect = time.Since(t)
+	defer g.close()
 	logf("  %d rooms on %d connections in %v", n, len(g.conns), res.Connect.Round(time.Millisecond))
 
 	// Ingest: a burst, acknowledged once stored in bbolt.
@@ -172,12 +196,10 @@ func runController(ctx context.Context, cfg *config, std *standard.Standard, bro
 }
 
 func measureBurst(ctx context.Context, cfg *config, g *generator, res *result, consumer, mosq *proc) error {
-	res.Messages = burstSize(len(g.rooms))
-	ps, err := g.buildBurst(ctx, res.Messages)
+	ps, err := burst(ctx, g, res)
 	if err != nil {
 		return err
 	}
-	res.ReportBytes = meanSize(ps)
 	done := g.expectAcks(ps)
 	c0, b0, t0 := consumer.cpu(), mosquittoCPU(mosq), time.Now()
 	if f := g.publishAll(ctx, ps, cfg.publishers, cfg.window); f > 0 {
@@ -553,20 +575,15 @@ func runTelegraf(ctx context.Context, cfg *config, std *standard.Standard, n int
 	if err != nil {
 		return nil, err
 	}
-	g := newGenerator(brokerURL, n, res.RoomsPerConn, std)
-	defer g.close()
-	t := time.Now()
-	if err := g.connect(ctx, false, 0); err != nil {
-		return nil, err
-	}
-	res.Connect = time.Since(t)
-
-	res.Messages = burstSize(n)
-	ps, err := g.buildBurst(ctx, res.Messages)
+	g, err := startGenerator(ctx, brokerURL, n, std, res, false, 0)
 	if err != nil {
 		return nil, err
 	}
-	res.ReportBytes = meanSize(ps)
+	defer g.close()
+	ps, err := burst(ctx, g, res)
+	if err != nil {
+		return nil, err
+	}
 	written := func() int64 {
 		var sum int64
 		for _, m := range wroteBatch.FindAllStringSubmatch(tail(tg.log, 1<<30), -1) {
