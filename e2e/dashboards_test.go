@@ -166,15 +166,7 @@ func TestDashboards_LiveProof(t *testing.T) {
 	s = strings.Replace(s, "scrape_interval: 15s", "scrape_interval: 1s", 1)
 	s = strings.Replace(s, "evaluation_interval: 15s", "evaluation_interval: 1s", 1)
 	s = strings.Replace(s, "rules/siaprapat.yml", rulesPath, 1)
-	dir := t.TempDir()
-	confPath := filepath.Join(dir, "prometheus.yml")
-	os.WriteFile(confPath, []byte(s), 0o600)
-	webAddr := testenv.FreeAddr(t)
-	cmd := exec.Command(bin, "--config.file="+confPath, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+webAddr)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	webAddr := startPrometheus(t, bin, s)
 
 	// Prometheus scrapes before the sessions start, as in production.
 	for deadline := time.Now().Add(30 * time.Second); ; {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,26 +44,7 @@ func TestPrometheus_ScrapesController(t *testing.T) {
 	}
 	s := strings.Replace(string(conf), `"localhost:9780"`, `"`+c.HTTPAddr()+`"`, 1)
 	s = strings.Replace(s, "scrape_interval: 15s", "scrape_interval: 1s", 1)
-	dir := t.TempDir()
-	confPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(confPath, []byte(s), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	webAddr := testenv.FreeAddr(t)
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "--config.file="+confPath, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+webAddr)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("prometheus output:\n%s", out.String())
-		}
-	}()
+	webAddr := startPrometheus(t, bin, s)
 
 	query := `sum by (state) (siaprapat_room_state{site="kalbar"})`
 	deadline := time.Now().Add(60 * time.Second)
@@ -82,4 +62,30 @@ func TestPrometheus_ScrapesController(t *testing.T) {
 	if err != nil || up[""] != "1" {
 		t.Errorf("up = %v, %v", up, err)
 	}
+}
+
+// startPrometheus runs a Prometheus with the given configuration for the
+// test's lifetime and returns its web address.
+func startPrometheus(t *testing.T, bin, conf string) string {
+	t.Helper()
+	dir := t.TempDir()
+	confPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := testenv.FreeAddr(t)
+	var out syncBuffer
+	cmd := exec.Command(bin, "--config.file="+confPath, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+addr)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus %s output:\n%s", addr, out.String())
+		}
+	})
+	return addr
 }

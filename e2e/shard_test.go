@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,32 +16,6 @@ import (
 	"github.com/siaprapat/siaprapat/controller/shard"
 	"github.com/siaprapat/siaprapat/internal/testenv"
 )
-
-// startPrometheus runs a Prometheus with the given configuration for the
-// test's lifetime and returns its web address.
-func startPrometheus(t *testing.T, bin, conf string) string {
-	t.Helper()
-	dir := t.TempDir()
-	confPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := testenv.FreeAddr(t)
-	var out syncBuffer
-	cmd := exec.Command(bin, "--config.file="+confPath, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+addr)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("prometheus %s output:\n%s", addr, out.String())
-		}
-	})
-	return addr
-}
 
 // roomsOf lists the rooms a controller's API knows, as SITE/ROOM.
 func roomsOf(t *testing.T, c *controller.Controller) []string {
