@@ -259,3 +259,33 @@ func TestParseUSBIDs_KeepsOnlyTheIdsAskedFor(t *testing.T) {
 		t.Errorf("FindUSBIDsFor(no ids) = %v, %v: want nothing read", u, err)
 	}
 }
+
+// A room whose devices all have profiles needs no names from usb.ids, so
+// the check does not read it (here it cannot: the path is a directory).
+func TestCheck_AllProfiledReadsNoUSBIDs(t *testing.T) {
+	paths := USBIDPaths
+	t.Cleanup(func() { USBIDPaths = paths })
+	USBIDPaths = []string{t.TempDir()}
+	if _, err := FindUSBIDsFor(nil); err == nil {
+		t.Fatal("reading a directory as usb.ids succeeded; the test would prove nothing")
+	}
+	shipped, err := DefaultProfiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	d := filepath.Join(root, "bus", "usb", "devices", "1-1")
+	os.MkdirAll(filepath.Join(d, "1-1:1.0"), 0o755)
+	os.WriteFile(filepath.Join(d, "idVendor"), []byte("046d\n"), 0o644)
+	os.WriteFile(filepath.Join(d, "idProduct"), []byte("082d\n"), 0o644) // C920, profiled
+	os.WriteFile(filepath.Join(d, "bcdDevice"), []byte("0011\n"), 0o644)
+	os.WriteFile(filepath.Join(d, "1-1:1.0", "bInterfaceClass"), []byte("0e\n"), 0o644)
+	c := &Check{Sysfs: root, Profiles: shipped}
+	_, devices, err := c.RunInventory(context.Background(), nil)
+	if err != nil {
+		t.Fatalf("RunInventory: %v", err)
+	}
+	if len(devices) != 1 || devices[0].Name == "" {
+		t.Errorf("devices %+v, want the C920 named from its profile", devices)
+	}
+}
