@@ -87,7 +87,10 @@ type Config struct {
 	// ProbeUDP is the UDP echo's address; "" is the HTTP listener's address.
 	ProbeUDP string
 	Standard *standard.Standard
-	Log      *slog.Logger
+	// Now is the one clock every part that decides reads (the planner,
+	// alerts, the fleet's freshness, commands, feeds); time.Now when nil.
+	Now func() time.Time
+	Log *slog.Logger
 }
 
 // Controller is a running controller.
@@ -121,6 +124,9 @@ func Start(cfg Config) (_ *Controller, err error) {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.Shard != nil && cfg.Broker == "" {
 		return nil, fmt.Errorf("shard %s without an external broker: shards share one broker", cfg.Shard)
@@ -291,7 +297,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 	plan := premeeting.New(premeeting.Options{LeadTimes: cfg.LeadTimes, Rooms: cfg.Rooms, Owns: cfg.Shard.Owns, Log: c.log.With("component", "premeeting")},
 		c.sessions, c.fleet, c.commands, c.alerts)
 	fleetReg.MustRegister(plan.Collectors()...)
-	feeds, err := sessions.NewFeeds(c.sessions, cfg.Rooms, cfg.CalendarInterval, procReg, c.log.With("component", "calendar"))
+	feeds, err := sessions.NewFeeds(c.sessions, cfg.Rooms, sessions.FeedOptions{Interval: cfg.CalendarInterval, Now: cfg.Now, Log: c.log.With("component", "calendar")}, procReg)
 	if err != nil {
 		return nil, err
 	}
