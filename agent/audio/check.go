@@ -166,7 +166,7 @@ func (c *Check) runLive(ctx context.Context, std *standard.Standard) (report.Che
 	res := report.CheckResult{Check: report.CheckAudio, Target: c.defaultTarget()}
 	session, err := c.cfg.Driver.Open(ctx)
 	if err != nil {
-		res.Verdict, res.Reason = report.Error, "no sound server: "+err.Error()
+		res.Verdict, res.Reason, res.Code = report.Error, "no sound server: "+err.Error(), report.CodeNoSoundServer
 		return res, nil
 	}
 	defer func() {
@@ -181,12 +181,14 @@ func (c *Check) runLive(ctx context.Context, std *standard.Standard) (report.Che
 	}
 	mic, ok := pick(mics, c.cfg.Microphone, true)
 	if !ok {
-		res.Verdict, res.Reason = report.Fail, noDevice("microphone", c.cfg.Microphone, mics)+" with "+session.Backend()
+		res.Verdict, res.Reason, res.Code = report.Fail, noDevice("microphone", c.cfg.Microphone, mics)+" with "+session.Backend(), noDeviceCode(c.cfg.Microphone, mics)
 		return res, nil
 	}
 	res.Target = target(mic.Name)
 	if busy, why := c.cfg.InUse(ctx); busy {
-		return c.skipped(res.Target, "microphone or speaker in use: "+why), nil
+		skipped := c.skipped(res.Target, "microphone or speaker in use: "+why)
+		skipped.Code = report.CodeInUse
+		return skipped, nil
 	}
 	pcm, err := liveMicrophone{session, mic}.Record(ctx, c.cfg.Window)
 	if err != nil {
@@ -285,6 +287,15 @@ func noDevice(kind, want string, have []Device) string {
 		return fmt.Sprintf("no %s found (wanted one named like %q)", kind, want)
 	}
 	return fmt.Sprintf("no %s named like %q; found: %s", kind, want, names(have))
+}
+
+// noDeviceCode is the code of noDevice's case: no device of the kind at
+// all, or not the one asked for.
+func noDeviceCode(want string, have []Device) string {
+	if want == "" || len(have) == 0 {
+		return report.CodeNoDevice
+	}
+	return report.CodeDeviceMissing
 }
 
 func names(ds []Device) string {

@@ -147,14 +147,14 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 	}
 	if len(devs) == 0 {
 		return []report.CheckResult{{
-			Check: report.CheckCamera, Target: "camera", Verdict: report.Fail, Reason: "no camera found",
+			Check: report.CheckCamera, Target: "camera", Verdict: report.Fail, Reason: "no camera found", Code: report.CodeNoDevice,
 		}}, nil
 	}
 	devs, missing := c.selected(devs)
 	var results []report.CheckResult
 	for _, d := range missing {
 		results = append(results, report.CheckResult{
-			Check: report.CheckCamera, Target: d, Verdict: report.Fail, Reason: "camera " + d + " not found",
+			Check: report.CheckCamera, Target: d, Verdict: report.Fail, Reason: "camera " + d + " not found", Code: report.CodeDeviceMissing,
 		})
 	}
 	want := WantedMode(std)
@@ -257,7 +257,7 @@ func (c *Check) measure(ctx context.Context, dev Device, want Mode, std *standar
 
 // skipInUse reports a camera another program holds, with its previous result.
 func (c *Check) skipInUse(res report.CheckResult, dev Device, usb string, log *slog.Logger) report.CheckResult {
-	res.Verdict, res.Reason = report.Skipped, "in use"
+	res.Verdict, res.Reason, res.Code = report.Skipped, "in use", report.CodeInUse
 	if p, ok := c.last[dev.ID]; ok {
 		res.Reason = fmt.Sprintf("in use; previous check %s: %s", stamp(p.at, time.Now()), p.verdict)
 		res.Measurements = maps.Clone(p.measurements)

@@ -221,7 +221,7 @@ func (c *Check) Run(ctx context.Context, _ *standard.Standard) ([]report.CheckRe
 	if c.base == nil {
 		return []report.CheckResult{{
 			Check: report.CheckNetwork, Target: "probe", Verdict: report.Skipped,
-			Reason: "no probe configured",
+			Reason: "no probe configured", Code: report.CodeNotConfigured,
 		}}, nil
 	}
 	res := report.CheckResult{Check: report.CheckNetwork, Target: c.base.Host, Measurements: map[string]float64{}}

@@ -213,6 +213,9 @@ func (c *CheckResult) validate(i int) error {
 	if len(c.Measurements) > MaxPerCheck || len(c.Rules) > MaxPerCheck {
 		return invalid(at(), "%d measurements and %d rules; at most %d each", len(c.Measurements), len(c.Rules), MaxPerCheck)
 	}
+	if len(c.Code) > 32 || (c.Code != "" && !validMeasurementName(c.Code)) {
+		return invalid(at()+".code", "%q is not a code (lower case letters, digits and '_', up to 32)", truncate(c.Code))
+	}
 	if c.DurationSeconds < 0 || math.IsNaN(c.DurationSeconds) {
 		return invalid(at()+".duration_seconds", "%v is negative", c.DurationSeconds)
 	}

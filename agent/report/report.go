@@ -29,6 +29,17 @@ const (
 	Skipped Verdict = "skipped" // not applicable here or not run now (device in use, no such hardware)
 )
 
+// Codes of a check that decided its own verdict (CheckResult.Code).
+const (
+	CodeNoDevice      = "no_device"      // no device of the check's kind at all ("no camera found")
+	CodeDeviceMissing = "device_missing" // the device asked for (--camera-device, a named microphone) is absent
+	CodeInUse         = "in_use"         // the device is held by another program (a meeting): not opened
+	CodeTimeout       = "timeout"        // the check did not finish within its deadline
+	CodeNotChecked    = "not_checked"    // the standard has rules for this check but the report lacks it (set by the controller)
+	CodeNoSoundServer = "no_sound_server"
+	CodeNotConfigured = "not_configured" // the check has nothing to test against (no probe URL)
+)
+
 // RoomVerdict is the readiness of a room according to one report.
 type RoomVerdict string
 
@@ -54,10 +65,15 @@ type Report struct {
 
 // CheckResult is one check of one target (the host, one camera, one microphone...).
 type CheckResult struct {
-	Check           string             `json:"check"`
-	Target          string             `json:"target"`
-	Verdict         Verdict            `json:"verdict"`
-	Reason          string             `json:"reason,omitempty"`
+	Check   string  `json:"check"`
+	Target  string  `json:"target"`
+	Verdict Verdict `json:"verdict"`
+	Reason  string  `json:"reason,omitempty"`
+	// Code says, for a check that decided its verdict itself (failed,
+	// errored or skipped without rules), what happened in a word the
+	// controller can put in people's languages: one of the Code constants,
+	// or empty when only Reason says. Unknown codes are kept, not refused.
+	Code            string             `json:"code,omitempty"`
 	DurationSeconds float64            `json:"duration_seconds"`
 	Measurements    map[string]float64 `json:"measurements,omitempty"`
 	Rules           []RuleResult       `json:"rules,omitempty"`

@@ -93,6 +93,7 @@ func TestDecode_RejectsBadPayloads(t *testing.T) {
 		}), `report rejected (invalid): field checks[0].measurements["FPS!"]: not a measurement name (lower case letters, digits and '_', ending in its unit)`, ReasonInvalid},
 		{"bad check verdict", mutate(t, func(m map[string]any) { check0(m)["verdict"] = "ok" }), `report rejected (invalid): field checks[0].verdict: "ok" is not one of pass, warn, fail, error, skipped`, ReasonInvalid},
 		{"negative duration", mutate(t, func(m map[string]any) { check0(m)["duration_seconds"] = -1 }), "report rejected (invalid): field checks[0].duration_seconds: -1 is negative", ReasonInvalid},
+		{"bad code", mutate(t, func(m map[string]any) { check0(m)["code"] = "No Camera" }), `report rejected (invalid): field checks[0].code: "No Camera" is not a code (lower case letters, digits and '_', up to 32)`, ReasonInvalid},
 		{"check without target", mutate(t, func(m map[string]any) { delete(check0(m), "target") }), `report rejected (invalid): field checks[0].target: "": want 1 to 128 bytes`, ReasonInvalid},
 		{"bad rule name", mutate(t, func(m map[string]any) {
 			check0(m)["rules"] = []any{map[string]any{"rule": "Host CPU", "verdict": "pass"}}

@@ -4,6 +4,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -128,6 +129,7 @@ func (r *Runner) runOne(ctx context.Context, c Check) ([]report.CheckResult, []r
 		done <- outcome{results: res, err: err}
 	}()
 	var out outcome
+	code := ""
 	select {
 	case out = <-done:
 	case <-cctx.Done():
@@ -138,6 +140,9 @@ func (r *Runner) runOne(ctx context.Context, c Check) ([]report.CheckResult, []r
 	if out.err == nil && cctx.Err() != nil && len(out.results) == 0 {
 		out.err = fmt.Errorf("did not finish within %v", timeout)
 	}
+	if out.err != nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		code = report.CodeTimeout
+	}
 	if out.err != nil {
 		if r.Log != nil {
 			r.Log.Warn("check could not run", "check", c.Name(), "err", out.err)
@@ -147,6 +152,7 @@ func (r *Runner) runOne(ctx context.Context, c Check) ([]report.CheckResult, []r
 			Target:  c.Name(),
 			Verdict: report.Error,
 			Reason:  out.err.Error(),
+			Code:    code,
 		}}
 	}
 	for i := range out.results {
