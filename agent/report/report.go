@@ -38,6 +38,8 @@ const (
 	CodeNotChecked    = "not_checked"    // the standard has rules for this check but the report lacks it (set by the controller)
 	CodeNoSoundServer = "no_sound_server"
 	CodeNotConfigured = "not_configured" // the check has nothing to test against (no probe URL)
+	CodeHeldBack      = "held_back"      // a meeting in the room held an intrusive check back (figures repeated, if any)
+	CodeLinkBusy      = "link_busy"      // the link was busy: the network test was not started (figures repeated, if any)
 )
 
 // RoomVerdict is the readiness of a room according to one report.
