@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +37,12 @@ type Standard struct {
 	Version     string        `yaml:"version"`
 	Description string        `yaml:"description"`
 	Freshness   time.Duration `yaml:"freshness"` // a room with no newer report is "unknown"
-	Rules       []Rule        `yaml:"rules"`
+	// NotChecked is the verdict of a check the standard has rules for but a
+	// report lacks (an agent run with --only, or a check asked for alone):
+	// warn (the default: the room is degraded, never silently ready), fail,
+	// or pass.
+	NotChecked report.Verdict `yaml:"not_checked"`
+	Rules      []Rule         `yaml:"rules"`
 
 	file string // where it was loaded from, for messages
 }
@@ -72,6 +78,18 @@ func (s *Standard) RulesFor(check string) []Rule {
 	for _, r := range s.Rules {
 		if r.Check == check {
 			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Expected lists the checks the standard has rules for, in rule order: a
+// report without one of them has not checked everything the standard asks.
+func (s *Standard) Expected() []string {
+	var out []string
+	for _, r := range s.Rules {
+		if !slices.Contains(out, r.Check) {
+			out = append(out, r.Check)
 		}
 	}
 	return out
@@ -169,6 +187,13 @@ func (s *Standard) Validate() error {
 	}
 	if s.Freshness < MinFreshness || s.Freshness > MaxFreshness {
 		top("freshness", "%v is out of range; want %v to %v", s.Freshness, MinFreshness, MaxFreshness)
+	}
+	switch s.NotChecked {
+	case "":
+		s.NotChecked = report.Warn
+	case report.Pass, report.Warn, report.Fail:
+	default:
+		top("not_checked", "%q is not a verdict for a check a report lacks; want warn (degraded), fail (not ready) or pass", s.NotChecked)
 	}
 	if len(s.Rules) == 0 {
 		top("rules", "no rules")
