@@ -72,9 +72,11 @@ type Fleet struct {
 	opts  Options
 	store *store
 
-	mu    sync.RWMutex
-	rooms map[string]*Room
-	dirty map[string]bool
+	mu      sync.RWMutex
+	rooms   map[string]*Room
+	removed map[string]time.Time // rooms whose agent was revoked, and when
+	dirty   map[string]bool      // rooms to write
+	tombs   map[string]bool      // removed entries to write
 }
 
 func key(site, room string) string { return site + "/" + room }
@@ -90,7 +92,7 @@ func New(opts Options) *Fleet {
 	if opts.MaxRooms <= 0 {
 		opts.MaxRooms = DefaultMaxRooms
 	}
-	return &Fleet{opts: opts, rooms: map[string]*Room{}, dirty: map[string]bool{}}
+	return &Fleet{opts: opts, rooms: map[string]*Room{}, removed: map[string]time.Time{}, dirty: map[string]bool{}, tombs: map[string]bool{}}
 }
 
 // Freshness is the window after which a room without reports is unknown.
@@ -101,6 +103,12 @@ func (r *Room) State(now time.Time, freshness time.Duration) (State, time.Time) 
 	if r.AgentStatus == report.StatusOffline {
 		return Offline, r.StatusAt
 	}
+	return r.ReportState(now, freshness)
+}
+
+// ReportState is the state the room's newest report gives it at now,
+// whatever its agent's status: what the room was when its agent went away.
+func (r *Room) ReportState(now time.Time, freshness time.Duration) (State, time.Time) {
 	if r.Report == nil {
 		return Unknown, r.Changed
 	}
@@ -113,6 +121,15 @@ func (r *Room) State(now time.Time, freshness time.Duration) (State, time.Time) 
 		return Unknown, stale
 	}
 	return stateOfReport(r.Report), r.Changed
+}
+
+// ReportTakenAt is when the room's newest report counts as taken (its
+// measured_at, never later than it arrived); zero without a report.
+func (r *Room) ReportTakenAt() time.Time {
+	if r.Report == nil {
+		return time.Time{}
+	}
+	return freshAt(r)
 }
 
 // freshAt is when the room's report counts as taken: its measured_at, but
@@ -152,6 +169,10 @@ func (f *Fleet) roomLocked(site, room string, now time.Time) *Room {
 		}
 		r = &Room{Site: site, Room: room, FirstSeen: now, Changed: now}
 		f.rooms[k] = r
+		if _, ok := f.removed[k]; ok {
+			delete(f.removed, k) // an agent speaks for it again
+			f.tombs[k] = true
+		}
 	}
 	return r
 }
@@ -237,8 +258,8 @@ func (f *Fleet) Admits(site, room string) bool {
 	return known || len(f.rooms) < f.opts.MaxRooms
 }
 
-// Remove forgets a room (its agent was revoked): it leaves the metrics and
-// the API, and the store. It reports whether the room was known.
+// Remove forgets a room (its site went to another shard): it leaves the
+// metrics, the API and the store. It reports whether the room was known.
 func (f *Fleet) Remove(site, room string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -249,6 +270,29 @@ func (f *Fleet) Remove(site, room string) bool {
 	delete(f.rooms, k)
 	f.dirty[k] = true
 	return true
+}
+
+// Revoke forgets a room whose agent was removed, as Remove does, and
+// remembers when (RemovedAt), so that what is said of the room's meetings
+// is "agent removed". A report or status from the room brings it back. It
+// reports whether the room was known.
+func (f *Fleet) Revoke(site, room string, at time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := key(site, room)
+	_, known := f.rooms[k]
+	delete(f.rooms, k)
+	f.removed[k] = at
+	f.dirty[k], f.tombs[k] = true, true
+	return known
+}
+
+// RemovedAt is when the room's agent was removed; zero when it was not, or
+// when an agent has spoken for the room since.
+func (f *Fleet) RemovedAt(site, room string) time.Time {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.removed[key(site, room)]
 }
 
 // Rooms returns every room with its current state, sorted by site and room.

@@ -240,3 +240,55 @@ func TestFleet_ReportAsReceivedIsStoredAndReadsBack(t *testing.T) {
 		t.Errorf("room s/r after reopening: %s with a %s report, want offline with the degraded one", v.State, v.Report.Verdict)
 	}
 }
+
+func TestFleet_RevokedRoomIsRememberedUntilItsAgentSpeaksAgain(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{t: t0}
+	opts := Options{Freshness: time.Hour, Now: c.now}
+	f, err := Open(dir, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ApplyReport(rep("a", c.t, report.Ready), c.t)
+	if !f.Revoke("s", "r", t0.Add(time.Minute)) {
+		t.Fatal("a known room was not known")
+	}
+	if _, ok := f.Get("s", "r"); ok || !f.RemovedAt("s", "r").Equal(t0.Add(time.Minute)) {
+		t.Fatalf("revoked room: still listed %v, removed at %v", ok, f.RemovedAt("s", "r"))
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(dir, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at := g.RemovedAt("s", "r"); !at.Equal(t0.Add(time.Minute)) || g.Len() != 0 {
+		t.Fatalf("after reopening: removed at %v, %d rooms", at, g.Len())
+	}
+	g.ApplyStatus("s", "r", report.StatusOnline, c.t) // enrolled again, and back
+	if !g.RemovedAt("s", "r").IsZero() {
+		t.Error("a room whose agent is back is still removed")
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := Open(dir, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if at := h.RemovedAt("s", "r"); !at.IsZero() || h.Len() != 1 {
+		t.Errorf("after reopening again: removed at %v, %d rooms", at, h.Len())
+	}
+}
+
+func TestRoom_ReportStateIgnoresTheAgentsStatus(t *testing.T) {
+	f, c := newFleet()
+	f.ApplyReport(rep("a", c.t, report.Degraded), c.t)
+	f.ApplyStatus("s", "r", report.StatusOffline, c.t.Add(time.Second))
+	v, _ := f.Get("s", "r")
+	if st, _ := v.ReportState(c.t, time.Minute); v.State != Offline || st != Degraded {
+		t.Errorf("state %s, report state %s; want offline and degraded", v.State, st)
+	}
+}

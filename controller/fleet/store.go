@@ -18,7 +18,10 @@ import (
 // one fsync, not one each.
 const FlushInterval = 250 * time.Millisecond
 
-var bucketRooms = []byte("rooms")
+var (
+	bucketRooms   = []byte("rooms")
+	bucketRemoved = []byte("removed") // site/room -> when its agent was revoked (RFC 3339)
+)
 
 // recordVersion is stored with each room so that later layouts can migrate.
 const recordVersion = 1
@@ -79,6 +82,21 @@ func Open(dir string, opts Options, onError func(error)) (*Fleet, error) {
 	}
 	f := New(opts)
 	err = db.Update(func(tx *bolt.Tx) error {
+		gone, err := tx.CreateBucketIfNotExists(bucketRemoved)
+		if err != nil {
+			return err
+		}
+		err = gone.ForEach(func(k, v []byte) error {
+			var at time.Time
+			if err := at.UnmarshalText(v); err != nil {
+				return fmt.Errorf("removed room %q: %w", k, err)
+			}
+			f.removed[string(k)] = at
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		b, err := tx.CreateBucketIfNotExists(bucketRooms)
 		if err != nil {
 			return err
@@ -130,11 +148,18 @@ func (f *Fleet) Flush() error {
 		return nil
 	}
 	f.mu.Lock()
-	if len(f.dirty) == 0 {
+	if len(f.dirty) == 0 && len(f.tombs) == 0 {
 		f.mu.Unlock()
 		return nil
 	}
-	batch := make(map[string][]byte, len(f.dirty)) // nil: the room was removed
+	batch := make(map[string][]byte, len(f.dirty))   // nil: the room was removed
+	removed := make(map[string][]byte, len(f.tombs)) // nil: no longer removed
+	for k := range f.tombs {
+		removed[k] = nil
+		if at, ok := f.removed[k]; ok {
+			removed[k], _ = at.MarshalText()
+		}
+	}
 	for k := range f.dirty {
 		r, ok := f.rooms[k]
 		if !ok {
@@ -149,10 +174,22 @@ func (f *Fleet) Flush() error {
 		batch[k] = v
 		r.encoded = nil // in the batch; a later write without a new report encodes it
 	}
-	f.dirty = map[string]bool{}
+	f.dirty, f.tombs = map[string]bool{}, map[string]bool{}
 	f.mu.Unlock()
 
 	err := f.store.db.Update(func(tx *bolt.Tx) error {
+		gone := tx.Bucket(bucketRemoved)
+		for k, v := range removed {
+			var err error
+			if v == nil {
+				err = gone.Delete([]byte(k))
+			} else {
+				err = gone.Put([]byte(k), v)
+			}
+			if err != nil {
+				return err
+			}
+		}
 		b := tx.Bucket(bucketRooms)
 		for k, v := range batch {
 			if v == nil {
@@ -171,6 +208,9 @@ func (f *Fleet) Flush() error {
 		f.mu.Lock()
 		for k := range batch {
 			f.dirty[k] = true
+		}
+		for k := range removed {
+			f.tombs[k] = true
 		}
 		f.mu.Unlock()
 		return fmt.Errorf("write %d rooms: %w", len(batch), err)
