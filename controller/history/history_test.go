@@ -17,8 +17,13 @@ func rep(site, room string, i int) *report.Report {
 	}
 }
 
+// open opens a history whose clock stands at t0 unless opts gives one:
+// the reports are measured around t0, whatever the day the test runs.
 func open(t *testing.T, dir string, opts Options) *History {
 	t.Helper()
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return t0 }
+	}
 	h, err := Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
