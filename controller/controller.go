@@ -32,6 +32,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/metrics"
 	"github.com/siaprapat/siaprapat/controller/premeeting"
 	"github.com/siaprapat/siaprapat/controller/probe"
+	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 	"github.com/siaprapat/siaprapat/controller/shard"
@@ -69,6 +70,13 @@ type Config struct {
 	Webhooks []string
 	// LeadTimes are when rooms are checked before a session; default 30 and 10 min.
 	LeadTimes []time.Duration
+	// OfflineGrace is how long an agent may be away before its room counts
+	// as offline for a meeting (premeeting.DefaultOfflineGrace when zero;
+	// negative: none).
+	OfflineGrace time.Duration
+	// Zone is where the times of rooms that neither the rooms file nor the
+	// API gives a zone are shown; WIB (Asia/Jakarta) when nil.
+	Zone *time.Location
 	// CalendarInterval is how often the rooms' iCalendar feeds are read.
 	CalendarInterval time.Duration
 	// APIToken, when set, is the admin token: required on the API's writing
@@ -157,7 +165,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		storeErrors,
 	)
 
-	c.fleet, err = fleet.Open(cfg.DataDir, fleet.Options{Freshness: cfg.Standard.Freshness, MaxRooms: cfg.MaxRooms, Log: c.log}, func(error) { storeErrors.Inc() })
+	c.fleet, err = fleet.Open(cfg.DataDir, fleet.Options{Freshness: cfg.Standard.Freshness, MaxRooms: cfg.MaxRooms, Now: cfg.Now, Log: c.log}, func(error) { storeErrors.Inc() })
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +191,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 	hopts.Log = c.log.With("component", "history")
 	hopts.OnError = func(error) { storeErrors.Inc() }
 	hopts.OnStored = c.acker.stored
+	hopts.Now = cfg.Now
 	if c.history, err = history.Open(cfg.DataDir, hopts); err != nil {
 		return nil, err
 	}
@@ -192,12 +201,11 @@ func Start(cfg Config) (_ *Controller, err error) {
 	// encoding of them takes seconds. The planner's go through fleetReg.
 	fleetMetrics := metrics.New(c.fleet)
 	fleetReg := prometheus.NewRegistry()
-	in, err := ingest.New(c.fleet, cfg.Rooms, procReg, c.log.With("component", "ingest"))
+	in, err := ingest.New(ingest.Options{Fleet: c.fleet, History: c.history, Rooms: cfg.Rooms, Standard: cfg.Standard,
+		Shard: cfg.Shard, Now: cfg.Now, Log: c.log.With("component", "ingest")}, procReg)
 	if err != nil {
 		return nil, err
 	}
-	in.SetHistory(c.history)
-	in.SetShard(cfg.Shard)
 	if cfg.Shard != nil {
 		info := prometheus.NewGauge(prometheus.GaugeOpts{
 			Name:        "siaprapat_controller_shard_info",
@@ -212,7 +220,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 	// come back through ingest, wired before any message can arrive.
 	c.commands, err = commands.New(publisherFunc(func(topic string, payload []byte) error {
 		return c.mqtt.Publish(topic, payload)
-	}), c.fleet, procReg)
+	}), c.fleet, procReg, cfg.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -289,12 +297,13 @@ func Start(cfg Config) (_ *Controller, err error) {
 		return nil, err
 	}
 	c.alerts, err = alerts.New(alerts.Options{
-		Alertmanagers: cfg.Alertmanagers, Webhooks: cfg.Webhooks, DataDir: cfg.DataDir, Log: c.log.With("component", "alerts"),
+		Alertmanagers: cfg.Alertmanagers, Webhooks: cfg.Webhooks, DataDir: cfg.DataDir, Now: cfg.Now, Log: c.log.With("component", "alerts"),
 	}, procReg)
 	if err != nil {
 		return nil, err
 	}
-	plan := premeeting.New(premeeting.Options{LeadTimes: cfg.LeadTimes, Rooms: cfg.Rooms, Owns: cfg.Shard.Owns, Log: c.log.With("component", "premeeting")},
+	plan := premeeting.New(premeeting.Options{LeadTimes: cfg.LeadTimes, Rooms: cfg.Rooms, Owns: cfg.Shard.Owns,
+		OfflineGrace: cfg.OfflineGrace, Standard: cfg.Standard, Zone: c.zone, Now: cfg.Now, Log: c.log.With("component", "premeeting")},
 		c.sessions, c.fleet, c.commands, c.alerts)
 	fleetReg.MustRegister(plan.Collectors()...)
 	feeds, err := sessions.NewFeeds(c.sessions, cfg.Rooms, sessions.FeedOptions{Interval: cfg.CalendarInterval, Now: cfg.Now, Log: c.log.With("component", "calendar")}, procReg)
@@ -340,6 +349,9 @@ func Start(cfg Config) (_ *Controller, err error) {
 		History:     c.history,
 		Commands:    c.commands,
 		Sessions:    c.sessions,
+		Zones:       zones{c},
+		Standard:    cfg.Standard,
+		Now:         cfg.Now,
 		Token:       cfg.APIToken,
 		ReadToken:   cfg.APIReadToken,
 		MetricsAuth: cfg.MetricsAuth,
@@ -390,6 +402,42 @@ func Start(cfg Config) (_ *Controller, err error) {
 		c.log.Warn("the API's writing requests (sessions, checks) are open to anyone who reaches the HTTP port; set --api-token")
 	}
 	return c, nil
+}
+
+// zone is a room's time zone: the rooms file's, else the one set through
+// the API, else the controller's default (WIB).
+func (c *Controller) zone(site, room string) *time.Location {
+	if r := c.cfg.Rooms.Get(site, room); r != nil && r.Zone != "" {
+		return r.Location()
+	}
+	if l := c.sessions.Zone(site, room); l != nil {
+		return l
+	}
+	if c.cfg.Zone != nil {
+		return c.cfg.Zone
+	}
+	return readiness.Location
+}
+
+// zones is the controller as an api.Zones: rooms' zones, settable through
+// the API where the rooms file does not set them.
+type zones struct{ c *Controller }
+
+func (z zones) Zone(site, room string) (*time.Location, string) {
+	if r := z.c.cfg.Rooms.Get(site, room); r != nil && r.Zone != "" {
+		return r.Location(), "rooms_file"
+	}
+	if l := z.c.sessions.Zone(site, room); l != nil {
+		return l, "api"
+	}
+	return z.c.zone(site, room), "default"
+}
+
+func (z zones) SetZone(site, room, zone string) error {
+	if r := z.c.cfg.Rooms.Get(site, room); r != nil && r.Zone != "" {
+		return fmt.Errorf("%w: the rooms file gives %s/%s the zone %s; change it there", api.ErrZoneFromFile, site, room, r.Zone)
+	}
+	return z.c.sessions.SetZone(site, room, zone)
 }
 
 // publisherFunc adapts a function to commands.Publisher.
@@ -489,7 +537,7 @@ type enroller struct{ c *Controller }
 // Enrol makes a room's credentials; enrolling again replaces them and
 // closes any session logged in with the old ones.
 func (e enroller) Enrol(site, room string) (agents.Agent, string, error) {
-	a, secret, err := e.c.agents.Add(site, room, time.Now())
+	a, secret, err := e.c.agents.Add(site, room, e.c.cfg.Now())
 	if err == nil {
 		if n := e.c.broker.Kick(a.Username); n > 0 {
 			e.c.log.Info("agent enrolled again: closed the session using the old secret", "user", a.Username)
@@ -508,7 +556,7 @@ func (e enroller) Revoke(site, room string) error {
 	if err := e.c.mqtt.ClearRetained(report.Topic(site, room, report.KindStatus)); err != nil {
 		e.c.log.Warn("could not clear the revoked room's retained status; it may reappear as offline", "site", site, "room", room, "err", err)
 	}
-	e.c.fleet.Remove(site, room)
+	e.c.fleet.Revoke(site, room, e.c.cfg.Now())
 	e.c.log.Info("agent revoked", "site", site, "room", room, "connections_closed", kicked)
 	return nil
 }

@@ -67,6 +67,7 @@ func startAlertmanager(t *testing.T) string {
 type amAlert struct {
 	Labels      map[string]string `json:"labels"`
 	Annotations map[string]string `json:"annotations"`
+	StartsAt    time.Time         `json:"startsAt"`
 	EndsAt      time.Time         `json:"endsAt"`
 	Status      struct {
 		State string `json:"state"`

@@ -17,9 +17,10 @@ import (
 func TestBinaries_ControllerCheckExitCodes(t *testing.T) {
 	agentBin, ctlBin := binaries(t)
 	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	// The controller's standard (the default, 3 min freshness) only sets
-	// when a silent room turns unknown; the agents judge by their own.
-	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir())
+	// The controller's standard says which checks a report should have
+	// (the host check alone, as the agents run) and when a silent room
+	// turns unknown (3 min); the agents judge by their own.
+	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir(), "--standard", "testdata/host-only.yaml")
 	// A long keepalive: the frozen agent below must still count as online
 	// (so the check times out) however slow the machine is.
 	agentArgs := func(room, std string) []string {
@@ -44,12 +45,12 @@ func TestBinaries_ControllerCheckExitCodes(t *testing.T) {
 		}
 	}
 	expect("ready", 0, "demo/good: READY", "--room", "demo/good", "--wait", "20s")
-	expect("not ready", 1, "host_memory_petabyte fail", "--room", "demo/bad", "--wait", "20s")
+	expect("not ready", 1, "  fail  Room PC: host_memory_petabyte: memory_total_bytes", "--room", "demo/bad", "--wait", "20s")
 	expect("only some checks", 0, "demo/good: READY", "--room", "demo/good", "--only", "host", "--wait", "20s")
 	expect("unknown check", 1, `unknown check "camera"`, "--room", "demo/good", "--only", "camera", "--wait", "20s")
 
 	good.cmd.Process.Signal(syscall.SIGSTOP) // hung: the broker still sees it for 1.5 x keepalive
-	expect("no answer", 1, "the agent did not answer within 1s", "--room", "demo/good", "--wait", "1s")
+	expect("no answer", 1, "the room's agent did not answer the check within 1s", "--room", "demo/good", "--wait", "1s")
 	good.cmd.Process.Signal(syscall.SIGCONT)
 
 	bad.cmd.Process.Kill()
@@ -89,7 +90,7 @@ func TestBinaries_ServeFlagsReachTheController(t *testing.T) {
 func TestBinaries_APITokenGuardsWritingRequests(t *testing.T) {
 	agentBin, ctlBin := binaries(t)
 	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir(), "--api-token", "s3cret")
+	start(t, ctlBin, "serve", "--http", httpAddr, "--mqtt-listen", mqttAddr, "--data", t.TempDir(), "--api-token", "s3cret", "--standard", "testdata/host-only.yaml")
 	start(t, agentBin, "run", "--only", "host", "--broker", "mqtt://"+mqttAddr, "--site", "demo", "--room", "r", "--interval", "1h", "--standard", "testdata/lenient.yaml")
 	waitHTTPState(t, httpAddr, "demo", "r", "ready", 15*time.Second)
 	post := func(token string) int {

@@ -23,16 +23,47 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/internal/boltfile"
 )
 
-// Alert is one alert as the controller wants it: Key identifies it (one per
-// room and session), Labels and Annotations are what Alertmanager sees.
+// Alert is one alert as the controller wants it: a room not ready for one
+// session. Key identifies it (one per room and session); Labels and
+// Annotations are what Alertmanager sees; the rest is what the alert is
+// about, for webhooks and texts. Build one with For.
 type Alert struct {
-	Key         string
-	Labels      map[string]string
-	Annotations map[string]string
+	Key         string            `json:"key"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	Site        string            `json:"site,omitempty"`
+	Room        string            `json:"room,omitempty"`
+	Session     Session           `json:"session"`
+	Causes      []readiness.Cause `json:"causes,omitempty"`
+	// Fingerprint identifies the causes (readiness.Fingerprint): a firing
+	// alert changes only when it does, not when a figure moves.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// FailedAt is when the newest evidence of the failure was taken: a
+	// recovery must be measured after it.
+	FailedAt time.Time `json:"failed_at,omitzero"`
 }
+
+// End says why an alert stopped firing. To Alertmanager every end is a
+// resolve (endsAt); webhooks and the annotation end_reason tell them apart.
+type End string
+
+const (
+	Resolved    End = "resolved"    // a report measured after the failure passes
+	Ended       End = "ended"       // the session is over and the room was still not ready
+	Cancelled   End = "cancelled"   // the session was deleted, or cancelled in its calendar
+	Rescheduled End = "rescheduled" // the session moved out of the alert's window
+)
+
+// Events of an alert, as webhooks receive them: firing, changed, then one
+// of the ends.
+const (
+	EventFiring  = "firing"
+	EventChanged = "changed"
+)
 
 // Defaults of a Manager.
 const (
@@ -56,6 +87,7 @@ type Manager struct {
 	webhooks []string
 	client   *http.Client
 	log      *slog.Logger
+	now      func() time.Time
 	db       *bolt.DB // firing alerts and the webhook outbox; nil without a data directory
 	outbox   *outbox
 
@@ -76,6 +108,7 @@ type Options struct {
 	// DataDir holds alerts.db: the firing alerts (so a restart neither
 	// repeats nor forgets them) and the webhook outbox. Required for webhooks.
 	DataDir string
+	Now     func() time.Time // the clock; time.Now when nil
 	Log     *slog.Logger
 }
 
@@ -99,8 +132,11 @@ func New(opts Options, reg prometheus.Registerer) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	m := &Manager{
-		urls: opts.Alertmanagers, webhooks: opts.Webhooks, client: &http.Client{Timeout: sendTimeout}, log: log,
+		urls: opts.Alertmanagers, webhooks: opts.Webhooks, client: &http.Client{Timeout: sendTimeout}, log: log, now: opts.Now,
 		alerts: map[string]*state{}, kick: make(chan struct{}, 1),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_alert_deliveries_failed_total",
@@ -181,7 +217,7 @@ func (m *Manager) open(dir string) error {
 		return fmt.Errorf("load alert store: %w", err)
 	}
 	m.db = db
-	m.outbox = &outbox{db: db, client: m.client, log: m.log, failed: m.failed, sent: m.sent, names: m.names, wake: make(chan struct{}, 1)}
+	m.outbox = &outbox{db: db, client: m.client, log: m.log, now: m.now, failed: m.failed, sent: m.sent, names: m.names, wake: make(chan struct{}, 1)}
 	return nil
 }
 
@@ -199,7 +235,7 @@ func (m *Manager) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		m.Deliver(ctx, time.Now())
+		m.Deliver(ctx, m.now())
 		select {
 		case <-ctx.Done():
 			wg.Wait()
@@ -218,14 +254,15 @@ func (m *Manager) Close() error {
 	return m.db.Close()
 }
 
-// record persists a transition and queues its webhook messages. Callers hold m.mu.
-func (m *Manager) record(key string, s *state, status string) {
+// record persists a transition (an event: firing, changed, or an End) and
+// queues its webhook messages. Callers hold m.mu.
+func (m *Manager) record(key string, s *state, event string) {
 	if m.db == nil {
 		return
 	}
 	err := m.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketFiring)
-		if status == "resolved" {
+		if !s.endsAt.IsZero() {
 			return b.Delete([]byte(key))
 		}
 		v, err := json.Marshal(storedAlert{Alert: s.alert, StartsAt: s.startsAt})
@@ -240,9 +277,7 @@ func (m *Manager) record(key string, s *state, status string) {
 	if len(m.webhooks) == 0 {
 		return
 	}
-	msg := Message{Status: status, Key: key, Labels: s.alert.Labels, Annotations: s.alert.Annotations,
-		StartsAt: s.startsAt, EndsAt: s.endsAt, Text: text(status, s.alert)}
-	if err := m.outbox.enqueue(m.webhooks, msg); err != nil {
+	if err := m.outbox.enqueue(m.webhooks, message(event, s)); err != nil {
 		m.log.Error("could not queue a webhook message", "alert", key, "err", err)
 	}
 }
@@ -260,10 +295,23 @@ func (m *Manager) Firing() []Alert {
 	return out
 }
 
-// Sync makes the firing set the desired one: new alerts fire, changed ones
-// are updated, missing ones resolve. Delivery happens in Run (or Deliver),
-// so a slow Alertmanager never holds up the caller.
-func (m *Manager) Sync(ctx context.Context, desired []Alert, now time.Time) {
+// Get returns the alert firing under key, if one is.
+func (m *Manager) Get(key string) (Alert, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.alerts[key]
+	if !ok || !s.endsAt.IsZero() {
+		return Alert{}, false
+	}
+	return s.alert, true
+}
+
+// Sync makes the firing set the desired one: new alerts fire; a firing
+// alert whose causes changed (its Fingerprint) is updated, one whose causes
+// did not is left exactly as it is; the others end, each with its reason
+// in ends (Resolved when it has none). Delivery happens in Run (or
+// Deliver), so a slow Alertmanager never holds up the caller.
+func (m *Manager) Sync(ctx context.Context, desired []Alert, ends map[string]End, now time.Time) {
 	m.mu.Lock()
 	want := map[string]Alert{}
 	for _, a := range desired {
@@ -276,16 +324,27 @@ func (m *Manager) Sync(ctx context.Context, desired []Alert, now time.Time) {
 			ns := &state{alert: a, startsAt: now, changed: true}
 			m.alerts[key] = ns
 			m.log.Info("alert firing", "alert", key, "summary", a.Annotations["summary"])
-			m.record(key, ns, "firing")
-		case !maps.Equal(s.alert.Annotations, a.Annotations):
+			m.record(key, ns, EventFiring)
+		case s.alert.Fingerprint != a.Fingerprint:
+			if s.alert.FailedAt.After(a.FailedAt) {
+				a.FailedAt = s.alert.FailedAt
+			}
 			s.alert, s.changed = a, true
+			m.log.Info("alert changed", "alert", key, "causes", len(a.Causes))
+			m.record(key, s, EventChanged)
 		}
 	}
 	for key, s := range m.alerts {
 		if _, ok := want[key]; !ok && s.endsAt.IsZero() {
+			end := ends[key]
+			if end == "" {
+				end = Resolved
+			}
+			s.alert.Annotations = maps.Clone(s.alert.Annotations)
+			s.alert.Annotations["end_reason"] = string(end)
 			s.endsAt, s.changed = now, true
-			m.log.Info("alert resolved", "alert", key)
-			m.record(key, s, "resolved")
+			m.log.Info("alert ended", "alert", key, "end", end)
+			m.record(key, s, string(end))
 		}
 	}
 	m.mu.Unlock()

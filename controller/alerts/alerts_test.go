@@ -61,7 +61,7 @@ func TestManager_FiresResendsResolvesAndRetries(t *testing.T) {
 	a := Alert{Key: "s/r/1", Labels: map[string]string{"alertname": "X", "room": "r"}, Annotations: map[string]string{"summary": "not ready"}}
 
 	step := func(desired []Alert, now time.Time) {
-		m.Sync(ctx, desired, now)
+		m.Sync(ctx, desired, nil, now)
 		m.Deliver(ctx, now)
 	}
 	step([]Alert{a}, t0)
@@ -134,9 +134,9 @@ func TestOutbox_KeepsOrderPerReceiverThroughBackoff(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Now()
 	a := Alert{Key: "s/r/1", Labels: map[string]string{"room": "r"}, Annotations: map[string]string{"summary": "x", "summary_id": "y"}}
-	m.Sync(ctx, []Alert{a}, t0)
+	m.Sync(ctx, []Alert{a}, nil, t0)
 	m.outbox.deliver(ctx, t0) // firing fails, backs off 1 s
-	m.Sync(ctx, nil, t0.Add(100*time.Millisecond))
+	m.Sync(ctx, nil, nil, t0.Add(100*time.Millisecond))
 	mu.Lock()
 	fail = false
 	mu.Unlock()

@@ -25,18 +25,6 @@ const (
 	maxBackoff = 5 * time.Minute
 )
 
-// Message is what a webhook receives: one alert firing or resolved, with a
-// readable text in Bahasa Indonesia and English for a chat group.
-type Message struct {
-	Status      string            `json:"status"` // firing or resolved
-	Key         string            `json:"key"`
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
-	StartsAt    time.Time         `json:"starts_at"`
-	EndsAt      time.Time         `json:"ends_at,omitzero"`
-	Text        string            `json:"text"`
-}
-
 // entry is one message waiting for one receiver.
 type entry struct {
 	Receiver    string          `json:"receiver"`
@@ -52,6 +40,7 @@ type outbox struct {
 	db     *bolt.DB
 	client *http.Client
 	log    *slog.Logger
+	now    func() time.Time
 	failed *prometheus.CounterVec
 	sent   *prometheus.CounterVec
 	names  map[string]string // receiver URL -> name for metrics and logs
@@ -109,7 +98,7 @@ func (o *outbox) run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		o.deliver(ctx, time.Now())
+		o.deliver(ctx, o.now())
 		select {
 		case <-ctx.Done():
 			return
@@ -183,13 +172,4 @@ func (o *outbox) deliver(ctx context.Context, now time.Time) {
 
 func (o *outbox) post(ctx context.Context, url string, payload []byte) error {
 	return postJSON(ctx, o.client, url, payload)
-}
-
-// text is the chat message of an alert event, Indonesian first.
-func text(status string, a Alert) string {
-	if status == "resolved" {
-		return fmt.Sprintf("✅ SELESAI: %s — masalah teratasi atau rapat sudah berakhir.\n✅ RESOLVED: %s — fixed, or the session is over.",
-			a.Annotations["summary_id"], a.Annotations["summary"])
-	}
-	return fmt.Sprintf("⚠️ %s.\n⚠️ %s.\n%s", a.Annotations["summary_id"], a.Annotations["summary"], a.Annotations["description"])
 }

@@ -19,10 +19,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/agents"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/history"
+	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 	"github.com/siaprapat/siaprapat/controller/shard"
 )
@@ -33,6 +35,12 @@ type Server struct {
 	History  *history.History // may be nil: no report history
 	Commands *commands.Dispatcher
 	Sessions *sessions.Store
+	// Zones gives each room's time zone (times in causes are shown in it)
+	// and sets it for rooms the rooms file does not; may be nil (WIB).
+	Zones Zones
+	// Standard is the controller's standard: the limits causes quote.
+	Standard *standard.Standard
+	Now      func() time.Time // the clock; time.Now when nil
 	// Shard is the sites this controller owns; rooms of other sites get
 	// 421 Misdirected Request. nil owns every site.
 	Shard *shard.Set
@@ -58,6 +66,18 @@ type Server struct {
 	Log   *slog.Logger
 }
 
+// Zones gives and sets rooms' time zones.
+type Zones interface {
+	// Zone is the room's zone and where it comes from: rooms_file, api or default.
+	Zone(site, room string) (*time.Location, string)
+	// SetZone sets the room's zone ("" clears it); ErrZoneFromFile when
+	// the rooms file sets it.
+	SetZone(site, room, zone string) error
+}
+
+// ErrZoneFromFile says a room's zone is the rooms file's to set.
+var ErrZoneFromFile = errors.New("the room's zone comes from the rooms file")
+
 // Enroller enrols the agent of a room (making its credentials) and revokes it.
 type Enroller interface {
 	Enrol(site, room string) (agents.Agent, string, error)
@@ -67,6 +87,9 @@ type Enroller interface {
 
 // Handler returns the HTTP routes.
 func (s *Server) Handler() http.Handler {
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.index)
 	metrics := s.Metrics
@@ -85,6 +108,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/rooms", s.reader(s.listRooms))
 	mux.HandleFunc("GET /api/v1/rooms/{site}/{room}", s.reader(s.getRoom))
 	mux.HandleFunc("GET /api/v1/rooms/{site}/{room}/reports", s.reader(s.listReports))
+	mux.HandleFunc("GET /api/v1/rooms/{site}/{room}/zone", s.reader(s.getZone))
+	mux.HandleFunc("PUT /api/v1/rooms/{site}/{room}/zone", s.authorized(s.putZone))
 	mux.HandleFunc("POST /api/v1/rooms/{site}/{room}/checks", s.authorized(s.startCheck))
 	mux.HandleFunc("GET /api/v1/checks/{id}", s.reader(s.getCheck))
 	mux.HandleFunc("POST /api/v1/rooms/{site}/{room}/sessions", s.authorized(s.createSession))
@@ -175,6 +200,7 @@ GET /metrics                      Prometheus metrics
 GET /api/v1/rooms                 every room with its state
 GET /api/v1/rooms/{site}/{room}   one room with its newest report
 GET /api/v1/rooms/{site}/{room}/reports?since=RFC3339[&limit=N]   its report history, oldest first
+GET|PUT /api/v1/rooms/{site}/{room}/zone   the room's time zone: {"zone": "Asia/Makassar"}
 POST /api/v1/rooms/{site}/{room}/checks[?wait=90s]
                                   check a room now (body, optional: {"checks": ["host"], "timeout": "2m"})
 GET /api/v1/checks/{id}           a check's status and verdict
@@ -196,52 +222,53 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintln(w, "ready")
 }
 
-// Problem is a rule that did not pass.
-type Problem struct {
-	Check   string         `json:"check"`
-	Target  string         `json:"target"`
-	Rule    string         `json:"rule"`
-	Verdict report.Verdict `json:"verdict"`
-	Reason  string         `json:"reason,omitempty"`
-}
-
-// RoomSummary is a room in the list.
+// RoomSummary is a room in the list. Problems are why it is not ready or
+// only degraded (readiness.Cause: the same causes alerts, checks and
+// /metrics show); an empty list for a ready room.
 type RoomSummary struct {
-	Site         string      `json:"site"`
-	Room         string      `json:"room"`
-	State        fleet.State `json:"state"`
-	Since        time.Time   `json:"since"`
-	AgentStatus  string      `json:"agent_status,omitempty"`
-	LastReportAt *time.Time  `json:"last_report_at,omitempty"`
-	Problems     []Problem   `json:"problems,omitempty"`
+	Site         string            `json:"site"`
+	Room         string            `json:"room"`
+	State        fleet.State       `json:"state"`
+	Since        time.Time         `json:"since"`
+	AgentStatus  string            `json:"agent_status,omitempty"`
+	LastReportAt *time.Time        `json:"last_report_at,omitempty"`
+	Problems     []readiness.Cause `json:"problems"`
 }
 
 // RoomDetail is one room with its newest report.
 type RoomDetail struct {
 	RoomSummary
+	Zone       string         `json:"zone"` // the IANA zone its times are shown in
 	StatusAt   *time.Time     `json:"status_at,omitempty"`
 	ReceivedAt *time.Time     `json:"received_at,omitempty"`
 	FirstSeen  time.Time      `json:"first_seen"`
 	Report     *report.Report `json:"report,omitempty"`
 }
 
-func summary(v fleet.View) RoomSummary {
-	s := RoomSummary{Site: v.Site, Room: v.Room.Room, State: v.State, Since: v.Since, AgentStatus: v.AgentStatus}
+// context is what causes' words need for a room, as of now.
+func (s *Server) context(site, room string) readiness.Context {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	at := readiness.Context{Standard: s.Standard, Now: now()}
+	if s.Zones != nil {
+		at.Loc, _ = s.Zones.Zone(site, room)
+	}
+	return at
+}
+
+func (s *Server) summary(v fleet.View) RoomSummary {
+	out := RoomSummary{Site: v.Site, Room: v.Room.Room, State: v.State, Since: v.Since, AgentStatus: v.AgentStatus,
+		Problems: readiness.OfRoom(&v, time.Time{}, s.context(v.Site, v.Room.Room))}
+	if out.Problems == nil {
+		out.Problems = []readiness.Cause{}
+	}
 	if v.Report != nil {
 		t := v.Report.MeasuredAt
-		s.LastReportAt = &t
-		for _, c := range v.Report.Checks {
-			if c.Verdict == report.Error && len(c.Rules) == 0 {
-				s.Problems = append(s.Problems, Problem{Check: c.Check, Target: c.Target, Verdict: c.Verdict, Reason: c.Reason})
-			}
-			for _, r := range c.Rules {
-				if r.Verdict == report.Warn || r.Verdict == report.Fail || r.Verdict == report.Error {
-					s.Problems = append(s.Problems, Problem{Check: c.Check, Target: c.Target, Rule: r.Rule, Verdict: r.Verdict, Reason: r.Reason})
-				}
-			}
-		}
+		out.LastReportAt = &t
 	}
-	return s
+	return out
 }
 
 func (s *Server) listRooms(w http.ResponseWriter, _ *http.Request) {
@@ -251,9 +278,19 @@ func (s *Server) listRooms(w http.ResponseWriter, _ *http.Request) {
 		Rooms            []RoomSummary `json:"rooms"`
 	}{s.Fleet.Freshness().Seconds(), make([]RoomSummary, 0, len(views))}
 	for _, v := range views {
-		out.Rooms = append(out.Rooms, summary(v))
+		out.Rooms = append(out.Rooms, s.summary(v))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// unknownRoom answers 404 for a room the fleet does not know, saying when
+// its agent was removed if it was.
+func (s *Server) unknownRoom(w http.ResponseWriter, site, room string) {
+	if at := s.Fleet.RemovedAt(site, room); !at.IsZero() {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("room %s/%s is not known: its agent was removed at %s", site, room, at.UTC().Format(time.RFC3339)))
+		return
+	}
+	writeError(w, http.StatusNotFound, fmt.Sprintf("room %s/%s is not known: no agent has reported for it", site, room))
 }
 
 // roomPath reads the room of a /rooms/{site}/{room}/ path, answering 400
@@ -280,10 +317,13 @@ func (s *Server) getRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	v, ok := s.Fleet.Get(site, room)
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("room %s/%s is not known: no agent has reported for it", site, room))
+		s.unknownRoom(w, site, room)
 		return
 	}
-	d := RoomDetail{RoomSummary: summary(v), FirstSeen: v.FirstSeen, Report: v.Report}
+	d := RoomDetail{RoomSummary: s.summary(v), Zone: s.context(site, room).Loc.String(), FirstSeen: v.FirstSeen, Report: v.Report}
+	if s.Zones == nil {
+		d.Zone = readiness.Location.String()
+	}
 	if !v.StatusAt.IsZero() {
 		t := v.StatusAt
 		d.StatusAt = &t
@@ -315,7 +355,7 @@ func (s *Server) listReports(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, ok := s.Fleet.Get(site, room); !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("room %s/%s is not known: no agent has reported for it", site, room))
+		s.unknownRoom(w, site, room)
 		return
 	}
 	q := r.URL.Query()
@@ -421,7 +461,7 @@ func (s *Server) startCheck(w http.ResponseWriter, r *http.Request) {
 		c, _ = s.Commands.Wait(ctx, c.ID)
 		cancel()
 	}
-	writeCheck(w, c)
+	s.writeCheck(w, c)
 }
 
 func (s *Server) getCheck(w http.ResponseWriter, r *http.Request) {
@@ -430,15 +470,76 @@ func (s *Server) getCheck(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no check %q (finished checks are kept for a while, not for ever)", r.PathValue("id")))
 		return
 	}
-	writeCheck(w, c)
+	s.writeCheck(w, c)
 }
 
-func writeCheck(w http.ResponseWriter, c commands.Check) {
+// CheckResult is a check as the API answers it: the check, and why it found
+// the room not ready or degraded (readiness.Cause; empty while pending and
+// for a ready room).
+type CheckResult struct {
+	commands.Check
+	Causes []readiness.Cause `json:"causes"`
+}
+
+func (s *Server) writeCheck(w http.ResponseWriter, c commands.Check) {
 	code := http.StatusOK
 	if c.Status == commands.Pending {
 		code = http.StatusAccepted
 	}
-	writeJSON(w, code, c)
+	out := CheckResult{Check: c, Causes: readiness.OfCommand(c, s.context(c.Site, c.Room))}
+	if out.Causes == nil {
+		out.Causes = []readiness.Cause{}
+	}
+	writeJSON(w, code, out)
+}
+
+// zoneBody is a room's time zone, as the API takes and gives it.
+type zoneBody struct {
+	Zone   string `json:"zone"`             // an IANA name: Asia/Jakarta, Asia/Makassar, Asia/Jayapura
+	Source string `json:"source,omitempty"` // rooms_file, api or default
+}
+
+func (s *Server) getZone(w http.ResponseWriter, r *http.Request) {
+	site, room, ok := s.roomPath(w, r)
+	if !ok {
+		return
+	}
+	if s.Zones == nil {
+		writeJSON(w, http.StatusOK, zoneBody{Zone: readiness.Location.String(), Source: "default"})
+		return
+	}
+	loc, source := s.Zones.Zone(site, room)
+	writeJSON(w, http.StatusOK, zoneBody{Zone: loc.String(), Source: source})
+}
+
+// putZone sets the zone of a room the rooms file gives none (a room only
+// the API knows): its meetings' times are shown in it.
+func (s *Server) putZone(w http.ResponseWriter, r *http.Request) {
+	site, room, ok := s.roomPath(w, r)
+	if !ok {
+		return
+	}
+	if s.Zones == nil {
+		writeError(w, http.StatusNotFound, "this controller keeps no room zones")
+		return
+	}
+	var b zoneBody
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&b); err != nil {
+		writeError(w, http.StatusBadRequest, "request body: "+err.Error()+`; want {"zone": "Asia/Makassar"} ("" clears it)`)
+		return
+	}
+	switch err := s.Zones.SetZone(site, room, b.Zone); {
+	case errors.Is(err, ErrZoneFromFile):
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	loc, source := s.Zones.Zone(site, room)
+	writeJSON(w, http.StatusOK, zoneBody{Zone: loc.String(), Source: source})
 }
 
 // sessionBody is what a client sends to create or change a session.

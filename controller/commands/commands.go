@@ -94,10 +94,14 @@ type Dispatcher struct {
 	outcomes *prometheus.CounterVec
 }
 
-// New returns a dispatcher publishing through pub, registering its counter on reg.
-func New(pub Publisher, f *fleet.Fleet, reg prometheus.Registerer) (*Dispatcher, error) {
+// New returns a dispatcher publishing through pub, registering its counter
+// on reg; now is the controller's clock (time.Now when nil).
+func New(pub Publisher, f *fleet.Fleet, reg prometheus.Registerer, now func() time.Time) (*Dispatcher, error) {
+	if now == nil {
+		now = time.Now
+	}
 	d := &Dispatcher{
-		pub: pub, fleet: f, now: time.Now, checks: map[string]*Check{}, pending: map[roomKey]int{},
+		pub: pub, fleet: f, now: now, checks: map[string]*Check{}, pending: map[roomKey]int{},
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_check_commands_total",
 			Help: "Check commands sent to agents, by outcome (ready, degraded, not_ready, failed, timeout, offline).",

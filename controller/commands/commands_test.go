@@ -40,7 +40,7 @@ func setup(t *testing.T) (*Dispatcher, *fakePub, *fleet.Fleet) {
 	f.ApplyStatus("s", "up", report.StatusOnline, time.Now())
 	f.ApplyStatus("s", "down", report.StatusOffline, time.Now())
 	pub := &fakePub{}
-	d, err := New(pub, f, prometheus.NewPedanticRegistry())
+	d, err := New(pub, f, prometheus.NewPedanticRegistry(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,17 +51,18 @@ func BenchmarkHandle(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			topics, payloads := benchPayloads(b, 5000)
-			in, err := New(fleet.New(fleet.Options{Freshness: time.Minute}), nil, prometheus.NewRegistry(), nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+			opts := Options{Fleet: fleet.New(fleet.Options{Freshness: time.Minute})}
 			if withHistory {
 				h, err := history.Open(b.TempDir(), history.Options{})
 				if err != nil {
 					b.Fatal(err)
 				}
 				defer h.Close()
-				in.SetHistory(h)
+				opts.History = h
+			}
+			in, err := New(opts, prometheus.NewRegistry())
+			if err != nil {
+				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(payloads[0])))

@@ -13,8 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/inventory"
+	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/shard"
 )
@@ -36,12 +38,13 @@ type Ingest struct {
 	// report, if any, has been applied to the fleet).
 	Results func(site, room string, res *report.Result)
 
-	fleet   *fleet.Fleet
-	history Recorder      // every report, once per id; may be nil
-	rooms   *rooms.Config // what each room should have; may be nil
-	shard   *shard.Set    // the sites taken; nil: all
-	log     *slog.Logger
-	now     func() time.Time
+	fleet    *fleet.Fleet
+	history  Recorder           // every report, once per id; may be nil
+	rooms    *rooms.Config      // what each room should have; may be nil
+	standard *standard.Standard // the checks a report should have; may be nil
+	shard    *shard.Set         // the sites taken; nil: all
+	log      *slog.Logger
+	now      func() time.Time
 
 	received       prometheus.Counter
 	rejected       *prometheus.CounterVec
@@ -65,22 +68,44 @@ type Recorder interface {
 	AddEncoded(rep *report.Report, encoded []byte) (bool, error)
 }
 
-// SetHistory makes every valid report go to the history first; a report
-// whose id the history already has is a duplicate and changes nothing.
-func (in *Ingest) SetHistory(h Recorder) { in.history = h }
+// Options configure an Ingest.
+type Options struct {
+	Fleet *fleet.Fleet // required
+	// History, when set, takes every valid report first; a report whose id
+	// it already has is a duplicate and changes nothing.
+	History Recorder
+	// Rooms, when set, says what each room should have: reports of those
+	// rooms get the controller's inventory results added before they are
+	// stored.
+	Rooms *rooms.Config
+	// Standard, when set, says which checks a report should have: each it
+	// lacks is added as not checked (readiness.NotChecked), with the
+	// standard's verdict for that.
+	Standard *standard.Standard
+	// Shard, when set, is the sites taken; the others' messages (which
+	// arrive when the shard has a pattern and so subscribes to every site)
+	// are counted as ignored and dropped.
+	Shard *shard.Set
+	Now   func() time.Time // the clock; time.Now when nil
+	Log   *slog.Logger
+}
 
 // New returns an Ingest feeding the fleet, registering its counters on reg.
-// rc, when not nil, says what each room should have: reports of those rooms
-// get the controller's inventory results added before they are stored.
-func New(f *fleet.Fleet, rc *rooms.Config, reg prometheus.Registerer, log *slog.Logger) (*Ingest, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+func New(opts Options, reg prometheus.Registerer) (*Ingest, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	in := &Ingest{
-		fleet: f,
-		rooms: rc,
-		log:   log,
-		now:   time.Now,
+		fleet:    opts.Fleet,
+		history:  opts.History,
+		rooms:    opts.Rooms,
+		standard: opts.Standard,
+		shard:    opts.Shard,
+		log:      opts.Log,
+		now:      opts.Now,
 		received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "siaprapat_reports_received_total",
 			Help: "Report and command result messages received from the broker, valid or not.",
@@ -127,11 +152,6 @@ func New(f *fleet.Fleet, rc *rooms.Config, reg prometheus.Registerer, log *slog.
 func Filters(s *shard.Set) []string {
 	return s.Filters(report.KindStatus, report.KindReport, report.KindResult)
 }
-
-// SetShard makes Ingest take messages of the shard's sites only; the
-// others' (which arrive when the shard has a pattern and so subscribes to
-// every site) are counted as ignored and dropped.
-func (in *Ingest) SetShard(s *shard.Set) { in.shard = s }
 
 // Handle processes one message. It is safe for concurrent use. A report's
 // payload is kept (the history and the fleet store write it as it came):
@@ -204,9 +224,14 @@ func (in *Ingest) applyReport(site, room, topic string, rep *report.Report, enco
 		in.reject(ReasonTopicMismatch, topic, errors.New("report is for "+rep.Site+"/"+rep.Room))
 		return false
 	}
-	if judged := inventory.Judge(in.rooms.For(site, room), rep); len(judged) > 0 {
-		rep.Checks = append(rep.Checks, judged...)
-		rep.Verdict = report.RoomVerdictOf(rep.Checks)
+	added := inventory.Judge(in.rooms.For(site, room), rep)
+	added = append(added, readiness.NotChecked(in.standard, rep)...)
+	rep.Checks = append(rep.Checks, added...)
+	// The room's verdict follows from its checks' problems, the same
+	// readiness gives its causes from, so that its state and its causes
+	// never disagree (whatever the agent concluded).
+	if v := readiness.Verdict(rep); len(added) > 0 || v != rep.Verdict {
+		rep.Verdict = v
 		encoded = nil // no longer what was received
 	}
 	if !in.fleet.Admits(site, room) {

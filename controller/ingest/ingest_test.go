@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,19 +11,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/shard"
 )
 
 func newIngest(t *testing.T) (*Ingest, *fleet.Fleet, *prometheus.Registry) {
 	t.Helper()
-	f := fleet.New(fleet.Options{Freshness: time.Minute})
+	return newIngestWith(t, Options{})
+}
+
+// newIngestWith is newIngest with options (a fleet of its own when none).
+func newIngestWith(t *testing.T, opts Options) (*Ingest, *fleet.Fleet, *prometheus.Registry) {
+	t.Helper()
+	if opts.Fleet == nil {
+		opts.Fleet = fleet.New(fleet.Options{Freshness: time.Minute})
+	}
 	reg := prometheus.NewPedanticRegistry()
-	in, err := New(f, nil, reg, nil)
+	in, err := New(opts, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return in, f, reg
+	return in, opts.Fleet, reg
 }
 
 func payload(t *testing.T, site, room, id string) []byte {
@@ -89,12 +99,7 @@ siaprapat_status_messages_rejected_total 2
 }
 
 func TestIngest_RoomLimitRefusesNewRooms(t *testing.T) {
-	f := fleet.New(fleet.Options{Freshness: time.Minute, MaxRooms: 2})
-	reg := prometheus.NewPedanticRegistry()
-	in, err := New(f, nil, reg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in, f, _ := newIngestWith(t, Options{Fleet: fleet.New(fleet.Options{Freshness: time.Minute, MaxRooms: 2})})
 	for i, room := range []string{"r1", "r2", "r3"} {
 		in.Handle(report.Topic("s", room, report.KindReport), payload(t, "s", room, fmt.Sprint(i)))
 	}
@@ -126,9 +131,8 @@ func (r *recorded) AddEncoded(rep *report.Report, encoded []byte) (bool, error) 
 // it came off the wire; the report in a command's result, which is not a
 // message of its own, is encoded by the history.
 func TestIngest_HistoryGetsReportAsReceived(t *testing.T) {
-	in, _, _ := newIngest(t)
 	rec := &recorded{}
-	in.SetHistory(rec)
+	in, _, _ := newIngestWith(t, Options{History: rec})
 	p := payload(t, "kalbar", "r1", "a")
 	in.Handle(report.Topic("kalbar", "r1", report.KindReport), p)
 	res, err := (&report.Result{Schema: report.ResultSchema, CommandID: "c1", Report: &report.Report{
@@ -143,12 +147,11 @@ func TestIngest_HistoryGetsReportAsReceived(t *testing.T) {
 }
 
 func TestIngest_ShardTakesItsOwnSitesOnly(t *testing.T) {
-	in, f, _ := newIngest(t)
 	sh, err := shard.Parse("kalbar-*")
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.SetShard(sh)
+	in, f, _ := newIngestWith(t, Options{Shard: sh})
 	for _, site := range []string{"kalbar-pontianak", "kalteng", "kalbar"} {
 		in.Handle(report.Topic(site, "r1", report.KindStatus), []byte("online"))
 		in.Handle(report.Topic(site, "r1", report.KindReport), payload(t, site, "r1", site+"-a"))
@@ -164,5 +167,36 @@ func TestIngest_ShardTakesItsOwnSitesOnly(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(in.received); got != 1 {
 		t.Errorf("received = %v, want 1: other shards' reports are not this controller's to count", got)
+	}
+}
+
+// TestIngest_ChecksTheStandardExpectsButTheReportLacksAreNotChecked: an
+// agent run with --only network is never silently ready; the standard's
+// not_checked verdict (warn by default) says what the room is.
+func TestIngest_ChecksTheStandardExpectsButTheReportLacksAreNotChecked(t *testing.T) {
+	std, err := standard.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, f, _ := newIngestWith(t, Options{Standard: std})
+	rep := &report.Report{Schema: report.Schema, ID: "a", Site: "s", Room: "r", MeasuredAt: time.Now().UTC(), Verdict: report.Ready,
+		Checks: []report.CheckResult{{Check: "network", Target: "probe", Verdict: report.Pass}}}
+	p, err := rep.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Handle(report.Topic("s", "r", report.KindReport), p)
+	v, _ := f.Get("s", "r")
+	if v.State != fleet.Degraded {
+		t.Errorf("state %s, want degraded", v.State)
+	}
+	var got []string
+	for _, c := range v.Report.Checks {
+		if c.Code == report.CodeNotChecked {
+			got = append(got, c.Check+" "+string(c.Verdict))
+		}
+	}
+	if want := []string{"camera warn", "audio warn", "host warn", "peripherals warn"}; !slices.Equal(got, want) {
+		t.Errorf("not checked: %v, want %v", got, want)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/controller/readiness"
 )
 
 // kind says which part of a room's state a family shows.
@@ -83,7 +84,7 @@ func New(f *fleet.Fleet) *Collector {
 			help:   "The agent of the room's newest report: its version and the standard it judged by.",
 			labels: with("agent_version", "standard")},
 		{kind: kindRuleProblem, name: "siaprapat_room_rule_problem",
-			help:   "One series per rule of the standard that did not pass in the room's newest report, with its verdict (warn, fail, error). Absent for offline and unknown rooms.",
+			help:   "One series per cause in the room's newest report, with its verdict (warn, fail, error): a rule of the standard that did not pass, or a check that failed, errored or was not checked without a rule to say so (then rule is the check's name; the API gives the reason). Absent for offline and unknown rooms.",
 			labels: with("check", "target", "rule", "verdict")},
 		{kind: kindCheckTook, name: "siaprapat_room_check_duration_seconds",
 			help: "How long each check of the room's newest report took.", labels: with("check", "target")},
@@ -193,6 +194,9 @@ func (f *family) each(v *fleet.View, labels []string, emit func(float64, []strin
 	case kindDevice, kindFirmwareOK:
 		f.devices(rep.Peripherals, labels, emit)
 		return
+	case kindRuleProblem:
+		problems(rep, labels, emit)
+		return
 	}
 	for i := range rep.Checks {
 		cr := &rep.Checks[i]
@@ -203,14 +207,6 @@ func (f *family) each(v *fleet.View, labels []string, emit func(float64, []strin
 		case kindCheckTook:
 			labels[2], labels[3] = cr.Check, cr.Target
 			emit(cr.DurationSeconds, labels)
-		case kindRuleProblem:
-			labels[2], labels[3] = cr.Check, cr.Target
-			for j, rr := range cr.Rules {
-				if (rr.Verdict == report.Warn || rr.Verdict == report.Fail || rr.Verdict == report.Error) && !repeatedRule(cr.Rules, j) {
-					labels[4], labels[5] = rr.Rule, string(rr.Verdict)
-					emit(1, labels)
-				}
-			}
 		case kindMeasurement:
 			// A measurement not in the catalogue is kept in the report, not exported.
 			if val, ok := cr.Measurements[f.measurement]; ok {
@@ -218,6 +214,28 @@ func (f *family) each(v *fleet.View, labels []string, emit func(float64, []strin
 				emit(val*f.scale, labels)
 			}
 		}
+	}
+}
+
+// problems renders the causes in a report (readiness.Problems), one series
+// each: a rule that did not pass by its name, a check that decided its
+// verdict itself by the check's name. A check, target and rule seen before
+// would be a duplicate series: only the first counts.
+func problems(rep *report.Report, labels []string, emit func(float64, []string)) {
+	type series struct{ check, target, rule string }
+	var seen []series
+	for c, r := range readiness.Problems(rep) {
+		s := series{c.Check, c.Target, c.Check}
+		verdict := c.Verdict
+		if r != nil {
+			s.rule, verdict = r.Rule, r.Verdict
+		}
+		if slices.Contains(seen, s) {
+			continue
+		}
+		seen = append(seen, s)
+		labels[2], labels[3], labels[4], labels[5] = s.check, s.target, s.rule, string(verdict)
+		emit(1, labels)
 	}
 }
 
@@ -247,16 +265,6 @@ func (f *family) devices(devices []report.Peripheral, labels []string, emit func
 func repeatedTarget(checks []report.CheckResult, i int) bool {
 	for j := range i {
 		if checks[j].Check == checks[i].Check && checks[j].Target == checks[i].Target {
-			return true
-		}
-	}
-	return false
-}
-
-// repeatedRule reports whether a rule before i has the same name.
-func repeatedRule(rules []report.RuleResult, i int) bool {
-	for j := range i {
-		if rules[j].Rule == rules[i].Rule {
 			return true
 		}
 	}

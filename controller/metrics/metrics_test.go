@@ -49,7 +49,7 @@ siaprapat_host_nic_errors_total{room="r1",site="kalbar",target="pc-1"} 3
 # HELP siaprapat_room_last_report_timestamp_seconds Unix time the room's newest report was measured.
 # TYPE siaprapat_room_last_report_timestamp_seconds gauge
 siaprapat_room_last_report_timestamp_seconds{room="r1",site="kalbar"} 1.7954208e+09
-# HELP siaprapat_room_rule_problem One series per rule of the standard that did not pass in the room's newest report, with its verdict (warn, fail, error). Absent for offline and unknown rooms.
+# HELP siaprapat_room_rule_problem One series per cause in the room's newest report, with its verdict (warn, fail, error): a rule of the standard that did not pass, or a check that failed, errored or was not checked without a rule to say so (then rule is the check's name; the API gives the reason). Absent for offline and unknown rooms.
 # TYPE siaprapat_room_rule_problem gauge
 siaprapat_room_rule_problem{check="host",room="r1",rule="host_cpu",site="kalbar",target="pc-1",verdict="fail"} 1
 # HELP siaprapat_room_state Readiness of the room, as a state set: 1 for its current state (ready, degraded, not_ready, offline, unknown), 0 for the others.
@@ -69,6 +69,45 @@ siaprapat_room_state{room="r2",site="kalbar",state="unknown"} 0
 		"siaprapat_room_state", "siaprapat_room_last_report_timestamp_seconds", "siaprapat_room_rule_problem",
 		"siaprapat_host_cpu_used_ratio", "siaprapat_host_nic_errors_total"); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestCollector_ChecksWithoutRulesAreProblemsToo: a room with no camera,
+// no sound server and no network check has a series for each, named by its
+// check, beside the rule that failed.
+func TestCollector_ChecksWithoutRulesAreProblemsToo(t *testing.T) {
+	now := t0.Add(10 * time.Second)
+	f := fleet.New(fleet.Options{Freshness: time.Minute, Now: func() time.Time { return now }})
+	obs := 0.95
+	f.ApplyReport(&report.Report{
+		Schema: report.Schema, ID: "1", Site: "kalbar", Room: "aula", MeasuredAt: t0, Verdict: report.NotReady,
+		Checks: []report.CheckResult{
+			{Check: "camera", Target: "camera", Verdict: report.Fail, Reason: "no camera found", Code: report.CodeNoDevice},
+			{Check: "audio", Target: "microphone", Verdict: report.Error, Reason: "no sound server: connection refused", Code: report.CodeNoSoundServer},
+			{Check: "host", Target: "pc-1", Verdict: report.Fail, Rules: []report.RuleResult{{Rule: "host_cpu", Verdict: report.Fail, Observed: &obs}}},
+			{Check: "network", Target: "network", Verdict: report.Warn, Code: report.CodeNotChecked},
+			{Check: "peripherals", Target: "usb", Verdict: report.Skipped, Reason: "this machine has no USB bus"},
+		},
+	}, t0)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(f))
+	want := `
+# HELP siaprapat_room_rule_problem One series per cause in the room's newest report, with its verdict (warn, fail, error): a rule of the standard that did not pass, or a check that failed, errored or was not checked without a rule to say so (then rule is the check's name; the API gives the reason). Absent for offline and unknown rooms.
+# TYPE siaprapat_room_rule_problem gauge
+siaprapat_room_rule_problem{check="audio",room="aula",rule="audio",site="kalbar",target="microphone",verdict="error"} 1
+siaprapat_room_rule_problem{check="camera",room="aula",rule="camera",site="kalbar",target="camera",verdict="fail"} 1
+siaprapat_room_rule_problem{check="host",room="aula",rule="host_cpu",site="kalbar",target="pc-1",verdict="fail"} 1
+siaprapat_room_rule_problem{check="network",room="aula",rule="network",site="kalbar",target="network",verdict="warn"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "siaprapat_room_rule_problem"); err != nil {
+		t.Error(err)
+	}
+	var b strings.Builder
+	if err := New(f).WriteText(&b, map[string]bool{"siaprapat_room_rule_problem": true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `siaprapat_room_rule_problem{check="camera",room="aula",rule="camera",site="kalbar",target="camera",verdict="fail"} 1`) {
+		t.Errorf("the scrape path lacks the camera:\n%s", b.String())
 	}
 }
 

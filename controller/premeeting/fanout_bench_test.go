@@ -54,7 +54,7 @@ func BenchmarkFanOut(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				pub := &brokerPub{delay: 100 * time.Microsecond}
-				d, err := commands.New(pub, f, prometheus.NewRegistry())
+				d, err := commands.New(pub, f, prometheus.NewRegistry(), nil)
 				if err != nil {
 					b.Fatal(err)
 				}

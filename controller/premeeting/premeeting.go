@@ -1,8 +1,11 @@
 // Package premeeting prepares rooms for their meetings: at each lead time
 // before a session it has the room's agent check the room, and from the first
 // lead time until the session ends it watches the room's readiness, raising
-// an alert (through package alerts) while the room is not ready and
-// resolving it when the room is ready again or the session is over.
+// an alert (through package alerts) while the room is not ready. The alert
+// is calm: it changes only when its causes do, an agent away for less than
+// a grace period changes nothing, and it resolves only on a report measured
+// after the failure that passes; a session that ends, is cancelled or moves
+// ends its alert saying so.
 package premeeting
 
 import (
@@ -18,15 +21,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 )
 
 // DefaultLeadTimes are when rooms are checked before a session.
 var DefaultLeadTimes = []time.Duration{30 * time.Minute, 10 * time.Minute}
+
+// DefaultOfflineGrace is how long an agent may be away (a restart, a
+// package upgrade) before its room counts as offline for its meetings.
+const DefaultOfflineGrace = 2 * time.Minute
 
 // Options configure a Planner.
 type Options struct {
@@ -40,7 +49,18 @@ type Options struct {
 	// Sending is how many checks are sent at once, each waiting for the
 	// broker's acknowledgement; default DefaultSending.
 	Sending int
-	Log     *slog.Logger
+	// OfflineGrace is how long an agent may be offline before its room
+	// counts as offline for a session: within it the room is judged by its
+	// newest report. Default DefaultOfflineGrace; negative: none.
+	OfflineGrace time.Duration
+	// Standard is the controller's standard: the limits the causes' words
+	// quote. May be nil.
+	Standard *standard.Standard
+	// Zone is a room's time zone, for the times alerts show; nil, or a nil
+	// answer, means WIB.
+	Zone func(site, room string) *time.Location
+	Now  func() time.Time // the clock Run steps by; time.Now when nil
+	Log  *slog.Logger
 }
 
 // DefaultSending is how many checks the planner sends at once. A send waits
@@ -61,6 +81,7 @@ type Planner struct {
 	startedN  *prometheus.CounterVec
 	triggered map[string]bool   // session id + lead time: check sent
 	lastCheck map[string]string // session id -> id of its latest pre-meeting check
+	resent    map[string]bool   // ids of checks that found the agent offline and were sent again
 	next      map[string]upcoming
 }
 
@@ -89,8 +110,14 @@ func New(opts Options, s *sessions.Store, f *fleet.Fleet, d *commands.Dispatcher
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	if opts.OfflineGrace == 0 {
+		opts.OfflineGrace = DefaultOfflineGrace
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	return &Planner{opts: opts, sessions: s, fleet: f, commands: d, alerts: a,
-		started: map[string]bool{}, triggered: map[string]bool{}, lastCheck: map[string]string{}, next: map[string]upcoming{},
+		started: map[string]bool{}, triggered: map[string]bool{}, lastCheck: map[string]string{}, resent: map[string]bool{}, next: map[string]upcoming{},
 		startedN: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_sessions_started_total",
 			Help: "Sessions that started, by site and by whether their room was ready (true/false) at the start: the share a province reports.",
@@ -102,7 +129,7 @@ func (p *Planner) Run(ctx context.Context) {
 	t := time.NewTicker(p.opts.Tick)
 	defer t.Stop()
 	for {
-		p.Step(ctx, time.Now())
+		p.Step(ctx, p.opts.Now())
 		select {
 		case <-ctx.Done():
 			return
@@ -148,26 +175,36 @@ func (p *Planner) Step(ctx context.Context, now time.Time) {
 	for _, s := range list {
 		due = append(due, p.due(s, now)...)
 	}
+	due = append(due, p.again(list, now)...)
 	p.send(due)
 	var desired []alerts.Alert
 	next := map[string]upcoming{}
 	for _, s := range list {
-		ready, problems := p.readiness(s)
-		p.countStart(s, now, ready)
+		a := p.assess(s, now)
+		p.countStart(s, now, a.ready)
 		key := s.Site + "/" + s.Room
 		if n, ok := next[key]; !ok || s.Start.Before(n.start) {
-			next[key] = upcoming{start: s.Start, ready: ready}
+			next[key] = upcoming{start: s.Start, ready: a.ready}
 		}
-		if !ready && !now.Before(s.Start.Add(-p.leadTimes(s.Site, s.Room)[0])) {
-			desired = append(desired, alertFor(s, problems))
+		if now.Before(s.Start.Add(-p.leadTimes(s.Site, s.Room)[0])) || p.alerts == nil {
+			continue
+		}
+		alert := alerts.For(s, p.zone(s.Site, s.Room), a.blocking, a.failedAt)
+		firing, isFiring := p.alerts.Get(alert.Key)
+		switch {
+		case !a.ready:
+			desired = append(desired, alert)
+		case isFiring && !a.recovered(firing.FailedAt):
+			// Ready by a report no newer than the failure (the one read
+			// again when an agent comes back): not a recovery yet.
+			desired = append(desired, firing)
 		}
 	}
 	// Rooms with a later session still show their next start.
 	for _, s := range p.owned(p.sessions.List(sessions.Filter{From: now})) {
 		key := s.Site + "/" + s.Room
 		if _, ok := next[key]; !ok && s.Start.After(now) {
-			ready, _ := p.readiness(s)
-			next[key] = upcoming{start: s.Start, ready: ready}
+			next[key] = upcoming{start: s.Start, ready: p.assess(s, now).ready}
 		}
 	}
 	p.mu.Lock()
@@ -192,10 +229,57 @@ func (p *Planner) Step(ctx context.Context, now time.Time) {
 			delete(p.triggered, key)
 		}
 	}
+	live := map[string]bool{}
+	for _, id := range p.lastCheck {
+		live[id] = true
+	}
+	for id := range p.resent {
+		if !live[id] {
+			delete(p.resent, id)
+		}
+	}
 	p.mu.Unlock()
 	if p.alerts != nil {
-		p.alerts.Sync(ctx, desired, now)
+		p.alerts.Sync(ctx, desired, p.ends(desired, now), now)
 	}
+}
+
+// ends says, for each firing alert of this planner's sites that is not
+// desired any more, why it ends: its session was deleted or cancelled, is
+// over, or moved out of the alert's window; else the room recovered.
+func (p *Planner) ends(desired []alerts.Alert, now time.Time) map[string]alerts.End {
+	keep := map[string]bool{}
+	for _, a := range desired {
+		keep[a.Key] = true
+	}
+	out := map[string]alerts.End{}
+	for _, a := range p.alerts.Firing() {
+		if keep[a.Key] || (p.opts.Owns != nil && !p.opts.Owns(a.Labels["site"])) {
+			continue
+		}
+		s, ok := p.sessions.Get(a.Labels["session"])
+		switch {
+		case !ok:
+			out[a.Key] = alerts.Cancelled
+		case !now.Before(s.End):
+			out[a.Key] = alerts.Ended
+		case now.Before(s.Start.Add(-p.leadTimes(s.Site, s.Room)[0])):
+			out[a.Key] = alerts.Rescheduled
+		default:
+			out[a.Key] = alerts.Resolved
+		}
+	}
+	return out
+}
+
+// zone is the room's time zone for alert texts.
+func (p *Planner) zone(site, room string) *time.Location {
+	if p.opts.Zone != nil {
+		if l := p.opts.Zone(site, room); l != nil {
+			return l
+		}
+	}
+	return readiness.Location
 }
 
 // countStart counts a session once, as its start comes, with whether its
@@ -285,74 +369,88 @@ func (p *Planner) sendOne(s sessions.Session, lead time.Duration) {
 	p.opts.Log.Info("pre-meeting check sent", "site", s.Site, "room", s.Room, "session", s.ID, "lead", lead, "check", c.ID, "status", c.Status)
 }
 
-// readiness says whether the room is ready for the session and, if not, why.
-func (p *Planner) readiness(s sessions.Session) (bool, []string) {
-	v, ok := p.fleet.Get(s.Site, s.Room)
-	if !ok {
-		return false, []string{"no agent has ever reported for this room"}
-	}
-	p.mu.Lock()
-	checkID := p.lastCheck[s.ID]
-	p.mu.Unlock()
-	if c, ok := p.commands.Get(checkID); ok && c.Status != commands.Pending && c.Status != commands.Done &&
-		(v.Report == nil || c.FinishedAt.After(v.ReceivedAt)) {
-		// The pre-meeting check found no answer and nothing newer came since.
-		return false, []string{"pre-meeting check " + string(c.Status) + ": " + c.Reason}
-	}
-	switch v.State {
-	case fleet.Ready, fleet.Degraded:
-		return true, nil
-	case fleet.Offline:
-		return false, []string{"the room's agent is offline since " + v.Since.UTC().Format(time.RFC3339)}
-	case fleet.Unknown:
-		return false, []string{"no recent report from the room's agent (since " + v.Since.UTC().Format(time.RFC3339) + ")"}
-	}
-	var problems []string
-	for _, c := range v.Report.Checks {
-		if c.Verdict == report.Error && len(c.Rules) == 0 {
-			problems = append(problems, fmt.Sprintf("%s %s: could not check: %s", c.Check, c.Target, c.Reason))
-		}
-		for _, r := range c.Rules {
-			if r.Verdict == report.Fail || r.Verdict == report.Error {
-				problems = append(problems, fmt.Sprintf("%s (%s %s): %s; want %s", r.Rule, c.Check, c.Target, r.Reason, r.Want))
-			}
-		}
-	}
-	if len(problems) == 0 {
-		problems = []string{"the room is not ready"}
-	}
-	return false, problems
+// assessment is what the planner makes of a room for a session.
+type assessment struct {
+	ready    bool              // no cause blocks it (warnings only degrade it)
+	blocking []readiness.Cause // why it is not ready
+	failedAt time.Time         // when the newest evidence of that was taken
+	// takenAt is when the room's newest report was taken (zero without
+	// one): a firing alert recovers only on a report taken after its failure.
+	takenAt time.Time
 }
 
-// Location is where session times are shown in alert texts when the session
-// does not say: Indonesia's western zone (WIB).
-var Location = mustLocation("Asia/Jakarta")
-
-func mustLocation(name string) *time.Location {
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		return time.FixedZone("WIB", 7*3600)
-	}
-	return l
+// recovered reports whether the room is ready by a report taken after failedAt.
+func (a assessment) recovered(failedAt time.Time) bool {
+	return a.ready && a.takenAt.After(failedAt)
 }
 
-func alertFor(s sessions.Session, problems []string) alerts.Alert {
-	start := s.Start.In(Location).Format("2006-01-02 15:04 MST")
-	summary := fmt.Sprintf("Room %s/%s is not ready for %q at %s", s.Site, s.Room, s.Title, start)
-	return alerts.Alert{
-		Key: s.Site + "/" + s.Room + "/" + s.ID,
-		Labels: map[string]string{
-			"alertname": "SiaprapatRoomNotReady", "site": s.Site, "room": s.Room, "session": s.ID, "severity": "critical",
-		},
-		Annotations: map[string]string{
-			"summary":       summary,
-			"summary_id":    fmt.Sprintf("Ruang %s/%s belum siap untuk %q pada %s", s.Site, s.Room, s.Title, start),
-			"description":   strings.Join(problems, "\n"),
-			"session_title": s.Title,
-			"session_start": s.Start.Format(time.RFC3339),
-			"organizer":     s.Organizer,
-		},
+// assess judges the room for the session, as of now. An agent offline for
+// less than the grace period is judged by its newest report, as if it were
+// still there; a pre-meeting check that got no answer counts while no
+// report came after it was sent.
+func (p *Planner) assess(s sessions.Session, now time.Time) assessment {
+	at := readiness.Context{Standard: p.opts.Standard, Loc: p.zone(s.Site, s.Room), Now: now}
+	v, known := p.fleet.Get(s.Site, s.Room)
+	var causes []readiness.Cause
+	var out assessment
+	if !known {
+		causes = readiness.OfRoom(nil, p.fleet.RemovedAt(s.Site, s.Room), at)
+	} else {
+		if v.State == fleet.Offline && p.opts.OfflineGrace > 0 && now.Sub(v.StatusAt) < p.opts.OfflineGrace {
+			v.State, v.Since = v.ReportState(now, p.fleet.Freshness())
+		}
+		causes = readiness.OfRoom(&v, time.Time{}, at)
+		if v.Report != nil {
+			out.takenAt = v.ReportTakenAt()
+		}
+		p.mu.Lock()
+		checkID := p.lastCheck[s.ID]
+		p.mu.Unlock()
+		if c, ok := p.commands.Get(checkID); ok && (c.Status == commands.Timeout || c.Status == commands.Failed) &&
+			v.State != fleet.Offline && (v.Report == nil || !v.ReceivedAt.After(c.IssuedAt)) {
+			// The pre-meeting check found no answer and nothing came since
+			// it was sent.
+			causes = append(causes, readiness.OfCommand(c, at)...)
+		}
 	}
+	out.blocking = readiness.Blocking(causes)
+	out.ready = len(out.blocking) == 0
+	for _, c := range out.blocking {
+		if c.Since.After(out.failedAt) {
+			out.failedAt = c.Since
+		}
+	}
+	return out
+}
+
+// again returns, once per check, the pre-meeting checks that found the
+// room's agent offline when they were sent, now that it is back before the
+// session starts: a restart at a lead time still gets its room checked.
+func (p *Planner) again(list []sessions.Session, now time.Time) []dueCheck {
+	var out []dueCheck
+	for _, s := range list {
+		if !now.Before(s.Start) {
+			continue
+		}
+		p.mu.Lock()
+		id := p.lastCheck[s.ID]
+		p.mu.Unlock()
+		c, ok := p.commands.Get(id)
+		if !ok || c.Status != commands.Offline {
+			continue
+		}
+		if v, known := p.fleet.Get(s.Site, s.Room); !known || v.AgentStatus != report.StatusOnline {
+			continue
+		}
+		p.mu.Lock()
+		fire := !p.resent[id]
+		p.resent[id] = true
+		p.mu.Unlock()
+		if fire {
+			out = append(out, dueCheck{s, s.Start.Sub(now)})
+		}
+	}
+	return out
 }
 
 // Collectors export, per room, its next session's start and whether the room

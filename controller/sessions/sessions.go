@@ -74,8 +74,9 @@ var bucket = []byte("sessions")
 type Store struct {
 	db *bolt.DB
 
-	mu       sync.RWMutex // guards sessions; not held while bbolt writes
+	mu       sync.RWMutex // guards sessions and zones; not held while bbolt writes
 	sessions map[string]*Session
+	zones    map[string]*time.Location // site/room -> zone set through the API
 
 	// Writes are committed in groups: a writer queues its change, then
 	// whoever holds wmu commits every change queued so far in one
@@ -106,6 +107,9 @@ func Open(dir string) (*Store, error) {
 	}
 	s := &Store{db: db, sessions: map[string]*Session{}}
 	err = db.Update(func(tx *bolt.Tx) error {
+		if err := s.loadZones(tx); err != nil {
+			return err
+		}
 		b, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/controller/api"
 	"github.com/siaprapat/siaprapat/controller/commands"
 )
 
@@ -32,6 +33,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	wait := fs.Duration("wait", 90*time.Second, "how long to wait for the verdict")
 	only := fs.String("only", "", "comma-separated checks to run (default: all the agent runs)")
 	asJSON := fs.Bool("json", false, "print the check as JSON")
+	lang := fs.String("lang", "en", "language of the causes printed under the verdict: en (English) or id (Bahasa Indonesia)")
 	token := fs.String("token", "", "the controller's API token, when it has one (or set SIAPRAPAT_API_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return exitNoCheck
@@ -46,6 +48,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 	site, room, ok := strings.Cut(*roomFlag, "/")
 	if !ok || !report.ValidName(site) || !report.ValidName(room) {
 		return fail("--room %q: want SITE/ROOM, e.g. kalbar/pontianak-r1", *roomFlag)
+	}
+	if *lang != "en" && *lang != "id" {
+		return fail("--lang %q: want en or id", *lang)
 	}
 	if *wait <= 0 || *wait > 10*time.Minute {
 		return fail("--wait %v: want 1s to 10m", *wait)
@@ -99,14 +104,14 @@ func check(args []string, stdout, stderr io.Writer) int {
 		}
 		return fail("the controller answered %s", resp.Status)
 	}
-	var c commands.Check
+	var c api.CheckResult
 	if err := json.Unmarshal(data, &c); err != nil {
 		return fail("the controller's answer is not a check: %v", err)
 	}
 	if *asJSON {
 		stdout.Write(data)
 	} else {
-		printCheck(stdout, c)
+		printCheck(stdout, c, *lang == "id")
 	}
 	switch {
 	case c.Status == commands.Pending:
@@ -118,26 +123,22 @@ func check(args []string, stdout, stderr io.Writer) int {
 	return exitNotReady
 }
 
-func printCheck(w io.Writer, c commands.Check) {
+// printCheck prints the verdict, then one line per cause (the
+// controller's readiness causes, the same the alerts and the API give).
+func printCheck(w io.Writer, c api.CheckResult, indonesian bool) {
 	verdict := strings.ToUpper(string(c.Verdict))
 	if c.Status == commands.Pending {
 		verdict = "PENDING"
 	}
 	fmt.Fprintf(w, "%s/%s: %s (check %s, %s)\n", c.Site, c.Room, verdict, c.ID, c.Status)
-	if c.Reason != "" {
+	for _, cause := range c.Causes {
+		text := cause.Text
+		if indonesian {
+			text = cause.TextID
+		}
+		fmt.Fprintf(w, "  %-5s %s\n", cause.Verdict, text)
+	}
+	if len(c.Causes) == 0 && c.Reason != "" {
 		fmt.Fprintf(w, "  %s\n", c.Reason)
-	}
-	if c.Report == nil {
-		return
-	}
-	for _, cr := range c.Report.Checks {
-		if cr.Verdict == report.Error && len(cr.Rules) == 0 {
-			fmt.Fprintf(w, "  %s %s: %s: %s\n", cr.Check, cr.Target, cr.Verdict, cr.Reason)
-		}
-		for _, r := range cr.Rules {
-			if r.Verdict != report.Pass {
-				fmt.Fprintf(w, "  %s %s: %s %s: %s (want %s)\n", cr.Check, cr.Target, r.Rule, r.Verdict, r.Reason, r.Want)
-			}
-		}
 	}
 }

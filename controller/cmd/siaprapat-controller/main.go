@@ -20,6 +20,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/broker"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/history"
+	"github.com/siaprapat/siaprapat/controller/premeeting"
 	"github.com/siaprapat/siaprapat/controller/probe"
 	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/sessions"
@@ -93,6 +94,8 @@ func serve(args []string, stderr io.Writer) int {
 	var webhooks cli.List
 	fs.Var(&webhooks, "webhook", "URL that receives a JSON message (Bahasa Indonesia and English) per alert firing or resolved (repeatable)")
 	leadTimes := fs.String("lead-times", "30m,10m", "when rooms are checked before a session, comma-separated (a room may set its own in the rooms file)")
+	offlineGrace := fs.Duration("offline-grace", premeeting.DefaultOfflineGrace, "how long an agent may be away (a restart) before its room counts as offline for a meeting's alert; 0 for none")
+	zoneName := fs.String("zone", rooms.DefaultZone, "time zone of rooms that neither the rooms file nor the API gives one (Asia/Jakarta WIB, Asia/Makassar WITA, Asia/Jayapura WIT)")
 	calendarInterval := fs.Duration("calendar-interval", sessions.DefaultFeedInterval, "how often the rooms' iCalendar feeds are read")
 	var probeTokens cli.List
 	fs.Var(&probeTokens, "probe-token", "token agents may use on the network probe besides their enrolled secrets (repeatable; or set SIAPRAPAT_PROBE_TOKEN)")
@@ -142,6 +145,17 @@ func serve(args []string, stderr io.Writer) int {
 	leads, err := parseLeadTimes(*leadTimes)
 	if err != nil {
 		return fail(err)
+	}
+	if *offlineGrace < 0 || *offlineGrace > time.Hour {
+		return fail(fmt.Errorf("--offline-grace %v: want 0 (none) to 1h", *offlineGrace))
+	}
+	grace := *offlineGrace
+	if grace == 0 {
+		grace = -1 // premeeting: none
+	}
+	zone, err := time.LoadLocation(*zoneName)
+	if err != nil || *zoneName == "" || *zoneName == "Local" {
+		return fail(fmt.Errorf("--zone %q: want an IANA time zone such as Asia/Jakarta, Asia/Makassar or Asia/Jayapura", *zoneName))
 	}
 	var rc *rooms.Config
 	if *roomsFile != "" {
@@ -232,6 +246,8 @@ func serve(args []string, stderr io.Writer) int {
 		Webhooks:         webhooks,
 		APIToken:         *apiToken,
 		LeadTimes:        leads,
+		OfflineGrace:     grace,
+		Zone:             zone,
 		CalendarInterval: *calendarInterval,
 		Standard:         std,
 		Log:              log,

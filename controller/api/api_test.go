@@ -1,0 +1,118 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/controller/readiness"
+	"github.com/siaprapat/siaprapat/controller/sessions"
+)
+
+var t0 = time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC)
+
+// storeZones gives zones from the session store, as the controller does
+// for a room the rooms file does not list.
+type storeZones struct{ st *sessions.Store }
+
+func (z storeZones) Zone(site, room string) (*time.Location, string) {
+	if l := z.st.Zone(site, room); l != nil {
+		return l, "api"
+	}
+	return readiness.Location, "default"
+}
+
+func (z storeZones) SetZone(site, room, zone string) error { return z.st.SetZone(site, room, zone) }
+
+func server(t *testing.T) (*Server, *fleet.Fleet) {
+	t.Helper()
+	f := fleet.New(fleet.Options{Freshness: time.Hour, Now: func() time.Time { return t0 }})
+	st, err := sessions.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	std, err := standard.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Server{Fleet: f, Sessions: st, Zones: storeZones{st}, Standard: std, Now: func() time.Time { return t0 },
+		Gatherer: prometheus.NewRegistry()}, f
+}
+
+func call(t *testing.T, h http.Handler, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.RemoteAddr = "127.0.0.1:5000"
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	var out map[string]any
+	json.Unmarshal(w.Body.Bytes(), &out)
+	return w.Code, out
+}
+
+func TestAPI_RoomWithoutACameraSaysSoInBothLanguages(t *testing.T) {
+	s, f := server(t)
+	f.ApplyReport(&report.Report{Schema: report.Schema, ID: "1", Site: "sulsel", Room: "aula", MeasuredAt: t0, Verdict: report.NotReady,
+		Checks: []report.CheckResult{{Check: "camera", Target: "camera", Verdict: report.Fail, Reason: "no camera found", Code: report.CodeNoDevice}}}, t0)
+	h := s.Handler()
+	for _, path := range []string{"/api/v1/rooms", "/api/v1/rooms/sulsel/aula"} {
+		code, out := call(t, h, "GET", path, "")
+		room := out
+		if rooms, ok := out["rooms"].([]any); ok && len(rooms) == 1 {
+			room = rooms[0].(map[string]any)
+		}
+		problems, _ := room["problems"].([]any)
+		if code != 200 || len(problems) != 1 {
+			t.Fatalf("GET %s: %d %v", path, code, out)
+		}
+		p := problems[0].(map[string]any)
+		if p["check"] != "camera" || p["kind"] != "check" || p["verdict"] != "fail" || p["reason"] != "no camera found" ||
+			p["text"] != "Camera: no camera found" || p["text_id"] != "Kamera: tidak ada kamera terdeteksi" {
+			t.Errorf("GET %s: problem %v", path, p)
+		}
+	}
+}
+
+func TestAPI_ZoneOfARoomOnlyTheAPIKnows(t *testing.T) {
+	s, _ := server(t)
+	h := s.Handler()
+	if code, out := call(t, h, "GET", "/api/v1/rooms/papua/aula/zone", ""); code != 200 || out["zone"] != "Asia/Jakarta" || out["source"] != "default" {
+		t.Errorf("default zone: %d %v", code, out)
+	}
+	if code, out := call(t, h, "PUT", "/api/v1/rooms/papua/aula/zone", `{"zone":"Asia/Jayapura"}`); code != 200 || out["zone"] != "Asia/Jayapura" || out["source"] != "api" {
+		t.Errorf("set zone: %d %v", code, out)
+	}
+	for body, want := range map[string]string{
+		`{"zone":"Mars/Olympus"}`: `zone "Mars/Olympus" is not a time zone`,
+		`{"tz":"Asia/Jayapura"}`:  `request body: json: unknown field "tz"`,
+	} {
+		if code, out := call(t, h, "PUT", "/api/v1/rooms/papua/aula/zone", body); code != 400 || !strings.HasPrefix(out["error"].(string), want) {
+			t.Errorf("PUT %s: %d %v, want 400 %q", body, code, out, want)
+		}
+	}
+	if l := s.Sessions.Zone("papua", "aula"); l == nil || l.String() != "Asia/Jayapura" {
+		t.Errorf("stored zone %v", l)
+	}
+	if code, out := call(t, h, "PUT", "/api/v1/rooms/papua/aula/zone", `{"zone":""}`); code != 200 || out["source"] != "default" {
+		t.Errorf("clear zone: %d %v", code, out)
+	}
+}
+
+func TestAPI_RemovedRoomSaysWhen(t *testing.T) {
+	s, f := server(t)
+	f.ApplyStatus("s", "r", report.StatusOnline, t0)
+	f.Revoke("s", "r", t0)
+	code, out := call(t, s.Handler(), "GET", "/api/v1/rooms/s/r", "")
+	if code != 404 || out["error"] != "room s/r is not known: its agent was removed at 2026-11-24T01:00:00Z" {
+		t.Errorf("%d %v", code, out)
+	}
+}

@@ -1,0 +1,338 @@
+package readiness
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/standard"
+)
+
+// words is one phrase in English and in Bahasa Indonesia.
+type words struct{ en, id string }
+
+// checkNames name each check for people.
+var checkNames = map[string]words{
+	report.CheckCamera:      {"Camera", "Kamera"},
+	report.CheckAudio:       {"Microphone and speaker", "Mikrofon dan speaker"},
+	report.CheckNetwork:     {"Internet", "Internet"},
+	report.CheckHost:        {"Room PC", "PC ruang"},
+	report.CheckPeripherals: {"USB devices", "Perangkat USB"},
+	report.CheckInventory:   {"Devices", "Perangkat"},
+}
+
+// measurementNames name the catalogue's measurements for people. A
+// measurement not listed here is shown by its name.
+var measurementNames = map[string]words{
+	"width_pixels":             {"Camera picture width", "Lebar gambar kamera"},
+	"height_pixels":            {"Camera picture height", "Tinggi gambar kamera"},
+	"fps":                      {"Camera frame rate", "Laju bingkai kamera"},
+	"first_frame_seconds":      {"Camera start-up", "Waktu nyala kamera"},
+	"black_ratio":              {"Black camera frames", "Bingkai kamera hitam"},
+	"frozen_ratio":             {"Frozen camera frames", "Bingkai kamera beku"},
+	"low_detail_ratio":         {"Camera frames without detail", "Bingkai kamera tanpa detail"},
+	"sample_rate_hertz":        {"Microphone sample rate", "Laju sampel mikrofon"},
+	"sample_bits":              {"Microphone bit depth", "Kedalaman bit mikrofon"},
+	"rms_dbfs":                 {"Microphone level", "Level mikrofon"},
+	"peak_dbfs":                {"Microphone peak", "Puncak mikrofon"},
+	"noise_floor_dbfs":         {"Microphone noise floor", "Derau dasar mikrofon"},
+	"clip_ratio":               {"Microphone clipping", "Mikrofon terpotong (clipping)"},
+	"dc_offset_ratio":          {"Microphone DC offset", "Offset DC mikrofon"},
+	"loopback_level_dbfs":      {"Speaker-to-microphone level", "Level speaker ke mikrofon"},
+	"loopback_delay_seconds":   {"Speaker-to-microphone delay", "Tunda speaker ke mikrofon"},
+	"download_bits_per_second": {"Download", "Unduh"},
+	"upload_bits_per_second":   {"Upload", "Unggah"},
+	"rtt_seconds":              {"Round-trip time", "Waktu pulang-pergi (RTT)"},
+	"rtt_p95_seconds":          {"Round-trip time (95th percentile)", "Waktu pulang-pergi (persentil ke-95)"},
+	"jitter_seconds":           {"Jitter", "Jitter"},
+	"loss_ratio":               {"Packet loss", "Paket hilang"},
+	"cpu_used_ratio":           {"Room PC CPU use", "Pemakaian CPU PC ruang"},
+	"load1_per_cpu_ratio":      {"Room PC load", "Beban PC ruang"},
+	"logical_cpus":             {"Room PC processors", "Prosesor PC ruang"},
+	"memory_total_bytes":       {"Room PC memory", "Memori PC ruang"},
+	"memory_available_bytes":   {"Room PC free memory", "Memori bebas PC ruang"},
+	"disk_total_bytes":         {"Room PC disk", "Disk PC ruang"},
+	"disk_free_bytes":          {"Room PC free disk", "Disk kosong PC ruang"},
+	"disk_free_ratio":          {"Room PC free disk share", "Porsi disk kosong PC ruang"},
+	"uptime_seconds":           {"Room PC uptime", "Lama PC ruang menyala"},
+	"temperature_max_celsius":  {"Room PC temperature", "Suhu PC ruang"},
+	"nic_links_up":             {"Network links up", "Tautan jaringan aktif"},
+	"nic_links_down":           {"Network links down", "Tautan jaringan putus"},
+	"nic_errors_total":         {"Network errors", "Galat jaringan"},
+	"nic_drops_total":          {"Network drops", "Paket jaringan dibuang"},
+}
+
+// flagNames say what a yes/no measurement means when it is the wrong way.
+var flagNames = map[string]words{
+	"digital_silence":            {"Microphone: every sample is silent (dead or muted input)", "Mikrofon: semua sampel senyap (input mati atau dibisukan)"},
+	"loopback_detected":          {"Speaker to microphone: the test tone was not heard", "Speaker ke mikrofon: nada uji tidak terdengar"},
+	"udp_blocked":                {"Internet: UDP is blocked, meetings fall back to TCP", "Internet: UDP diblokir, rapat beralih ke TCP"},
+	"firmware_known_bad":         {"USB device firmware is known bad", "Firmware perangkat USB diketahui bermasalah"},
+	"firmware_below_minimum":     {"USB device firmware is below the minimum", "Firmware perangkat USB di bawah versi minimum"},
+	"firmware_below_recommended": {"USB device firmware is below the recommended version", "Firmware perangkat USB di bawah versi yang disarankan"},
+}
+
+// codeWords say what a check's code means, by check where it matters.
+func codeWords(check, code string) (words, bool) {
+	device := map[string]words{
+		report.CheckCamera: {"camera", "kamera"},
+		report.CheckAudio:  {"microphone", "mikrofon"},
+	}[check]
+	if device.en == "" {
+		device = words{"device", "perangkat"}
+	}
+	switch code {
+	case report.CodeNoDevice:
+		return words{"no " + device.en + " found", "tidak ada " + device.id + " terdeteksi"}, true
+	case report.CodeDeviceMissing:
+		return words{"the " + device.en + " asked for is not there", device.id + " yang diminta tidak ada"}, true
+	case report.CodeTimeout:
+		return words{"the check did not finish in time", "pemeriksaan tidak selesai tepat waktu"}, true
+	case report.CodeNotChecked:
+		return words{"not checked: the agent did not run this check", "tidak diperiksa: agen tidak menjalankan pemeriksaan ini"}, true
+	case report.CodeNoSoundServer:
+		return words{"no sound server to record with", "tidak ada server suara untuk merekam"}, true
+	case report.CodeNotConfigured:
+		return words{"nothing to test against (no probe configured)", "tidak ada titik uji (probe belum diatur)"}, true
+	case report.CodeInUse:
+		return words{"in use by another program", "sedang dipakai program lain"}, true
+	case report.CodeHeldBack:
+		return words{"held back by a meeting in the room", "ditahan karena ada rapat di ruang"}, true
+	case report.CodeLinkBusy:
+		return words{"not tested: the link was busy", "tidak diuji: jaringan sedang sibuk"}, true
+	}
+	return words{}, false
+}
+
+// checkWords words a check that decided its verdict itself: "Camera: no
+// camera found". A check without a code the controller knows keeps the
+// agent's own reason.
+func checkWords(c *report.CheckResult) (en, id string) {
+	name := subject(c.Check, c.Target)
+	if w, ok := codeWords(c.Check, c.Code); ok {
+		detail := w
+		if c.Code == report.CodeDeviceMissing {
+			detail = words{w.en + ": " + c.Target, w.id + ": " + c.Target}
+		}
+		return name.en + ": " + detail.en, name.id + ": " + detail.id
+	}
+	reason := c.Reason
+	switch c.Verdict {
+	case report.Error:
+		if reason == "" {
+			reason = "could not check"
+		}
+		return name.en + ": could not check: " + reason, name.id + ": tidak dapat diperiksa: " + reason
+	case report.Warn:
+		return name.en + ": warning: " + reason, name.id + ": peringatan: " + reason
+	}
+	if reason == "" {
+		reason = "failed"
+	}
+	return name.en + ": " + reason, name.id + ": gagal: " + reason
+}
+
+// subject names a check's target for people: the check's name, with the
+// target where it tells one device from another.
+func subject(check, target string) words {
+	w, ok := checkNames[check]
+	if !ok {
+		w = words{check, check}
+	}
+	switch check {
+	case report.CheckHost, report.CheckNetwork:
+		return w // the PC's name and the probe's address add nothing
+	}
+	if target == "" || target == check || target == "camera" || target == "microphone" {
+		return w
+	}
+	return words{w.en + " " + target, w.id + " " + target}
+}
+
+// ruleWords words a rule that did not pass: "Upload 1.9 Mbit/s, at least
+// 3.2" and "Unggah 1,9 Mbit/s, minimal 3,2". The limit quoted is the one
+// the value crossed in std (the controller's standard); a rule std does not
+// have keeps the agent's reason and wanted range.
+func ruleWords(c *report.CheckResult, r *report.RuleResult, std *standard.Standard) (en, id string) {
+	var rule standard.Rule
+	known := false
+	if std != nil {
+		rule, known = std.Rule(r.Rule)
+		known = known && rule.Check == c.Check
+	}
+	if c.Check == report.CheckInventory {
+		return inventoryWords(c, r)
+	}
+	if !known {
+		// A rule of another standard (the agent's own): its reason and
+		// wanted range as the agent gave them.
+		name := subject(c.Check, c.Target)
+		if r.Observed == nil && r.Reason == "" {
+			return name.en + ": " + r.Rule + " not measured", name.id + ": " + r.Rule + " tidak terukur"
+		}
+		detail := r.Reason
+		if detail == "" {
+			detail = string(r.Verdict)
+		}
+		en, id = name.en+": "+r.Rule+": "+detail, name.id+": "+r.Rule+": "+detail
+		if r.Want != "" {
+			en, id = en+" (want "+r.Want+")", id+" (seharusnya "+decimalComma(r.Want)+")"
+		}
+		return en, id
+	}
+	m := rule.Measurement
+	label, ok := measurementNames[m]
+	if !ok {
+		label = words{m, m}
+	}
+	if t := subject(c.Check, c.Target); t != checkNames[c.Check] && c.Check != report.CheckInventory {
+		label = words{label.en + " (" + c.Target + ")", label.id + " (" + c.Target + ")"}
+	}
+	if r.Observed == nil {
+		if r.Verdict != report.Error && r.Reason != "" {
+			return label.en + ": " + r.Reason, label.id + ": " + r.Reason
+		}
+		return label.en + ": not measured", label.id + ": tidak terukur"
+	}
+	v := *r.Observed
+	if report.IsFlag(m) {
+		if f, ok := flagNames[m]; ok {
+			return f.en, f.id
+		}
+		yes := words{"yes", "ya"}
+		if v == 0 {
+			yes = words{"no", "tidak"}
+		}
+		return label.en + ": " + yes.en, label.id + ": " + yes.id
+	}
+	value := standard.Format(m, v)
+	limit, below, ok := crossed(rule, r.Verdict, v)
+	if !ok {
+		return label.en + " " + value + " (want " + r.Want + ")", label.id + " " + decimalComma(value) + " (seharusnya " + decimalComma(r.Want) + ")"
+	}
+	lim := standard.Format(m, limit)
+	if unit := unitOf(value); unit != "" && unitOf(lim) == unit {
+		lim = strings.TrimSuffix(lim, unit)
+	}
+	if below {
+		return label.en + " " + value + ", at least " + lim, label.id + " " + decimalComma(value) + ", minimal " + decimalComma(lim)
+	}
+	return label.en + " " + value + ", at most " + lim, label.id + " " + decimalComma(value) + ", maksimal " + decimalComma(lim)
+}
+
+// inventoryWords words an expected device that is missing or wrong.
+func inventoryWords(c *report.CheckResult, r *report.RuleResult) (en, id string) {
+	want, have := c.Measurements["devices_expected"], c.Measurements["devices_present"]
+	en = "Devices: " + r.Reason
+	id = fmt.Sprintf("Perangkat: %s: diharapkan %s, ditemukan %s", c.Target,
+		strconv.FormatFloat(want, 'f', -1, 64), strconv.FormatFloat(have, 'f', -1, 64))
+	if have == 0 {
+		id += " (tercabut?)"
+	}
+	return en, id
+}
+
+// crossed returns the limit of rule that v crossed for the verdict, and
+// whether it is a lower limit.
+func crossed(rule standard.Rule, v report.Verdict, x float64) (limit float64, below, ok bool) {
+	lower, upper := rule.FailBelow, rule.FailAbove
+	if v == report.Warn {
+		lower, upper = rule.WarnBelow, rule.WarnAbove
+	}
+	switch {
+	case lower != nil && x < *lower:
+		return *lower, true, true
+	case upper != nil && x > *upper:
+		return *upper, false, true
+	}
+	// The agent judged by another standard: quote this one's limits.
+	for _, l := range []*float64{rule.FailBelow, rule.WarnBelow} {
+		if l != nil {
+			return *l, true, true
+		}
+	}
+	for _, l := range []*float64{rule.FailAbove, rule.WarnAbove} {
+		if l != nil {
+			return *l, false, true
+		}
+	}
+	return 0, false, false
+}
+
+// unitOf returns a formatted value's unit with its space (" Mbit/s").
+func unitOf(s string) string {
+	if i := strings.LastIndexByte(s, ' '); i >= 0 {
+		return s[i:]
+	}
+	return ""
+}
+
+// decimalComma writes numbers the Indonesian way: a decimal comma.
+func decimalComma(s string) string {
+	b := []byte(s)
+	for i := 1; i+1 < len(b); i++ {
+		if b[i] == '.' && isDigit(b[i-1]) && isDigit(b[i+1]) {
+			b[i] = ','
+		}
+	}
+	return string(b)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+var (
+	daysID   = [...]string{"Minggu", "Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu"}
+	monthsID = [...]string{"Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"}
+)
+
+// Location is where times are shown when a room has no zone: Indonesia's
+// western zone (WIB).
+var Location = loadLocation("Asia/Jakarta", "WIB", 7)
+
+func loadLocation(name, abbr string, hours int) *time.Location {
+	if l, err := time.LoadLocation(name); err == nil {
+		return l
+	}
+	return time.FixedZone(abbr, hours*3600)
+}
+
+// When writes a moment in full, in loc (WIB when nil): "Tue 24 Nov 2026
+// 09:00 WITA" and "Selasa, 24 Nov 2026 09.00 WITA".
+func When(t time.Time, loc *time.Location) (en, id string) {
+	if loc == nil {
+		loc = Location
+	}
+	t = t.In(loc)
+	return t.Format("Mon 2 Jan 2006 15:04 MST"),
+		fmt.Sprintf("%s, %d %s %d %s", daysID[t.Weekday()], t.Day(), monthsID[t.Month()-1], t.Year(), t.Format("15.04 MST"))
+}
+
+// clock writes a moment briefly, in the context's zone: "10:02 WITA", with
+// the date when it is not today's.
+func clock(t time.Time, at Context) (en, id string) {
+	loc := at.Loc
+	if loc == nil {
+		loc = Location
+	}
+	t = t.In(loc)
+	if n := at.Now.In(loc); !at.Now.IsZero() && n.YearDay() == t.YearDay() && n.Year() == t.Year() {
+		return t.Format("15:04 MST"), t.Format("15.04 MST")
+	}
+	return t.Format("2 Jan 15:04 MST"), fmt.Sprintf("%d %s %s", t.Day(), monthsID[t.Month()-1], t.Format("15.04 MST"))
+}
+
+func durationEN(d time.Duration) string {
+	if d%time.Minute == 0 {
+		return strconv.Itoa(int(d/time.Minute)) + " min"
+	}
+	return d.String()
+}
+
+func durationID(d time.Duration) string {
+	if d%time.Minute == 0 {
+		return strconv.Itoa(int(d/time.Minute)) + " menit"
+	}
+	return strconv.Itoa(int(d.Round(time.Second)/time.Second)) + " detik"
+}
