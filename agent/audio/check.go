@@ -127,11 +127,14 @@ func (c *Check) Name() string { return report.CheckAudio }
 // missing sound system or microphone is a result that says so; an error is
 // returned only when the run is cancelled.
 func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+	// One run at a time: a run that comes while another holds the devices
+	// (a command beside the periodic check) waits for it, as long as its
+	// own deadline lets it; only an earlier run that overran its deadline
+	// and still holds them makes this one skip.
 	select {
 	case c.running <- struct{}{}:
 		defer func() { <-c.running }()
-	default:
-		// An earlier run overran its deadline and still holds the devices.
+	case <-ctx.Done():
 		return []report.CheckResult{{Check: report.CheckAudio, Target: c.defaultTarget(),
 			Verdict: report.Skipped, Reason: "the previous audio check is still running"}}, nil
 	}

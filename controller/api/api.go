@@ -394,7 +394,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	_ = enc.Encode(v) // the client went away; nothing to tell it
+	enc.SetEscapeHTML(false) // "<= 70 %" as it is, for people reading with curl
+	_ = enc.Encode(v)        // the client went away; nothing to tell it
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
