@@ -116,11 +116,12 @@ func (f *Feeds) Poll(ctx context.Context, r *rooms.Room, now time.Time) error {
 	}
 	defer body.Close()
 	source := "calendar:" + r.Site + "/" + r.Room
-	list, skipped, err := Expand(body, r.Site, r.Room, source, r.Location(), now.Add(-time.Hour), now.Add(FeedHorizon))
+	x, err := Expand(ctx, body, r.Site, r.Room, source, r.Location(), now.Add(-time.Hour), now.Add(FeedHorizon))
 	if err != nil {
 		return err
 	}
-	for _, e := range skipped {
+	list := x.Sessions
+	for _, e := range x.Skipped {
 		f.skipped.Inc()
 		f.log.Warn("calendar event skipped", "site", r.Site, "room", r.Room, "err", e)
 	}
