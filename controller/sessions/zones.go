@@ -57,6 +57,9 @@ func (z *zones) resolve(tzid string) (*time.Location, error) {
 	if r, ok := z.cache[tzid]; ok {
 		return r.loc, r.err
 	}
+	if len(z.cache) >= maxZonesPerFeed {
+		return nil, fmt.Errorf("unknown time zone %q: the feed names more than %d zones", tzid, maxZonesPerFeed)
+	}
 	loc, err := z.lookup(tzid)
 	z.cache[tzid] = resolvedZone{loc, err}
 	return loc, err
@@ -201,10 +204,12 @@ func displayNameLocation(tzid string, at time.Time) *time.Location {
 	return nil
 }
 
-// Bounds on one VTIMEZONE: its observances and transitions.
+// Bounds on one feed's zones, and on one VTIMEZONE: its observances and
+// transitions.
 const (
-	maxObservances = 400
-	maxTransitions = 2000
+	maxZonesPerFeed = 200
+	maxObservances  = 400
+	maxTransitions  = 2000
 )
 
 type transition struct {

@@ -162,3 +162,14 @@ func ExampleSkipped() {
 	fmt.Println(Skipped{UID: "x", Line: 12, Reason: SkipUnknownZone, Detail: `DTSTART: unknown time zone "X"`})
 	// Output: event x (line 12): DTSTART: unknown time zone "X"
 }
+
+func TestZones_AFeedOfManyZoneNamesIsBounded(t *testing.T) {
+	var events []string
+	for i := range maxZonesPerFeed + 5 {
+		events = append(events, event(fmt.Sprintf("UID:z%d", i), "SUMMARY:x", fmt.Sprintf("DTSTART;TZID=Nowhere/Zone%d:20261201T090000", i), "DURATION:PT1H"))
+	}
+	_, skipped := expand(t, ics(events...), time.UTC, time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 14, 0, 0, 0, 0, time.UTC))
+	if len(skipped) != maxZonesPerFeed+5 || !strings.HasSuffix(skipped[len(skipped)-1].Detail, "the feed names more than 200 zones") {
+		t.Errorf("%d skipped, last %v", len(skipped), skipped[len(skipped)-1])
+	}
+}
