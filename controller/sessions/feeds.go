@@ -237,18 +237,21 @@ func (f *Feeds) Poll(ctx context.Context, r *rooms.Room, now time.Time) error {
 	return f.poll(ctx, fd, now)
 }
 
-func (f *Feeds) poll(ctx context.Context, fd *feed, now time.Time) error {
-	started := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+func (f *Feeds) poll(parent context.Context, fd *feed, now time.Time) error {
+	started := time.Now() // how long the poll took, not when: the clock is f.now
+	ctx, cancel := context.WithTimeout(parent, f.timeout)
 	defer cancel()
 	x, unchanged, err := f.read(ctx, fd, now)
 	took := time.Since(started).Seconds()
+	if err != nil && parent.Err() != nil {
+		return err // stopped: the controller is shutting down, not the feed failing
+	}
 	fd.mu.Lock()
 	defer fd.mu.Unlock()
 	fd.state.LastPoll, fd.state.PollSeconds = now, took
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("%w (the poll's budget is %v)", err, f.timeout)
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w (a poll has %v)", err, f.timeout)
 		}
 		fd.state.Status, fd.state.Error = "error", err.Error()
 		f.fetches.WithLabelValues("error").Inc()

@@ -386,3 +386,21 @@ func TestFeeds_UnreadableFeedSaysTheLineAndKeepsSessions(t *testing.T) {
 		t.Errorf("%d sessions kept, want 1", n)
 	}
 }
+
+func TestFeeds_APollOverItsBudgetIsAnError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer srv.Close()
+	rc := loadRooms(t, t.TempDir(), "  - {site: s, room: r, calendar: '"+srv.URL+"/x.ics'}\n")
+	f, err := NewFeeds(openStore(t), rc, FeedOptions{Timeout: 50 * time.Millisecond}, prometheus.NewPedanticRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.Poll(context.Background(), rc.Get("s", "r"), time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC))
+	host := strings.TrimPrefix(srv.URL, "http://")
+	if want := "GET http://" + host + "/…: context deadline exceeded (a poll has 50ms)"; err == nil || err.Error() != want {
+		t.Errorf("err %v, want %s", err, want)
+	}
+	if s := f.States()[0]; s.Status != "error" || s.Error != err.Error() {
+		t.Errorf("state %+v", s)
+	}
+}
