@@ -358,6 +358,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		Shard:       cfg.Shard,
 		Metrics:     metrics.Handler(fleetMetrics, prometheus.Gatherers{procReg, fleetReg}, c.log.With("component", "metrics")),
 		Agents:      c.enroller(),
+		Calendars:   feeds,
 		Ready: func() error {
 			if !c.mqtt.Connected() {
 				return fmt.Errorf("not connected to the MQTT broker %s", redacted(brokerURL))

@@ -61,6 +61,8 @@ type Server struct {
 	MetricsAuth bool
 	// Agents enrols and revokes agents; nil means this controller does not.
 	Agents Enroller
+	// Calendars tells the rooms' iCalendar feeds' state; nil lists none.
+	Calendars CalendarFeeds
 	// Probe serves the network probe under /probe/v1/; nil means none.
 	Probe http.Handler
 	Log   *slog.Logger
@@ -117,6 +119,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/sessions/{id}", s.reader(s.getSession))
 	mux.HandleFunc("PUT /api/v1/sessions/{id}", s.authorized(s.updateSession))
 	mux.HandleFunc("DELETE /api/v1/sessions/{id}", s.authorized(s.deleteSession))
+	mux.HandleFunc("GET /api/v1/calendars", s.reader(s.listCalendars))
 	if s.Probe != nil {
 		mux.Handle("/probe/v1/", s.Probe) // its own token check: agents' secrets
 	}

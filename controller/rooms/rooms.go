@@ -5,8 +5,11 @@ package rooms
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -35,9 +38,12 @@ type Room struct {
 	Site    string   `yaml:"site"`
 	Room    string   `yaml:"room"`
 	Devices []Expect `yaml:"devices"`
-	// Calendar is an iCalendar feed of the room's meetings: an http(s) URL
-	// polled on an interval, or a file path.
+	// Calendar is an iCalendar feed of the room's meetings: an http(s) or
+	// webcal URL polled on an interval, or a path to a regular file.
 	Calendar string `yaml:"calendar"`
+	// CalendarAuth authenticates the controller to a calendar URL, with
+	// secrets read from files (never written in the rooms file).
+	CalendarAuth *CalendarAuth `yaml:"calendar_auth"`
 	// Zone is the IANA zone for calendar times without one (Asia/Jakarta,
 	// Asia/Pontianak, Asia/Makassar, Asia/Jayapura); DefaultZone when empty.
 	Zone string `yaml:"zone"`
@@ -45,6 +51,77 @@ type Room struct {
 	LeadTimes []time.Duration `yaml:"lead_times"`
 
 	location *time.Location
+}
+
+// CalendarAuth is HTTP basic authentication (Username and PasswordFile) or a
+// bearer token (BearerTokenFile). The files are read at every poll, so a
+// rotated secret needs no restart; relative paths are from the rooms file's
+// folder.
+type CalendarAuth struct {
+	Username        string `yaml:"username"`
+	PasswordFile    string `yaml:"password_file"`
+	BearerTokenFile string `yaml:"bearer_token_file"`
+}
+
+// MaxSecretBytes bounds a password or token file.
+const MaxSecretBytes = 4 << 10
+
+// Apply sets the request's Authorization header from the secret files. Its
+// errors name the file and the field, never the secret.
+func (a *CalendarAuth) Apply(req *http.Request) error {
+	if a == nil {
+		return nil
+	}
+	if a.BearerTokenFile != "" {
+		token, err := ReadSecret(a.BearerTokenFile)
+		if err != nil {
+			return fmt.Errorf("calendar_auth.bearer_token_file: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		return nil
+	}
+	password, err := ReadSecret(a.PasswordFile)
+	if err != nil {
+		return fmt.Errorf("calendar_auth.password_file: %w", err)
+	}
+	req.SetBasicAuth(a.Username, password)
+	return nil
+}
+
+// ReadSecret reads a password or token file: a regular file that others
+// cannot read, one line (a final line end is dropped), at most
+// MaxSecretBytes.
+func ReadSecret(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	switch {
+	case !fi.Mode().IsRegular():
+		return "", fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	case fi.Mode().Perm()&0o004 != 0:
+		return "", fmt.Errorf("%s can be read by every user (mode %#o): chmod o-r it", path, fi.Mode().Perm())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxSecretBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(data) > MaxSecretBytes {
+		return "", fmt.Errorf("%s is larger than %d bytes: is it the secret?", path, MaxSecretBytes)
+	}
+	secret := strings.TrimRight(string(data), "\r\n")
+	switch {
+	case secret == "":
+		return "", fmt.Errorf("%s is empty", path)
+	case strings.ContainsAny(secret, "\r\n\x00"):
+		return "", fmt.Errorf("%s holds more than one line", path)
+	}
+	return secret, nil
 }
 
 // Expect is one kind of device a room should have: any model of the kind,
@@ -66,7 +143,7 @@ func Load(path string) (*Config, error) {
 	}
 	var c Config
 	if err := yamlstrict.Decode(path, data, &c, map[string]string{
-		"rooms.Config": "the rooms file", "rooms.Room": "a room", "rooms.Expect": "a device",
+		"rooms.Config": "the rooms file", "rooms.Room": "a room", "rooms.Expect": "a device", "rooms.CalendarAuth": "calendar_auth",
 	}); err != nil {
 		return nil, err
 	}
@@ -111,9 +188,55 @@ func (c *Config) validate(file string) error {
 				bad(dat+".count", "%d is out of range; want 1 to 16", d.Count)
 			}
 		}
+		isURL := false
 		if r.Calendar != "" {
-			if u, err := url.Parse(r.Calendar); err == nil && u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https" {
-				bad(at+".calendar", "%q: want an http(s) URL or a file path", r.Calendar)
+			u, err := url.Parse(r.Calendar)
+			switch {
+			case err == nil && u.Scheme != "" && !slices.Contains([]string{"http", "https", "webcal", "webcals"}, strings.ToLower(u.Scheme)):
+				bad(at+".calendar", "%q: want an http(s) or webcal URL or a file path", r.Calendar)
+			case err == nil && u.Scheme != "":
+				isURL = true
+				if u.User != nil {
+					bad(at+".calendar", "has a user or password in the URL; put them in calendar_auth (username, password_file)")
+				}
+				if u.Host == "" {
+					bad(at+".calendar", "%q has no host", r.Calendar)
+				}
+			default:
+				if fi, err := os.Stat(r.Calendar); err == nil && !fi.Mode().IsRegular() {
+					bad(at+".calendar", "%s is not a regular file (%s)", r.Calendar, fi.Mode().Type())
+				}
+			}
+		}
+		if a := r.CalendarAuth; a != nil {
+			fat := at + ".calendar_auth"
+			resolve := func(p *string) {
+				if *p != "" && !filepath.IsAbs(*p) {
+					*p = filepath.Join(filepath.Dir(file), *p)
+				}
+			}
+			resolve(&a.PasswordFile)
+			resolve(&a.BearerTokenFile)
+			basic := a.Username != "" || a.PasswordFile != ""
+			switch {
+			case !isURL:
+				bad(fat, "is only for a calendar URL")
+			case strings.HasPrefix(strings.ToLower(r.Calendar), "http://"):
+				bad(fat, "would send the secret in clear over http://; use https")
+			case basic && a.BearerTokenFile != "":
+				bad(fat, "has both username/password_file and bearer_token_file; want one")
+			case a.BearerTokenFile != "":
+				if _, err := ReadSecret(a.BearerTokenFile); err != nil {
+					bad(fat+".bearer_token_file", "%v", err)
+				}
+			case a.Username == "" || a.PasswordFile == "":
+				bad(fat, "want username and password_file (HTTP basic authentication), or bearer_token_file")
+			case strings.Contains(a.Username, ":"):
+				bad(fat+".username", "%q: a user name for HTTP basic authentication cannot hold ':'", a.Username)
+			default:
+				if _, err := ReadSecret(a.PasswordFile); err != nil {
+					bad(fat+".password_file", "%v", err)
+				}
 			}
 		}
 		zone := r.Zone

@@ -1,6 +1,8 @@
 package sessions
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -16,10 +18,11 @@ func TestExpand_RecurringEventsAcrossIndonesianZones(t *testing.T) {
 	defer f.Close()
 	jakarta, _ := time.LoadLocation("Asia/Jakarta")
 	from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	got, skipped, err := Expand(f, "kalbar", "aula", "calendar:kalbar/aula", jakarta, from, from.AddDate(0, 3, 0))
-	if err != nil || len(skipped) > 0 {
-		t.Fatal(err, skipped)
+	x, err := Expand(context.Background(), f, "kalbar", "aula", "calendar:kalbar/aula", jakarta, from, from.AddDate(0, 3, 0))
+	if err != nil || len(x.Skipped) > 0 || len(x.Repaired) > 0 {
+		t.Fatal(err, x.Skipped, x.Repaired)
 	}
+	got := x.Sessions
 	var lines []string
 	for _, s := range got {
 		lines = append(lines, fmt.Sprintf("%s %s %q %s", s.Start.UTC().Format(time.RFC3339), s.End.Sub(s.Start), s.Title, s.Organizer))
@@ -48,9 +51,9 @@ func TestExpand_RecurringEventsAcrossIndonesianZones(t *testing.T) {
 
 	// The same feed read again gives the same ids, so alerts keep their keys.
 	f.Seek(0, 0)
-	again, _, _ := Expand(f, "kalbar", "aula", "calendar:kalbar/aula", jakarta, from, from.AddDate(0, 3, 0))
+	again, _ := Expand(context.Background(), f, "kalbar", "aula", "calendar:kalbar/aula", jakarta, from, from.AddDate(0, 3, 0))
 	for i := range got {
-		if again[i].ID != got[i].ID {
+		if again.Sessions[i].ID != got[i].ID {
 			t.Errorf("id of %s changed between reads", got[i].Start)
 		}
 	}
@@ -64,21 +67,24 @@ func event(lines ...string) string {
 	return "BEGIN:VEVENT\r\n" + strings.Join(lines, "\r\n") + "\r\nEND:VEVENT\r\n"
 }
 
-func expand(t *testing.T, feed string, loc *time.Location, from, to time.Time) ([]Session, []error) {
+func expand(t *testing.T, feed string, loc *time.Location, from, to time.Time) ([]Session, []Skipped) {
 	t.Helper()
-	got, skipped, err := Expand(strings.NewReader(feed), "s", "r", "calendar:s/r", loc, from, to)
+	x, err := Expand(context.Background(), strings.NewReader(feed), "s", "r", "calendar:s/r", loc, from, to)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return got, skipped
+	return x.Sessions, x.Skipped
 }
 
-func TestExpand_BadEventsAreSkippedNotFatal(t *testing.T) {
+func TestExpand_BadEventsAreSkippedWithAReason(t *testing.T) {
 	feed := ics(
 		event("SUMMARY:no uid", "DTSTART:20261201T010000Z", "DTEND:20261201T020000Z"),
 		event("UID:mars", "SUMMARY:x", "DTSTART;TZID=Mars/Olympus:20261201T010000", "DTEND;TZID=Mars/Olympus:20261201T020000"),
 		event("UID:fast", "SUMMARY:x", "DTSTART:20261201T010000Z", "DTEND:20261201T010001Z", "RRULE:FREQ=SECONDLY"),
 		event("UID:minutes", "SUMMARY:x", "DTSTART:20261201T010000Z", "DTEND:20261201T010030Z", "RRULE:FREQ=HOURLY;BYMINUTE=0,15,30,45"),
+		event("UID:daily-minutes", "SUMMARY:x", "DTSTART:20261201T010000Z", "DTEND:20261201T010500Z", "RRULE:FREQ=DAILY;BYHOUR=9,10;BYMINUTE=0,10,20"),
+		event("UID:badrule", "SUMMARY:x", "DTSTART:20261201T010000Z", "DTEND:20261201T020000Z", "RRULE:FREQ=FORTNIGHTLY"),
+		event("UID:baddate", "SUMMARY:x", "DTSTART:2026-12-01T01:00:00Z", "DTEND:20261201T020000Z"),
 		event("UID:good", "SUMMARY:good", "DTSTART:20261201T010000Z", "DTEND:20261201T020000Z"),
 	)
 	got, skipped := expand(t, feed, time.UTC, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -87,10 +93,17 @@ func TestExpand_BadEventsAreSkippedNotFatal(t *testing.T) {
 	}
 	var msgs []string
 	for _, e := range skipped {
-		msgs = append(msgs, e.Error())
+		msgs = append(msgs, e.Reason+" "+e.Error())
 	}
-	want := []string{`event "no uid" has no UID`, "event mars: DTSTART: unknown time zone Mars/Olympus",
-		"event fast: RRULE: recurring more often than hourly is not a meeting", "event minutes: RRULE: recurring more often than hourly is not a meeting"}
+	want := []string{
+		`no_uid an event without UID (line 3): event "no uid" has no UID`,
+		`unknown_zone event mars (line 8): DTSTART: unknown time zone "Mars/Olympus": no VTIMEZONE of that TZID in the feed, and no IANA, Windows (CLDR 48) or display name`,
+		"too_frequent event fast (line 14): RRULE: recurring more often than hourly is not a meeting",
+		"too_frequent event minutes (line 21): RRULE: recurring more often than hourly is not a meeting",
+		"too_frequent event daily-minutes (line 28): RRULE: recurring more often than hourly is not a meeting",
+		`bad_rule event badrule (line 35): RRULE "FREQ=FORTNIGHTLY": undefined frequency: FORTNIGHTLY`,
+		`bad_time event baddate (line 42): DTSTART "2026-12-01T01:00:00Z": want a date-time such as 20261201T090000`,
+	}
 	if strings.Join(msgs, "\n") != strings.Join(want, "\n") {
 		t.Errorf("skipped:\n%s\nwant:\n%s", strings.Join(msgs, "\n"), strings.Join(want, "\n"))
 	}
@@ -130,15 +143,31 @@ func TestExpand_InstanceMovedIntoTheWindowAndMovedSingleEventKeepIDs(t *testing.
 	}
 }
 
-func TestExpand_BadCalendarSaysWhy(t *testing.T) {
+func TestExpand_BadCalendarSaysLineAndWhy(t *testing.T) {
 	deep := strings.Repeat("BEGIN:VCALENDAR\r\n", 20)
-	for feed, want := range map[string]string{
-		"not a calendar": "read calendar: ",
-		deep:             "read calendar: components nested deeper than 8",
+	truncated := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:20261201T010000Z\r\n"
+	for _, c := range []struct{ feed, want string }{
+		{"not a calendar", `read calendar: line 1: want BEGIN:VCALENDAR, got "not a calendar": is this an iCalendar file?`},
+		{"<html>\n<body>502 Bad Gateway</body>", `read calendar: line 1: want BEGIN:VCALENDAR, got "<html>": is this an iCalendar file?`},
+		{"", "read calendar: no BEGIN:VCALENDAR: is this an iCalendar file?"},
+		{deep, "read calendar: line 9: components nested deeper than 8"},
+		{truncated, "read calendar: line 5: the feed ends inside the VEVENT opened at line 3: truncated?"},
+		{strings.Repeat("x", MaxCalendarBytes+1), "read calendar: larger than 4194304 bytes"},
 	} {
-		_, _, err := Expand(strings.NewReader(feed), "s", "r", "x", time.UTC, time.Time{}, time.Now().AddDate(1, 0, 0))
-		if err == nil || !strings.HasPrefix(err.Error(), want) {
-			t.Errorf("%.30q: err = %v, want prefix %q", feed, err, want)
+		_, err := Expand(context.Background(), strings.NewReader(c.feed), "s", "r", "x", time.UTC, time.Time{}, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+		var re *ReadError
+		if err == nil || err.Error() != c.want || !errors.As(err, &re) {
+			t.Errorf("%.30q:\n got: %v\nwant: %s", c.feed, err, c.want)
 		}
 	}
+}
+
+func expandAll(t *testing.T, feed string) Expansion {
+	t.Helper()
+	x, err := Expand(context.Background(), strings.NewReader(feed), "s", "r", "calendar:s/r", time.UTC,
+		time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
 }
