@@ -202,7 +202,7 @@ func (s *Server) index(w http.ResponseWriter, _ *http.Request) {
 GET /metrics                      Prometheus metrics
 GET /api/v1/rooms                 every room with its state
 GET /api/v1/rooms/{site}/{room}   one room with its newest report
-GET /api/v1/rooms/{site}/{room}/reports?since=RFC3339[&limit=N]   its report history, oldest first
+GET /api/v1/rooms/{site}/{room}/reports?since=RFC3339[&limit=N][&after=NEXT]   its report history, oldest first
 GET|PUT /api/v1/rooms/{site}/{room}/zone   the room's time zone: {"zone": "Asia/Makassar"}
 POST /api/v1/rooms/{site}/{room}/checks[?wait=90s]
                                   check a room now (body, optional: {"checks": ["host"], "timeout": "2m"})
@@ -339,13 +339,15 @@ func (s *Server) getRoom(w http.ResponseWriter, r *http.Request) {
 }
 
 // ReportList is a page of a room's report history, oldest first. When More
-// is true, ask again with since just after the last report's measured_at.
+// is true, ask again with after=Next: no report is skipped or repeated,
+// however many share a measured_at.
 type ReportList struct {
-	Site    string           `json:"site"`
-	Room    string           `json:"room"`
-	Since   time.Time        `json:"since"`
-	Reports []*report.Report `json:"reports"`
-	More    bool             `json:"more"`
+	Site    string          `json:"site"`
+	Room    string          `json:"room"`
+	Since   time.Time       `json:"since"`
+	Reports []history.Entry `json:"reports"`
+	More    bool            `json:"more"`
+	Next    string          `json:"next,omitempty"`
 }
 
 func (s *Server) listReports(w http.ResponseWriter, r *http.Request) {
@@ -362,34 +364,39 @@ func (s *Server) listReports(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	var since time.Time
+	var query history.Query
 	if v := q.Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("since %q: want an RFC 3339 time such as 2026-11-23T08:00:00Z", v))
 			return
 		}
-		since = t
+		query.Since = t
 	}
-	limit := 100
+	query.After = q.Get("after")
+	query.Limit = 100
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > history.MaxList {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %q: want a whole number from 1 to %d", v, history.MaxList))
 			return
 		}
-		limit = n
+		query.Limit = n
 	}
-	reps, more, err := s.History.Since(site, room, since, limit)
-	if err != nil {
+	page, err := s.History.List(site, room, query)
+	switch {
+	case errors.Is(err, history.ErrCursor):
+		writeError(w, http.StatusBadRequest, err.Error()+": give the next of the page before, as it was")
+		return
+	case err != nil:
 		s.Log.Error("could not read the report history", "site", site, "room", room, "err", err)
 		writeError(w, http.StatusInternalServerError, "could not read the report history; see the controller's log")
 		return
 	}
-	if reps == nil {
-		reps = []*report.Report{}
+	if page.Reports == nil {
+		page.Reports = []history.Entry{}
 	}
-	writeJSON(w, http.StatusOK, ReportList{Site: site, Room: room, Since: since, Reports: reps, More: more})
+	writeJSON(w, http.StatusOK, ReportList{Site: site, Room: room, Since: query.Since, Reports: page.Reports, More: page.Next != "", Next: page.Next})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

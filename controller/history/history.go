@@ -6,10 +6,13 @@ package history
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -28,12 +31,21 @@ const (
 	FlushInterval = 250 * time.Millisecond
 	// pruneEvery is how often reports past the age bound are removed.
 	pruneEvery = time.Minute
+	// MaxAhead is how far ahead of the controller's clock a report's
+	// measured_at may be and still be believed.
+	MaxAhead = 5 * time.Minute
 )
 
 var (
-	bucketReports = []byte("reports") // room key, measured_at, id -> report JSON
+	bucketReports = []byte("reports") // room key, stored at, id -> stored value (see encodeValue)
 	bucketIDs     = []byte("ids")     // room key, id -> reports key
 )
+
+// Stored values: a report's JSON as it came (its first byte '{' or white
+// space), or, for a report stored under its arrival time because its
+// measured_at was implausible, valueSkewed, the arrival time (8 bytes,
+// Unix nanoseconds, big-endian) and the JSON.
+const valueSkewed = 0x01
 
 // Options bound the history.
 type Options struct {
@@ -128,12 +140,24 @@ func roomOf(k []byte) (string, bool) {
 	return string(k[:i+1]), true
 }
 
-func reportKey(rep *report.Report) []byte {
-	k := roomKey(rep.Site, rep.Room)
-	// A PC whose clock says 1970 or before sorts first, not last.
-	k = binary.BigEndian.AppendUint64(k, uint64(max(rep.MeasuredAt.UnixNano(), 0)))
-	return append(k, rep.ID...)
+// reportKey is a report's key: its room, the time it is stored under and its id.
+func reportKey(site, room string, at time.Time, id string) []byte {
+	return append(binary.BigEndian.AppendUint64(roomKey(site, room), nanos(at)), id...)
 }
+
+// nanos is a time as the keys hold it: Unix nanoseconds, 0 for 1970 or
+// before, and the largest for after 2262 (which UnixNano cannot say).
+func nanos(t time.Time) uint64 {
+	switch {
+	case t.Unix() <= 0:
+		return 0
+	case t.After(maxKeyTime):
+		return math.MaxInt64
+	}
+	return uint64(t.UnixNano())
+}
+
+var maxKeyTime = time.Unix(0, math.MaxInt64)
 
 // idKey is a report's key in the id index: ids are unique per room, so a
 // sender reusing another room's id cannot have that room's report dropped.
@@ -180,7 +204,17 @@ func (h *History) AddEncoded(rep *report.Report, encoded []byte) (bool, error) {
 			return false, fmt.Errorf("encode report %s: %w", rep.ID, err)
 		}
 	}
-	h.pending = append(h.pending, entry{key: reportKey(rep), value: v, Stored: Stored{Site: rep.Site, Room: rep.Room, ID: rep.ID}})
+	// A report is kept under its measured_at where that is plausible, else
+	// under the time it arrived, so that a PC with a wrong clock (or a long
+	// spool replay) is neither pruned at once after being acknowledged nor
+	// written past the end of the key space.
+	now := h.opts.Now()
+	at := rep.MeasuredAt
+	if at.Before(now.Add(-h.opts.MaxAge)) || at.After(now.Add(MaxAhead)) {
+		at = now
+		v = append(binary.BigEndian.AppendUint64([]byte{valueSkewed}, uint64(now.UnixNano())), v...)
+	}
+	h.pending = append(h.pending, entry{key: reportKey(rep.Site, rep.Room, at, rep.ID), value: v, Stored: Stored{Site: rep.Site, Room: rep.Room, ID: rep.ID}})
 	h.ids[ik] = true
 	return true, nil
 }
@@ -300,7 +334,7 @@ func deleteKeys(reps, ids *bolt.Bucket, keys [][]byte) error {
 
 // Prune removes every report measured before MaxAge ago.
 func (h *History) Prune() error {
-	cutoff := uint64(h.opts.Now().Add(-h.opts.MaxAge).UnixNano())
+	cutoff := nanos(h.opts.Now().Add(-h.opts.MaxAge))
 	h.flushMu.Lock()
 	defer h.flushMu.Unlock()
 	removed := map[string]int{}
@@ -341,42 +375,105 @@ func (h *History) Prune() error {
 	return nil
 }
 
-// MaxList bounds one Since answer.
+// MaxList bounds one List answer.
 const MaxList = 1000
 
-// Since returns up to limit of a room's reports measured at or after since,
-// oldest first, with whether more follow. Reports not yet written are
-// included: Since flushes first.
-func (h *History) Since(site, room string, since time.Time, limit int) ([]*report.Report, bool, error) {
-	if limit <= 0 || limit > MaxList {
-		limit = MaxList
-	}
-	if err := h.Flush(); err != nil {
-		return nil, false, err
+// Entry is a stored report. ReceivedAt and ClockSkewSeconds are set for a
+// report whose measured_at was implausible (older than the history keeps,
+// or ahead of the controller's clock), stored under the time it arrived:
+// the skew is measured_at minus that time.
+type Entry struct {
+	*report.Report
+	ReceivedAt       *time.Time `json:"received_at,omitempty"`
+	ClockSkewSeconds *float64   `json:"clock_skew_seconds,omitempty"`
+}
+
+// Query selects a page of a room's history: reports stored at or after
+// Since, or, with After (the Next of the page before), the ones after it.
+type Query struct {
+	Since time.Time
+	After string
+	Limit int // at most MaxList; MaxList when zero
+}
+
+// Page is a page of a room's reports, oldest first; Next, when not empty,
+// asks for the reports that follow (Query.After), none skipped or repeated.
+type Page struct {
+	Reports []Entry
+	Next    string
+}
+
+// ErrCursor says a Query.After is not a cursor this history gave.
+var ErrCursor = errors.New("not a cursor of this room's history")
+
+// List returns a page of a room's reports. Reports not yet written are
+// included: List flushes first.
+func (h *History) List(site, room string, q Query) (Page, error) {
+	if q.Limit <= 0 || q.Limit > MaxList {
+		q.Limit = MaxList
 	}
 	prefix := roomKey(site, room)
-	start := binary.BigEndian.AppendUint64(bytes.Clone(prefix), uint64(max(since.UnixNano(), 0)))
-	var out []*report.Report
-	more := false
+	start := binary.BigEndian.AppendUint64(bytes.Clone(prefix), nanos(q.Since))
+	var after []byte
+	if q.After != "" {
+		suffix, err := base64.RawURLEncoding.DecodeString(q.After)
+		if err != nil || len(suffix) < 8 {
+			return Page{}, fmt.Errorf("after %q: %w", q.After, ErrCursor)
+		}
+		start = append(bytes.Clone(prefix), suffix...)
+		after = start
+	}
+	if err := h.Flush(); err != nil {
+		return Page{}, err
+	}
+	var page Page
+	var last []byte // the key of the page's last report
 	err := h.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketReports).Cursor()
 		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(out) == limit {
-				more = true
+			if after != nil && bytes.Equal(k, after) {
+				continue
+			}
+			if len(page.Reports) == q.Limit {
+				page.Next = base64.RawURLEncoding.EncodeToString(last[len(prefix):])
 				return nil
 			}
-			var rep report.Report
-			if err := json.Unmarshal(v, &rep); err != nil {
+			e, err := decodeValue(v)
+			if err != nil {
 				return fmt.Errorf("stored report %x: %w", k[len(prefix):], err)
 			}
-			out = append(out, &rep)
+			page.Reports = append(page.Reports, e)
+			last = append(last[:0], k...)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("read report history of %s/%s: %w", site, room, err)
+		return Page{}, fmt.Errorf("read report history of %s/%s: %w", site, room, err)
 	}
-	return out, more, nil
+	return page, nil
+}
+
+// decodeValue reads a stored value (see valueSkewed).
+func decodeValue(v []byte) (Entry, error) {
+	var e Entry
+	raw := v
+	if len(v) > 0 && v[0] == valueSkewed {
+		if len(v) < 9 {
+			return e, errors.New("a skewed report's value is cut short")
+		}
+		received := time.Unix(0, int64(binary.BigEndian.Uint64(v[1:9]))).UTC()
+		e.ReceivedAt, raw = &received, v[9:]
+	}
+	var rep report.Report
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		return e, err
+	}
+	e.Report = &rep
+	if e.ReceivedAt != nil {
+		skew := rep.MeasuredAt.Sub(*e.ReceivedAt).Seconds()
+		e.ClockSkewSeconds = &skew
+	}
+	return e, nil
 }
 
 // Len returns how many reports of a room are stored (after the next flush).

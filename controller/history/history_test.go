@@ -1,7 +1,9 @@
 package history
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -33,10 +35,11 @@ func open(t *testing.T, dir string, opts Options) *History {
 
 func ids(t *testing.T, h *History, site, room string, since time.Time) []string {
 	t.Helper()
-	reps, _, err := h.Since(site, room, since, 0)
+	page, err := h.List(site, room, Query{Since: since})
 	if err != nil {
 		t.Fatal(err)
 	}
+	reps := page.Reports
 	var out []string
 	for _, r := range reps {
 		out = append(out, r.ID[len(r.ID)-4:])
@@ -106,16 +109,18 @@ func TestHistory_KeepsAtMostMaxPerRoom(t *testing.T) {
 }
 
 func TestHistory_PruneRemovesReportsPastMaxAge(t *testing.T) {
-	now := t0.Add(10 * time.Minute)
+	now := t0
 	h := open(t, t.TempDir(), Options{MaxAge: 5 * time.Minute, Now: func() time.Time { return now }})
 	defer h.Close()
 	for i := 1; i <= 9; i++ {
+		now = t0.Add(time.Duration(i) * time.Minute) // each arrives as it is measured
 		h.Add(rep("a", "r", i))
 		h.Add(rep("b", "r", i))
 	}
 	if err := h.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	now = t0.Add(10 * time.Minute)
 	if err := h.Prune(); err != nil {
 		t.Fatal(err)
 	}
@@ -129,19 +134,96 @@ func TestHistory_PruneRemovesReportsPastMaxAge(t *testing.T) {
 	}
 }
 
-func TestHistory_SinceSaysWhenMoreFollow(t *testing.T) {
-	h := open(t, t.TempDir(), Options{})
+// TestHistory_PagesNeitherSkipNorRepeat follows the cursor through reports
+// that share one measured_at (a burst replayed from a spool, or a PC that
+// stamps them alike): every report once, in order.
+func TestHistory_PagesNeitherSkipNorRepeat(t *testing.T) {
+	h := open(t, t.TempDir(), Options{Now: func() time.Time { return t0.Add(10 * time.Minute) }})
 	defer h.Close()
-	for i := 1; i <= 4; i++ {
-		h.Add(rep("s", "r", i))
+	var want []string
+	for i := 1; i <= 7; i++ {
+		r := rep("s", "r", i)
+		if i >= 2 && i <= 6 {
+			r.MeasuredAt = t0.Add(2 * time.Minute) // five share a measured_at
+		}
+		h.Add(r)
+		want = append(want, r.ID)
 	}
-	reps, more, err := h.Since("s", "r", time.Time{}, 3)
-	if err != nil || len(reps) != 3 || !more {
-		t.Fatalf("got %d reports, more=%v, err %v; want 3 and more", len(reps), more, err)
+	slices.Sort(want[1:6]) // reports sharing a time come in id order
+	var got []string
+	q := Query{Limit: 2}
+	for pages := 0; ; pages++ {
+		page, err := h.List("s", "r", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Reports {
+			got = append(got, e.ID)
+		}
+		if page.Next == "" {
+			if pages != 3 {
+				t.Errorf("%d pages of 2 for 7 reports, want 4", pages+1)
+			}
+			break
+		}
+		q.After = page.Next
 	}
-	reps, more, _ = h.Since("s", "r", reps[2].MeasuredAt.Add(time.Nanosecond), 3)
-	if len(reps) != 1 || more {
-		t.Errorf("second page: %d reports, more=%v; want 1 and no more", len(reps), more)
+	if !slices.Equal(got, want) {
+		t.Errorf("pages gave\n%v\nwant\n%v", got, want)
+	}
+	if _, err := h.List("s", "r", Query{After: "not a cursor!"}); !errors.Is(err, ErrCursor) {
+		t.Errorf("a bad cursor: %v", err)
+	}
+}
+
+// TestHistory_ImplausibleTimesAreKeptUnderTheirArrival: a report measured
+// before the history's age bound (a dead clock battery) or after 2262 is
+// stored under the time it arrived, with its skew, and neither the next
+// prune nor a since= query loses it.
+func TestHistory_ImplausibleTimesAreKeptUnderTheirArrival(t *testing.T) {
+	now := t0
+	h := open(t, t.TempDir(), Options{MaxAge: 7 * 24 * time.Hour, Now: func() time.Time { return now }})
+	defer h.Close()
+	old, future, fine := rep("s", "r", 1), rep("s", "r", 2), rep("s", "r", 3)
+	old.MeasuredAt = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	future.MeasuredAt = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+	fine.MeasuredAt = t0.Add(-time.Minute)
+	for _, r := range []*report.Report{old, future, fine} {
+		if added, err := h.Add(r); !added || err != nil {
+			t.Fatalf("add %s: %v %v", r.ID, added, err)
+		}
+	}
+	now = t0.Add(2 * time.Minute)
+	if err := h.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	page, err := h.List("s", "r", Query{Since: t0.Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Reports) != 3 {
+		t.Fatalf("%d reports after a prune, want 3", len(page.Reports))
+	}
+	byID := map[string]Entry{}
+	for _, e := range page.Reports {
+		byID[e.ID] = e
+	}
+	for _, r := range []*report.Report{old, future} {
+		e := byID[r.ID]
+		if e.ReceivedAt == nil || !e.ReceivedAt.Equal(t0) || e.ClockSkewSeconds == nil || *e.ClockSkewSeconds != r.MeasuredAt.Sub(t0).Seconds() ||
+			!e.MeasuredAt.Equal(r.MeasuredAt) {
+			t.Errorf("report measured %v: %+v", r.MeasuredAt, e)
+		}
+	}
+	if e := byID[fine.ID]; e.ReceivedAt != nil || e.ClockSkewSeconds != nil {
+		t.Errorf("a plausible report is marked: %+v", e)
+	}
+	now = t0.Add(7*24*time.Hour + time.Minute) // a week after they arrived
+	if err := h.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(ids(t, h, "s", "r", time.Time{})); n != 0 {
+		t.Errorf("%d reports a week after they arrived, want 0", n)
 	}
 }
 
@@ -160,7 +242,7 @@ func BenchmarkHistory_Add(b *testing.B) {
 }
 
 // TestHistory_StoresReportAsReceived: AddEncoded keeps the JSON it is
-// given, which Since reads back as the report.
+// given, which List reads back as the report.
 func TestHistory_StoresReportAsReceived(t *testing.T) {
 	h := open(t, t.TempDir(), Options{Now: func() time.Time { return t0 }})
 	defer h.Close()
@@ -171,8 +253,8 @@ func TestHistory_StoresReportAsReceived(t *testing.T) {
 	if added, err := h.AddEncoded(r, received); !added || err != nil {
 		t.Fatalf("AddEncoded = %v, %v", added, err)
 	}
-	got, _, err := h.Since("s", "r", t0, 0)
-	if err != nil || len(got) != 1 || got[0].AgentVersion != "as received" || !got[0].MeasuredAt.Equal(r.MeasuredAt) {
-		t.Fatalf("Since = %+v, %v: want the report as received", got, err)
+	page, err := h.List("s", "r", Query{Since: t0})
+	if got := page.Reports; err != nil || len(got) != 1 || got[0].AgentVersion != "as received" || !got[0].MeasuredAt.Equal(r.MeasuredAt) {
+		t.Fatalf("List = %+v, %v: want the report as received", got, err)
 	}
 }
