@@ -95,6 +95,9 @@ type Config struct {
 	// ProbeUDP is the UDP echo's address; "" is the HTTP listener's address.
 	ProbeUDP string
 	Standard *standard.Standard
+	// Repaired names the data files moved aside as damaged before this
+	// start (serve --repair), for siaprapat_store_repairs_total.
+	Repaired []string
 	// Now is the one clock every part that decides reads (the planner,
 	// alerts, the fleet's freshness, commands, feeds); time.Now when nil.
 	Now func() time.Time
@@ -158,7 +161,18 @@ func Start(cfg Config) (_ *Controller, err error) {
 		Name: "siaprapat_store_write_errors_total",
 		Help: "Failed writes of the fleet store or the report history (what failed stays queued and is retried).",
 	})
+	repairs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "siaprapat_store_repairs_total",
+		Help: "Damaged data files moved aside at start (--repair), by file, since the controller started.",
+	}, []string{"file"})
+	for _, f := range []string{"fleet.db", "history.db", "alerts.db", "sessions.db", "agents.db"} {
+		repairs.WithLabelValues(f)
+	}
+	for _, f := range cfg.Repaired {
+		repairs.WithLabelValues(f).Inc()
+	}
 	procReg.MustRegister(
+		repairs,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("siaprapat_controller"),

@@ -69,7 +69,7 @@ func Open(dir string, limits Limits) (*Spool, error) {
 		limits.ResendAfter = DefaultResendAfter
 	}
 	s := &Spool{db: db, limits: limits}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = boltfile.Load(db, "spool", func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
 			return err

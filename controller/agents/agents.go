@@ -64,7 +64,7 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, byUser: map[string]record{}, byHash: map[string]string{}}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = boltfile.Load(db, "agent credentials", func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketAgents)
 		if err != nil {
 			return err
@@ -81,7 +81,7 @@ func Open(dir string) (*Store, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("load agent credentials %s: %w", db.Path(), err)
+		return nil, err // a *boltfile.DamagedError naming the file
 	}
 	return s, nil
 }

@@ -195,7 +195,7 @@ func (m *Manager) open(dir string) error {
 	if err != nil {
 		return err
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = boltfile.Load(db, "alert store", func(tx *bolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bucketOutbox); err != nil {
 			return err
 		}
@@ -214,7 +214,7 @@ func (m *Manager) open(dir string) error {
 	})
 	if err != nil {
 		db.Close()
-		return fmt.Errorf("load alert store: %w", err)
+		return err // a *boltfile.DamagedError naming the file
 	}
 	m.db = db
 	m.outbox = &outbox{db: db, client: m.client, log: m.log, now: m.now, failed: m.failed, sent: m.sent, names: m.names, wake: make(chan struct{}, 1)}

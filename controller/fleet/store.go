@@ -81,7 +81,7 @@ func Open(dir string, opts Options, onError func(error)) (*Fleet, error) {
 		return nil, err
 	}
 	f := New(opts)
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = boltfile.Load(db, "fleet store", func(tx *bolt.Tx) error {
 		gone, err := tx.CreateBucketIfNotExists(bucketRemoved)
 		if err != nil {
 			return err
@@ -115,7 +115,7 @@ func Open(dir string, opts Options, onError func(error)) (*Fleet, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("load fleet store %s: %w", db.Path(), err)
+		return nil, err // a *boltfile.DamagedError naming the file
 	}
 	f.store = &store{db: db, stop: make(chan struct{}), onError: onError}
 	f.store.stopped.Add(1)
@@ -177,32 +177,34 @@ func (f *Fleet) Flush() error {
 	f.dirty, f.tombs = map[string]bool{}, map[string]bool{}
 	f.mu.Unlock()
 
-	err := f.store.db.Update(func(tx *bolt.Tx) error {
-		gone := tx.Bucket(bucketRemoved)
-		for k, v := range removed {
-			var err error
-			if v == nil {
-				err = gone.Delete([]byte(k))
-			} else {
-				err = gone.Put([]byte(k), v)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		b := tx.Bucket(bucketRooms)
-		for k, v := range batch {
-			if v == nil {
-				if err := b.Delete([]byte(k)); err != nil {
+	err := boltfile.Guard(f.store.db, "fleet store", func() error {
+		return f.store.db.Update(func(tx *bolt.Tx) error {
+			gone := tx.Bucket(bucketRemoved)
+			for k, v := range removed {
+				var err error
+				if v == nil {
+					err = gone.Delete([]byte(k))
+				} else {
+					err = gone.Put([]byte(k), v)
+				}
+				if err != nil {
 					return err
 				}
-				continue
 			}
-			if err := b.Put([]byte(k), v); err != nil {
-				return err
+			b := tx.Bucket(bucketRooms)
+			for k, v := range batch {
+				if v == nil {
+					if err := b.Delete([]byte(k)); err != nil {
+						return err
+					}
+					continue
+				}
+				if err := b.Put([]byte(k), v); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		f.mu.Lock()

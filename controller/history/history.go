@@ -104,7 +104,7 @@ func Open(dir string, opts Options) (*History, error) {
 		return nil, err
 	}
 	h := &History{opts: opts, db: db, ids: map[string]bool{}, count: map[string]int{}, stop: make(chan struct{})}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = boltfile.Load(db, "report history", func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketReports)
 		if err != nil {
 			return err
@@ -121,7 +121,7 @@ func Open(dir string, opts Options) (*History, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("load report history %s: %w", db.Path(), err)
+		return nil, err // a *boltfile.DamagedError naming the file
 	}
 	h.stopped.Add(1)
 	go h.loop()
@@ -185,9 +185,11 @@ func (h *History) AddEncoded(rep *report.Report, encoded []byte) (bool, error) {
 		return false, nil
 	}
 	var seen bool
-	if err := h.db.View(func(tx *bolt.Tx) error {
-		seen = tx.Bucket(bucketIDs).Get([]byte(ik)) != nil
-		return nil
+	if err := boltfile.Guard(h.db, "report history", func() error {
+		return h.db.View(func(tx *bolt.Tx) error {
+			seen = tx.Bucket(bucketIDs).Get([]byte(ik)) != nil
+			return nil
+		})
 	}); err != nil {
 		return false, fmt.Errorf("look up report %s: %w", rep.ID, err)
 	}
@@ -269,26 +271,28 @@ func (h *History) Flush() error {
 	if len(batch) == 0 {
 		return nil
 	}
-	err := h.db.Update(func(tx *bolt.Tx) error {
-		reps, ids := tx.Bucket(bucketReports), tx.Bucket(bucketIDs)
-		for _, e := range batch {
-			if err := reps.Put(e.key, e.value); err != nil {
-				return err
-			}
-			if err := ids.Put(idKey(e.Site, e.Room, e.ID), e.key); err != nil {
-				return err
-			}
-		}
-		for room, n := range counts {
-			if n > h.opts.MaxPerRoom {
-				removed, err := removeOldest(reps, ids, []byte(room), n-h.opts.MaxPerRoom)
-				if err != nil {
+	err := boltfile.Guard(h.db, "report history", func() error {
+		return h.db.Update(func(tx *bolt.Tx) error {
+			reps, ids := tx.Bucket(bucketReports), tx.Bucket(bucketIDs)
+			for _, e := range batch {
+				if err := reps.Put(e.key, e.value); err != nil {
 					return err
 				}
-				counts[room] = n - removed
+				if err := ids.Put(idKey(e.Site, e.Room, e.ID), e.key); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
+			for room, n := range counts {
+				if n > h.opts.MaxPerRoom {
+					removed, err := removeOldest(reps, ids, []byte(room), n-h.opts.MaxPerRoom)
+					if err != nil {
+						return err
+					}
+					counts[room] = n - removed
+				}
+			}
+			return nil
+		})
 	})
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -338,28 +342,30 @@ func (h *History) Prune() error {
 	h.flushMu.Lock()
 	defer h.flushMu.Unlock()
 	removed := map[string]int{}
-	err := h.db.Update(func(tx *bolt.Tx) error {
-		reps, ids := tx.Bucket(bucketReports), tx.Bucket(bucketIDs)
-		var doomed [][]byte
-		c := reps.Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			room, ok := roomOf(k)
-			if !ok || len(k) < len(room)+8 {
-				continue
-			}
-			if at := binary.BigEndian.Uint64(k[len(room):]); at < cutoff {
-				doomed = append(doomed, bytes.Clone(k))
-				removed[room]++
-			} else {
-				// The rest of this room is newer: jump to the next room.
-				next := append([]byte(room[:len(room)-1]), 1)
-				if k, _ = c.Seek(next); k == nil {
-					break
+	err := boltfile.Guard(h.db, "report history", func() error {
+		return h.db.Update(func(tx *bolt.Tx) error {
+			reps, ids := tx.Bucket(bucketReports), tx.Bucket(bucketIDs)
+			var doomed [][]byte
+			c := reps.Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				room, ok := roomOf(k)
+				if !ok || len(k) < len(room)+8 {
+					continue
 				}
-				c.Prev()
+				if at := binary.BigEndian.Uint64(k[len(room):]); at < cutoff {
+					doomed = append(doomed, bytes.Clone(k))
+					removed[room]++
+				} else {
+					// The rest of this room is newer: jump to the next room.
+					next := append([]byte(room[:len(room)-1]), 1)
+					if k, _ = c.Seek(next); k == nil {
+						break
+					}
+					c.Prev()
+				}
 			}
-		}
-		return deleteKeys(reps, ids, doomed)
+			return deleteKeys(reps, ids, doomed)
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("remove reports older than %v: %w", h.opts.MaxAge, err)
@@ -428,24 +434,26 @@ func (h *History) List(site, room string, q Query) (Page, error) {
 	}
 	var page Page
 	var last []byte // the key of the page's last report
-	err := h.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketReports).Cursor()
-		for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if after != nil && bytes.Equal(k, after) {
-				continue
+	err := boltfile.Guard(h.db, "report history", func() error {
+		return h.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketReports).Cursor()
+			for k, v := c.Seek(start); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				if after != nil && bytes.Equal(k, after) {
+					continue
+				}
+				if len(page.Reports) == q.Limit {
+					page.Next = base64.RawURLEncoding.EncodeToString(last[len(prefix):])
+					return nil
+				}
+				e, err := decodeValue(v)
+				if err != nil {
+					return fmt.Errorf("stored report %x: %w", k[len(prefix):], err)
+				}
+				page.Reports = append(page.Reports, e)
+				last = append(last[:0], k...)
 			}
-			if len(page.Reports) == q.Limit {
-				page.Next = base64.RawURLEncoding.EncodeToString(last[len(prefix):])
-				return nil
-			}
-			e, err := decodeValue(v)
-			if err != nil {
-				return fmt.Errorf("stored report %x: %w", k[len(prefix):], err)
-			}
-			page.Reports = append(page.Reports, e)
-			last = append(last[:0], k...)
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return Page{}, fmt.Errorf("read report history of %s/%s: %w", site, room, err)

@@ -106,7 +106,7 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, sessions: map[string]*Session{}}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = boltfile.Load(db, "session store", func(tx *bolt.Tx) error {
 		if err := s.loadZones(tx); err != nil {
 			return err
 		}
@@ -125,7 +125,7 @@ func Open(dir string) (*Store, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("load session store: %w", err)
+		return nil, err // a *boltfile.DamagedError naming the file
 	}
 	return s, nil
 }

@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -25,6 +27,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 	"github.com/siaprapat/siaprapat/controller/shard"
+	"github.com/siaprapat/siaprapat/internal/boltfile"
 	"github.com/siaprapat/siaprapat/internal/cli"
 	"github.com/siaprapat/siaprapat/internal/config"
 )
@@ -105,6 +108,7 @@ func serve(args []string, stderr io.Writer) int {
 	historyAge := fs.Duration("history-max-age", history.DefaultMaxAge, "reports older than this leave the report history")
 	historyPerRoom := fs.Int("history-max-per-room", history.DefaultMaxPerRoom, "most reports the history keeps per room (the oldest leave first)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	repair := fs.Bool("repair", false, "move aside each damaged data file (kept as FILE.damaged-TIME) and start with an empty one; without it the controller refuses to start on a damaged file")
 	checkConfig := fs.Bool("check-config", false, "check the flags, the configuration file and the standard, then exit")
 	configFile := fs.String("config", "", "configuration file (YAML, its keys are these flags' names; flags given here override it), e.g. /etc/siaprapat/controller.yaml")
 	if err := fs.Parse(args); err != nil {
@@ -222,7 +226,7 @@ func serve(args []string, stderr io.Writer) int {
 		return 0
 	}
 	log.Info("starting siaprapat-controller", "version", cli.Version(), "standard", std.String(), "freshness", std.Freshness)
-	c, err := controller.Start(controller.Config{
+	cfg := controller.Config{
 		HTTPListen:       *httpListen,
 		History:          history.Options{MaxAge: *historyAge, MaxPerRoom: *historyPerRoom},
 		Probe:            probe.Config{Tokens: probeTokens, MaxSessions: *probeMaxSessions, MaxBytesPerSession: *probeMaxBytes},
@@ -251,7 +255,8 @@ func serve(args []string, stderr io.Writer) int {
 		CalendarInterval: *calendarInterval,
 		Standard:         std,
 		Log:              log,
-	})
+	}
+	c, err := startRepairing(cfg, *repair)
 	if err != nil {
 		return fail(err)
 	}
@@ -263,6 +268,25 @@ func serve(args []string, stderr io.Writer) int {
 		return fail(fmt.Errorf("stop: %w", err))
 	}
 	return 0
+}
+
+// startRepairing starts the controller; with repair, a data file it finds
+// damaged is moved aside (and counted) and the start tried again, up to
+// once per file.
+func startRepairing(cfg controller.Config, repair bool) (*controller.Controller, error) {
+	for {
+		c, err := controller.Start(cfg)
+		var de *boltfile.DamagedError
+		if err == nil || !repair || !errors.As(err, &de) || slices.Contains(cfg.Repaired, filepath.Base(de.Path)) {
+			return c, err
+		}
+		moved, merr := boltfile.MoveAside(de.Path, time.Now())
+		if merr != nil {
+			return nil, fmt.Errorf("%v; and --repair could not move it aside: %w", err, merr)
+		}
+		cfg.Log.Warn("--repair: moved a damaged data file aside; starting with an empty one", "file", de.Path, "kept_as", moved, "reason", de.Reason)
+		cfg.Repaired = append(cfg.Repaired, filepath.Base(de.Path))
+	}
 }
 
 func parseLeadTimes(s string) ([]time.Duration, error) {
