@@ -210,6 +210,11 @@ func Start(cfg Config) (_ *Controller, err error) {
 		return nil, err
 	}
 
+	procReg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "siaprapat_history_pending_bytes",
+		Help: "Reports waiting to be written to the report history, in bytes (bounded: past the bound, reports are refused unacknowledged and their agents send them again).",
+	}, func() float64 { return float64(c.history.PendingBytes()) }))
+
 	// The fleet's own families are written straight from the fleet at each
 	// scrape (metrics.Handler): at 10,000 rooms a registry's gather and
 	// encoding of them takes seconds. The planner's go through fleetReg.

@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/siaprapat/siaprapat/internal/boltfile"
+	"github.com/siaprapat/siaprapat/internal/retry"
 )
 
 // FlushInterval is how often changed rooms are written to the store. Writes
@@ -123,21 +124,36 @@ func Open(dir string, opts Options, onError func(error)) (*Fleet, error) {
 	return f, nil
 }
 
+// flushLoop writes changed rooms until Close. While writes fail (a full
+// disk), attempts back off to every 30 s and the failure is logged at most
+// every 30 s; every failure is counted (onError). The rooms stay in memory
+// (their number bounds what waits) and are served all the while.
 func (f *Fleet) flushLoop() {
 	defer f.store.stopped.Done()
 	t := time.NewTicker(FlushInterval)
 	defer t.Stop()
+	var pacer retry.Pacer
 	for {
 		select {
 		case <-f.store.stop:
 			return
 		case <-t.C:
-			if err := f.Flush(); err != nil {
-				f.opts.Log.Error("could not write the fleet store; will retry", "err", err)
-				if f.store.onError != nil {
-					f.store.onError(err)
-				}
+		}
+		if !pacer.Due(f.opts.Now()) {
+			continue
+		}
+		err := f.Flush()
+		if err == nil {
+			if pacer.Succeeded() {
+				f.opts.Log.Info("the fleet store is written again")
 			}
+			continue
+		}
+		if f.store.onError != nil {
+			f.store.onError(err)
+		}
+		if log, n := pacer.Failed(f.opts.Now()); log {
+			f.opts.Log.Error("could not write the fleet store; retrying with back-off", "err", err, "failures", n, "retry_in", pacer.Delay())
 		}
 	}
 }

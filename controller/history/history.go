@@ -20,6 +20,7 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/internal/boltfile"
+	"github.com/siaprapat/siaprapat/internal/retry"
 )
 
 // Defaults: a day of reports at the agent's default 60 s interval, and a
@@ -34,7 +35,14 @@ const (
 	// MaxAhead is how far ahead of the controller's clock a report's
 	// measured_at may be and still be believed.
 	MaxAhead = 5 * time.Minute
+	// DefaultMaxPendingBytes bounds the reports waiting to be written (a
+	// full disk): past it, Add refuses with ErrBacklog, the report is not
+	// acknowledged, and its agent keeps it in its spool and sends it again.
+	DefaultMaxPendingBytes = 64 << 20
 )
+
+// ErrBacklog says the reports waiting to be written reached their bound.
+var ErrBacklog = errors.New("the report history's writes are failing and its backlog is full")
 
 var (
 	bucketReports = []byte("reports") // room key, stored at, id -> stored value (see encodeValue)
@@ -51,9 +59,12 @@ const valueSkewed = 0x01
 type Options struct {
 	MaxAge     time.Duration // reports measured longer ago are removed; DefaultMaxAge when zero
 	MaxPerRoom int           // the oldest reports of a room past this many are removed; DefaultMaxPerRoom when zero
-	Now        func() time.Time
-	Log        *slog.Logger
-	OnError    func(error) // hears of every failed write (for a metric); may be nil
+	// MaxPendingBytes bounds the reports waiting to be written;
+	// DefaultMaxPendingBytes when zero.
+	MaxPendingBytes int
+	Now             func() time.Time
+	Log             *slog.Logger
+	OnError         func(error) // hears of every failed write (for a metric); may be nil
 	// OnStored, when set, hears of reports now safely stored: after each
 	// write, and at once for a report added again whose id is stored
 	// already (its first acknowledgement was lost). It must not block.
@@ -69,10 +80,11 @@ type History struct {
 	db      *bolt.DB
 	flushMu sync.Mutex // one flush or prune at a time
 
-	mu      sync.Mutex
-	pending []entry
-	ids     map[string]bool // id keys pending or being written
-	count   map[string]int  // stored reports per room key
+	mu           sync.Mutex
+	pending      []entry
+	pendingBytes int
+	ids          map[string]bool // id keys pending or being written
+	count        map[string]int  // stored reports per room key
 
 	stop    chan struct{}
 	stopped sync.WaitGroup
@@ -95,6 +107,9 @@ func Open(dir string, opts Options) (*History, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MaxPendingBytes <= 0 {
+		opts.MaxPendingBytes = DefaultMaxPendingBytes
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -216,37 +231,57 @@ func (h *History) AddEncoded(rep *report.Report, encoded []byte) (bool, error) {
 		at = now
 		v = append(binary.BigEndian.AppendUint64([]byte{valueSkewed}, uint64(now.UnixNano())), v...)
 	}
+	if h.pendingBytes+len(v) > h.opts.MaxPendingBytes {
+		return false, fmt.Errorf("report %s: %w (%d reports, %d bytes)", rep.ID, ErrBacklog, len(h.pending), h.pendingBytes)
+	}
 	h.pending = append(h.pending, entry{key: reportKey(rep.Site, rep.Room, at, rep.ID), value: v, Stored: Stored{Site: rep.Site, Room: rep.Room, ID: rep.ID}})
+	h.pendingBytes += len(v)
 	h.ids[ik] = true
 	return true, nil
 }
 
+// loop writes and prunes until Close. While writes fail (a full disk),
+// attempts back off to every 30 s and the failure is logged at most every
+// 30 s; every failure is counted (OnError).
 func (h *History) loop() {
 	defer h.stopped.Done()
 	flush := time.NewTicker(FlushInterval)
 	defer flush.Stop()
 	prune := time.NewTicker(pruneEvery)
 	defer prune.Stop()
+	var pacer retry.Pacer
 	for {
+		var err error
 		select {
 		case <-h.stop:
 			return
 		case <-flush.C:
-			if err := h.Flush(); err != nil {
-				h.failed(err)
+			if !pacer.Due(h.opts.Now()) {
+				continue
 			}
+			err = h.Flush()
 		case <-prune.C:
-			if err := h.Prune(); err != nil {
-				h.failed(err)
+			if !pacer.Due(h.opts.Now()) {
+				continue
 			}
+			err = h.Prune()
 		}
-	}
-}
-
-func (h *History) failed(err error) {
-	h.opts.Log.Error("could not write the report history; will retry", "err", err)
-	if h.opts.OnError != nil {
-		h.opts.OnError(err)
+		if err == nil {
+			if pacer.Succeeded() {
+				h.opts.Log.Info("the report history is written again")
+			}
+			continue
+		}
+		if h.opts.OnError != nil {
+			h.opts.OnError(err)
+		}
+		if log, n := pacer.Failed(h.opts.Now()); log {
+			h.mu.Lock()
+			waiting, bytes := len(h.pending), h.pendingBytes
+			h.mu.Unlock()
+			h.opts.Log.Error("could not write the report history; retrying with back-off", "err", err, "failures", n,
+				"retry_in", pacer.Delay(), "reports_waiting", waiting, "bytes_waiting", bytes)
+		}
 	}
 }
 
@@ -260,12 +295,14 @@ func (h *History) Flush() error {
 	batch := h.pending
 	h.pending = nil
 	counts := map[string]int{}
+	var batchBytes int
 	for _, e := range batch {
 		room, _ := roomOf(e.key)
 		if _, ok := counts[room]; !ok {
 			counts[room] = h.count[room]
 		}
 		counts[room]++
+		batchBytes += len(e.value)
 	}
 	h.mu.Unlock()
 	if len(batch) == 0 {
@@ -300,6 +337,7 @@ func (h *History) Flush() error {
 		h.pending = append(batch, h.pending...)
 		return fmt.Errorf("write %d reports: %w", len(batch), err)
 	}
+	h.pendingBytes -= batchBytes
 	for room, n := range counts {
 		h.count[room] = n
 	}
@@ -482,6 +520,13 @@ func decodeValue(v []byte) (Entry, error) {
 		e.ClockSkewSeconds = &skew
 	}
 	return e, nil
+}
+
+// PendingBytes is the size of the reports waiting to be written.
+func (h *History) PendingBytes() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.pendingBytes
 }
 
 // Len returns how many reports of a room are stored (after the next flush).
