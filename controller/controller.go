@@ -86,6 +86,10 @@ type Config struct {
 	// API; MetricsAuth makes /metrics take it too.
 	APIReadToken string
 	MetricsAuth  bool
+	// APIOpenWrites takes the API's writing requests from anyone who
+	// reaches the port while there is no admin token; by default they are
+	// taken from this machine only.
+	APIOpenWrites bool
 	// History bounds the report history (zero values: its defaults).
 	History history.Options
 	// Probe configures the network probe agents test their links against
@@ -374,6 +378,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		Token:       cfg.APIToken,
 		ReadToken:   cfg.APIReadToken,
 		MetricsAuth: cfg.MetricsAuth,
+		OpenWrites:  cfg.APIOpenWrites,
 		Shard:       cfg.Shard,
 		Metrics:     metrics.Handler(fleetMetrics, prometheus.Gatherers{procReg, fleetReg}, c.log.With("component", "metrics")),
 		Agents:      c.enroller(),
@@ -418,8 +423,11 @@ func Start(cfg Config) (_ *Controller, err error) {
 		}
 	}()
 	c.log.Info("HTTP API listening", "addr", c.httpLn.Addr().String())
-	if cfg.APIToken == "" {
-		c.log.Warn("the API's writing requests (sessions, checks) are open to anyone who reaches the HTTP port; set --api-token")
+	switch {
+	case cfg.APIToken == "" && cfg.APIOpenWrites:
+		c.log.Warn("--api-open-writes: the API's writing requests (sessions, checks, zones) are open to anyone who reaches the HTTP port; set --api-token")
+	case cfg.APIToken == "":
+		c.log.Info("no --api-token: the API's writing requests are taken from this machine only")
 	}
 	return c, nil
 }

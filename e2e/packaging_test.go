@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -300,11 +301,14 @@ func installDebs(t *testing.T, dist string) {
 		t.Logf("systemd-analyze security: %s exposure %s %s", unit, m[1], m[2])
 	}
 
-	// The installed controller takes its packaged configuration as it is.
-	if out, code := runProgram(t, r.path("usr/bin/siaprapat-controller"), "serve", "--config", r.path("etc/siaprapat/controller.yaml"), "--check-config"); code != 0 ||
-		!strings.Contains(out, ": 1 settings") {
+	// The installed controller takes its packaged configuration as it is,
+	// with the API tokens its postinst made.
+	ctlCfg := r.path("etc/siaprapat/controller.yaml")
+	if out, code := runProgram(t, r.path("usr/bin/siaprapat-controller"), "serve", "--config", ctlCfg, "--check-config"); code != 0 ||
+		!strings.Contains(out, ": 3 settings") {
 		t.Errorf("the controller's packaged configuration: exit %d\n%s", code, out)
 	}
+	checkPackagedTokens(t, r.path("usr/bin/siaprapat-controller"), ctlCfg)
 	// The room is enrolled with the installed agent, into the conffile.
 	cfg := r.path("etc/siaprapat/agent.yaml")
 	env := filepath.Join(t.TempDir(), "room-9.env")
@@ -550,4 +554,54 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// checkPackagedTokens: the package made an admin and a read token into the
+// controller's configuration (mode 0600), and the installed controller,
+// run with it, refuses writes and reads without them.
+func checkPackagedTokens(t *testing.T, ctlBin, cfg string) {
+	t.Helper()
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := regexp.MustCompile(`(?m)^api-token: ([0-9a-f]{64})$`).FindSubmatch(data)
+	read := regexp.MustCompile(`(?m)^api-read-token: ([0-9a-f]{64})$`).FindSubmatch(data)
+	if admin == nil || read == nil {
+		t.Fatalf("no tokens made at install in %s:\n%s", cfg, data)
+	}
+	if fi, err := os.Stat(cfg); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: mode %v, %v; want 0600", cfg, fi.Mode(), err)
+	}
+	httpAddr := testenv.FreeAddr(t)
+	start(t, ctlBin, "serve", "--config", cfg, "--data", t.TempDir(), "--http", httpAddr, "--mqtt-listen", testenv.FreeAddr(t))
+	waitHTTP(t, httpAddr)
+	do := func(method, path, token string) int {
+		req, _ := http.NewRequest(method, "http://"+httpAddr+path,
+			strings.NewReader(`{"title":"Rapat","start":"2026-12-01T09:00:00+07:00","end":"2026-12-01T10:00:00+07:00"}`))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		method, path, token string
+		want                int
+	}{
+		{"POST", "/api/v1/rooms/demo/r/sessions", "", http.StatusUnauthorized},
+		{"POST", "/api/v1/rooms/demo/r/sessions", string(read[1]), http.StatusUnauthorized},
+		{"POST", "/api/v1/rooms/demo/r/sessions", string(admin[1]), http.StatusCreated},
+		{"GET", "/api/v1/rooms", "", http.StatusUnauthorized},
+		{"GET", "/api/v1/rooms", string(read[1]), http.StatusOK},
+		{"GET", "/metrics", "", http.StatusOK},
+	} {
+		if got := do(c.method, c.path, c.token); got != c.want {
+			t.Errorf("%s %s with token %.8q: %d, want %d", c.method, c.path, c.token, got, c.want)
+		}
+	}
 }

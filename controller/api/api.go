@@ -59,6 +59,10 @@ type Server struct {
 	ReadToken string
 	// MetricsAuth makes /metrics take the read (or admin) token too.
 	MetricsAuth bool
+	// OpenWrites lets anyone who reaches the port make writing requests
+	// while there is no admin token; without it (the default) they are
+	// taken from this machine only.
+	OpenWrites bool
 	// Agents enrols and revokes agents; nil means this controller does not.
 	Agents Enroller
 	// Calendars tells the rooms' iCalendar feeds' state; nil lists none.
@@ -150,15 +154,29 @@ func unauthorized(w http.ResponseWriter, msg string) {
 	writeError(w, http.StatusUnauthorized, msg)
 }
 
-// authorized requires the admin token, when one is set.
+// authorized requires the admin token when one is set; without one, the
+// request must come from this machine (loopback), unless OpenWrites.
 func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.Token != "" && !tokenIs(bearer(r), s.Token) {
-			unauthorized(w, "this request changes something: send the controller's API token as 'Authorization: Bearer TOKEN'")
+		switch {
+		case s.Token != "":
+			if !tokenIs(bearer(r), s.Token) {
+				unauthorized(w, "this request changes something: send the controller's API token as 'Authorization: Bearer TOKEN'")
+				return
+			}
+		case !s.OpenWrites && !loopback(r):
+			writeError(w, http.StatusForbidden, "this controller has no admin token, so it takes requests that change something from its own machine only: start it with --api-token (or --api-open-writes to take them from anyone)")
 			return
 		}
 		h(w, r)
 	}
+}
+
+// loopback reports whether a request came from this machine.
+func loopback(r *http.Request) bool {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // reader requires the read or the admin token, when a read token is set.
@@ -186,8 +204,7 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 			s.authorized(h)(w, r)
 			return
 		}
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		if !loopback(r) {
 			writeError(w, http.StatusForbidden, "enrolling agents from another machine needs the admin token: start the controller with --api-token")
 			return
 		}

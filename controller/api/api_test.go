@@ -116,3 +116,31 @@ func TestAPI_RemovedRoomSaysWhen(t *testing.T) {
 		t.Errorf("%d %v", code, out)
 	}
 }
+
+// TestAPI_WritesFromOtherMachinesNeedAToken: without an admin token, a
+// request that changes something is taken from this machine only, unless
+// the controller was started to take it from anyone.
+func TestAPI_WritesFromOtherMachinesNeedAToken(t *testing.T) {
+	s, _ := server(t)
+	post := func(from string) int {
+		req := httptest.NewRequest("POST", "/api/v1/rooms/s/r/sessions",
+			strings.NewReader(`{"title":"Rapat","start":"2026-12-01T09:00:00+07:00","end":"2026-12-01T10:00:00+07:00"}`))
+		req.RemoteAddr = from
+		w := httptest.NewRecorder()
+		s.Handler().ServeHTTP(w, req)
+		return w.Code
+	}
+	if code := post("127.0.0.1:5000"); code != http.StatusCreated {
+		t.Errorf("from this machine: %d", code)
+	}
+	if code := post("[::1]:5000"); code != http.StatusCreated {
+		t.Errorf("from this machine (IPv6): %d", code)
+	}
+	if code := post("10.1.2.3:5000"); code != http.StatusForbidden {
+		t.Errorf("from another machine without a token: %d, want 403", code)
+	}
+	s.OpenWrites = true
+	if code := post("10.1.2.3:5000"); code != http.StatusCreated {
+		t.Errorf("from another machine with --api-open-writes: %d", code)
+	}
+}

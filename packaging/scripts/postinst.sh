@@ -21,11 +21,41 @@ add_user() {
 	fi
 }
 
+# make_tokens gives the controller an admin and a read API token, once: a
+# controller that listens beyond loopback is then never open to writes by
+# anyone who reaches it. They go into its configuration (mode 0600) and are
+# shown this once.
+make_tokens() {
+	cfg="$root/etc/siaprapat/controller.yaml"
+	if grep -Eq '^[[:space:]]*api-token:' "$cfg"; then
+		return
+	fi
+	admin=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+	read=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+	cat >>"$cfg" <<EOF
+
+# Made at install: the admin token (the API's writing requests, enrolling
+# agents from other machines) and the read token (reading the API; /metrics
+# stays open unless metrics-auth is set). Send one as
+# 'Authorization: Bearer TOKEN'. On this machine, as root,
+# 'siaprapat-controller check' and 'agent' read the admin token from here.
+api-token: $admin
+api-read-token: $read
+EOF
+	echo "siaprapat-controller: made API tokens in /etc/siaprapat/controller.yaml (shown this once):"
+	echo "  admin token: $admin"
+	echo "  read token:  $read"
+}
+
 case "$1" in
 configure)
 	add_user
 	# The configuration holds secrets: root only, also when an older copy was not.
 	chmod 0600 "$root/etc/siaprapat/${pkg#siaprapat-}.yaml"
+	if [ "$pkg" = siaprapat-controller ]; then
+		make_tokens
+	fi
+
 	if [ -z "$root" ] && [ -d /run/systemd/system ]; then
 		systemctl daemon-reload
 		if [ -n "$2" ]; then

@@ -26,8 +26,9 @@ const agentUsage = `usage: siaprapat-controller agent <add|remove|list> [flags] 
 
 flags:
   --server URL       the controller's HTTP address (default http://localhost:9780)
-  --token TOKEN      the controller's admin API token (or set SIAPRAPAT_API_TOKEN); without
-                     one, the controller takes enrolments from its own machine only
+  --token TOKEN      the controller's admin API token (or set SIAPRAPAT_API_TOKEN; as root on
+                     the controller's machine, the packaged /etc/siaprapat/controller.yaml's);
+                     without one, the controller takes enrolments from its own machine only
   --broker URL       (add) the broker URL the agent should use, as the room PC reaches it
                      (default: mqtt://HOST:1883 with the --controller host)
   --controller URL   (add) the controller's HTTP address as the room PC reaches it, for the
@@ -67,9 +68,7 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return fail("--server %q: want a URL such as http://localhost:9780", *server)
 	}
-	if *token == "" {
-		*token = os.Getenv("SIAPRAPAT_API_TOKEN")
-	}
+	*token = apiToken(*token)
 	c := apiClient{base: base, token: *token}
 	var site, room string
 	if verb == "add" || verb == "remove" {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -34,7 +33,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	only := fs.String("only", "", "comma-separated checks to run (default: all the agent runs)")
 	asJSON := fs.Bool("json", false, "print the check as JSON")
 	lang := fs.String("lang", "en", "language of the causes printed under the verdict: en (English) or id (Bahasa Indonesia)")
-	token := fs.String("token", "", "the controller's API token, when it has one (or set SIAPRAPAT_API_TOKEN)")
+	token := fs.String("token", "", "the controller's API token, when it has one (or set SIAPRAPAT_API_TOKEN; as root on the controller's machine, the packaged /etc/siaprapat/controller.yaml's)")
 	if err := fs.Parse(args); err != nil {
 		return exitNoCheck
 	}
@@ -74,9 +73,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	// The agent has --wait to answer; the server waits a little longer, so
 	// that an agent's silence comes back as a timeout, not as "pending".
 	u.RawQuery = url.Values{"wait": {(*wait + 2*time.Second).String()}}.Encode()
-	if *token == "" {
-		*token = os.Getenv("SIAPRAPAT_API_TOKEN")
-	}
+	*token = apiToken(*token)
 	req, err := http.NewRequest(http.MethodPost, u.String(), bytes.NewReader(b))
 	if err != nil {
 		return fail("%v", err)

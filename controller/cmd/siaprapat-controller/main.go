@@ -94,6 +94,7 @@ func serve(args []string, stderr io.Writer) int {
 	apiToken := fs.String("api-token", "", "admin token, required as 'Authorization: Bearer TOKEN' on the API's writing requests and to enrol agents from other machines (or set SIAPRAPAT_API_TOKEN)")
 	apiReadToken := fs.String("api-read-token", "", "read token: when set, reading the API takes it (or the admin token) (or set SIAPRAPAT_API_READ_TOKEN)")
 	metricsAuth := fs.Bool("metrics-auth", false, "make /metrics take the read (or admin) token too")
+	apiOpenWrites := fs.Bool("api-open-writes", false, "without --api-token, take the API's writing requests (sessions, checks) from anyone who reaches the HTTP port; by default only from this machine")
 	var webhooks cli.List
 	fs.Var(&webhooks, "webhook", "URL that receives a JSON message (Bahasa Indonesia and English) per alert firing or resolved (repeatable)")
 	leadTimes := fs.String("lead-times", "30m,10m", "when rooms are checked before a session, comma-separated (a room may set its own in the rooms file)")
@@ -239,6 +240,7 @@ func serve(args []string, stderr io.Writer) int {
 		MQTTClientCA:     *mqttClientCA,
 		APIReadToken:     *apiReadToken,
 		MetricsAuth:      *metricsAuth,
+		APIOpenWrites:    *apiOpenWrites,
 		Broker:           *brokerURL,
 		Username:         *username,
 		Password:         *password,
