@@ -10,7 +10,7 @@ import (
 type probeCollector struct{ p *probe.Server }
 
 var probeDescs = struct {
-	sessions, refused, active, unauthorized, bytes, uploadsRefused, timedOut, udp, udpBad, udpLimited *prometheus.Desc
+	sessions, refused, active, unauthorized, bytes, uploadsRefused, timedOut, udp, udpBad, udpLimited, udpForeign, replaced *prometheus.Desc
 }{
 	sessions:       prometheus.NewDesc("siaprapat_probe_sessions_total", "Network tests the probe granted.", nil, nil),
 	refused:        prometheus.NewDesc("siaprapat_probe_sessions_refused_total", "Network tests refused because the most allowed at once were running (the agents retry).", nil, nil),
@@ -22,11 +22,13 @@ var probeDescs = struct {
 	udp:            prometheus.NewDesc("siaprapat_probe_udp_echoed_total", "UDP packets the probe echoed.", nil, nil),
 	udpBad:         prometheus.NewDesc("siaprapat_probe_udp_bad_total", "UDP packets dropped: malformed, or of no live test.", nil, nil),
 	udpLimited:     prometheus.NewDesc("siaprapat_probe_udp_rate_limited_total", "UDP packets of a live test dropped by its rate limit.", nil, nil),
+	udpForeign:     prometheus.NewDesc("siaprapat_probe_udp_foreign_total", "UDP packets of a live test from another address than the agent's that opened it: dropped, never answered.", nil, nil),
+	replaced:       prometheus.NewDesc("siaprapat_probe_sessions_replaced_total", "Network tests ended because their room started another (one test at a time per room).", nil, nil),
 }
 
 func (c probeCollector) Describe(ch chan<- *prometheus.Desc) {
 	d := probeDescs
-	for _, x := range []*prometheus.Desc{d.sessions, d.refused, d.active, d.unauthorized, d.bytes, d.uploadsRefused, d.timedOut, d.udp, d.udpBad, d.udpLimited} {
+	for _, x := range []*prometheus.Desc{d.sessions, d.refused, d.active, d.unauthorized, d.bytes, d.uploadsRefused, d.timedOut, d.udp, d.udpBad, d.udpLimited, d.udpForeign, d.replaced} {
 		ch <- x
 	}
 }
@@ -47,4 +49,6 @@ func (c probeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(d.udp, s.UDPEchoed)
 	counter(d.udpBad, s.UDPBad)
 	counter(d.udpLimited, s.UDPRateLimited)
+	counter(d.udpForeign, s.UDPForeign)
+	counter(d.replaced, s.SessionsReplaced)
 }

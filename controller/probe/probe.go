@@ -69,6 +69,8 @@ type Stats struct {
 	UDPEchoed          uint64 // UDP packets echoed
 	UDPBad             uint64 // UDP packets dropped: malformed or of no live session
 	UDPRateLimited     uint64 // UDP packets of a live session dropped by its rate limit
+	UDPForeign         uint64 // UDP packets of a live session from another address than its client's: dropped
+	SessionsReplaced   uint64 // sessions ended because their room started another
 	UDPBytesEchoed     uint64 // bytes of the echoed UDP packets (each way)
 	DownloadsTruncated uint64 // downloads shortened to the session's remaining budget
 }
@@ -94,6 +96,7 @@ type Server struct {
 	started, refused, unauthorized             atomic.Uint64
 	bytesIn, bytesOut, uploadsRefused, timeout atomic.Uint64
 	udpEchoed, udpBad, udpLimited, udpBytes    atomic.Uint64
+	udpForeign, replaced                       atomic.Uint64
 	truncated                                  atomic.Uint64
 }
 
@@ -185,6 +188,8 @@ func (s *Server) Stats() Stats {
 		SessionsRefused:    s.refused.Load(),
 		SessionsActive:     s.activeSessions(),
 		Unauthorized:       s.unauthorized.Load(),
+		UDPForeign:         s.udpForeign.Load(),
+		SessionsReplaced:   s.replaced.Load(),
 		BytesIn:            s.bytesIn.Load(),
 		BytesOut:           s.bytesOut.Load(),
 		UploadsRefused:     s.uploadsRefused.Load(),

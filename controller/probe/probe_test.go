@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -607,5 +608,70 @@ func TestProbe_SessionStatsCarryTheUploadTimeline(t *testing.T) {
 	resp, _ = p.do(t, http.MethodGet, "/probe/v1/session/"+info.ID+"?since=soon", testToken, nil)
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("since=soon: %d", resp.StatusCode)
+	}
+}
+
+// TestProbe_ARoomHasOneSessionAndOnlyItUsesIt: an enrolled room cannot
+// take more than one slot, nor read or end another room's session.
+func TestProbe_ARoomHasOneSessionAndOnlyItUsesIt(t *testing.T) {
+	secrets := map[string]string{"secret-a": "kalbar/a", "secret-b": "kalbar/b"}
+	p := newTestProbe(t, Config{MaxSessions: 3, Authorize: func(token string) (string, bool) {
+		who, ok := secrets[token]
+		return who, ok
+	}})
+	open := func(token string) SessionInfo {
+		t.Helper()
+		resp, b := p.do(t, http.MethodPost, "/probe/v1/session", token, strings.NewReader(`{"duration_seconds": 10}`))
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("start session: %d %s", resp.StatusCode, b)
+		}
+		var info SessionInfo
+		json.Unmarshal(b, &info)
+		return info
+	}
+	var a SessionInfo
+	for range 5 { // a room asking again and again holds one slot
+		a = open("secret-a")
+	}
+	b := open("secret-b")
+	if st := p.Stats(); st.SessionsActive != 2 || st.SessionsReplaced != 4 {
+		t.Errorf("%+v: want 2 sessions, 4 replaced", st)
+	}
+	for _, req := range []struct{ method, path string }{
+		{http.MethodGet, "/probe/v1/session/" + b.ID},
+		{http.MethodGet, "/probe/v1/download?session=" + b.ID + "&bytes=1000"},
+		{http.MethodDelete, "/probe/v1/session/" + b.ID},
+	} {
+		resp, body := p.do(t, req.method, req.path, "secret-a", nil)
+		if req.method == http.MethodDelete {
+			if resp.StatusCode != http.StatusNoContent {
+				t.Errorf("DELETE another room's session: %d", resp.StatusCode)
+			}
+			continue
+		}
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s %s by another room: %d %s", req.method, req.path, resp.StatusCode, body)
+		}
+	}
+	if resp, _ := p.do(t, http.MethodGet, "/probe/v1/session/"+b.ID, "secret-b", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("room b lost its session to room a's DELETE: %d", resp.StatusCode)
+	}
+	_ = a
+}
+
+// TestProbe_UDPAnswersOnlyTheSessionsAddress: a packet naming a live
+// session but coming from another address is dropped, never answered.
+func TestProbe_UDPAnswersOnlyTheSessionsAddress(t *testing.T) {
+	p := newTestProbe(t, Config{Tokens: []string{testToken}})
+	info := p.session(t, 10)
+	pkt := echoPacket(info.ID, 1, 100)
+	if !p.echo(bytes.Clone(pkt), netip.MustParseAddr("127.0.0.1"), time.Now()) {
+		t.Error("the client's own packet was dropped")
+	}
+	if p.echo(bytes.Clone(pkt), netip.MustParseAddr("192.0.2.7"), time.Now()) {
+		t.Error("a packet from another address would be answered")
+	}
+	if st := p.Stats(); st.UDPForeign != 1 {
+		t.Errorf("%+v: want 1 foreign packet counted", st)
 	}
 }

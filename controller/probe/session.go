@@ -10,8 +10,10 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +25,10 @@ type SessionRequest struct {
 	// the session's expiry (plus a grace period, at most SessionTTL) and
 	// the Retry-After told to clients waiting for a slot.
 	DurationSeconds float64 `json:"duration_seconds,omitempty"`
+	// Room is SITE/ROOM, for clients that share a probe token (--probe-token):
+	// a room runs one test at a time. An enrolled agent is known by its
+	// secret, whatever it says here.
+	Room string `json:"room,omitempty"`
 }
 
 // SessionInfo answers POST /probe/v1/session.
@@ -63,7 +69,9 @@ type UploadResult struct {
 
 type session struct {
 	id          [16]byte
-	who         string
+	who         string     // the client that opened it: only it may use it
+	room        string     // the room it tests ("" for a shared token that named none): one session each
+	addr        netip.Addr // the client's address: the UDP echo answers only it
 	created     time.Time
 	expectedEnd time.Time // when the client expects to be done
 	expires     time.Time
@@ -221,9 +229,19 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	if req.DurationSeconds > 0 && req.DurationSeconds < want.Seconds() {
 		want = time.Duration(req.DurationSeconds * float64(time.Second))
 	}
+	if req.Room != "" {
+		if site, room, ok := strings.Cut(req.Room, "/"); !ok || !validName(site) || !validName(room) {
+			writeError(w, http.StatusBadRequest, "room must be SITE/ROOM")
+			return
+		}
+	}
 	now := time.Now()
+	who := whoFrom(r.Context())
+	addr, _ := netip.ParseAddrPort(r.RemoteAddr)
 	sess := &session{
-		who:         whoFrom(r.Context()),
+		who:         who,
+		room:        roomOf(who, req.Room),
+		addr:        addr.Addr().Unmap(),
 		created:     now,
 		expectedEnd: now.Add(want),
 		expires:     now.Add(min(s.cfg.SessionTTL, want+sessionGrace)),
@@ -241,6 +259,18 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.purgeLocked(now)
+	if sess.room != "" {
+		// One test at a time per room: a room that asks again (its agent
+		// restarted mid-test) gives up the session it held, so that one
+		// room can neither hold several slots nor lock itself out.
+		for id, old := range s.sessions {
+			if old.room == sess.room {
+				old.end()
+				delete(s.sessions, id)
+				s.replaced.Add(1)
+			}
+		}
+	}
 	if n := len(s.sessions); n >= s.cfg.MaxSessions {
 		wait := s.retryAfterLocked(now)
 		s.mu.Unlock()
@@ -267,7 +297,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) sessionStats(w http.ResponseWriter, r *http.Request) {
-	sess := s.sessionOf(w, r.PathValue("id"))
+	sess := s.sessionOf(w, r, r.PathValue("id"))
 	if sess == nil {
 		return
 	}
@@ -296,7 +326,11 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	sess := s.sessions[id]
-	delete(s.sessions, id)
+	if sess != nil && sess.who == whoFrom(r.Context()) {
+		delete(s.sessions, id)
+	} else {
+		sess = nil // another client's session is not this client's to end
+	}
 	s.mu.Unlock()
 	if sess != nil {
 		sess.end()
@@ -307,15 +341,19 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// sessionOf finds the live session an id names, answering the request
-// itself (and returning nil) when there is none.
-func (s *Server) sessionOf(w http.ResponseWriter, hexID string) *session {
+// sessionOf finds the live session an id names, of the request's client,
+// answering the request itself (and returning nil) when there is none:
+// another client's session is as unknown as one that never was.
+func (s *Server) sessionOf(w http.ResponseWriter, r *http.Request, hexID string) *session {
 	id, ok := parseID(hexID)
 	if !ok {
 		writeError(w, http.StatusBadRequest, "session must be 32 hex digits")
 		return nil
 	}
 	sess := s.lookup(id, time.Now())
+	if sess != nil && sess.who != whoFrom(r.Context()) {
+		sess = nil
+	}
 	if sess == nil {
 		writeError(w, http.StatusNotFound, "no such session (expired or ended); start one with POST /probe/v1/session")
 	}
@@ -329,6 +367,34 @@ func parseID(s string) ([16]byte, bool) {
 	}
 	_, err := hex.Decode(id[:], []byte(s))
 	return id, err == nil
+}
+
+// roomOf is the room a session tests: an enrolled agent's own (its user
+// name is SITE/ROOM), or the room a shared token's client named.
+func roomOf(who, claimed string) string {
+	if strings.Contains(who, "/") {
+		return who
+	}
+	if claimed != "" {
+		return who + " as " + claimed
+	}
+	return ""
+}
+
+// validName is the wire's site and room name rule: 1 to 64 letters,
+// digits, '.', '_' or '-', starting with a letter or digit.
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
 }
 
 type whoKey struct{}

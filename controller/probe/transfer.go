@@ -29,7 +29,7 @@ func (s *Server) sessionParam(w http.ResponseWriter, r *http.Request) *session {
 		writeError(w, http.StatusBadRequest, "missing ?session=ID; start one with POST /probe/v1/session")
 		return nil
 	}
-	return s.sessionOf(w, id)
+	return s.sessionOf(w, r, id)
 }
 
 // download streams ?bytes=N bytes of the random payload, fewer when the

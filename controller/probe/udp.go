@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 )
 
@@ -85,7 +86,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 			return fmt.Errorf("probe: read UDP: %w", err)
 		}
-		if !s.echo(buf[:n], time.Now()) {
+		if !s.echo(buf[:n], from.Addr().Unmap(), time.Now()) {
 			continue
 		}
 		if _, err := conn.WriteToUDPAddrPort(buf[:n], from); err == nil {
@@ -95,8 +96,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 }
 
-// echo validates a packet and stamps it for its reply; false drops it.
-func (s *Server) echo(p []byte, now time.Time) bool {
+// echo validates a packet from addr and stamps it for its reply; false
+// drops it. A session's packets are answered only when they come from the
+// address that opened it: a reply never goes to a spoofed source.
+func (s *Server) echo(p []byte, from netip.Addr, now time.Time) bool {
 	if len(p) < HeaderLen || len(p) > MaxPacketLen || string(p[:len(Magic)]) != Magic {
 		s.udpBad.Add(1)
 		return false
@@ -106,6 +109,10 @@ func (s *Server) echo(p []byte, now time.Time) bool {
 	sess := s.lookup(id, now)
 	if sess == nil {
 		s.udpBad.Add(1)
+		return false
+	}
+	if sess.addr.IsValid() && sess.addr != from {
+		s.udpForeign.Add(1)
 		return false
 	}
 	if !sess.allowUDP(now, s.cfg.UDPPacketsPerSecond) {
