@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -231,6 +232,10 @@ func (s *Standard) Validate() error {
 			name string
 			v    *float64
 		}{{"nominal", r.Nominal}, {"warn_below", r.WarnBelow}, {"fail_below", r.FailBelow}, {"warn_above", r.WarnAbove}, {"fail_above", r.FailAbove}} {
+			if f.v != nil && (math.IsNaN(*f.v) || math.IsInf(*f.v, 0)) {
+				bad(f.name, "%v is not a number a measurement can be compared with", *f.v)
+				continue
+			}
 			if f.v != nil && (*f.v < lo || *f.v > hi) {
 				bad(f.name, "%v is out of range for %s", *f.v, desc)
 			}

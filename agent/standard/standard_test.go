@@ -81,6 +81,8 @@ testdata/invalid-header.yaml: field freshness: 48h0m0s is out of range; want 1s 
 testdata/invalid-header.yaml:6: rule "cpu": field source: must say where the figures come from, starting with [source] or [judgement]
 testdata/invalid-header.yaml:11: rule "cpu": field name: duplicate of rules[0]
 testdata/invalid-header.yaml:11: rule "cpu": field fail_below: the rule has no limit; set at least one of warn_below, fail_below, warn_above, fail_above`,
+		"invalid-nan.yaml": `testdata/invalid-nan.yaml:6: rule "cpu": field fail_above: NaN is not a number a measurement can be compared with
+testdata/invalid-nan.yaml:11: rule "upload": field fail_below: -Inf is not a number a measurement can be compared with`,
 		"invalid-not-checked.yaml": `testdata/invalid-not-checked.yaml: field not_checked: "ignore" is not a verdict for a check a report lacks; want warn (degraded), fail (not ready) or pass`,
 		"invalid-empty-band.yaml":  `testdata/invalid-empty-band.yaml:6: rule "level": field warn_above: the passing range is empty: below-limit -13 is not under above-limit -25`,
 	}

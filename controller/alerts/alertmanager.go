@@ -112,18 +112,31 @@ type Options struct {
 	Log     *slog.Logger
 }
 
-// New returns a manager; with no Alertmanager and no webhook it only keeps state.
-func New(opts Options, reg prometheus.Registerer) (*Manager, error) {
+// CheckURLs checks the receivers' URLs: http or https, with a host. The
+// messages name a URL by its position, scheme and host only: its path or
+// user may hold a secret (a chat hook's token).
+func CheckURLs(alertmanagers, webhooks []string) error {
 	for _, list := range []struct {
 		flag string
 		urls []string
-	}{{"--alertmanager", opts.Alertmanagers}, {"--webhook", opts.Webhooks}} {
-		for _, u := range list.urls {
+	}{{"--alertmanager", alertmanagers}, {"--webhook", webhooks}} {
+		for i, u := range list.urls {
 			p, err := url.Parse(u)
-			if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-				return nil, fmt.Errorf("%s %q: want an http(s) URL", list.flag, u)
+			if err != nil {
+				return fmt.Errorf("%s #%d: not a URL; want http(s)://HOST[:PORT]/...", list.flag, i+1)
+			}
+			if (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+				return fmt.Errorf("%s #%d (%s://%s): want an http or https URL with a host", list.flag, i+1, p.Scheme, p.Host)
 			}
 		}
+	}
+	return nil
+}
+
+// New returns a manager; with no Alertmanager and no webhook it only keeps state.
+func New(opts Options, reg prometheus.Registerer) (*Manager, error) {
+	if err := CheckURLs(opts.Alertmanagers, opts.Webhooks); err != nil {
+		return nil, err
 	}
 	if len(opts.Webhooks) > 0 && opts.DataDir == "" {
 		return nil, fmt.Errorf("webhooks need a data directory for their outbox")

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -129,6 +130,9 @@ func (d *Dispatcher) Start(site, room string, checks []string, timeout time.Dura
 	for _, name := range checks {
 		if err := report.CheckCheckName(name); err != nil {
 			return Check{}, fmt.Errorf("checks: %w", err)
+		}
+		if !report.KnownCheck(name) {
+			return Check{}, fmt.Errorf("checks: %q is not a check; want some of %s", name, strings.Join(report.Checks, ", "))
 		}
 	}
 	v, ok := d.fleet.Get(site, room)

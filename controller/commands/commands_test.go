@@ -223,3 +223,15 @@ func TestDispatcher_KeepsOutcomesOfALargeFanOutUntilTheSessionsStart(t *testing.
 		t.Errorf("%d checks kept after a day, want the newest %d", n, keepReports)
 	}
 }
+
+func TestDispatcher_UnknownCheckIsRefusedBeforeSending(t *testing.T) {
+	d, pub, _ := setup(t)
+	if _, err := d.Start("s", "up", []string{"host", "smell"}, time.Minute); err == nil || !strings.Contains(err.Error(), `"smell" is not a check`) {
+		t.Errorf("err = %v", err)
+	}
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	if len(pub.msgs) != 0 {
+		t.Error("a command naming an unknown check was sent")
+	}
+}

@@ -141,6 +141,12 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read rooms file: %w", err)
 	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a rooms file's content; path names it in
+// messages (and files it names are relative to its folder).
+func Parse(path string, data []byte) (*Config, error) {
 	var c Config
 	if err := yamlstrict.Decode(path, data, &c, map[string]string{
 		"rooms.Config": "the rooms file", "rooms.Room": "a room", "rooms.Expect": "a device", "rooms.CalendarAuth": "calendar_auth",

@@ -25,6 +25,7 @@ import (
 // horizon ahead, and must finish within its timeout.
 const (
 	DefaultFeedInterval = 5 * time.Minute
+	MinFeedInterval     = 30 * time.Second
 	DefaultFeedHorizon  = 14 * 24 * time.Hour
 	DefaultFeedTimeout  = 30 * time.Second
 	DefaultFeedParallel = 4

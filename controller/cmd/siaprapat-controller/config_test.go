@@ -52,6 +52,10 @@ func TestServe_ConfigFile(t *testing.T) {
 		{"max-room: 10\n", "siaprapat-controller: %s:1: unknown field \"max-room\": siaprapat-controller serve has no flag --max-room\n"},
 		{"broker: mqtt://mosquitto:1883\nmqtt-listen: \":1883\"\n", "siaprapat-controller: --broker and --mqtt-listen both given: use the external broker (--broker) or the embedded one (--mqtt-listen), not both (set in %[1]s:1, %[1]s:2)\n"},
 		{"check-config: true\n", "siaprapat-controller: %s:1: field check-config: set only on the command line\n"},
+		{"alertmanager: [file:///etc/passwd]\n", "siaprapat-controller: --alertmanager #1 (file://): want an http or https URL with a host (set in %s:1)\n"},
+		{"webhook: [http://hooks.example/ok, gopher://x/secret]\n", "siaprapat-controller: --webhook #2 (gopher://x): want an http or https URL with a host (set in %s:1)\n"},
+		{"calendar-interval: 1ns\n", "siaprapat-controller: --calendar-interval 1ns: want at least 30s (a calendar server is asked once per room each interval) (set in %s:1)\n"},
+		{"history-max-age: 1s\n", "siaprapat-controller: --history-max-age 1s, --history-max-per-room 1440: want at least 1h and at least 1 report (set in %s:1)\n"},
 	} {
 		cfg := writeConfig(t, tc.content)
 		code, errOut := serveCheck(t, "--config", cfg)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller"
+	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/broker"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/history"
@@ -195,8 +196,14 @@ func serve(args []string, stderr io.Writer) int {
 	if *probeMaxSessions < 1 || *probeMaxBytes < 1<<20 {
 		return fail(fmt.Errorf("--probe-max-sessions %d, --probe-max-bytes %d: want at least 1 session and 1 MiB", *probeMaxSessions, *probeMaxBytes))
 	}
-	if *historyAge <= 0 || *historyPerRoom < 1 {
-		return fail(fmt.Errorf("--history-max-age %v, --history-max-per-room %d: want a positive age and at least 1 report", *historyAge, *historyPerRoom))
+	if err := alerts.CheckURLs(alertmanagers, webhooks); err != nil {
+		return fail(err)
+	}
+	if *calendarInterval < sessions.MinFeedInterval {
+		return fail(fmt.Errorf("--calendar-interval %v: want at least %v (a calendar server is asked once per room each interval)", *calendarInterval, sessions.MinFeedInterval))
+	}
+	if *historyAge < time.Hour || *historyPerRoom < 1 {
+		return fail(fmt.Errorf("--history-max-age %v, --history-max-per-room %d: want at least 1h and at least 1 report", *historyAge, *historyPerRoom))
 	}
 	if *password == "" {
 		*password = os.Getenv("SIAPRAPAT_MQTT_PASSWORD")
