@@ -65,6 +65,9 @@ type Server struct {
 	Calendars CalendarFeeds
 	// Probe serves the network probe under /probe/v1/; nil means none.
 	Probe http.Handler
+	// Board serves the web board (controller/board) at /; nil: / lists the
+	// endpoints in plain text, as /api/ always does.
+	Board http.Handler
 	Log   *slog.Logger
 }
 
@@ -93,7 +96,12 @@ func (s *Server) Handler() http.Handler {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("GET /api/{$}", s.index)
+	if s.Board != nil {
+		mux.Handle("/", s.Board)
+	} else {
+		mux.HandleFunc("GET /{$}", s.index)
+	}
 	metrics := s.Metrics
 	if metrics == nil {
 		metrics = promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{
@@ -150,10 +158,21 @@ func unauthorized(w http.ResponseWriter, msg string) {
 	writeError(w, http.StatusUnauthorized, msg)
 }
 
+// CanRead reports whether a token may read, by the API's rule: any token
+// (or none) when no read token is set, else the read or the admin token.
+// The board signs people in by it.
+func (s *Server) CanRead(token string) bool {
+	return s.ReadToken == "" || tokenIs(token, s.ReadToken) || tokenIs(token, s.Token)
+}
+
+// CanWrite reports whether a token may change something, by the API's
+// rule: any token (or none) when no admin token is set, else the admin token.
+func (s *Server) CanWrite(token string) bool { return s.Token == "" || tokenIs(token, s.Token) }
+
 // authorized requires the admin token, when one is set.
 func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.Token != "" && !tokenIs(bearer(r), s.Token) {
+		if !s.CanWrite(bearer(r)) {
 			unauthorized(w, "this request changes something: send the controller's API token as 'Authorization: Bearer TOKEN'")
 			return
 		}
@@ -164,11 +183,9 @@ func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
 // reader requires the read or the admin token, when a read token is set.
 func (s *Server) reader(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.ReadToken != "" {
-			if got := bearer(r); !tokenIs(got, s.ReadToken) && !tokenIs(got, s.Token) {
-				unauthorized(w, "reading this controller takes a token: send its read or admin API token as 'Authorization: Bearer TOKEN'")
-				return
-			}
+		if !s.CanRead(bearer(r)) {
+			unauthorized(w, "reading this controller takes a token: send its read or admin API token as 'Authorization: Bearer TOKEN'")
+			return
 		}
 		h(w, r)
 	}
@@ -199,6 +216,7 @@ func (s *Server) index(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprint(w, `siaprapat controller
 
+GET /                             the web board (rooms, meetings); this list is also at /api/
 GET /metrics                      Prometheus metrics
 GET /api/v1/rooms                 every room with its state
 GET /api/v1/rooms/{site}/{room}   one room with its newest report
