@@ -242,9 +242,9 @@ func (b *Board) checkNow(w http.ResponseWriter, r *http.Request) {
 			code = "send"
 		}
 		b.cfg.Log.Warn("board: check not started", "site", site, "room", room, "err", err)
-		http.Redirect(w, r, back+"?error="+code+"#check", http.StatusSeeOther)
+		http.Redirect(w, r, back+"?error="+code, http.StatusSeeOther)
 		return
 	}
 	b.cfg.Log.Info("board: check started", "site", site, "room", room, "check", c.ID, "remote", r.RemoteAddr)
-	http.Redirect(w, r, back+"?check="+url.QueryEscape(c.ID)+"#check", http.StatusSeeOther)
+	http.Redirect(w, r, back+"?check="+url.QueryEscape(c.ID), http.StatusSeeOther)
 }
