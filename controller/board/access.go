@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -24,6 +25,63 @@ const (
 	SessionLife = 12 * time.Hour
 	maxSessions = 10_000
 )
+
+// Wrong tokens: at most maxFailures a minute from one address; past that
+// the form answers 429 until the minute is over, so that a token cannot be
+// guessed at the speed of the network. At most maxFailing addresses are
+// remembered.
+const (
+	maxFailures = 10
+	maxFailing  = 10_000
+)
+
+// failures counts wrong tokens by address, by the board's clock.
+type failures struct {
+	mu   sync.Mutex
+	by   map[string]*failCount
+	now  func() time.Time
+	keep int
+}
+
+type failCount struct {
+	n     int
+	since time.Time
+}
+
+func newFailures(now func() time.Time) *failures {
+	return &failures{by: map[string]*failCount{}, now: now, keep: maxFailing}
+}
+
+// blocked reports whether an address has used up its wrong tokens.
+func (f *failures) blocked(addr string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.by[addr]
+	return ok && c.n >= maxFailures && f.now().Sub(c.since) < time.Minute
+}
+
+// failed counts a wrong token from an address.
+func (f *failures) failed(addr string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	c, ok := f.by[addr]
+	if !ok || now.Sub(c.since) >= time.Minute {
+		if !ok && len(f.by) >= f.keep {
+			for k, old := range f.by {
+				if now.Sub(old.since) >= time.Minute {
+					delete(f.by, k)
+				}
+			}
+			if len(f.by) >= f.keep {
+				clear(f.by) // a flood from many addresses: start again rather than grow
+			}
+		}
+		c = &failCount{since: now}
+		f.by[addr] = c
+	}
+	c.n++
+}
 
 // signIn is what a signed-in browser may do, decided at sign-in by the
 // token it gave (the tokens do not change while the controller runs). The
@@ -172,6 +230,14 @@ func (b *Board) signIn(w http.ResponseWriter, r *http.Request) {
 		b.message(w, r, http.StatusForbidden, "forbidden.title", "csrf.text")
 		return
 	}
+	addr, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		addr = r.RemoteAddr
+	}
+	if b.failures.blocked(addr) {
+		b.message(w, r, http.StatusTooManyRequests, "forbidden.title", "signin.toomany")
+		return
+	}
 	token := r.PostFormValue("token")
 	read, write := true, true
 	if b.cfg.Access != nil {
@@ -180,6 +246,7 @@ func (b *Board) signIn(w http.ResponseWriter, r *http.Request) {
 	// The token must open something that is closed without it.
 	gains := (read && !b.openRead()) || (write && !b.openWrite())
 	if token == "" || !gains {
+		b.failures.failed(addr)
 		b.cfg.Log.Info("board: refused a sign-in", "remote", r.RemoteAddr)
 		p := b.page(r, v, "", "signin.title")
 		b.render(w, r, http.StatusUnauthorized, "signin", signInData{page: p, Back: back, Error: p.T("signin.wrong")})

@@ -78,6 +78,7 @@ type Board struct {
 	pages    map[string]*template.Template
 	static   http.Handler
 	sessions *signIns
+	failures *failures // wrong tokens at sign-in, by address
 	// key signs the CSRF token of visitors without a session (when writing
 	// is open to all, as the API's is without an admin token).
 	key     []byte
@@ -125,7 +126,7 @@ func New(cfg Config) (*Board, error) {
 	if cfg.Zone == nil {
 		cfg.Zone = func(string, string) *time.Location { return readiness.Location }
 	}
-	b := &Board{cfg: cfg, pages: map[string]*template.Template{}, sessions: newSignIns(cfg.Now), key: make([]byte, 32)}
+	b := &Board{cfg: cfg, pages: map[string]*template.Template{}, sessions: newSignIns(cfg.Now), failures: newFailures(cfg.Now), key: make([]byte, 32)}
 	if _, err := rand.Read(b.key); err != nil {
 		return nil, fmt.Errorf("board: CSRF key: %w", err)
 	}

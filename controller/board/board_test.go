@@ -647,3 +647,28 @@ func TestLocalPath_StaysOnTheBoard(t *testing.T) {
 		}
 	}
 }
+
+func TestBoard_WrongTokensAreLimitedByAddress(t *testing.T) {
+	var mu sync.Mutex
+	now := t0
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	r := newRig(t, func(c *Config) { c.Access = tokens{admin: "admin-secret", read: "read-secret"}; c.Now = clock })
+	csrf := csrfOf(t, r.get(t, "/signin", english).body)
+	try := func(token string) int {
+		return r.do(t, "POST", "/signin", url.Values{"csrf": {csrf}, "token": {token}, "back": {"/"}}, english).code
+	}
+	for i := range maxFailures {
+		if code := try("guess"); code != 401 {
+			t.Fatalf("wrong token %d: %d", i+1, code)
+		}
+	}
+	if code := try("read-secret"); code != 429 {
+		t.Errorf("after %d wrong tokens, even the right one: %d, want 429", maxFailures, code)
+	}
+	mu.Lock()
+	now = now.Add(time.Minute)
+	mu.Unlock()
+	if code := try("read-secret"); code != 303 {
+		t.Errorf("a minute later: %d, want 303", code)
+	}
+}
