@@ -363,6 +363,7 @@ func TestBoard_BrowserShowsTheFleetAndChecksARoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, `document.documentElement.lang === 'id' && document.getElementById('causes').innerText.includes('Kamera: tidak ada kamera terdeteksi') && document.getElementById('room-state').innerText.includes('Belum siap')`, 10*time.Second)
+	screenshot(t, ctx, dir, "room-no-camera-id", false)
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("lang-switch"))); err != nil {
 		t.Fatal(err)
 	}

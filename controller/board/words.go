@@ -47,6 +47,7 @@ var phrases = map[string][2]string{
 	"fleet.title":        {"Rooms", "Ruang"},
 	"fleet.sites":        {"Sites", "Lokasi"},
 	"fleet.site":         {"Site", "Lokasi"},
+	"fleet.state":        {"State", "Status"},
 	"fleet.allsites":     {"All sites", "Semua lokasi"},
 	"fleet.total":        {"Rooms", "Ruang"},
 	"fleet.search":       {"Room name", "Nama ruang"},
