@@ -27,8 +27,9 @@ fmt:
 	gofmt -l -w $$(git ls-files '*.go')
 
 # Every test. Integration tests need mosquitto and promtool (Debian packages
-# mosquitto and prometheus; .ci/run installs them); outside CI they skip
-# with a message when those are missing, in CI they fail.
+# mosquitto and prometheus), and the board's browser test chromium (Debian
+# chromium); .ci/run installs them; outside CI they skip with a message when
+# those are missing, in CI they fail.
 test: vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi

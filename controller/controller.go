@@ -1,5 +1,5 @@
 // Package controller assembles the controller: the embedded broker (or an
-// external one), ingest, the fleet store, metrics and the HTTP API.
+// external one), ingest, the fleet store, metrics, the HTTP API and the web board.
 package controller
 
 import (
@@ -24,6 +24,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/agents"
 	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/api"
+	"github.com/siaprapat/siaprapat/controller/board"
 	"github.com/siaprapat/siaprapat/controller/broker"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
@@ -390,6 +391,10 @@ func Start(cfg Config) (_ *Controller, err error) {
 			return nil
 		},
 		Log: c.log,
+	}
+	if srv.Board, err = board.New(board.Config{Fleet: c.fleet, History: c.history, Commands: c.commands, Sessions: c.sessions,
+		Alerts: c.alerts, Planner: plan, Zone: c.zone, Standard: cfg.Standard, Access: srv, Now: cfg.Now, Log: c.log.With("component", "board")}); err != nil {
+		return nil, err
 	}
 	c.httpLn, err = net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the controller (embedded MQTT broker, data in ./data) and one local
-# agent as room demo/room-1; Ctrl-C stops both cleanly.
+# agent as room demo/room-1, and prints the board's address first; Ctrl-C
+# stops both cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,7 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+echo "siaprapat board: http://localhost:$HTTP_PORT/ (starting the controller and a demo agent...)"
 $detach ./bin/siaprapat-controller serve --http ":$HTTP_PORT" --mqtt-listen "127.0.0.1:$MQTT_PORT" --data ./data &
 ctl_pid=$!
 
@@ -48,9 +50,10 @@ agent_pid=$!
 cat <<MSG
 
 siaprapat is running:
+  board      http://localhost:$HTTP_PORT/   <- open this in a browser: the rooms, the meetings
+  this room  http://localhost:$HTTP_PORT/rooms/demo/room-1
   metrics    http://localhost:$HTTP_PORT/metrics
-  rooms      http://localhost:$HTTP_PORT/api/v1/rooms
-  this room  http://localhost:$HTTP_PORT/api/v1/rooms/demo/room-1
+  API        http://localhost:$HTTP_PORT/api/v1/rooms (every endpoint: /api/)
   MQTT       mqtt://127.0.0.1:$MQTT_PORT (embedded broker)
 Press Ctrl-C to stop both.
 

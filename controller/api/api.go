@@ -69,6 +69,9 @@ type Server struct {
 	Calendars CalendarFeeds
 	// Probe serves the network probe under /probe/v1/; nil means none.
 	Probe http.Handler
+	// Board serves the web board (controller/board) at /; nil: / lists the
+	// endpoints in plain text, as /api/ always does.
+	Board http.Handler
 	Log   *slog.Logger
 }
 
@@ -97,7 +100,12 @@ func (s *Server) Handler() http.Handler {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.index)
+	mux.HandleFunc("GET /api/{$}", s.index)
+	if s.Board != nil {
+		mux.Handle("/", s.Board)
+	} else {
+		mux.HandleFunc("GET /{$}", s.index)
+	}
 	metrics := s.Metrics
 	if metrics == nil {
 		metrics = promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{
@@ -154,18 +162,32 @@ func unauthorized(w http.ResponseWriter, msg string) {
 	writeError(w, http.StatusUnauthorized, msg)
 }
 
-// authorized requires the admin token when one is set; without one, the
-// request must come from this machine (loopback), unless OpenWrites.
+// CanRead reports whether a request with token may read, by the API's
+// rule: any token (or none) when no read token is set, else the read or the
+// admin token. The board signs people in by it.
+func (s *Server) CanRead(_ *http.Request, token string) bool {
+	return s.ReadToken == "" || tokenIs(token, s.ReadToken) || tokenIs(token, s.Token)
+}
+
+// CanWrite reports whether a request with token may change something, by
+// the API's rule: the admin token when one is set; without one, a request
+// from this machine (loopback), or any with OpenWrites.
+func (s *Server) CanWrite(r *http.Request, token string) bool {
+	if s.Token != "" {
+		return tokenIs(token, s.Token)
+	}
+	return s.OpenWrites || loopback(r)
+}
+
+// authorized requires what CanWrite does.
 func (s *Server) authorized(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case s.Token != "":
-			if !tokenIs(bearer(r), s.Token) {
+		if !s.CanWrite(r, bearer(r)) {
+			if s.Token != "" {
 				unauthorized(w, "this request changes something: send the controller's API token as 'Authorization: Bearer TOKEN'")
-				return
+			} else {
+				writeError(w, http.StatusForbidden, "this controller has no admin token, so it takes requests that change something from its own machine only: start it with --api-token (or --api-open-writes to take them from anyone)")
 			}
-		case !s.OpenWrites && !loopback(r):
-			writeError(w, http.StatusForbidden, "this controller has no admin token, so it takes requests that change something from its own machine only: start it with --api-token (or --api-open-writes to take them from anyone)")
 			return
 		}
 		h(w, r)
@@ -182,11 +204,9 @@ func loopback(r *http.Request) bool {
 // reader requires the read or the admin token, when a read token is set.
 func (s *Server) reader(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.ReadToken != "" {
-			if got := bearer(r); !tokenIs(got, s.ReadToken) && !tokenIs(got, s.Token) {
-				unauthorized(w, "reading this controller takes a token: send its read or admin API token as 'Authorization: Bearer TOKEN'")
-				return
-			}
+		if !s.CanRead(r, bearer(r)) {
+			unauthorized(w, "reading this controller takes a token: send its read or admin API token as 'Authorization: Bearer TOKEN'")
+			return
 		}
 		h(w, r)
 	}
@@ -216,6 +236,7 @@ func (s *Server) index(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprint(w, `siaprapat controller
 
+GET /                             the web board (rooms, meetings); this list is also at /api/
 GET /metrics                      Prometheus metrics
 GET /api/v1/rooms                 every room with its state
 GET /api/v1/rooms/{site}/{room}   one room with its newest report

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -142,5 +143,59 @@ func TestAPI_WritesFromOtherMachinesNeedAToken(t *testing.T) {
 	s.OpenWrites = true
 	if code := post("10.1.2.3:5000"); code != http.StatusCreated {
 		t.Errorf("from another machine with --api-open-writes: %d", code)
+	}
+}
+
+func TestAPI_EndpointListAtAPIAndTheBoardAtTheRoot(t *testing.T) {
+	s, _ := server(t)
+	get := func(h http.Handler, path string) (int, string) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w.Code, w.Body.String()
+	}
+	if code, body := get(s.Handler(), "/"); code != 200 || !strings.Contains(body, "GET /api/v1/rooms") {
+		t.Errorf("GET / without a board: %d %q", code, body)
+	}
+	s.Board = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "board "+r.URL.Path) })
+	h := s.Handler()
+	for path, want := range map[string]string{
+		"/":                 "board /",
+		"/rooms/sulsel/aul": "board /rooms/sulsel/aul",
+		"/api/":             "GET /api/v1/rooms",
+		"/healthz":          "ok",
+	} {
+		if code, body := get(h, path); code != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET %s: %d %q, want %q", path, code, body, want)
+		}
+	}
+	if code, body := get(h, "/api/v1/nothing"); code != 404 || !strings.Contains(body, "no API endpoint") {
+		t.Errorf("unknown API path: %d %q", code, body)
+	}
+}
+
+func TestServer_CanReadAndCanWriteFollowTheTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name, admin, read string
+		token             string
+		canRead, canWrite bool
+	}{
+		{"no tokens: open", "", "", "", true, true},
+		{"admin only: reads open", "a", "", "", true, false},
+		{"admin only, admin token", "a", "", "a", true, true},
+		{"read token: none", "a", "r", "", false, false},
+		{"read token: read", "a", "r", "r", true, false},
+		{"read token: admin", "a", "r", "a", true, true},
+		{"read token: wrong", "a", "r", "x", false, false},
+		{"read token without admin: writes open", "", "r", "r", true, true},
+	} {
+		s := &Server{Token: tc.admin, ReadToken: tc.read}
+		local := httptest.NewRequest("GET", "/", nil)
+		local.RemoteAddr = "127.0.0.1:5000"
+		if got := s.CanRead(local, tc.token); got != tc.canRead {
+			t.Errorf("%s: CanRead(%q) = %v", tc.name, tc.token, got)
+		}
+		if got := s.CanWrite(local, tc.token); got != tc.canWrite {
+			t.Errorf("%s: CanWrite(%q) = %v", tc.name, tc.token, got)
+		}
 	}
 }

@@ -529,6 +529,43 @@ func (h *History) PendingBytes() int {
 	return h.pendingBytes
 }
 
+// Latest returns a room's n newest reports by measured_at, newest first
+// (the board's timeline). Reports not yet written are included: Latest
+// flushes first.
+func (h *History) Latest(site, room string, n int) ([]*report.Report, error) {
+	if n <= 0 || n > MaxList {
+		n = MaxList
+	}
+	if err := h.Flush(); err != nil {
+		return nil, err
+	}
+	prefix := roomKey(site, room)
+	// Past every key of the room: the prefix, then more than a timestamp of 0xff.
+	end := append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 9)...)
+	var out []*report.Report
+	err := h.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketReports).Cursor()
+		k, v := c.Seek(end)
+		if k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < n; k, v = c.Prev() {
+			var rep report.Report
+			if err := json.Unmarshal(v, &rep); err != nil {
+				return fmt.Errorf("stored report %x: %w", k[len(prefix):], err)
+			}
+			out = append(out, &rep)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read report history of %s/%s: %w", site, room, err)
+	}
+	return out, nil
+}
+
 // Len returns how many reports of a room are stored (after the next flush).
 func (h *History) Len(site, room string) int {
 	h.mu.Lock()

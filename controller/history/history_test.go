@@ -258,3 +258,37 @@ func TestHistory_StoresReportAsReceived(t *testing.T) {
 		t.Fatalf("List = %+v, %v: want the report as received", got, err)
 	}
 }
+
+func TestHistory_LatestIsNewestFirstAndOnlyTheRooms(t *testing.T) {
+	h := open(t, t.TempDir(), Options{})
+	defer h.Close()
+	// Neighbouring rooms on both sides of s/r in key order.
+	for _, r := range []*report.Report{rep("s", "q", 9), rep("s", "r", 1), rep("s", "r", 3), rep("s", "r", 2), rep("s", "r2", 8), rep("s", "r", 4)} {
+		if _, err := h.Add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		room string
+		n    int
+		want string
+	}{
+		{"r", 2, "[0004 0003]"},
+		{"r", 10, "[0004 0003 0002 0001]"},
+		{"r2", 10, "[0008]"},
+		{"q", 1, "[0009]"},
+		{"none", 3, "[]"},
+	} {
+		reps, err := h.Latest("s", tc.room, tc.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []string{}
+		for _, r := range reps {
+			got = append(got, r.ID[len(r.ID)-4:])
+		}
+		if fmt.Sprint(got) != tc.want {
+			t.Errorf("Latest(s/%s, %d) = %v, want %s", tc.room, tc.n, got, tc.want)
+		}
+	}
+}

@@ -146,6 +146,19 @@ func (p *Planner) leadTimes(site, room string) []time.Duration {
 	return leads
 }
 
+// LeadTimes are when a room is checked before each of its sessions,
+// longest first.
+func (p *Planner) LeadTimes(site, room string) []time.Duration { return p.leadTimes(site, room) }
+
+// LastCheck is the id of the newest pre-meeting check sent for a session
+// that has not ended; false when none was sent.
+func (p *Planner) LastCheck(sessionID string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id, ok := p.lastCheck[sessionID]
+	return id, ok
+}
+
 // window is the longest lead time of any room.
 func (p *Planner) window() time.Duration {
 	w := p.opts.LeadTimes[0]

@@ -365,3 +365,23 @@ func TestPlanner_SendsDueChecksSeveralAtOnceAndEachOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanner_TellsASessionsLeadTimesAndLastCheck(t *testing.T) {
+	p, _, f, st, _ := setup(t)
+	f.ApplyStatus("s", "r", report.StatusOnline, t0)
+	s, err := st.Put(sessions.Session{Site: "s", Room: "r", Title: "Rapat", Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.LeadTimes("s", "r"); !slices.Equal(got, []time.Duration{30 * time.Minute, 10 * time.Minute}) {
+		t.Errorf("lead times %v", got)
+	}
+	if id, ok := p.LastCheck(s.ID); ok {
+		t.Errorf("a check %s before any lead time", id)
+	}
+	p.Step(context.Background(), t0.Add(30*time.Minute))
+	id, ok := p.LastCheck(s.ID)
+	if c, found := p.commands.Get(id); !ok || !found || c.Site != "s" || c.Room != "r" {
+		t.Errorf("last check %q %v: %+v", id, ok, c)
+	}
+}

@@ -226,3 +226,23 @@ func TestVerdict_FollowsTheProblems(t *testing.T) {
 		}
 	}
 }
+
+func TestWords_ClockAndDateInTheRoomsZone(t *testing.T) {
+	wita := time.FixedZone("WITA", 8*3600)
+	at := time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC) // 09:00 WITA, a Tuesday
+	if en, id := Clock(at, Context{Loc: wita, Now: at}); en != "09:00 WITA" || id != "09.00 WITA" {
+		t.Errorf("today: %q %q", en, id)
+	}
+	if en, id := Clock(at, Context{Loc: wita, Now: at.Add(-24 * time.Hour)}); en != "24 Nov 09:00 WITA" || id != "24 Nov 09.00 WITA" {
+		t.Errorf("another day: %q %q", en, id)
+	}
+	if en, id := Date(at, wita); en != "Tue 24 Nov 2026" || id != "Selasa, 24 Nov 2026" {
+		t.Errorf("date: %q %q", en, id)
+	}
+	if en, id := Date(time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC), nil); en != "Tue 24 Nov 2026" || id != "Selasa, 24 Nov 2026" {
+		t.Errorf("date in WIB by default: %q %q", en, id)
+	}
+	if en, id := CheckName("camera"); en != "Camera" || id != "Kamera" {
+		t.Errorf("check name: %q %q", en, id)
+	}
+}

@@ -309,6 +309,29 @@ func When(t time.Time, loc *time.Location) (en, id string) {
 		fmt.Sprintf("%s, %d %s %d %s", daysID[t.Weekday()], t.Day(), monthsID[t.Month()-1], t.Year(), t.Format("15.04 MST"))
 }
 
+// Clock writes a moment briefly in the context's zone, as causes do:
+// "10:02 WITA" and "10.02 WITA", with the date when it is not the
+// context's today.
+func Clock(t time.Time, at Context) (en, id string) { return clock(t, at) }
+
+// Date writes a day in loc (WIB when nil): "Tue 24 Nov 2026" and "Selasa,
+// 24 Nov 2026".
+func Date(t time.Time, loc *time.Location) (en, id string) {
+	if loc == nil {
+		loc = Location
+	}
+	t = t.In(loc)
+	return t.Format("Mon 2 Jan 2006"), fmt.Sprintf("%s, %d %s %d", daysID[t.Weekday()], t.Day(), monthsID[t.Month()-1], t.Year())
+}
+
+// CheckName names a check for people, as causes do: "Camera" and "Kamera".
+func CheckName(check string) (en, id string) {
+	if w, ok := checkNames[check]; ok {
+		return w.en, w.id
+	}
+	return check, check
+}
+
 // clock writes a moment briefly, in the context's zone: "10:02 WITA", with
 // the date when it is not today's.
 func clock(t time.Time, at Context) (en, id string) {
