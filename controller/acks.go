@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,6 +19,7 @@ import (
 // report again after a while and is acknowledged then.
 type acker struct {
 	log    *slog.Logger
+	now    func() time.Time // stamps each acknowledgement: agents measure their clock by it
 	sent   prometheus.Counter
 	failed prometheus.Counter
 
@@ -29,9 +31,10 @@ type acker struct {
 	stopped chan struct{}
 }
 
-func newAcker(reg prometheus.Registerer, log *slog.Logger) *acker {
+func newAcker(reg prometheus.Registerer, now func() time.Time, log *slog.Logger) *acker {
 	a := &acker{
 		log: log,
+		now: now,
 		sent: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "siaprapat_acks_sent_total",
 			Help: "Acknowledgements of stored reports sent to agents (one message may name several reports).",
@@ -86,7 +89,7 @@ func (a *acker) loop() {
 		for room, ids := range batch {
 			for len(ids) > 0 {
 				n := min(len(ids), report.MaxAckIDs)
-				payload, _ := (&report.Ack{Schema: report.AckSchema, IDs: ids[:n]}).Encode()
+				payload, _ := (&report.Ack{Schema: report.AckSchema, IDs: ids[:n], At: a.now().UTC()}).Encode()
 				ids = ids[n:]
 				err := errors.New("no MQTT session yet")
 				if publish != nil {

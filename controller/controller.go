@@ -205,7 +205,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 	}
 	// Stored reports are acknowledged to their agents over the MQTT
 	// session made below (inline in the embedded broker, else a client).
-	c.acker = newAcker(procReg, c.log.With("component", "acks"))
+	c.acker = newAcker(procReg, cfg.Now, c.log.With("component", "acks"))
 	hopts := cfg.History
 	hopts.Log = c.log.With("component", "history")
 	hopts.OnError = func(error) { storeErrors.Inc() }

@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // AckSchema is the schema of acknowledgements.
@@ -18,10 +19,13 @@ const KindAck = "ack"
 // MaxAckIDs bounds the ids in one acknowledgement.
 const MaxAckIDs = 1000
 
-// Ack lists the ids of reports the controller has stored.
+// Ack lists the ids of reports the controller has stored, and when (by the
+// controller's clock) it sent them: the agent measures its own clock's
+// offset from it (host check, clock_offset_seconds).
 type Ack struct {
-	Schema string   `json:"schema"`
-	IDs    []string `json:"ids"`
+	Schema string    `json:"schema"`
+	IDs    []string  `json:"ids"`
+	At     time.Time `json:"at,omitzero"`
 }
 
 // Encode returns the acknowledgement's JSON.

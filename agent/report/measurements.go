@@ -49,6 +49,7 @@ var Measurements = []Measurement{
 	{CheckHost, "nic_links_down", "Network interfaces (not loopback) enabled but without a link.", false},
 	{CheckHost, "nic_errors_total", "Receive and transmit errors on the room PC's network interfaces since boot.", false},
 	{CheckHost, "nic_drops_total", "Received and transmitted packets dropped by the room PC's network interfaces since boot.", false},
+	{CheckHost, "clock_offset_seconds", "How far the room PC's clock is from the controller's (either way), from the time on the controller's acknowledgements.", false},
 
 	{CheckCamera, "first_frame_seconds", "Time from opening the camera to its first frame.", false},
 	{CheckCamera, "fps", "Frames per second the camera delivered during the capture window.", false},

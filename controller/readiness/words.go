@@ -58,6 +58,7 @@ var measurementNames = map[string]words{
 	"disk_free_ratio":          {"Room PC free disk share", "Porsi disk kosong PC ruang"},
 	"uptime_seconds":           {"Room PC uptime", "Lama PC ruang menyala"},
 	"temperature_max_celsius":  {"Room PC temperature", "Suhu PC ruang"},
+	"clock_offset_seconds":     {"Room PC clock off by", "Jam PC ruang meleset"},
 	"nic_links_up":             {"Network links up", "Tautan jaringan aktif"},
 	"nic_links_down":           {"Network links down", "Tautan jaringan putus"},
 	"nic_errors_total":         {"Network errors", "Galat jaringan"},
