@@ -16,6 +16,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/link"
 	"github.com/siaprapat/siaprapat/agent/netcheck"
 	"github.com/siaprapat/siaprapat/agent/peripherals"
+	"github.com/siaprapat/siaprapat/agent/quiet"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/agent/spool"
@@ -56,13 +57,13 @@ func Checks(hw Hardware) ([]runner.Check, error) {
 	if err != nil {
 		return nil, err
 	}
-	var network runner.Check
-	if network, err = netcheck.New(hw.Network); err != nil {
+	nc, err := netcheck.New(hw.Network)
+	if err != nil {
 		return nil, err
 	}
-	if hw.NetworkEvery > 0 {
-		network = runner.Every(network, hw.NetworkEvery)
-	}
+	// Every also repeats the last figures when a meeting or a busy link
+	// holds the test back.
+	network := runner.Every(nc, hw.NetworkEvery)
 	return []runner.Check{
 		&host.Check{Source: &host.System{}},
 		&peripherals.Check{Sysfs: hw.Sysfs, Profiles: hw.Profiles},
@@ -70,6 +71,19 @@ func Checks(hw Hardware) ([]runner.Check, error) {
 		mic,
 		network,
 	}, nil
+}
+
+// Gate is the agent's quiet gate: the room's schedule (nil: none known)
+// with a margin around each meeting, then the platform's detectors of a
+// meeting app holding the microphone, speaker or camera.
+func Gate(sched *quiet.Schedule, margin time.Duration, log *slog.Logger) *quiet.Gate {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &quiet.Gate{Schedule: sched, Margin: margin, Log: log, InUse: []quiet.Detector{
+		{Device: "microphone or speaker", InUse: audio.DefaultInUse(log.With("check", report.CheckAudio))},
+		{Device: "camera", InUse: camera.DefaultInUse(log.With("check", report.CheckCamera))},
+	}}
 }
 
 // Config configures the daemon.
@@ -81,7 +95,10 @@ type Config struct {
 	// means no spool: a report the broker cannot take is dropped (and logged).
 	DataDir string
 	Spool   spool.Limits
-	Log     *slog.Logger
+	// Schedule, when set, takes the room's schedule from the controller
+	// (the runner's quiet gate reads it).
+	Schedule *quiet.Schedule
+	Log      *slog.Logger
 }
 
 // Run checks the room every interval and publishes each report, until the
@@ -144,6 +161,13 @@ func Run(ctx context.Context, cfg Config) error {
 			select {
 			case ackWake <- struct{}{}:
 			default:
+			}
+		}
+	}
+	if cfg.Schedule != nil {
+		cfg.Link.OnSchedule = func(payload []byte) {
+			if err := cfg.Schedule.Update(payload); err != nil {
+				log.Warn("ignored a schedule message", "err", err)
 			}
 		}
 	}

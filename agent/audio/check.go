@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/siaprapat/siaprapat/agent/quiet"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/standard"
 )
@@ -185,15 +186,25 @@ func (c *Check) runLive(ctx context.Context, std *standard.Standard) (report.Che
 		return res, nil
 	}
 	res.Target = target(mic.Name)
-	if busy, why := c.cfg.InUse(ctx); busy {
-		skipped := c.skipped(res.Target, "microphone or speaker in use: "+why)
-		skipped.Code = report.CodeInUse
-		return skipped, nil
+	// A meeting (or a device in use) holds back the loopback's sound, not
+	// the recording: capture in shared mode (PulseAudio, PipeWire, WASAPI)
+	// does not disturb the meeting app.
+	hold, held := quiet.HoldFrom(ctx)
+	if !held {
+		if busy, why := c.cfg.InUse(ctx); busy {
+			hold, held = quiet.Hold{Code: report.CodeInUse, Reason: "microphone or speaker in use by " + why}, true
+		}
 	}
 	pcm, err := liveMicrophone{session, mic}.Record(ctx, c.cfg.Window)
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("record %s: %w", mic.Name, err)
+		}
+		if held {
+			// The meeting app holds the microphone for itself (exclusive mode).
+			skipped := c.skipped(res.Target, fmt.Sprintf("%s; the microphone could not be recorded: %v", hold.Reason, err))
+			skipped.Code = hold.Code
+			return skipped, nil
 		}
 		res.Verdict, res.Reason = report.Error, fmt.Sprintf("record %s: %v", mic.Name, err)
 		return res, nil
@@ -201,11 +212,25 @@ func (c *Check) runLive(ctx context.Context, std *standard.Standard) (report.Che
 	res.Measurements = Analyze(pcm).Measurements(pcm)
 	c.log.Debug("microphone recorded", "microphone", mic.Name, "rate", pcm.Rate, "bits", pcm.Bits,
 		"channels", pcm.Channels, "frames", pcm.Frames())
-	if !c.cfg.NoLoopback && c.loopbackDue() {
+	switch {
+	case c.cfg.NoLoopback:
+	case held:
+		res.Reason = "loopback held back: " + hold.Reason + c.lastLoopback()
+	case c.loopbackDue():
 		c.loopback(ctx, session, mic, speakers, &res)
 	}
 	c.remember(res, std)
 	return res, nil
+}
+
+// lastLoopback says when the loopback last played, for a held-back one.
+func (c *Check) lastLoopback() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lastLoop.IsZero() {
+		return "; not played since the agent started"
+	}
+	return "; last played at " + quiet.Stamp(c.lastLoop, time.Now())
 }
 
 // loopbackDue reports whether LoopbackEvery has passed since the last
@@ -233,9 +258,10 @@ func (c *Check) loopback(ctx context.Context, s Session, mic Device, speakers []
 	}
 	// A meeting may have started while the microphone was recorded.
 	if busy, why := c.cfg.InUse(ctx); busy {
-		res.Reason = "loopback not run: speaker or microphone in use: " + why
+		res.Reason = "loopback not run: speaker or microphone in use by " + why
 		return
 	}
+	c.log.Info("playing the loopback test signal", "speaker", spk.Name, "level_dbfs", c.cfg.LoopbackLevel)
 	capture, err := s.PlayRecord(ctx, Loop{Speaker: spk, Microphone: mic,
 		Signal: Chirp(SignalRate, c.cfg.LoopbackLevel), Lead: loopLead, Tail: loopTail})
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/link"
 	"github.com/siaprapat/siaprapat/agent/netcheck"
 	"github.com/siaprapat/siaprapat/agent/peripherals"
+	"github.com/siaprapat/siaprapat/agent/quiet"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/agent/spool"
@@ -109,6 +110,7 @@ type common struct {
 	probeToken    *string
 	networkEvery  *time.Duration
 	networkWindow *time.Duration
+	quietMargin   *time.Duration
 	mqttPassword  string // run's --password, once parsed: the probe takes it too
 }
 
@@ -133,7 +135,8 @@ func commonFlags(fs *flag.FlagSet) *common {
 	c.probeURL = fs.String("probe-url", "", "the controller's base URL for the network test, e.g. http://controller:9780 (or set SIAPRAPAT_PROBE_URL or SIAPRAPAT_CONTROLLER); none: the network check is skipped")
 	c.probeToken = fs.String("probe-token", "", "token for the controller's probe (or set SIAPRAPAT_PROBE_TOKEN); default: the agent's MQTT password, which enrolled agents use")
 	c.networkEvery = fs.Duration("network-every", agent.DefaultNetworkEvery, "least time between two network tests (each moves tens of MB); checks in between repeat the last figures; 0: every check")
-	c.networkWindow = fs.Duration("network-window", netcheck.DefaultWindow, "measured time per direction of the network test (after a 1.5 s ramp-up)")
+	c.networkWindow = fs.Duration("network-window", netcheck.DefaultWindow, "longest measured time per direction of the network test (after a 1.5 s ramp-up); it stops earlier once the rate is steady")
+	c.quietMargin = fs.Duration("quiet-margin", quiet.DefaultMargin, "quiet time before each of the room's meetings and after it: no network test, no loopback sound, no camera opened (0: none)")
 	fs.Var(&c.cameraDevices, "camera-device", "camera to check, as /dev/videoN or a /dev/v4l/by-id link (repeatable; default: every camera)")
 	return c
 }
@@ -145,6 +148,14 @@ func checkNames() []string {
 		names = append(names, c.Name())
 	}
 	return names
+}
+
+// margin is the quiet gate's margin: --quiet-margin, where 0 means none.
+func (c *common) margin() time.Duration {
+	if *c.quietMargin == 0 {
+		return -1
+	}
+	return *c.quietMargin
 }
 
 // newRunner builds the runner from the shared flags.
@@ -188,6 +199,9 @@ func (c *common) newRunner(site, room string) (*runner.Runner, error) {
 	}
 	if *c.timeout <= 0 {
 		return nil, fmt.Errorf("--check-timeout %v: must be positive", *c.timeout)
+	}
+	if *c.quietMargin < 0 || *c.quietMargin > 24*time.Hour {
+		return nil, fmt.Errorf("--quiet-margin %v: want 0 to 24h", *c.quietMargin)
 	}
 	return &runner.Runner{
 		Site: site, Room: room, AgentVersion: cli.Version(), Standard: std,
@@ -314,6 +328,11 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log = log.With("site", *rf.site, "room", *rf.room)
 	r.Log = log
+	sched, err := quiet.OpenSchedule(*rf.dataDir, *rf.site, *rf.room, log)
+	if err != nil {
+		return fail(err)
+	}
+	r.Quiet = agent.Gate(sched, cf.margin(), log)
 	log.Info("starting siaprapat-agent", "version", cli.Version(), "broker", link.Describe(*rf.brokerURL), "interval", *rf.interval, "standard", r.Standard.String())
 	err = agent.Run(ctx, agent.Config{
 		Link: link.Options{
@@ -324,6 +343,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		Runner:   r,
 		DataDir:  *rf.dataDir,
 		Spool:    spool.Limits{MaxReports: *rf.spoolReports, MaxBytes: *rf.spoolBytes},
+		Schedule: sched,
 		Log:      log,
 	})
 	if err != nil {
@@ -413,6 +433,17 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	r.Log = log
+	// A check by hand stays as quiet as the daemon: in the meetings of the
+	// schedule the daemon keeps (with --config naming its data directory),
+	// and while a meeting app holds the devices.
+	var sched *quiet.Schedule
+	if file != nil && file.Other("data") != "" {
+		dir := file.Other("data")
+		if sched, err = quiet.OpenSchedule(dir, *site, *room, log); err != nil {
+			return fail(err)
+		}
+	}
+	r.Quiet = agent.Gate(sched, cf.margin(), log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep := r.Run(ctx)
