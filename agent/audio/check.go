@@ -143,6 +143,7 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 		}
 		res := report.CheckResult{Check: report.CheckAudio, Target: c.recording.Name,
 			Measurements: Analyze(pcm).Measurements(pcm)}
+		explainDead(&res, std)
 		c.remember(res, std)
 		return []report.CheckResult{res}, nil
 	}
@@ -210,17 +211,51 @@ func (c *Check) runLive(ctx context.Context, std *standard.Standard) (report.Che
 		return res, nil
 	}
 	res.Measurements = Analyze(pcm).Measurements(pcm)
+	explainDead(&res, std)
 	c.log.Debug("microphone recorded", "microphone", mic.Name, "rate", pcm.Rate, "bits", pcm.Bits,
 		"channels", pcm.Channels, "frames", pcm.Frames())
 	switch {
 	case c.cfg.NoLoopback:
 	case held:
-		res.Reason = "loopback held back: " + hold.Reason + c.lastLoopback()
+		res.Reason = joinReason(res.Reason, "loopback held back: "+hold.Reason+c.lastLoopback())
 	case c.loopbackDue():
 		c.loopback(ctx, session, mic, speakers, &res)
 	}
 	c.remember(res, std)
 	return res, nil
+}
+
+// DeadReason is the check's reason for a microphone whose peak stays below
+// the standard's floor (a rule on peak_dbfs with fail_below): converter
+// noise, not a room.
+const DeadReason = "the microphone delivers no sound above its converter's own noise: muted, dead or unplugged"
+
+// explainDead says in words why a microphone fails the standard's floor on
+// its peak, for the technician who reads the report.
+func explainDead(res *report.CheckResult, std *standard.Standard) {
+	if std == nil {
+		return
+	}
+	peak, ok := res.Measurements["peak_dbfs"]
+	if !ok {
+		return
+	}
+	for _, r := range std.RulesFor(report.CheckAudio) {
+		if r.Measurement == "peak_dbfs" && r.FailBelow != nil && peak < *r.FailBelow {
+			res.Reason = joinReason(DeadReason, res.Reason)
+			return
+		}
+	}
+}
+
+func joinReason(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
 }
 
 // lastLoopback says when the loopback last played, for a held-back one.
@@ -253,19 +288,19 @@ func (c *Check) loopback(ctx context.Context, s Session, mic Device, speakers []
 	spk, ok := pick(speakers, c.cfg.Speaker, false)
 	if !ok {
 		res.Measurements["loopback_detected"] = 0
-		res.Reason = "loopback not run: " + noDevice("speaker", c.cfg.Speaker, speakers) + " with " + s.Backend()
+		res.Reason = joinReason(res.Reason, "loopback not run: "+noDevice("speaker", c.cfg.Speaker, speakers)+" with "+s.Backend())
 		return
 	}
 	// A meeting may have started while the microphone was recorded.
 	if busy, why := c.cfg.InUse(ctx); busy {
-		res.Reason = "loopback not run: speaker or microphone in use by " + why
+		res.Reason = joinReason(res.Reason, "loopback not run: speaker or microphone in use by "+why)
 		return
 	}
 	c.log.Info("playing the loopback test signal", "speaker", spk.Name, "level_dbfs", c.cfg.LoopbackLevel)
 	capture, err := s.PlayRecord(ctx, Loop{Speaker: spk, Microphone: mic,
 		Signal: Chirp(SignalRate, c.cfg.LoopbackLevel), Lead: loopLead, Tail: loopTail})
 	if err != nil {
-		res.Reason = fmt.Sprintf("loopback through %s not run: %v", spk.Name, err)
+		res.Reason = joinReason(res.Reason, fmt.Sprintf("loopback through %s not run: %v", spk.Name, err))
 		return
 	}
 	d := Detect(capture)
@@ -273,7 +308,7 @@ func (c *Check) loopback(ctx context.Context, s Session, mic Device, speakers []
 		"level_dbfs", d.Level, "delay", d.Delay)
 	maps.Copy(res.Measurements, d.Measurements())
 	if !d.Detected {
-		res.Reason = fmt.Sprintf("the microphone did not hear the test signal played on %s", spk.Name)
+		res.Reason = joinReason(res.Reason, fmt.Sprintf("the microphone did not hear the test signal played on %s", spk.Name))
 	}
 }
 
