@@ -190,7 +190,7 @@ func (c *Check) runLive(ctx context.Context, std *standard.Standard) (report.Che
 	// A meeting (or a device in use) holds back the loopback's sound, not
 	// the recording: capture in shared mode (PulseAudio, PipeWire, WASAPI)
 	// does not disturb the meeting app.
-	hold, held := quiet.HoldFrom(ctx)
+	hold, held := quiet.Held(ctx)
 	if !held {
 		if busy, why := c.cfg.InUse(ctx); busy {
 			hold, held = quiet.Hold{Code: report.CodeInUse, Reason: "microphone or speaker in use by " + why}, true
@@ -269,7 +269,7 @@ func (c *Check) lastLoopback() string {
 }
 
 // loopbackDue reports whether LoopbackEvery has passed since the last
-// loopback, and if so counts this one as played.
+// loopback.
 func (c *Check) loopbackDue() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -277,7 +277,6 @@ func (c *Check) loopbackDue() bool {
 		c.log.Debug("loopback not due", "last", c.lastLoop, "every", c.cfg.LoopbackEvery)
 		return false
 	}
-	c.lastLoop = time.Now()
 	return true
 }
 
@@ -291,12 +290,19 @@ func (c *Check) loopback(ctx context.Context, s Session, mic Device, speakers []
 		res.Reason = joinReason(res.Reason, "loopback not run: "+noDevice("speaker", c.cfg.Speaker, speakers)+" with "+s.Backend())
 		return
 	}
-	// A meeting may have started while the microphone was recorded.
+	// A meeting (or its margin) may have begun while the microphone was recorded.
+	if h, held := quiet.Held(ctx); held {
+		res.Reason = joinReason(res.Reason, "loopback held back: "+h.Reason+c.lastLoopback())
+		return
+	}
 	if busy, why := c.cfg.InUse(ctx); busy {
 		res.Reason = joinReason(res.Reason, "loopback not run: speaker or microphone in use by "+why)
 		return
 	}
 	c.log.Info("playing the loopback test signal", "speaker", spk.Name, "level_dbfs", c.cfg.LoopbackLevel)
+	c.mu.Lock()
+	c.lastLoop = time.Now()
+	c.mu.Unlock()
 	capture, err := s.PlayRecord(ctx, Loop{Speaker: spk, Microphone: mic,
 		Signal: Chirp(SignalRate, c.cfg.LoopbackLevel), Lead: loopLead, Tail: loopTail})
 	if err != nil {

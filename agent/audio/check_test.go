@@ -532,3 +532,36 @@ func TestCheck_Name(t *testing.T) {
 		t.Errorf("name %q", c.Name())
 	}
 }
+
+// gateAfter holds intrusive acts from its n-th question on: a meeting's
+// margin beginning while a run is under way.
+type gateAfter struct {
+	n, asked int
+}
+
+func (g *gateAfter) Hold(context.Context) (quiet.Hold, bool) {
+	g.asked++
+	if g.asked < g.n {
+		return quiet.Hold{}, false
+	}
+	return quiet.Hold{Code: report.CodeHeldBack, Reason: `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)`}, true
+}
+
+func TestCheck_AMarginBeginningDuringTheRecordingHoldsTheLoopback(t *testing.T) {
+	drv := &fakeDriver{microphones: roomDevices, speakers: []audio.Device{usbSpeaker}, mic: quietRoom, loopGain: -0.5}
+	c, err := audio.New(audio.Config{Driver: drv, InUse: neverInUse, Window: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gateAfter{n: 2}
+	res, err := c.Run(quiet.WithGate(context.Background(), g), defaultStandard(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(drv.played) != 0 || len(drv.recorded) != 1 || g.asked != 2 {
+		t.Errorf("%d plays, %d recordings, gate asked %d times: want the recording, then the gate asked again before playing", len(drv.played), len(drv.recorded), g.asked)
+	}
+	if res[0].Reason != `loopback held back: meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z); not played since the agent started` {
+		t.Errorf("reason %q", res[0].Reason)
+	}
+}

@@ -170,9 +170,8 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 		})
 	}
 	want := WantedMode(std)
-	hold, held := quiet.HoldFrom(ctx)
 	for _, d := range devs {
-		if held {
+		if hold, held := quiet.Held(ctx); held {
 			// A meeting: the camera is not opened (a meeting app may
 			// want it any moment); its previous result is repeated.
 			results = append(results, c.heldBack(d, hold))

@@ -46,6 +46,32 @@ func HoldFrom(ctx context.Context) (Hold, bool) {
 	return h, ok
 }
 
+// Holder decides whether intrusive work is held back now (a *Gate).
+type Holder interface {
+	Hold(ctx context.Context) (Hold, bool)
+}
+
+type gateKey struct{}
+
+// WithGate gives a run its gate, for the checks to ask just before each
+// intrusive act: a meeting's margin may begin while a run is under way.
+func WithGate(ctx context.Context, g Holder) context.Context {
+	return context.WithValue(ctx, gateKey{}, g)
+}
+
+// Held says whether an intrusive act (a network test, the loopback's sound,
+// opening a camera) must be held back now: the run's hold when it has one,
+// else its gate asked at this moment.
+func Held(ctx context.Context) (Hold, bool) {
+	if h, ok := HoldFrom(ctx); ok {
+		return h, true
+	}
+	if g, ok := ctx.Value(gateKey{}).(Holder); ok && g != nil {
+		return g.Hold(ctx)
+	}
+	return Hold{}, false
+}
+
 // Detector tells whether a meeting app holds a device, and which app.
 type Detector struct {
 	Device string // "microphone or speaker", "camera"

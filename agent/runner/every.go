@@ -71,7 +71,7 @@ func (e *every) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 		return nil, fmt.Errorf("waited for the running %s check: %w", e.check.Name(), ctx.Err())
 	}
 	now := time.Now()
-	if h, held := quiet.HoldFrom(ctx); held {
+	if h, held := quiet.Held(ctx); held {
 		return e.heldBack(h.Code, "the "+e.check.Name()+" test was held back: "+h.Reason, now), nil
 	}
 	if !IsFresh(ctx) && e.repeat && now.Sub(e.at) < e.period {

@@ -50,9 +50,7 @@ type Runner struct {
 }
 
 // Holder decides whether a run is held back (a *quiet.Gate).
-type Holder interface {
-	Hold(ctx context.Context) (quiet.Hold, bool)
-}
+type Holder = quiet.Holder
 
 // Select returns the named checks in list order; an unknown name is an
 // error listing the known ones. Empty names select every check.
@@ -103,11 +101,15 @@ func (r *Runner) Run(ctx context.Context) *report.Report {
 		Standard:     r.Standard.String(),
 	}
 	if _, held := quiet.HoldFrom(ctx); !held && r.Quiet != nil {
+		// Held at the start: the whole run is. Otherwise each check asks
+		// the gate again just before its intrusive act.
 		if h, ok := r.Quiet.Hold(ctx); ok {
 			ctx = quiet.WithHold(ctx, h)
 			if r.Log != nil {
 				r.Log.Info("intrusive checks held back", "code", h.Code, "why", h.Reason)
 			}
+		} else {
+			ctx = quiet.WithGate(ctx, r.Quiet)
 		}
 	}
 	for _, c := range r.Checks {
