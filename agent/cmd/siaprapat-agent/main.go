@@ -111,6 +111,7 @@ type common struct {
 	networkEvery  *time.Duration
 	networkWindow *time.Duration
 	quietMargin   *time.Duration
+	busyWindow    *time.Duration
 	mqttPassword  string // run's --password, once parsed: the probe takes it too
 }
 
@@ -136,6 +137,7 @@ func commonFlags(fs *flag.FlagSet) *common {
 	c.probeToken = fs.String("probe-token", "", "token for the controller's probe (or set SIAPRAPAT_PROBE_TOKEN); default: the agent's MQTT password, which enrolled agents use")
 	c.networkEvery = fs.Duration("network-every", agent.DefaultNetworkEvery, "least time between two network tests (each moves tens of MB); checks in between repeat the last figures; 0: every check")
 	c.networkWindow = fs.Duration("network-window", netcheck.DefaultWindow, "longest measured time per direction of the network test (after a 1.5 s ramp-up); it stops earlier once the rate is steady")
+	c.busyWindow = fs.Duration("network-busy-window", netcheck.DefaultBusyWindow, "how long the PC's interface counters are watched before a network test: a link carrying more than a third of the last measured rate is not tested (0: not watched)")
 	c.quietMargin = fs.Duration("quiet-margin", quiet.DefaultMargin, "quiet time before each of the room's meetings and after it: no network test, no loopback sound, no camera opened (0: none)")
 	fs.Var(&c.cameraDevices, "camera-device", "camera to check, as /dev/videoN or a /dev/v4l/by-id link (repeatable; default: every camera)")
 	return c
@@ -179,11 +181,15 @@ func (c *common) newRunner(site, room string) (*runner.Runner, error) {
 	if token == "" {
 		token = cmp.Or(os.Getenv("SIAPRAPAT_PROBE_TOKEN"), c.mqttPassword, os.Getenv("SIAPRAPAT_MQTT_PASSWORD"))
 	}
-	if *c.networkEvery < 0 || *c.networkWindow < 0 {
-		return nil, fmt.Errorf("--network-every %v, --network-window %v: must not be negative", *c.networkEvery, *c.networkWindow)
+	if *c.networkEvery < 0 || *c.networkWindow < 0 || *c.busyWindow < 0 {
+		return nil, fmt.Errorf("--network-every %v, --network-window %v, --network-busy-window %v: must not be negative", *c.networkEvery, *c.networkWindow, *c.busyWindow)
+	}
+	busy := *c.busyWindow
+	if busy == 0 {
+		busy = -1 // netcheck.Config: not watched
 	}
 	all, err := agent.Checks(agent.Hardware{
-		Network:      netcheck.Config{Probe: probe, Token: token, Window: *c.networkWindow},
+		Network:      netcheck.Config{Probe: probe, Token: token, Window: *c.networkWindow, BusyWindow: busy},
 		NetworkEvery: *c.networkEvery,
 		Sysfs:        *c.sysfs, Profiles: profiles,
 		Camera: camera.Config{Source: *c.cameraSource, Window: *c.cameraWindow, Devices: c.cameraDevices},
