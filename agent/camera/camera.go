@@ -17,6 +17,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -120,8 +121,12 @@ func NewWithSource(src Source, cfg Config) (*Check, error) {
 		return nil, fmt.Errorf("camera window %v is out of range; want %v to %v", cfg.Window, MinWindow, MaxWindow)
 	}
 	for _, d := range cfg.Devices {
-		if !filepath.IsAbs(d) {
+		// Windows names its cameras ("HD Pro Webcam C920"); Linux by path.
+		if runtime.GOOS != "windows" && !filepath.IsAbs(d) {
 			return nil, fmt.Errorf("camera device %q: want an absolute device path such as /dev/video0", d)
+		}
+		if strings.TrimSpace(d) == "" {
+			return nil, errors.New("camera device: empty name")
 		}
 	}
 	inUse := cfg.InUse
@@ -222,7 +227,7 @@ func (c *Check) selected(devs []Device) (keep []Device, missing []string) {
 		}
 		found := false
 		for _, d := range devs {
-			if d.ID == want || d.ID == resolved {
+			if d.ID == want || d.ID == resolved || matchesName(d, want) {
 				keep, found = append(keep, d), true
 				break
 			}
@@ -232,6 +237,16 @@ func (c *Check) selected(devs []Device) (keep []Device, missing []string) {
 		}
 	}
 	return keep, missing
+}
+
+// matchesName reports whether a camera is the one named: a Windows camera
+// by (part of) its name, case aside ("C920", "HD Pro Webcam C920"). Paths
+// (Linux) select by their device node only.
+func matchesName(d Device, want string) bool {
+	if filepath.IsAbs(want) {
+		return false
+	}
+	return strings.Contains(strings.ToLower(d.Name), strings.ToLower(want))
 }
 
 // measure opens one camera, captures for the window and returns its result.

@@ -3,8 +3,6 @@ package camera
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -41,28 +39,6 @@ func TestVideoHolders_NamesOtherProcessesWithAVideoDeviceOpen(t *testing.T) {
 	}
 }
 
-func TestProcFiles_ReadsAProcTree(t *testing.T) {
-	if _, err := os.Stat("/proc/self/fd"); err != nil {
-		t.Skip("no /proc here")
-	}
-	root := t.TempDir()
-	for pid, p := range map[string]ProcessFiles{"123": {Name: "teams", Targets: []string{"/dev/video0", "/dev/null"}}, "456": {Name: "bash", Targets: []string{"/dev/pts/0"}}} {
-		os.MkdirAll(filepath.Join(root, pid, "fd"), 0o755)
-		os.WriteFile(filepath.Join(root, pid, "comm"), []byte(p.Name+"\n"), 0o644)
-		for i, target := range p.Targets {
-			os.Symlink(target, filepath.Join(root, pid, "fd", string(rune('0'+i))))
-		}
-	}
-	os.MkdirAll(filepath.Join(root, "self"), 0o755) // not a pid
-	files, err := procFiles(root, context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := VideoHolders(files, 1); !slices.Equal(got, []string{"teams"}) {
-		t.Errorf("holders %q from %+v", got, files)
-	}
-}
-
 // Windows' DirectShow driver says only that a camera delivered no frame;
 // when the platform's record names a program using a camera, that is in use.
 func TestCamera_FailureWhileAProgramHoldsACameraIsInUse(t *testing.T) {
@@ -78,5 +54,21 @@ func TestCamera_FailureWhileAProgramHoldsACameraIsInUse(t *testing.T) {
 	res = runJudged(t, context.Background(), newFakeCheck(t, src, Config{}), defaultStandard(t))
 	if len(res) != 1 || res[0].Verdict != report.Error || !strings.Contains(res[0].Reason, "delivered none") {
 		t.Errorf("got %+v, want an error", res)
+	}
+}
+
+// On Windows --camera-device names a camera; a path selects by node only.
+func TestSelected_WindowsCamerasByName(t *testing.T) {
+	devs := []Device{
+		{ID: `@device:pnp:\\?\usb#vid_046d&pid_082d`, Name: "HD Pro Webcam C920 (usb#vid_046d&pid_082d)"},
+		{ID: `@device:pnp:\\?\usb#vid_0c45&pid_6366`, Name: "USB Live camera (usb#vid_0c45&pid_6366)"},
+	}
+	c := &Check{devices: []string{"c920", "Logitech BRIO"}}
+	keep, missing := c.selected(devs)
+	if len(keep) != 1 || keep[0].ID != devs[0].ID || len(missing) != 1 || missing[0] != "Logitech BRIO" {
+		t.Errorf("kept %+v, missing %v", keep, missing)
+	}
+	if matchesName(Device{Name: "camera (/dev/video0)"}, "/dev/video0") {
+		t.Error("a path matched by name")
 	}
 }

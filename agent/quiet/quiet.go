@@ -168,13 +168,18 @@ func describe(s report.ScheduledSession) string {
 	return fmt.Sprintf("%s %s to %s", title, clock(s.Start, s.Start), clock(s.End, s.Start))
 }
 
-// clock writes a time as 09:00Z, with its date when not the reference's day.
+// clock writes a time as 09:00Z (09:00:30Z off the minute), with its date
+// when not the reference's day.
 func clock(t, ref time.Time) string {
 	t, ref = t.UTC(), ref.UTC()
-	if t.Format(time.DateOnly) == ref.Format(time.DateOnly) {
-		return t.Format("15:04Z")
+	layout := "15:04Z"
+	if t.Second() != 0 {
+		layout = "15:04:05Z"
 	}
-	return t.Format("2006-01-02T15:04Z")
+	if t.Format(time.DateOnly) != ref.Format(time.DateOnly) {
+		layout = "2006-01-02T" + layout
+	}
+	return t.Format(layout)
 }
 
 // Stamp writes when figures were measured, for reasons: "08:01:02Z", with

@@ -139,7 +139,7 @@ func commonFlags(fs *flag.FlagSet) *common {
 	c.networkWindow = fs.Duration("network-window", netcheck.DefaultWindow, "longest measured time per direction of the network test (after a 1.5 s ramp-up); it stops earlier once the rate is steady")
 	c.busyWindow = fs.Duration("network-busy-window", netcheck.DefaultBusyWindow, "how long the PC's interface counters are watched before a network test: a link carrying more than a third of the last measured rate is not tested (0: not watched)")
 	c.quietMargin = fs.Duration("quiet-margin", quiet.DefaultMargin, "quiet time before each of the room's meetings and after it: no network test, no loopback sound, no camera opened (0: none)")
-	fs.Var(&c.cameraDevices, "camera-device", "camera to check, as /dev/videoN or a /dev/v4l/by-id link (repeatable; default: every camera)")
+	fs.Var(&c.cameraDevices, "camera-device", "camera to check: on Linux /dev/videoN or a /dev/v4l/by-id link, on Windows (part of) its name, e.g. \"C920\" (repeatable; default: every camera)")
 	return c
 }
 
