@@ -2,6 +2,7 @@ package audio
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -97,6 +98,7 @@ func wasapiSessions() ([]AudioSession, error) {
 	}
 	defer enum.release()
 	var out []AudioSession
+	var errs []error
 	for flow, capture := range []bool{false, true} { // eRender, eCapture
 		var coll *comObject
 		if hr := enum.call(3, uintptr(flow), deviceStateActive, uintptr(unsafe.Pointer(&coll))); failed(hr) || coll == nil {
@@ -107,27 +109,32 @@ func wasapiSessions() ([]AudioSession, error) {
 		for i := range n {
 			var dev *comObject
 			if hr := coll.call(4, uintptr(i), uintptr(unsafe.Pointer(&dev))); failed(hr) || dev == nil {
+				errs = append(errs, fmt.Errorf("endpoint %d: HRESULT %#x", i, uint32(hr)))
 				continue
 			}
-			out = append(out, deviceSessions(dev, capture)...)
+			ss, err := deviceSessions(dev, capture)
+			out = append(out, ss...)
+			if err != nil {
+				errs = append(errs, err)
+			}
 			dev.release()
 		}
 		coll.release()
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // deviceSessions lists one endpoint's sessions.
-func deviceSessions(dev *comObject, capture bool) []AudioSession {
+func deviceSessions(dev *comObject, capture bool) ([]AudioSession, error) {
 	name := friendlyName(dev)
 	var mgr *comObject
 	if hr := dev.call(3, uintptr(unsafe.Pointer(&iidIAudioSessionManager2)), clsctxAll, 0, uintptr(unsafe.Pointer(&mgr))); failed(hr) || mgr == nil {
-		return nil
+		return nil, fmt.Errorf("%s: activate IAudioSessionManager2: HRESULT %#x", name, uint32(hr))
 	}
 	defer mgr.release()
 	var senum *comObject
 	if hr := mgr.call(5, uintptr(unsafe.Pointer(&senum))); failed(hr) || senum == nil { // GetSessionEnumerator
-		return nil
+		return nil, fmt.Errorf("%s: GetSessionEnumerator: HRESULT %#x", name, uint32(hr))
 	}
 	defer senum.release()
 	var n int32
@@ -155,7 +162,7 @@ func deviceSessions(dev *comObject, capture bool) []AudioSession {
 		s.Process = processName(s.PID)
 		out = append(out, s)
 	}
-	return out
+	return out, nil
 }
 
 // friendlyName reads an endpoint's PKEY_Device_FriendlyName.
