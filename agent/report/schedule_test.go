@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -98,3 +99,32 @@ func TestSchedule_EncodeRefusesInvalid(t *testing.T) {
 
 // jsonOf marshals without validating, as a hostile or broken sender would.
 func jsonOf(v any) ([]byte, error) { return json.Marshal(v) }
+
+// FuzzDecodeSchedule: DecodeSchedule never panics, every error is a
+// *DecodeError, and what it accepts encodes and decodes to the same bytes.
+func FuzzDecodeSchedule(f *testing.F) {
+	good, _ := validSchedule().Encode()
+	f.Add(good)
+	f.Add([]byte(`{"schema":"siaprapat.schedule/v1.3","site":"a","room":"b","generated_at":"2026-01-01T00:00:00Z","until":"2026-01-02T00:00:00Z","sessions":[]}`))
+	f.Add([]byte(`{"schema":"siaprapat.schedule/v9"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := DecodeSchedule(data)
+		if err != nil {
+			if _, ok := err.(*DecodeError); !ok {
+				t.Fatalf("error is %T, not *DecodeError: %v", err, err)
+			}
+			return
+		}
+		b, err := s.Encode()
+		if err != nil {
+			t.Fatalf("accepted schedule does not encode: %v", err)
+		}
+		again, err := DecodeSchedule(b)
+		if err != nil {
+			t.Fatalf("re-encoded schedule rejected: %v", err)
+		}
+		if b2, _ := again.Encode(); !bytes.Equal(b, b2) {
+			t.Fatalf("not stable:\n%s\n%s", b, b2)
+		}
+	})
+}
