@@ -33,6 +33,9 @@ type Hardware struct {
 	Camera   camera.Config         // the cameras, or a recorded clip
 	Audio    audio.Config          // the microphone and speaker, or a recorded WAV
 	Network  netcheck.Config       // the controller's probe
+	// Log receives the checks' own log lines (a loopback played, a network
+	// test's bytes, a busy link); nil discards them.
+	Log *slog.Logger
 	// NetworkEvery spaces the network tests out (each moves tens of
 	// megabytes over the room's link); in between the last figures are
 	// reported again. Zero tests at every check; commands always test.
@@ -48,6 +51,9 @@ const DefaultNetworkEvery = 30 * time.Minute
 func Checks(hw Hardware) ([]runner.Check, error) {
 	if hw.Camera.Sysfs == "" {
 		hw.Camera.Sysfs = hw.Sysfs
+	}
+	if hw.Log != nil {
+		hw.Camera.Log, hw.Audio.Log, hw.Network.Log = hw.Log, hw.Log, hw.Log
 	}
 	cam, err := camera.New(hw.Camera)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"regexp"
@@ -160,8 +161,9 @@ func (c *common) margin() time.Duration {
 	return *c.quietMargin
 }
 
-// newRunner builds the runner from the shared flags.
-func (c *common) newRunner(site, room string) (*runner.Runner, error) {
+// newRunner builds the runner from the shared flags; the checks log to log
+// (nil discards).
+func (c *common) newRunner(site, room string, log *slog.Logger) (*runner.Runner, error) {
 	std, err := standard.Load(*c.stdFile)
 	if err != nil {
 		return nil, err
@@ -191,7 +193,7 @@ func (c *common) newRunner(site, room string) (*runner.Runner, error) {
 	all, err := agent.Checks(agent.Hardware{
 		Network:      netcheck.Config{Probe: probe, Token: token, Window: *c.networkWindow, BusyWindow: busy},
 		NetworkEvery: *c.networkEvery,
-		Sysfs:        *c.sysfs, Profiles: profiles,
+		Sysfs:        *c.sysfs, Profiles: profiles, Log: log,
 		Camera: camera.Config{Source: *c.cameraSource, Window: *c.cameraWindow, Devices: c.cameraDevices},
 		Audio: audio.Config{Source: *c.micSource, Window: *c.audioWindow, Microphone: *c.microphone, Speaker: *c.speaker,
 			NoLoopback: *c.noLoopback, LoopbackEvery: every},
@@ -318,7 +320,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		*rf.password = os.Getenv("SIAPRAPAT_MQTT_PASSWORD")
 	}
 	cf.mqttPassword = *rf.password
-	r, err := cf.newRunner(*rf.site, *rf.room)
+	r, err := cf.newRunner(*rf.site, *rf.room, log.With("site", *rf.site, "room", *rf.room))
 	if err != nil {
 		return fail(err)
 	}
@@ -434,7 +436,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	if err := report.CheckName("--room", *room); err != nil {
 		return fail(err)
 	}
-	r, err := cf.newRunner(*site, *room)
+	r, err := cf.newRunner(*site, *room, log)
 	if err != nil {
 		return fail(err)
 	}
