@@ -86,7 +86,7 @@ func Gate(sched *quiet.Schedule, margin time.Duration, log *slog.Logger) *quiet.
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &quiet.Gate{Schedule: sched, Margin: margin, Log: log, InUse: []quiet.Detector{
+	return &quiet.Gate{Schedule: sched, Margin: margin, Log: log, InUseFor: 3 * time.Second, InUse: []quiet.Detector{
 		{Device: "microphone or speaker", InUse: audio.DefaultInUse(log.With("check", report.CheckAudio))},
 		{Device: "camera", InUse: camera.DefaultInUse(log.With("check", report.CheckCamera))},
 	}}

@@ -1,5 +1,6 @@
 // Package link is the agent's MQTT connection (paho): birth and last will on
-// the room's status topic, reports out, reconnection with backoff.
+// the room's status topic, reports out, commands, acknowledgements and the
+// room's schedule in, reconnection with backoff.
 package link
 
 import (

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/report"
@@ -90,8 +91,17 @@ type Gate struct {
 	Schedule Sessions      // the room's meetings; nil knows none
 	Margin   time.Duration // before each start and after each end; DefaultMargin when zero, none when negative
 	InUse    []Detector
+	// InUseFor reuses the devices' answer for this long (0: ask every
+	// time): a run asks before each intrusive act, and each asking runs
+	// pactl or walks /proc.
+	InUseFor time.Duration
 	Now      func() time.Time // time.Now when nil
 	Log      *slog.Logger     // may be nil
+
+	mu       sync.Mutex
+	askedAt  time.Time
+	lastHold Hold
+	lastBusy bool
 }
 
 // Hold returns the run's hold: a meeting's quiet window first, then a
@@ -106,6 +116,21 @@ func (g *Gate) Hold(ctx context.Context) (Hold, bool) {
 			return h, true
 		}
 	}
+	if g.InUseFor > 0 {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if !g.askedAt.IsZero() && now.Sub(g.askedAt) >= 0 && now.Sub(g.askedAt) < g.InUseFor {
+			return g.lastHold, g.lastBusy
+		}
+	}
+	h, busy := g.devicesInUse(ctx, now)
+	if g.InUseFor > 0 {
+		g.askedAt, g.lastHold, g.lastBusy = now, h, busy
+	}
+	return h, busy
+}
+
+func (g *Gate) devicesInUse(ctx context.Context, now time.Time) (Hold, bool) {
 	for _, d := range g.InUse {
 		if d.InUse == nil {
 			continue

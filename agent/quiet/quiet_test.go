@@ -164,3 +164,19 @@ func TestSchedule_RefusesOtherRoomsOlderAndBadMessages(t *testing.T) {
 		t.Errorf("damaged file: %v, %+v", err, s.Sessions())
 	}
 }
+
+func TestGate_DevicesAnswerIsReusedBriefly(t *testing.T) {
+	asked := 0
+	now := t9
+	g := &Gate{InUseFor: 3 * time.Second, Now: func() time.Time { return now },
+		InUse: []Detector{{Device: "camera", InUse: func(context.Context) (bool, string) { asked++; return asked == 1, "Zoom.exe" }}}}
+	for range 3 {
+		if h, ok := g.Hold(context.Background()); !ok || h.Reason != "camera in use by Zoom.exe" {
+			t.Fatalf("within 3 s: %+v %v", h, ok)
+		}
+	}
+	now = now.Add(3 * time.Second)
+	if _, ok := g.Hold(context.Background()); ok || asked != 2 {
+		t.Errorf("after 3 s: held %v, asked %d times, want asked again and free", ok, asked)
+	}
+}
