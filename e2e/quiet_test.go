@@ -342,3 +342,91 @@ func TestQuiet_ScheduleOnTheWire(t *testing.T) {
 		t.Errorf("a check with the broker away, in a new process: %+v", rep.Checks)
 	}
 }
+
+// TestQuiet_ScheduleThroughMosquittoWithTheREADMEsACL runs the controller
+// on Mosquitto configured as the README says (one user per room, its
+// pattern ACL): the room reads its retained schedule and no other room's.
+func TestQuiet_ScheduleThroughMosquittoWithTheREADMEsACL(t *testing.T) {
+	bin := testenv.Command(t, "mosquitto", "mosquitto")
+	passwd := testenv.Command(t, "mosquitto_passwd", "mosquitto")
+	dir := t.TempDir()
+	pwFile, aclFile, conf := filepath.Join(dir, "passwd"), filepath.Join(dir, "acl"), filepath.Join(dir, "mosquitto.conf")
+	os.WriteFile(pwFile, nil, 0o600)
+	for _, u := range [][2]string{{"siaprapat-controller", "ctl-secret"}, {"kalbar/r1", "r1-secret"}, {"kalbar/r2", "r2-secret"}} {
+		if out, err := exec.Command(passwd, "-b", pwFile, u[0], u[1]).CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_passwd: %v\n%s", err, out)
+		}
+	}
+	// The README's ACL, as written there.
+	os.WriteFile(aclFile, []byte(`user siaprapat-controller
+topic readwrite siaprapat/v1/#
+pattern write siaprapat/v1/%u/status
+pattern write siaprapat/v1/%u/report
+pattern write siaprapat/v1/%u/result
+pattern read  siaprapat/v1/%u/cmd
+pattern read  siaprapat/v1/%u/ack
+pattern read  siaprapat/v1/%u/schedule
+`), 0o600)
+	port := testenv.FreePort(t)
+	// The test runs as root; Mosquitto would drop to its own user, which cannot read the test's files.
+	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\nacl_file %s\npersistence false\nlog_dest stderr\nuser root\n", port, pwFile, aclFile)), 0o600)
+	m := exec.Command(bin, "-c", conf)
+	var mout bytes.Buffer
+	m.Stdout, m.Stderr = &mout, &mout
+	if err := m.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		m.Process.Kill()
+		m.Wait()
+		if t.Failed() {
+			t.Logf("mosquitto:\n%s", mout.String())
+		}
+	})
+	url := fmt.Sprintf("mqtt://127.0.0.1:%d", port)
+	c := startWith(t, controller.Config{Broker: url, Username: "siaprapat-controller", Password: "ctl-secret"})
+	now := time.Now()
+	createSession(t, c.HTTPAddr(), "kalbar", "r1", "Rapat r1", now.Add(time.Hour), now.Add(2*time.Hour))
+	createSession(t, c.HTTPAddr(), "kalbar", "r2", "Rapat r2", now.Add(time.Hour), now.Add(2*time.Hour))
+
+	cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(report.AgentClientID("kalbar", "r1")).
+		SetUsername("kalbar/r1").SetPassword("r1-secret"))
+	if tok := cl.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer cl.Disconnect(0)
+	// Another room's first: refused or never delivered.
+	other := report.Topic("kalbar", "r2", report.KindSchedule)
+	leaked := make(chan string, 1)
+	tok := cl.Subscribe(other, 1, func(_ mqtt.Client, m mqtt.Message) { leaked <- string(m.Payload()) })
+	tok.WaitTimeout(5 * time.Second)
+	t.Logf("SUBACK for kalbar/r2's schedule as kalbar/r1: %v", tok.(*mqtt.SubscribeToken).Result())
+	// Then its own, published retained before it subscribed (the announcer
+	// reads every 10 s).
+	own := report.Topic("kalbar", "r1", report.KindSchedule)
+	var got *report.Schedule
+	for deadline := time.Now().Add(25 * time.Second); got == nil && time.Now().Before(deadline); {
+		ch := make(chan *report.Schedule, 1)
+		cl.Subscribe(own, 1, func(_ mqtt.Client, m mqtt.Message) {
+			if s, err := report.DecodeSchedule(m.Payload()); err == nil {
+				select {
+				case ch <- s:
+				default:
+				}
+			}
+		}).WaitTimeout(5 * time.Second)
+		select {
+		case got = <-ch:
+		case <-time.After(2 * time.Second):
+			cl.Unsubscribe(own).WaitTimeout(time.Second)
+		}
+	}
+	if got == nil || len(got.Sessions) != 1 || got.Sessions[0].Title != "Rapat r1" {
+		t.Fatalf("kalbar/r1's retained schedule through Mosquitto: %+v", got)
+	}
+	select {
+	case p := <-leaked:
+		t.Errorf("kalbar/r1 received kalbar/r2's schedule: %s", p)
+	case <-time.After(time.Second):
+	}
+}
