@@ -46,7 +46,9 @@ func newLiveSource(_ string, log *slog.Logger) Source {
 // are cameras, so that a camera plugged in since the last check is found.
 // (The Windows driver adds every camera again on each listing, so the
 // previous listing is removed first, and it prints a failure to list on
-// stdout, which would corrupt check --json: stdout is closed to it.)
+// stdout, which would corrupt check --json: stdout is closed to it. Its
+// listing in the package's init, before main, is silenced by the agent's
+// main package: see stdout_windows.go there.)
 func (s *liveSource) Cameras(context.Context) ([]Device, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -57,6 +57,7 @@ const (
 )
 
 func main() {
+	restoreStdout()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
