@@ -16,6 +16,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/link"
 	"github.com/siaprapat/siaprapat/agent/netcheck"
 	"github.com/siaprapat/siaprapat/agent/peripherals"
+	"github.com/siaprapat/siaprapat/agent/quiet"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/agent/spool"
@@ -32,6 +33,9 @@ type Hardware struct {
 	Camera   camera.Config         // the cameras, or a recorded clip
 	Audio    audio.Config          // the microphone and speaker, or a recorded WAV
 	Network  netcheck.Config       // the controller's probe
+	// Log receives the checks' own log lines (a loopback played, a network
+	// test's bytes, a busy link); nil discards them.
+	Log *slog.Logger
 	// NetworkEvery spaces the network tests out (each moves tens of
 	// megabytes over the room's link); in between the last figures are
 	// reported again. Zero tests at every check; commands always test.
@@ -48,6 +52,9 @@ func Checks(hw Hardware) ([]runner.Check, error) {
 	if hw.Camera.Sysfs == "" {
 		hw.Camera.Sysfs = hw.Sysfs
 	}
+	if hw.Log != nil {
+		hw.Camera.Log, hw.Audio.Log, hw.Network.Log = hw.Log, hw.Log, hw.Log
+	}
 	cam, err := camera.New(hw.Camera)
 	if err != nil {
 		return nil, err
@@ -56,13 +63,13 @@ func Checks(hw Hardware) ([]runner.Check, error) {
 	if err != nil {
 		return nil, err
 	}
-	var network runner.Check
-	if network, err = netcheck.New(hw.Network); err != nil {
+	nc, err := netcheck.New(hw.Network)
+	if err != nil {
 		return nil, err
 	}
-	if hw.NetworkEvery > 0 {
-		network = runner.Every(network, hw.NetworkEvery)
-	}
+	// Every also repeats the last figures when a meeting or a busy link
+	// holds the test back.
+	network := runner.Every(nc, hw.NetworkEvery)
 	return []runner.Check{
 		&host.Check{Source: &host.System{}},
 		&peripherals.Check{Sysfs: hw.Sysfs, Profiles: hw.Profiles},
@@ -70,6 +77,19 @@ func Checks(hw Hardware) ([]runner.Check, error) {
 		mic,
 		network,
 	}, nil
+}
+
+// Gate is the agent's quiet gate: the room's schedule (nil: none known)
+// with a margin around each meeting, then the platform's detectors of a
+// meeting app holding the microphone, speaker or camera.
+func Gate(sched *quiet.Schedule, margin time.Duration, log *slog.Logger) *quiet.Gate {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &quiet.Gate{Schedule: sched, Margin: margin, Log: log, InUseFor: 3 * time.Second, InUse: []quiet.Detector{
+		{Device: "microphone or speaker", InUse: audio.DefaultInUse(log.With("check", report.CheckAudio))},
+		{Device: "camera", InUse: camera.DefaultInUse(log.With("check", report.CheckCamera))},
+	}}
 }
 
 // Config configures the daemon.
@@ -81,7 +101,10 @@ type Config struct {
 	// means no spool: a report the broker cannot take is dropped (and logged).
 	DataDir string
 	Spool   spool.Limits
-	Log     *slog.Logger
+	// Schedule, when set, takes the room's schedule from the controller
+	// (the runner's quiet gate reads it).
+	Schedule *quiet.Schedule
+	Log      *slog.Logger
 }
 
 // Run checks the room every interval and publishes each report, until the
@@ -144,6 +167,13 @@ func Run(ctx context.Context, cfg Config) error {
 			select {
 			case ackWake <- struct{}{}:
 			default:
+			}
+		}
+	}
+	if cfg.Schedule != nil {
+		cfg.Link.OnSchedule = func(payload []byte) {
+			if err := cfg.Schedule.Update(payload); err != nil {
+				log.Warn("ignored a schedule message", "err", err)
 			}
 		}
 	}

@@ -35,6 +35,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/probe"
 	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/controller/rooms"
+	"github.com/siaprapat/siaprapat/controller/schedule"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 	"github.com/siaprapat/siaprapat/controller/shard"
 )
@@ -334,6 +335,9 @@ func Start(cfg Config) (_ *Controller, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Each room's agent learns its sessions (retained on its schedule topic) and stays quiet in them.
+	announcer := schedule.New(c.sessions, schedulePublisher{c.mqtt}, schedule.Options{Rooms: fleetRooms(c.fleet), Owns: cfg.Shard.Owns, Now: cfg.Now, Log: c.log.With("component", "schedule")})
+	procReg.MustRegister(announcer.Collectors()...)
 	var planCtx context.Context
 	planCtx, c.stopPlan = context.WithCancel(context.Background())
 	c.planDone = make(chan struct{})
@@ -349,6 +353,11 @@ func Start(cfg Config) (_ *Controller, err error) {
 		go func() {
 			defer wg.Done()
 			c.alerts.Run(planCtx)
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			announcer.Run(planCtx)
 		}()
 		plan.Run(planCtx)
 		wg.Wait()

@@ -489,6 +489,14 @@ func windowsAgent(t *testing.T, exe string) {
 		t.Errorf("the camera check on Windows under Wine: %+v, want one fail \"no camera found\"", rep.Checks)
 	}
 
+	// The audio check, whose quiet gate enumerates WASAPI's audio
+	// sessions: it runs, and its report alone is on stdout.
+	stdout, stderr, code = w.run(exe, "check", "--only", "audio", "--no-loopback", "--json")
+	if rep, err = report.Decode([]byte(stdout)); err != nil {
+		t.Fatalf("check --only audio --json: exit %d: %v\n%s%s", code, err, stdout, stderr)
+	}
+	t.Logf("the audio check on Windows under Wine: %+v", rep.Checks)
+
 	// As a service: enrolled by the controller's file, reporting to it.
 	_, ctlBin := binaries(t)
 	httpAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)

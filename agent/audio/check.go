@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/siaprapat/siaprapat/agent/quiet"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/standard"
 )
@@ -145,6 +146,7 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 		}
 		res := report.CheckResult{Check: report.CheckAudio, Target: c.recording.Name,
 			Measurements: Analyze(pcm).Measurements(pcm)}
+		explainDead(&res, std)
 		c.remember(res, std)
 		return []report.CheckResult{res}, nil
 	}
@@ -188,31 +190,89 @@ func (c *Check) runLive(ctx context.Context, std *standard.Standard) (report.Che
 		return res, nil
 	}
 	res.Target = target(mic.Name)
-	if busy, why := c.cfg.InUse(ctx); busy {
-		skipped := c.skipped(res.Target, "microphone or speaker in use: "+why)
-		skipped.Code = report.CodeInUse
-		return skipped, nil
+	// A meeting (or a device in use) holds back the loopback's sound, not
+	// the recording: capture in shared mode (PulseAudio, PipeWire, WASAPI)
+	// does not disturb the meeting app.
+	hold, held := quiet.Held(ctx)
+	if !held {
+		if busy, why := c.cfg.InUse(ctx); busy {
+			hold, held = quiet.Hold{Code: report.CodeInUse, Reason: "microphone or speaker in use by " + why}, true
+		}
 	}
 	pcm, err := liveMicrophone{session, mic}.Record(ctx, c.cfg.Window)
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("record %s: %w", mic.Name, err)
 		}
+		if held {
+			// The meeting app holds the microphone for itself (exclusive mode).
+			skipped := c.skipped(res.Target, fmt.Sprintf("%s; the microphone could not be recorded: %v", hold.Reason, err))
+			skipped.Code = hold.Code
+			return skipped, nil
+		}
 		res.Verdict, res.Reason = report.Error, fmt.Sprintf("record %s: %v", mic.Name, err)
 		return res, nil
 	}
 	res.Measurements = Analyze(pcm).Measurements(pcm)
+	explainDead(&res, std)
 	c.log.Debug("microphone recorded", "microphone", mic.Name, "rate", pcm.Rate, "bits", pcm.Bits,
 		"channels", pcm.Channels, "frames", pcm.Frames())
-	if !c.cfg.NoLoopback && c.loopbackDue() {
+	switch {
+	case c.cfg.NoLoopback:
+	case held:
+		res.Reason = joinReason(res.Reason, "loopback held back: "+hold.Reason+c.lastLoopback())
+	case c.loopbackDue():
 		c.loopback(ctx, session, mic, speakers, &res)
 	}
 	c.remember(res, std)
 	return res, nil
 }
 
+// DeadReason is the check's reason for a microphone whose peak stays below
+// the standard's floor (a rule on peak_dbfs with fail_below): converter
+// noise, not a room.
+const DeadReason = "the microphone delivers no sound above its converter's own noise: muted, dead or unplugged"
+
+// explainDead says in words why a microphone fails the standard's floor on
+// its peak, for the technician who reads the report.
+func explainDead(res *report.CheckResult, std *standard.Standard) {
+	if std == nil {
+		return
+	}
+	peak, ok := res.Measurements["peak_dbfs"]
+	if !ok {
+		return
+	}
+	for _, r := range std.RulesFor(report.CheckAudio) {
+		if r.Measurement == "peak_dbfs" && r.FailBelow != nil && peak < *r.FailBelow {
+			res.Reason = joinReason(DeadReason, res.Reason)
+			return
+		}
+	}
+}
+
+func joinReason(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
+// lastLoopback says when the loopback last played, for a held-back one.
+func (c *Check) lastLoopback() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lastLoop.IsZero() {
+		return "; not played since the agent started"
+	}
+	return "; last played at " + quiet.Stamp(c.lastLoop, time.Now())
+}
+
 // loopbackDue reports whether LoopbackEvery has passed since the last
-// loopback, and if so counts this one as played.
+// loopback.
 func (c *Check) loopbackDue() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -220,7 +280,6 @@ func (c *Check) loopbackDue() bool {
 		c.log.Debug("loopback not due", "last", c.lastLoop, "every", c.cfg.LoopbackEvery)
 		return false
 	}
-	c.lastLoop = time.Now()
 	return true
 }
 
@@ -231,18 +290,26 @@ func (c *Check) loopback(ctx context.Context, s Session, mic Device, speakers []
 	spk, ok := pick(speakers, c.cfg.Speaker, false)
 	if !ok {
 		res.Measurements["loopback_detected"] = 0
-		res.Reason = "loopback not run: " + noDevice("speaker", c.cfg.Speaker, speakers) + " with " + s.Backend()
+		res.Reason = joinReason(res.Reason, "loopback not run: "+noDevice("speaker", c.cfg.Speaker, speakers)+" with "+s.Backend())
 		return
 	}
-	// A meeting may have started while the microphone was recorded.
+	// A meeting (or its margin) may have begun while the microphone was recorded.
+	if h, held := quiet.Held(ctx); held {
+		res.Reason = joinReason(res.Reason, "loopback held back: "+h.Reason+c.lastLoopback())
+		return
+	}
 	if busy, why := c.cfg.InUse(ctx); busy {
-		res.Reason = "loopback not run: speaker or microphone in use: " + why
+		res.Reason = joinReason(res.Reason, "loopback not run: speaker or microphone in use by "+why)
 		return
 	}
+	c.log.Info("playing the loopback test signal", "speaker", spk.Name, "level_dbfs", c.cfg.LoopbackLevel)
+	c.mu.Lock()
+	c.lastLoop = time.Now()
+	c.mu.Unlock()
 	capture, err := s.PlayRecord(ctx, Loop{Speaker: spk, Microphone: mic,
 		Signal: Chirp(SignalRate, c.cfg.LoopbackLevel), Lead: loopLead, Tail: loopTail})
 	if err != nil {
-		res.Reason = fmt.Sprintf("loopback through %s not run: %v", spk.Name, err)
+		res.Reason = joinReason(res.Reason, fmt.Sprintf("loopback through %s not run: %v", spk.Name, err))
 		return
 	}
 	d := Detect(capture)
@@ -250,7 +317,7 @@ func (c *Check) loopback(ctx context.Context, s Session, mic Device, speakers []
 		"level_dbfs", d.Level, "delay", d.Delay)
 	maps.Copy(res.Measurements, d.Measurements())
 	if !d.Detected {
-		res.Reason = fmt.Sprintf("the microphone did not hear the test signal played on %s", spk.Name)
+		res.Reason = joinReason(res.Reason, fmt.Sprintf("the microphone did not hear the test signal played on %s", spk.Name))
 	}
 }
 

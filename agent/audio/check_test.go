@@ -7,12 +7,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/audio"
+	"github.com/siaprapat/siaprapat/agent/quiet"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/standard"
 )
@@ -164,6 +166,7 @@ func TestNew_RejectsBadSourcesAndSettings(t *testing.T) {
 // returns, and, when loop is set, hears the speaker's signal through it.
 type fakeDriver struct {
 	openErr           error
+	recordErr         error
 	microphones       []audio.Device
 	speakers          []audio.Device
 	mic               func(window time.Duration) audio.PCM
@@ -203,7 +206,11 @@ func (s *fakeSession) Devices(context.Context) ([]audio.Device, []audio.Device, 
 func (s *fakeSession) Record(_ context.Context, mic audio.Device, window time.Duration) (audio.PCM, error) {
 	s.f.mu.Lock()
 	s.f.recorded = append(s.f.recorded, mic)
+	err := s.f.recordErr
 	s.f.mu.Unlock()
+	if err != nil {
+		return audio.PCM{}, err
+	}
 	return s.f.mic(window), nil
 }
 
@@ -379,7 +386,44 @@ func TestCheck_LoopbackPlaysAtTheConfiguredLevel(t *testing.T) {
 	}
 }
 
-func TestCheck_InUseSkipsAndRepeatsThePreviousResult(t *testing.T) {
+func TestCheck_InUseMeasuresTheMicrophoneAndPlaysNothing(t *testing.T) {
+	drv := &fakeDriver{microphones: roomDevices, speakers: []audio.Device{usbSpeaker}, mic: quietRoom, loopGain: -0.5}
+	c, err := audio.New(audio.Config{Driver: drv, InUse: meetingNow, Window: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runOnce(t, c, defaultStandard(t))
+	if res.Verdict != report.Pass || res.Reason != "loopback held back: microphone or speaker in use by Zoom (recording stream #4); not played since the agent started" {
+		t.Errorf("in use: %s %q", res.Verdict, res.Reason)
+	}
+	if len(drv.recorded) != 1 || len(drv.played) != 0 || res.Measurements["peak_dbfs"] == 0 {
+		t.Errorf("in use: %d recordings, %d plays, measurements %v: want the microphone measured in shared mode and no sound", len(drv.recorded), len(drv.played), res.Measurements)
+	}
+}
+
+func TestCheck_HeldBackRunMeasuresTheMicrophoneAndPlaysNothing(t *testing.T) {
+	drv := &fakeDriver{microphones: roomDevices, speakers: []audio.Device{usbSpeaker}, mic: quietRoom, loopGain: -0.5}
+	c, err := audio.New(audio.Config{Driver: drv, InUse: neverInUse, Window: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	std := defaultStandard(t)
+	runOnce(t, c, std) // plays
+	held := quiet.WithHold(context.Background(), quiet.Hold{Code: report.CodeHeldBack, Reason: `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)`})
+	res, err := c.Run(held, std)
+	if err != nil {
+		t.Fatal(err)
+	}
+	std.Evaluate(&res[0])
+	if len(drv.played) != 1 || len(drv.recorded) != 2 {
+		t.Errorf("%d plays and %d recordings, want the free run's play and both recordings", len(drv.played), len(drv.recorded))
+	}
+	if !regexp.MustCompile(`^loopback held back: meeting "Rapat" 09:00Z to 10:00Z \(quiet 08:58Z to 10:02Z\); last played at \d\d:\d\d:\d\dZ$`).MatchString(res[0].Reason) || res[0].Verdict != report.Pass {
+		t.Errorf("held back: %s %q", res[0].Verdict, res[0].Reason)
+	}
+}
+
+func TestCheck_MicrophoneHeldExclusivelyIsSkippedWithThePreviousResult(t *testing.T) {
 	drv := &fakeDriver{microphones: roomDevices, speakers: []audio.Device{usbSpeaker}, mic: quietRoom, loopGain: -0.5}
 	var busy bool
 	var mu sync.Mutex
@@ -396,35 +440,19 @@ func TestCheck_InUseSkipsAndRepeatsThePreviousResult(t *testing.T) {
 		t.Fatal(err)
 	}
 	std := defaultStandard(t)
-
-	// In use before anything was measured: skipped, nothing to repeat.
-	mu.Lock()
-	busy = true
-	mu.Unlock()
-	first := runOnce(t, c, std)
-	if first.Verdict != report.Skipped || first.Reason != "microphone or speaker in use: Zoom (recording stream #4); no earlier result" {
-		t.Errorf("first run: %s %q", first.Verdict, first.Reason)
-	}
-	if len(first.Measurements) != 0 || len(drv.recorded) != 0 || len(drv.played) != 0 {
-		t.Errorf("in use, yet measured: %v, %d recordings, %d plays", first.Measurements, len(drv.recorded), len(drv.played))
-	}
-
-	mu.Lock()
-	busy = false
-	mu.Unlock()
 	measured := runOnce(t, c, std)
 	if measured.Verdict != report.Pass {
 		t.Fatalf("free devices: %s %v", measured.Verdict, failing(measured))
 	}
-
 	mu.Lock()
 	busy = true
 	mu.Unlock()
+	drv.recordErr = errors.New("device in use (exclusive mode)")
 	skipped := runOnce(t, c, std)
-	if skipped.Verdict != report.Skipped || skipped.Target != measured.Target {
-		t.Errorf("in use: %s on %q, want skipped on %q", skipped.Verdict, skipped.Target, measured.Target)
+	if skipped.Verdict != report.Skipped || skipped.Code != report.CodeInUse || skipped.Target != measured.Target {
+		t.Errorf("held exclusively: %s %s on %q, want skipped in_use on %q", skipped.Verdict, skipped.Code, skipped.Target, measured.Target)
 	}
-	if !strings.HasPrefix(skipped.Reason, "microphone or speaker in use: Zoom (recording stream #4); measurements repeated from 20") ||
+	if !strings.HasPrefix(skipped.Reason, "microphone or speaker in use by Zoom (recording stream #4); the microphone could not be recorded: device in use (exclusive mode); measurements repeated from 20") ||
 		!strings.HasSuffix(skipped.Reason, "ago), verdict then: pass") {
 		t.Errorf("reason %q", skipped.Reason)
 	}
@@ -433,11 +461,8 @@ func TestCheck_InUseSkipsAndRepeatsThePreviousResult(t *testing.T) {
 			t.Errorf("%s repeated as %v, was %v", name, skipped.Measurements[name], v)
 		}
 	}
-	if len(skipped.Rules) != 0 {
-		t.Errorf("a skipped result was judged: %v", skipped.Rules)
-	}
-	if len(drv.recorded) != 1 || len(drv.played) != 1 {
-		t.Errorf("%d recordings and %d plays, want the one free run's", len(drv.recorded), len(drv.played))
+	if len(skipped.Rules) != 0 || len(drv.played) != 1 {
+		t.Errorf("a skipped result was judged (%v) or the signal played during the meeting (%d plays)", skipped.Rules, len(drv.played))
 	}
 }
 
@@ -456,7 +481,7 @@ func TestCheck_MeetingStartingAfterTheRecordingStopsTheLoopback(t *testing.T) {
 	if len(drv.played) != 0 {
 		t.Error("the test signal was played during a meeting")
 	}
-	if res.Verdict != report.Pass || res.Reason != "loopback not run: speaker or microphone in use: Teams (playback stream #9)" {
+	if res.Verdict != report.Pass || res.Reason != "loopback not run: speaker or microphone in use by Teams (playback stream #9)" {
 		t.Errorf("%s %q", res.Verdict, res.Reason)
 	}
 }
@@ -516,5 +541,38 @@ func TestCheck_Name(t *testing.T) {
 	}
 	if c.Name() != report.CheckAudio {
 		t.Errorf("name %q", c.Name())
+	}
+}
+
+// gateAfter holds intrusive acts from its n-th question on: a meeting's
+// margin beginning while a run is under way.
+type gateAfter struct {
+	n, asked int
+}
+
+func (g *gateAfter) Hold(context.Context) (quiet.Hold, bool) {
+	g.asked++
+	if g.asked < g.n {
+		return quiet.Hold{}, false
+	}
+	return quiet.Hold{Code: report.CodeHeldBack, Reason: `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)`}, true
+}
+
+func TestCheck_AMarginBeginningDuringTheRecordingHoldsTheLoopback(t *testing.T) {
+	drv := &fakeDriver{microphones: roomDevices, speakers: []audio.Device{usbSpeaker}, mic: quietRoom, loopGain: -0.5}
+	c, err := audio.New(audio.Config{Driver: drv, InUse: neverInUse, Window: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gateAfter{n: 2}
+	res, err := c.Run(quiet.WithGate(context.Background(), g), defaultStandard(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(drv.played) != 0 || len(drv.recorded) != 1 || g.asked != 2 {
+		t.Errorf("%d plays, %d recordings, gate asked %d times: want the recording, then the gate asked again before playing", len(drv.played), len(drv.recorded), g.asked)
+	}
+	if res[0].Reason != `loopback held back: meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z); not played since the agent started` {
+		t.Errorf("reason %q", res[0].Reason)
 	}
 }

@@ -70,13 +70,19 @@
 //
 // # Meetings
 //
-// The check must not disturb a meeting. Before it records it asks Config.InUse
-// whether the devices are in use; miniaudio cannot tell. On Linux the default
-// asks PulseAudio (or PipeWire's pulse server) through pactl for other
-// applications' playback and recording streams; elsewhere nothing is
-// detected (on Windows, WASAPI's session manager could tell; it is not
-// wired). When in use, the check is skipped with the reason, and the last
-// measurements of that microphone are repeated in the skipped result, with
+// The check must not disturb a meeting. In a run held back by the agent's
+// quiet gate (package quiet: a meeting of the room's schedule, or a device
+// in use), and whenever Config.InUse says another application holds the
+// devices, the microphone is still recorded, in shared mode (PulseAudio,
+// PipeWire, WASAPI shared: the meeting app does not notice), but the
+// loopback's test signal is not played; the reason says so and when the
+// loopback last played. InUse is asked again just before the signal plays,
+// in case a meeting started meanwhile. On Linux the default asks PulseAudio
+// (or PipeWire's pulse server) through pactl for other applications'
+// playback and recording streams; on Windows it enumerates WASAPI's audio
+// sessions for an active one of another process. A microphone that a
+// meeting app holds exclusively cannot be recorded: the check is then
+// skipped (code in_use) with the last measurements of that microphone,
 // when they were taken and their verdict.
 //
 // An agent running as a system service does not reach a desktop session's

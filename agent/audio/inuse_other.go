@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !windows
 
 package audio
 
@@ -8,8 +8,7 @@ import (
 )
 
 // DefaultInUse detects nothing on this platform: miniaudio cannot tell
-// whether another application holds a device. (On Windows, WASAPI's
-// IAudioSessionManager2 could list the active sessions.)
+// whether another application holds a device.
 func DefaultInUse(*slog.Logger) InUseFunc {
 	return func(context.Context) (bool, string) { return false, "" }
 }

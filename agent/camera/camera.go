@@ -17,10 +17,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/siaprapat/siaprapat/agent/quiet"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/standard"
 )
@@ -51,6 +53,11 @@ type Config struct {
 	// Sysfs is the sysfs root the USB vendor:product ids of live cameras
 	// are read from; DefaultSysfs when empty.
 	Sysfs string
+	// InUse tells, without opening a camera, whether another program
+	// holds one (and which); nil is the platform's DefaultInUse. A camera
+	// that cannot be opened or delivers nothing while InUse says so is
+	// skipped as in use, not an error.
+	InUse InUseFunc
 	// Log receives the check's log lines; none when nil.
 	Log *slog.Logger
 }
@@ -62,6 +69,7 @@ type Check struct {
 	src     Source
 	window  time.Duration
 	devices []string
+	inUse   InUseFunc
 	log     *slog.Logger
 
 	mu   sync.Mutex // one run at a time; guards last
@@ -113,14 +121,23 @@ func NewWithSource(src Source, cfg Config) (*Check, error) {
 		return nil, fmt.Errorf("camera window %v is out of range; want %v to %v", cfg.Window, MinWindow, MaxWindow)
 	}
 	for _, d := range cfg.Devices {
-		if !filepath.IsAbs(d) {
+		// Windows names its cameras ("HD Pro Webcam C920"); Linux by path.
+		if runtime.GOOS != "windows" && !filepath.IsAbs(d) {
 			return nil, fmt.Errorf("camera device %q: want an absolute device path such as /dev/video0", d)
 		}
+		if strings.TrimSpace(d) == "" {
+			return nil, errors.New("camera device: empty name")
+		}
+	}
+	inUse := cfg.InUse
+	if inUse == nil {
+		inUse = DefaultInUse(logger(cfg.Log).With("check", report.CheckCamera))
 	}
 	return &Check{
 		src:     src,
 		window:  window,
 		devices: cfg.Devices,
+		inUse:   inUse,
 		log:     logger(cfg.Log).With("check", report.CheckCamera),
 		last:    map[string]previous{},
 	}, nil
@@ -159,6 +176,12 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 	}
 	want := WantedMode(std)
 	for _, d := range devs {
+		if hold, held := quiet.Held(ctx); held {
+			// A meeting: the camera is not opened (a meeting app may
+			// want it any moment); its previous result is repeated.
+			results = append(results, c.heldBack(d, hold))
+			continue
+		}
 		results = append(results, c.measure(ctx, d, want, std))
 	}
 	return results, nil
@@ -204,7 +227,7 @@ func (c *Check) selected(devs []Device) (keep []Device, missing []string) {
 		}
 		found := false
 		for _, d := range devs {
-			if d.ID == want || d.ID == resolved {
+			if d.ID == want || d.ID == resolved || matchesName(d, want) {
 				keep, found = append(keep, d), true
 				break
 			}
@@ -214,6 +237,16 @@ func (c *Check) selected(devs []Device) (keep []Device, missing []string) {
 		}
 	}
 	return keep, missing
+}
+
+// matchesName reports whether a camera is the one named: a Windows camera
+// by (part of) its name, case aside ("C920", "HD Pro Webcam C920"). Paths
+// (Linux) select by their device node only.
+func matchesName(d Device, want string) bool {
+	if filepath.IsAbs(want) {
+		return false
+	}
+	return strings.Contains(strings.ToLower(d.Name), strings.ToLower(want))
 }
 
 // measure opens one camera, captures for the window and returns its result.
@@ -234,8 +267,8 @@ func (c *Check) measure(ctx context.Context, dev Device, want Mode, std *standar
 	}
 	st, err := c.src.Open(ctx, dev, want)
 	if err != nil {
-		if inUse(err) {
-			return c.skipInUse(res, dev, usb, log)
+		if by, busy := c.heldBy(ctx, err); busy {
+			return c.skipInUse(res, dev, usb, by, log)
 		}
 		return fail(err)
 	}
@@ -244,8 +277,8 @@ func (c *Check) measure(ctx context.Context, dev Device, want Mode, std *standar
 		log.Warn("close camera", "err", cerr)
 	}
 	if err != nil {
-		if inUse(err) {
-			return c.skipInUse(res, dev, usb, log)
+		if by, busy := c.heldBy(ctx, err); busy {
+			return c.skipInUse(res, dev, usb, by, log)
 		}
 		return fail(err)
 	}
@@ -255,15 +288,54 @@ func (c *Check) measure(ctx context.Context, dev Device, want Mode, std *standar
 	return res
 }
 
+// heldBy tells whether a camera failed because another program holds it:
+// the driver said so (EBUSY, ErrInUse), or the platform's record names a
+// program using a camera now (Windows' DirectShow driver says only that
+// the camera delivered nothing). by names the program when known.
+func (c *Check) heldBy(ctx context.Context, err error) (by string, busy bool) {
+	if ctx.Err() != nil {
+		return "", false
+	}
+	held, who := c.inUse(ctx)
+	switch {
+	case inUse(err):
+		return who, true
+	case held:
+		return who, true
+	}
+	return "", false
+}
+
 // skipInUse reports a camera another program holds, with its previous result.
-func (c *Check) skipInUse(res report.CheckResult, dev Device, usb string, log *slog.Logger) report.CheckResult {
-	res.Verdict, res.Reason, res.Code = report.Skipped, "in use", report.CodeInUse
+func (c *Check) skipInUse(res report.CheckResult, dev Device, usb, by string, log *slog.Logger) report.CheckResult {
+	inUse := "in use"
+	if by != "" {
+		inUse += " by " + by
+	}
+	res.Verdict, res.Reason, res.Code = report.Skipped, inUse, report.CodeInUse
 	if p, ok := c.last[dev.ID]; ok {
-		res.Reason = fmt.Sprintf("in use; previous check %s: %s", stamp(p.at, time.Now()), p.verdict)
+		res.Reason = fmt.Sprintf("%s; previous check %s: %s", inUse, stamp(p.at, time.Now()), p.verdict)
 		res.Measurements = maps.Clone(p.measurements)
 	}
 	res.Reason = joinReasons(res.Reason, usb)
-	log.Info("camera in use: skipped")
+	log.Info("camera in use: skipped", "by", by)
+	return res
+}
+
+// heldBack reports a camera not opened because the run is held back, with
+// its previous result.
+func (c *Check) heldBack(dev Device, h quiet.Hold) report.CheckResult {
+	res := report.CheckResult{Check: report.CheckCamera, Target: dev.Name, Verdict: report.Skipped, Code: h.Code,
+		Reason: "camera not opened: " + h.Reason}
+	if p, ok := c.last[dev.ID]; ok {
+		res.Reason += fmt.Sprintf("; previous check %s: %s", stamp(p.at, time.Now()), p.verdict)
+		res.Measurements = maps.Clone(p.measurements)
+	} else {
+		res.Reason += "; no earlier result"
+	}
+	if dev.USBID != "" {
+		res.Reason += "; USB " + dev.USBID
+	}
 	return res
 }
 

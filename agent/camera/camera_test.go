@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/camera/y4mtest"
+	"github.com/siaprapat/siaprapat/agent/quiet"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/standard"
 )
@@ -410,6 +411,9 @@ func (m movingFrames) at(i int) Frame {
 
 func newFakeCheck(t *testing.T, src Source, cfg Config) *Check {
 	t.Helper()
+	if cfg.InUse == nil {
+		cfg.InUse = func(context.Context) (bool, string) { return false, "" }
+	}
 	c, err := NewWithSource(src, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -558,6 +562,31 @@ func TestStamp_DateOnlyWhenNotToday(t *testing.T) {
 	} {
 		if got := stamp(at, now); got != want {
 			t.Errorf("stamp(%v) = %q, want %q", at, got, want)
+		}
+	}
+}
+
+func TestCamera_HeldBackRunOpensNoCameraAndRepeatsThePreviousResult(t *testing.T) {
+	std := defaultStandard(t)
+	src := &fakeSource{cams: []*fakeCamera{newFakeCamera("/dev/video0"), newFakeCamera("/dev/video2")}}
+	c := newFakeCheck(t, src, Config{Devices: []string{"/dev/video0"}})
+	first := runJudged(t, context.Background(), c, std)[0]
+	held := quiet.WithHold(context.Background(), quiet.Hold{Code: report.CodeHeldBack, Reason: `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)`})
+	res := runJudged(t, held, c, std)
+	if len(src.opened) != 1 {
+		t.Fatalf("opened %d times, want only the first run's", len(src.opened))
+	}
+	if len(res) != 1 || res[0].Verdict != report.Skipped || res[0].Code != report.CodeHeldBack ||
+		!regexp.MustCompile(`^camera not opened: meeting "Rapat" 09:00Z to 10:00Z \(quiet 08:58Z to 10:02Z\); previous check \d\d:\d\d:\d\dZ: pass$`).MatchString(res[0].Reason) ||
+		!maps.Equal(res[0].Measurements, first.Measurements) {
+		t.Errorf("held back: %+v", res)
+	}
+	// A camera never measured says so; a device in use gives its code.
+	c = newFakeCheck(t, src, Config{})
+	inUse := quiet.WithHold(context.Background(), quiet.Hold{Code: report.CodeInUse, Reason: "microphone or speaker in use by zoom (recording stream #3)"})
+	for _, r := range runJudged(t, inUse, c, std) {
+		if r.Verdict != report.Skipped || r.Code != report.CodeInUse || !strings.HasSuffix(r.Reason, "; no earlier result") {
+			t.Errorf("in use, never measured: %+v", r)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -39,27 +40,62 @@ func newLiveSource(_ string, log *slog.Logger) Source {
 	return &liveSource{log: log, drivers: map[string]driver.Driver{}}
 }
 
-// Cameras lists the DirectShow video input devices. The driver manager is
-// refreshed on every call, so that a camera plugged in since the last check
-// is found; the Windows driver adds every camera again on each listing, so
-// the previous listing is removed first (the V4L2 driver does this itself).
+// Cameras lists the DirectShow video input devices, with their friendly
+// names. The listing is the agent's own (COM, directshow_windows.go); the
+// driver manager of pion/mediadevices is refreshed from it only when there
+// are cameras, so that a camera plugged in since the last check is found.
+// (The Windows driver adds every camera again on each listing, so the
+// previous listing is removed first, and it prints a failure to list on
+// stdout, which would corrupt check --json: stdout is closed to it. Its
+// listing in the package's init, before main, is silenced by the agent's
+// main package: see stdout_windows.go there.)
 func (s *liveSource) Cameras(context.Context) ([]Device, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	inputs, err := videoInputs()
+	if err != nil {
+		return nil, fmt.Errorf("list the DirectShow cameras: %w", err)
+	}
+	friendly := map[string]string{}
+	for _, in := range inputs {
+		friendly[in.displayName] = in.friendlyName
+	}
 	m := driver.GetManager()
 	for _, d := range m.Query(driver.FilterDeviceType(driver.Camera)) {
 		m.Delete(d.ID())
 	}
-	mdcamera.Initialize()
 	s.drivers = map[string]driver.Driver{}
+	if len(inputs) == 0 {
+		return nil, nil
+	}
+	withoutStdout(mdcamera.Initialize)
 	var devs []Device
 	for _, d := range m.Query(driver.FilterDeviceType(driver.Camera)) {
-		dev := directShowDevice(d.Info().Label)
+		label := d.Info().Label
+		dev := directShowDevice(label, friendly[label])
 		s.drivers[dev.ID] = d
 		devs = append(devs, dev)
 	}
 	slices.SortFunc(devs, func(a, b Device) int { return strings.Compare(a.ID, b.ID) })
 	return devs, nil
+}
+
+// withoutStdout runs fn with os.Stdout on the null device: the DirectShow
+// driver prints its failures there with fmt.Printf. Cameras holds s.mu;
+// nothing else of the agent writes to stdout while a check runs.
+func withoutStdout(fn func()) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		fn()
+		return
+	}
+	saved := os.Stdout
+	os.Stdout = null
+	defer func() {
+		os.Stdout = saved
+		null.Close()
+	}()
+	fn()
 }
 
 // usbIDs finds the vendor and product in a device path ("...vid_046d&pid_082d...").
@@ -71,10 +107,11 @@ var usbIDs = regexp.MustCompile(`(?i)\bvid_([0-9a-f]{4})&pid_([0-9a-f]{4})`)
 //	@device:pnp:\\?\usb#vid_046d&pid_082d&mi_00#6&1b2c3d4&0&0000#{65e8773d-8f56-11d0-a3b9-00a0c9223196}\global
 //	@device:sw:{860BB310-5D01-11D0-BD3B-00A0C911CE86}\{A3FCE0F5-3493-419F-958A-ABA1250EC20B}
 //
-// The driver gives no friendly name ("HD Pro Webcam C920"): the name for
-// people is the device's instance path, which stays the same for a camera
-// on the same port.
-func directShowDevice(label string) Device {
+// The driver gives no friendly name: the name for people is the friendly
+// name read from the device's property bag ("HD Pro Webcam C920"), with
+// the device's instance path, which stays the same for a camera on the
+// same port and tells two cameras of one model apart.
+func directShowDevice(label, friendly string) Device {
 	dev := Device{ID: label}
 	short := strings.TrimPrefix(label, "@device:")
 	if rest, ok := strings.CutPrefix(short, `pnp:\\?\`); ok {
@@ -83,7 +120,10 @@ func directShowDevice(label string) Device {
 			short = short[:i] // the interface class and reference string
 		}
 	}
-	dev.Name = fmt.Sprintf("camera (%s)", short)
+	if friendly == "" {
+		friendly = "camera"
+	}
+	dev.Name = fmt.Sprintf("%s (%s)", friendly, short)
 	if m := usbIDs.FindStringSubmatch(label); m != nil && strings.HasPrefix(strings.ToLower(short), "usb#") {
 		dev.USBID = strings.ToLower(m[1] + ":" + m[2])
 	}

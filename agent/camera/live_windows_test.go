@@ -40,18 +40,20 @@ func TestLive_OpeningUnlistedCameraErrs(t *testing.T) {
 
 func TestLive_DirectShowDeviceNames(t *testing.T) {
 	for _, tc := range []struct {
-		label string
-		want  Device
+		label, friendly string
+		want            Device
 	}{
-		{`@device:pnp:\\?\usb#vid_046D&pid_082d&mi_00#6&1b2c3d4&0&0000#{65e8773d-8f56-11d0-a3b9-00a0c9223196}\global`,
+		{`@device:pnp:\\?\usb#vid_046d&pid_082d&mi_00#6&1b2c3d4&0&0000#{65e8773d-8f56-11d0-a3b9-00a0c9223196}\global`, "HD Pro Webcam C920",
+			Device{Name: `HD Pro Webcam C920 (usb#vid_046d&pid_082d&mi_00#6&1b2c3d4&0&0000)`, USBID: "046d:082d"}},
+		{`@device:pnp:\\?\usb#vid_046D&pid_082d&mi_00#6&1b2c3d4&0&0000#{65e8773d-8f56-11d0-a3b9-00a0c9223196}\global`, "",
 			Device{Name: `camera (usb#vid_046D&pid_082d&mi_00#6&1b2c3d4&0&0000)`, USBID: "046d:082d"}},
-		{`@device:pnp:\\?\root#image#0000#{65e8773d-8f56-11d0-a3b9-00a0c9223196}\global`, // a built-in, not on USB
+		{`@device:pnp:\\?\root#image#0000#{65e8773d-8f56-11d0-a3b9-00a0c9223196}\global`, "", // a built-in, not on USB
 			Device{Name: `camera (root#image#0000)`}},
-		{`@device:sw:{860BB310-5D01-11D0-BD3B-00A0C911CE86}\{A3FCE0F5-3493-419F-958A-ABA1250EC20B}`, // a virtual camera
+		{`@device:sw:{860BB310-5D01-11D0-BD3B-00A0C911CE86}\{A3FCE0F5-3493-419F-958A-ABA1250EC20B}`, "", // a virtual camera
 			Device{Name: `camera (sw:{860BB310-5D01-11D0-BD3B-00A0C911CE86}\{A3FCE0F5-3493-419F-958A-ABA1250EC20B})`}},
 	} {
 		tc.want.ID = tc.label
-		if got := directShowDevice(tc.label); got != tc.want {
+		if got := directShowDevice(tc.label, tc.friendly); got != tc.want {
 			t.Errorf("%s:\n got %+v\nwant %+v", tc.label, got, tc.want)
 		}
 	}

@@ -1,5 +1,6 @@
 // Package link is the agent's MQTT connection (paho): birth and last will on
-// the room's status topic, reports out, reconnection with backoff.
+// the room's status topic, reports out, commands, acknowledgements and the
+// room's schedule in, reconnection with backoff.
 package link
 
 import (
@@ -52,6 +53,9 @@ type Options struct {
 	// OnAck, when set, receives each payload on the room's ack topic (the
 	// controller's acknowledgements of stored reports). It must not block.
 	OnAck func(payload []byte)
+	// OnSchedule, when set, receives each payload on the room's schedule
+	// topic (retained: the newest again at every connect). It must not block.
+	OnSchedule func(payload []byte)
 }
 
 // Link is one room's MQTT session.
@@ -140,7 +144,7 @@ func Connect(opts Options) (*Link, error) {
 			for _, sub := range []struct {
 				kind, what string
 				handle     func([]byte)
-			}{{report.KindCmd, "commands", opts.OnCommand}, {report.KindAck, "acknowledgements", opts.OnAck}} {
+			}{{report.KindCmd, "commands", opts.OnCommand}, {report.KindAck, "acknowledgements", opts.OnAck}, {report.KindSchedule, "the room's schedule", opts.OnSchedule}} {
 				if sub.handle == nil {
 					continue
 				}

@@ -51,6 +51,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/report"
@@ -99,6 +100,12 @@ type Config struct {
 	// and the port its session names (a relay, a port-mapped probe).
 	UDPAddr string
 
+	// BusyWindow is how long the interface counters are watched before a
+	// test (DefaultBusyWindow when zero, not at all when negative);
+	// Counters reads them (SystemCounters when nil).
+	BusyWindow time.Duration
+	Counters   Counters
+
 	// Dial opens the check's connections ("tcp" for HTTP, "udp" for the
 	// echo); nil uses net.Dialer. It is the check's way onto the network.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
@@ -110,6 +117,9 @@ type Check struct {
 	cfg  Config
 	base *url.URL // nil when no probe is configured
 	log  *slog.Logger
+
+	mu   sync.Mutex
+	last lastRates // of the last complete test
 }
 
 // New validates the configuration and fills in the defaults.
@@ -158,6 +168,12 @@ func New(cfg Config) (*Check, error) {
 	if d.UDPDuration == 0 {
 		d.UDPDuration = DefaultUDPDuration
 	}
+	if d.BusyWindow == 0 {
+		d.BusyWindow = DefaultBusyWindow
+	}
+	if d.Counters == nil {
+		d.Counters = SystemCounters{}
+	}
 	return c, nil
 }
 
@@ -169,7 +185,7 @@ func (c *Check) Name() string { return report.CheckNetwork }
 // per-check timeout is shorter.
 func (c *Check) Timeout() time.Duration {
 	full := plan{rampUp: c.cfg.RampUp, window: c.cfg.Window, udp: c.cfg.UDPDuration}
-	return full.total() + 15*time.Second
+	return full.total() + max(c.cfg.BusyWindow, 0) + 15*time.Second
 }
 
 // plan is how long each phase runs.
@@ -217,7 +233,7 @@ func (c *Check) minTotal() time.Duration {
 }
 
 // Run measures the network against the probe.
-func (c *Check) Run(ctx context.Context, _ *standard.Standard) ([]report.CheckResult, error) {
+func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
 	if c.base == nil {
 		return []report.CheckResult{{
 			Check: report.CheckNetwork, Target: "probe", Verdict: report.Skipped,
@@ -225,6 +241,10 @@ func (c *Check) Run(ctx context.Context, _ *standard.Standard) ([]report.CheckRe
 		}}, nil
 	}
 	res := report.CheckResult{Check: report.CheckNetwork, Target: c.base.Host, Measurements: map[string]float64{}}
+	if busy, why := c.linkBusy(ctx); busy {
+		c.log.Info("link busy: network test not started", "why", why)
+		return c.busyResult(why), nil
+	}
 	cl := c.newClient()
 	defer cl.close()
 
@@ -261,7 +281,7 @@ func (c *Check) Run(ctx context.Context, _ *standard.Standard) ([]report.CheckRe
 	if err := c.measureLatency(ctx, cl, sess, p, res.Measurements, &notes); err != nil {
 		return fail("round-trip time", err)
 	}
-	down, err := cl.download(ctx, sess, p, c.budget(sess))
+	down, err := cl.download(ctx, sess, p, c.budgetFor(sess, std, "download_bits_per_second", p))
 	if err != nil {
 		return fail("download", err)
 	}
@@ -271,7 +291,7 @@ func (c *Check) Run(ctx context.Context, _ *standard.Standard) ([]report.CheckRe
 	}
 	// Made for each test (a millisecond's work) rather than held between
 	// tests, which are half an hour apart: an idle agent keeps its memory.
-	up, err := cl.upload(ctx, sess, p, c.budget(sess), randomPayload(1<<20))
+	up, err := cl.upload(ctx, sess, p, c.budgetFor(sess, std, "upload_bits_per_second", p), randomPayload(1<<20))
 	if err != nil {
 		return fail("upload", err)
 	}
@@ -280,8 +300,54 @@ func (c *Check) Run(ctx context.Context, _ *standard.Standard) ([]report.CheckRe
 		notes = append(notes, "upload byte budget ran out before the window ended")
 	}
 	res.Reason = strings.Join(notes, "; ")
+	c.mu.Lock()
+	c.last = lastRates{down: down.bitsPerSecond, up: up.bitsPerSecond, at: time.Now()}
+	c.mu.Unlock()
+	c.log.Info("network tested", "probe", c.base.Host, "download_bytes", down.bytes, "upload_bytes", up.bytes,
+		"download_seconds", down.seconds, "upload_seconds", up.seconds, "steady_download", down.steady, "steady_upload", up.steady)
 	c.log.Debug("network measured", "probe", c.base.Host, "measurements", res.Measurements)
 	return []report.CheckResult{res}, nil
+}
+
+// CapFactor scales the byte cap of a direction: a test moves at most what
+// CapFactor times the standard's minimum rate (its warn limit, else its
+// fail limit) moves in the test's time. A link many times faster than the
+// standard asks is shown to be so without being filled for the window.
+const CapFactor = 8
+
+// minCapBytes is the least byte cap a standard's low rate gives.
+const minCapBytes = 1 << 20
+
+// budgetFor is the bytes of one direction: the configured and the probe's
+// budget, capped by CapFactor times what the standard's minimum rate for
+// the measurement moves in the test's time.
+func (c *Check) budgetFor(s *session, std *standard.Standard, measurement string, p plan) int64 {
+	b := c.budget(s)
+	if r := minRate(std, measurement); r > 0 {
+		scaled := int64(CapFactor * r / 8 * (p.rampUp + p.window).Seconds())
+		b = min(b, max(scaled, minCapBytes))
+	}
+	return b
+}
+
+// minRate is the rate the standard asks of a measurement: the highest of
+// its rules' warn and fail lower limits; 0 without one.
+func minRate(std *standard.Standard, measurement string) float64 {
+	if std == nil {
+		return 0
+	}
+	best := 0.0
+	for _, r := range std.RulesFor(report.CheckNetwork) {
+		if r.Measurement != measurement {
+			continue
+		}
+		for _, l := range []*float64{r.WarnBelow, r.FailBelow} {
+			if l != nil && *l > best {
+				best = *l
+			}
+		}
+	}
+	return best
 }
 
 // budget is the bytes per direction: ours, capped by the probe's.

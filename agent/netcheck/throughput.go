@@ -25,7 +25,44 @@ type sample struct {
 // goodput is the outcome of one direction.
 type goodput struct {
 	bitsPerSecond float64
-	short         bool // the byte budget ran out before the window ended
+	short         bool    // the byte budget ran out before the window ended
+	steady        bool    // the rate was steady before the window ended
+	bytes         int64   // moved in this direction (by the sender's count for uploads)
+	seconds       float64 // from the first stream's start to the last one's end
+}
+
+// Steadiness: after the ramp-up, the transfer's progress is read every
+// steadySlice; once the last steadySlices slices' rates all lie within
+// steadyTolerance of their mean, the rate is steady and the direction ends
+// (the window is at most Config.Window). The goodput is still the fitted
+// rate over the window as it ran.
+const (
+	steadySlice     = 500 * time.Millisecond
+	steadySlices    = 4 // the last 2 s
+	steadyTolerance = 0.08
+)
+
+// steady reports whether the last steadySlices slices of a progress count
+// sampled every steadySlice moved at the same rate.
+func steady(counts []int64) bool {
+	if len(counts) < steadySlices+1 {
+		return false
+	}
+	last := counts[len(counts)-steadySlices-1:]
+	var sum float64
+	for i := 1; i < len(last); i++ {
+		sum += float64(last[i] - last[i-1])
+	}
+	mean := sum / steadySlices
+	if mean <= 0 {
+		return false
+	}
+	for i := 1; i < len(last); i++ {
+		if d := float64(last[i]-last[i-1]) - mean; d > steadyTolerance*mean || -d > steadyTolerance*mean {
+			return false
+		}
+	}
+	return true
 }
 
 // window is when the measured part of a transfer began and ended, on the
@@ -33,6 +70,7 @@ type goodput struct {
 type window struct {
 	start, end sample
 	short      bool
+	steady     bool
 }
 
 // measureWindow runs n streams and reads the receiver's count before they
@@ -40,7 +78,9 @@ type window struct {
 // by itself (its share of the byte budget moved) ends the window there, and
 // a window cut short in its ramp-up is measured from the start; a stream that
 // fails fails the measure.
-func measureWindow(ctx context.Context, p plan, n int, stream func(ctx context.Context) error, read func(ctx context.Context) (sample, error)) (window, error) {
+// progress, when not nil, counts the direction's bytes as it goes, for
+// ending the window once the rate is steady.
+func measureWindow(ctx context.Context, p plan, n int, stream func(ctx context.Context) error, read func(ctx context.Context) (sample, error), progress func() int64) (window, error) {
 	s0, err := read(ctx)
 	if err != nil {
 		return window{}, err
@@ -79,7 +119,11 @@ func measureWindow(ctx context.Context, p plan, n int, stream func(ctx context.C
 		if w.start, err = read(ctx); err != nil {
 			return window{}, err
 		}
-		if w.short, err = wait(p.window); err != nil {
+		if progress == nil {
+			if w.short, err = wait(p.window); err != nil {
+				return window{}, err
+			}
+		} else if w.short, w.steady, err = waitSteady(ctx, p.window, ends, &running, progress); err != nil {
 			return window{}, err
 		}
 	}
@@ -87,6 +131,32 @@ func measureWindow(ctx context.Context, p plan, n int, stream func(ctx context.C
 		return window{}, err
 	}
 	return w, nil
+}
+
+// waitSteady waits out the window, reading progress every steadySlice,
+// and ends it early once the rate is steady (steady true) or a stream ends
+// (short true).
+func waitSteady(ctx context.Context, d time.Duration, ends <-chan error, running *int, progress func() int64) (short, isSteady bool, err error) {
+	end := time.NewTimer(d)
+	defer end.Stop()
+	tick := time.NewTicker(steadySlice)
+	defer tick.Stop()
+	counts := []int64{progress()}
+	for {
+		select {
+		case <-end.C:
+			return false, false, nil
+		case err := <-ends:
+			*running--
+			return true, false, err
+		case <-ctx.Done():
+			return false, false, ctx.Err()
+		case <-tick.C:
+			if counts = append(counts, progress()); steady(counts) {
+				return false, true, nil
+			}
+		}
+	}
 }
 
 // rate estimates the receiver's goodput in bits per second over the window
@@ -209,13 +279,14 @@ func (cl *client) download(ctx context.Context, s *session, p plan, budget int64
 		}
 		return err
 	}
-	w, err := measureWindow(ctx, p, n, stream, read)
+	w, err := measureWindow(ctx, p, n, stream, read, got.Load)
+	took := time.Since(begin).Seconds()
 	stop()
 	<-sampled
 	if err != nil {
 		return goodput{}, err
 	}
-	return goodput{bitsPerSecond: w.rate(samples), short: w.short}, nil
+	return goodput{bitsPerSecond: w.rate(samples), short: w.short, steady: w.steady, bytes: got.Load(), seconds: took}, nil
 }
 
 func (cl *client) downloadStream(ctx context.Context, s *session, n int64, got *atomic.Int64) error {
@@ -254,14 +325,26 @@ func (cl *client) upload(ctx context.Context, s *session, p plan, budget int64, 
 		st, err := cl.stats(ctx, s, -1)
 		return sample{at: seconds(st.ElapsedSeconds), bytes: st.UploadBytes}, err
 	}
+	var sent atomic.Int64
 	stream := func(ctx context.Context) error {
-		err := cl.uploadStream(ctx, s, per, payload)
+		err := cl.uploadStream(ctx, s, per, payload, &sent)
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
-	w, err := measureWindow(ctx, p, n, stream, read)
+	// Steadiness is judged on what the probe received (a sender's count
+	// runs ahead by its socket buffers, in bursts).
+	var received int64
+	progress := func() int64 {
+		if st, err := cl.stats(ctx, s, -1); err == nil {
+			received = st.UploadBytes
+		}
+		return received
+	}
+	begin := time.Now()
+	w, err := measureWindow(ctx, p, n, stream, read, progress)
+	took := time.Since(begin).Seconds()
 	if err != nil {
 		return goodput{}, err
 	}
@@ -273,13 +356,13 @@ func (cl *client) upload(ctx context.Context, s *session, p plan, budget int64, 
 	for i, pt := range st.UploadTimeline {
 		samples[i] = sample{at: seconds(pt[0]), bytes: int64(pt[1])}
 	}
-	return goodput{bitsPerSecond: w.rate(samples), short: w.short}, nil
+	return goodput{bitsPerSecond: w.rate(samples), short: w.short, steady: w.steady, bytes: sent.Load(), seconds: took}, nil
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-func (cl *client) uploadStream(ctx context.Context, s *session, n int64, payload []byte) error {
-	body := &payloadReader{payload: payload, off: rand.IntN(len(payload)), left: n}
+func (cl *client) uploadStream(ctx context.Context, s *session, n int64, payload []byte, sent *atomic.Int64) error {
+	body := &payloadReader{payload: payload, off: rand.IntN(len(payload)), left: n, sent: sent}
 	req, err := cl.request(ctx, http.MethodPost, "/probe/v1/upload", url.Values{"session": {s.ID}}, body)
 	if err != nil {
 		return err
@@ -303,6 +386,7 @@ type payloadReader struct {
 	payload []byte
 	off     int
 	left    int64
+	sent    *atomic.Int64 // counts what was read, when not nil
 }
 
 func (r *payloadReader) Read(p []byte) (int, error) {
@@ -315,6 +399,9 @@ func (r *payloadReader) Read(p []byte) (int, error) {
 	k := copy(p[:min(int64(len(p)), r.left)], r.payload[r.off:])
 	r.off += k
 	r.left -= int64(k)
+	if r.sent != nil {
+		r.sent.Add(int64(k))
+	}
 	return k, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/siaprapat/siaprapat/agent/quiet"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/standard"
 )
@@ -27,10 +28,17 @@ func WithFresh(ctx context.Context) context.Context { return context.WithValue(c
 func IsFresh(ctx context.Context) bool { v, _ := ctx.Value(freshKey{}).(bool); return v }
 
 // Every runs a costly check (one that loads the room's link or makes a
-// sound) at most once per period. In between, the check's last results
-// are reported again, their reason saying when they were measured, and the
-// standard judges them again. A run asked for by a command always measures;
-// so does the next run after one whose results were not all measured.
+// sound) at most once per period (every time when the period is zero). In
+// between, the check's last results are reported again, their reason
+// saying when they were measured, and the standard judges them again. A
+// run asked for by a command always measures; so does the next run after
+// one whose results were not all measured.
+//
+// A held-back run (quiet.WithHold: a meeting in the room, a device in use)
+// does not run the check at all: its last figures are repeated as skipped,
+// with the hold's code and a reason saying what held the test back and
+// when the figures were measured. So is a run in which the check measured
+// nothing and said why in a code (a busy link: report.CodeLinkBusy).
 func Every(c Check, period time.Duration) Check {
 	return &every{check: c, period: period, lock: make(chan struct{}, 1)}
 }
@@ -39,9 +47,10 @@ type every struct {
 	check  Check
 	period time.Duration
 
-	lock    chan struct{} // one run at a time; a waiting run still heeds its context
-	at      time.Time
-	results []report.CheckResult // as the check returned them, before judging
+	lock   chan struct{}        // one run at a time; a waiting run still heeds its context
+	at     time.Time            // when last was measured
+	last   []report.CheckResult // the last complete measurement, as the check returned it, before judging
+	repeat bool                 // last may stand for a run within the period
 }
 
 func (e *every) Name() string { return e.check.Name() }
@@ -61,8 +70,12 @@ func (e *every) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 	case <-ctx.Done():
 		return nil, fmt.Errorf("waited for the running %s check: %w", e.check.Name(), ctx.Err())
 	}
-	if !IsFresh(ctx) && e.results != nil && time.Since(e.at) < e.period {
-		out := copyResults(e.results)
+	now := time.Now()
+	if h, held := quiet.Held(ctx); held {
+		return e.heldBack(h.Code, "the "+e.check.Name()+" test was held back: "+h.Reason, now), nil
+	}
+	if !IsFresh(ctx) && e.repeat && now.Sub(e.at) < e.period {
+		out := copyResults(e.last)
 		note := "measured at " + e.at.UTC().Format("15:04:05Z") + "; measured again after " + e.at.Add(e.period).UTC().Format("15:04:05Z")
 		for i := range out {
 			if out[i].Reason == "" {
@@ -77,14 +90,33 @@ func (e *every) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 	if err != nil {
 		return results, err
 	}
-	e.results, e.at = nil, time.Time{}
+	if len(results) == 1 && results[0].Verdict == report.Skipped && results[0].Code != "" &&
+		len(results[0].Measurements) == 0 && e.last != nil && results[0].Code != report.CodeNotConfigured {
+		return e.heldBack(results[0].Code, results[0].Reason, now), nil
+	}
+	e.repeat = false
 	for _, r := range results {
 		if r.Verdict == report.Error || r.Verdict == report.Skipped {
 			return results, nil // not measured: measure again next time
 		}
 	}
-	e.results, e.at = copyResults(results), time.Now()
+	e.last, e.at, e.repeat = copyResults(results), now, true
 	return results, nil
+}
+
+// heldBack is the result of a run that did not test: the last figures,
+// skipped with the code and the reason, or one skipped result without any.
+func (e *every) heldBack(code, reason string, now time.Time) []report.CheckResult {
+	if e.last == nil {
+		return []report.CheckResult{{Check: e.check.Name(), Target: e.check.Name(), Verdict: report.Skipped,
+			Code: code, Reason: reason + "; no earlier figures"}}
+	}
+	out := copyResults(e.last)
+	for i := range out {
+		out[i].Verdict, out[i].Code = report.Skipped, code
+		out[i].Reason = reason + "; figures repeated from the test at " + quiet.Stamp(e.at, now)
+	}
+	return out
 }
 
 // copyResults copies results deeply enough that judging one copy leaves

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siaprapat/siaprapat/agent/quiet"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/standard"
 )
@@ -53,5 +54,75 @@ func TestEvery_RepeatsTheLastResultsUntilDueOrAskedFor(t *testing.T) {
 	r.Run(context.Background())
 	if inner.runs != 2 {
 		t.Errorf("an error was repeated instead of measuring again (%d runs)", inner.runs)
+	}
+}
+
+// gate holds every run while on.
+type gate struct{ on bool }
+
+func (g *gate) Hold(context.Context) (quiet.Hold, bool) {
+	if !g.on {
+		return quiet.Hold{}, false
+	}
+	return quiet.Hold{Code: report.CodeHeldBack, Reason: `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)`}, true
+}
+
+func TestEvery_AMeetingHoldsTheTestBackAndRepeatsTheLastFigures(t *testing.T) {
+	std, err := standard.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := &counting{}
+	g := &gate{on: true}
+	r := &Runner{Site: "s", Room: "r", Standard: std, Checks: []Check{Every(inner, 0)}, Quiet: g}
+	rep := r.Run(context.Background())
+	c := rep.Checks[0]
+	if inner.runs != 0 || c.Verdict != report.Skipped || c.Code != report.CodeHeldBack ||
+		c.Reason != `the network test was held back: meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z); no earlier figures` {
+		t.Fatalf("held with nothing measured yet: runs %d, %+v", inner.runs, c)
+	}
+	g.on = false
+	r.Run(context.Background())
+	g.on = true
+	for _, ctx := range []context.Context{context.Background(), WithFresh(context.Background())} { // a command too
+		c = r.Run(ctx).Checks[0]
+		if inner.runs != 1 || c.Verdict != report.Skipped || c.Code != report.CodeHeldBack || c.Measurements["rtt_seconds"] != 0.01 ||
+			!strings.Contains(c.Reason, "held back: meeting") || !strings.Contains(c.Reason, "figures repeated from the test at ") || len(c.Rules) != 0 {
+			t.Fatalf("held after a test: runs %d, %+v", inner.runs, c)
+		}
+	}
+	g.on = false
+	r.Run(context.Background())
+	if inner.runs != 2 {
+		t.Errorf("after the meeting: %d tests, want 2", inner.runs)
+	}
+}
+
+// busy measures nothing when the link is busy.
+type busy struct {
+	counting
+	busy bool
+}
+
+func (b *busy) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+	if b.busy {
+		return []report.CheckResult{{Check: "network", Target: "probe", Verdict: report.Skipped, Code: report.CodeLinkBusy, Reason: "link busy"}}, nil
+	}
+	return b.counting.Run(ctx, std)
+}
+
+func TestEvery_ABusyLinkRepeatsTheLastFiguresWithItsReason(t *testing.T) {
+	std, _ := standard.Default()
+	inner := &busy{}
+	r := &Runner{Site: "s", Room: "r", Standard: std, Checks: []Check{Every(inner, 0)}}
+	r.Run(context.Background())
+	inner.busy = true
+	c := r.Run(context.Background()).Checks[0]
+	if c.Verdict != report.Skipped || c.Code != report.CodeLinkBusy || c.Measurements["rtt_seconds"] != 0.01 || !strings.HasPrefix(c.Reason, "link busy; figures repeated from the test at ") {
+		t.Fatalf("busy link: %+v", c)
+	}
+	inner.busy = false
+	if c := r.Run(context.Background()).Checks[0]; c.Verdict == report.Skipped || c.Measurements["rtt_seconds"] != 0.02 {
+		t.Errorf("after the busy link: %+v", c)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/siaprapat/siaprapat/agent/quiet"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/standard"
 )
@@ -41,8 +42,15 @@ type Runner struct {
 	Standard     *standard.Standard
 	Checks       []Check       // the one list of checks, in the order they run
 	Timeout      time.Duration // per check; DefaultTimeout when zero
-	Log          *slog.Logger  // may be nil
+	// Quiet, when set, decides before each run whether it is held back (a
+	// meeting in the room, a device in use): the checks then run only
+	// their passive parts and say what they held back.
+	Quiet Holder
+	Log   *slog.Logger // may be nil
 }
+
+// Holder decides whether a run is held back (a *quiet.Gate).
+type Holder = quiet.Holder
 
 // Select returns the named checks in list order; an unknown name is an
 // error listing the known ones. Empty names select every check.
@@ -91,6 +99,18 @@ func (r *Runner) Run(ctx context.Context) *report.Report {
 		AgentVersion: r.AgentVersion,
 		MeasuredAt:   time.Now().UTC().Truncate(time.Millisecond),
 		Standard:     r.Standard.String(),
+	}
+	if _, held := quiet.HoldFrom(ctx); !held && r.Quiet != nil {
+		// Held at the start: the whole run is. Otherwise each check asks
+		// the gate again just before its intrusive act.
+		if h, ok := r.Quiet.Hold(ctx); ok {
+			ctx = quiet.WithHold(ctx, h)
+			if r.Log != nil {
+				r.Log.Info("intrusive checks held back", "code", h.Code, "why", h.Reason)
+			}
+		} else {
+			ctx = quiet.WithGate(ctx, r.Quiet)
+		}
 	}
 	for _, c := range r.Checks {
 		results, devices := r.runOne(ctx, c)

@@ -222,7 +222,7 @@ func TestEvaluate_FlagsThatMustBeYesOrNo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := map[string]float64{"sample_rate_hertz": 48000, "sample_bits": 16, "noise_floor_dbfs": -60, "clip_ratio": 0}
+	base := map[string]float64{"sample_rate_hertz": 48000, "sample_bits": 16, "peak_dbfs": -20, "noise_floor_dbfs": -60, "clip_ratio": 0}
 	for _, tc := range []struct {
 		name         string
 		silence      float64

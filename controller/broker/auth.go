@@ -30,7 +30,8 @@ const ControllerUser = "siaprapat-controller"
 //   - the controller's own client (ControllerUser and its password): everything;
 //   - an enrolled agent, by user name SITE/ROOM and its secret, or by a TLS
 //     client certificate whose common name is SITE/ROOM: publish to its own
-//     status, report and result topics, subscribe to its own cmd and ack topics;
+//     status, report and result topics, subscribe to its own cmd, ack and
+//     schedule topics;
 //   - a client without a user name, only when every listener is on loopback
 //     (as Mosquitto 2 does without configuration): everything, for the
 //     controller's machine itself (make run, the simulator).
@@ -148,7 +149,8 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 }
 
 // allowed is the agents' ACL: SITE/ROOM may publish to its own status,
-// report and result topics and read its own cmd and ack topics.
+// report and result topics and read its own cmd, ack and schedule topics
+// (a room's schedule says when it meets: no other room reads it).
 func allowed(user, topic string, write bool) bool {
 	site, room, kind, ok := report.ParseTopic(topic)
 	if !ok || site+"/"+room != user {
@@ -157,7 +159,7 @@ func allowed(user, topic string, write bool) bool {
 	if write {
 		return kind == report.KindStatus || kind == report.KindReport || kind == report.KindResult
 	}
-	return kind == report.KindCmd || kind == report.KindAck
+	return kind == report.KindCmd || kind == report.KindAck || kind == report.KindSchedule
 }
 
 // rateLimit lets one log line per key through per interval, so that a

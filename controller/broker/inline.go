@@ -96,6 +96,12 @@ func (s *Inline) Notify(topic string, payload []byte) error {
 	return s.publish(topic, payload, false, 0)
 }
 
+// PublishRetained sends one message at QoS 1 that the broker keeps for
+// whoever subscribes later (a room's schedule).
+func (s *Inline) PublishRetained(topic string, payload []byte) error {
+	return s.publish(topic, payload, true, 1)
+}
+
 // ClearRetained removes the broker's retained message on a topic (an empty
 // retained publication).
 func (s *Inline) ClearRetained(topic string) error {

@@ -205,3 +205,33 @@ func TestInline_KickLeavesTheControllerAlone(t *testing.T) {
 		}
 	}
 }
+
+// A retained publication reaches an agent that subscribes afterwards.
+func TestInline_RetainedPublicationReachesLaterSubscribers(t *testing.T) {
+	b := startBroker(t)
+	in, err := b.Inline(ingest.Filters(nil), newReceived().handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	topic := report.Topic("site", "r1", report.KindSchedule)
+	if err := in.PublishRetained(topic, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.PublishRetained(topic, []byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 4)
+	agent := connect(t, b, "agent")
+	if tok := agent.Subscribe(topic, 1, func(_ paho.Client, m paho.Message) { got <- string(m.Payload()) }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	select {
+	case p := <-got:
+		if p != "second" {
+			t.Fatalf("retained %q, want the newest, second", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no retained message for a later subscriber")
+	}
+}

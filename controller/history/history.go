@@ -543,22 +543,24 @@ func (h *History) Latest(site, room string, n int) ([]*report.Report, error) {
 	// Past every key of the room: the prefix, then more than a timestamp of 0xff.
 	end := append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 9)...)
 	var out []*report.Report
-	err := h.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketReports).Cursor()
-		k, v := c.Seek(end)
-		if k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < n; k, v = c.Prev() {
-			var rep report.Report
-			if err := json.Unmarshal(v, &rep); err != nil {
-				return fmt.Errorf("stored report %x: %w", k[len(prefix):], err)
+	err := boltfile.Guard(h.db, "report history", func() error {
+		return h.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketReports).Cursor()
+			k, v := c.Seek(end)
+			if k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev()
 			}
-			out = append(out, &rep)
-		}
-		return nil
+			for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < n; k, v = c.Prev() {
+				e, err := decodeValue(v)
+				if err != nil {
+					return fmt.Errorf("stored report %x: %w", k[len(prefix):], err)
+				}
+				out = append(out, e.Report)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read report history of %s/%s: %w", site, room, err)

@@ -168,6 +168,22 @@ func (c *Client) ClearRetained(topic string) error {
 	return t.Error()
 }
 
+// PublishRetained sends one message with QoS 1 that the broker keeps for
+// later subscribers (a room's schedule), and waits for the acknowledgement.
+func (c *Client) PublishRetained(topic string, payload []byte) error {
+	if !c.client.IsConnectionOpen() {
+		return fmt.Errorf("not connected to the MQTT broker")
+	}
+	t := c.client.Publish(topic, 1, true, payload)
+	if !t.WaitTimeout(10 * time.Second) {
+		return fmt.Errorf("publish to %s: not acknowledged within 10s", topic)
+	}
+	if err := t.Error(); err != nil {
+		return fmt.Errorf("publish to %s: %w", topic, err)
+	}
+	return nil
+}
+
 // Notify sends one message at QoS 0, without waiting: for messages whose
 // loss only costs a retry (acknowledgements).
 func (c *Client) Notify(topic string, payload []byte) error {

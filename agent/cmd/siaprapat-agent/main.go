@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"regexp"
@@ -25,6 +26,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/link"
 	"github.com/siaprapat/siaprapat/agent/netcheck"
 	"github.com/siaprapat/siaprapat/agent/peripherals"
+	"github.com/siaprapat/siaprapat/agent/quiet"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/agent/spool"
@@ -55,6 +57,7 @@ const (
 )
 
 func main() {
+	restoreStdout()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -109,6 +112,8 @@ type common struct {
 	probeToken    *string
 	networkEvery  *time.Duration
 	networkWindow *time.Duration
+	quietMargin   *time.Duration
+	busyWindow    *time.Duration
 	mqttPassword  string // run's --password, once parsed: the probe takes it too
 }
 
@@ -133,8 +138,10 @@ func commonFlags(fs *flag.FlagSet) *common {
 	c.probeURL = fs.String("probe-url", "", "the controller's base URL for the network test, e.g. http://controller:9780 (or set SIAPRAPAT_PROBE_URL or SIAPRAPAT_CONTROLLER); none: the network check is skipped")
 	c.probeToken = fs.String("probe-token", "", "token for the controller's probe (or set SIAPRAPAT_PROBE_TOKEN); default: the agent's MQTT password, which enrolled agents use")
 	c.networkEvery = fs.Duration("network-every", agent.DefaultNetworkEvery, "least time between two network tests (each moves tens of MB); checks in between repeat the last figures; 0: every check")
-	c.networkWindow = fs.Duration("network-window", netcheck.DefaultWindow, "measured time per direction of the network test (after a 1.5 s ramp-up)")
-	fs.Var(&c.cameraDevices, "camera-device", "camera to check, as /dev/videoN or a /dev/v4l/by-id link (repeatable; default: every camera)")
+	c.networkWindow = fs.Duration("network-window", netcheck.DefaultWindow, "longest measured time per direction of the network test (after a 1.5 s ramp-up); it stops earlier once the rate is steady")
+	c.busyWindow = fs.Duration("network-busy-window", netcheck.DefaultBusyWindow, "how long the PC's interface counters are watched before a network test: a link carrying more than a third of the last measured rate is not tested (0: not watched)")
+	c.quietMargin = fs.Duration("quiet-margin", quiet.DefaultMargin, "quiet time before each of the room's meetings and after it: no network test, no loopback sound, no camera opened (0: none)")
+	fs.Var(&c.cameraDevices, "camera-device", "camera to check: on Linux /dev/videoN or a /dev/v4l/by-id link, on Windows (part of) its name, e.g. \"C920\" (repeatable; default: every camera)")
 	return c
 }
 
@@ -147,8 +154,17 @@ func checkNames() []string {
 	return names
 }
 
-// newRunner builds the runner from the shared flags.
-func (c *common) newRunner(site, room string) (*runner.Runner, error) {
+// margin is the quiet gate's margin: --quiet-margin, where 0 means none.
+func (c *common) margin() time.Duration {
+	if *c.quietMargin == 0 {
+		return -1
+	}
+	return *c.quietMargin
+}
+
+// newRunner builds the runner from the shared flags; the checks log to log
+// (nil discards).
+func (c *common) newRunner(site, room string, log *slog.Logger) (*runner.Runner, error) {
 	std, err := standard.Load(*c.stdFile)
 	if err != nil {
 		return nil, err
@@ -168,13 +184,17 @@ func (c *common) newRunner(site, room string) (*runner.Runner, error) {
 	if token == "" {
 		token = cmp.Or(os.Getenv("SIAPRAPAT_PROBE_TOKEN"), c.mqttPassword, os.Getenv("SIAPRAPAT_MQTT_PASSWORD"))
 	}
-	if *c.networkEvery < 0 || *c.networkWindow < 0 {
-		return nil, fmt.Errorf("--network-every %v, --network-window %v: must not be negative", *c.networkEvery, *c.networkWindow)
+	if *c.networkEvery < 0 || *c.networkWindow < 0 || *c.busyWindow < 0 {
+		return nil, fmt.Errorf("--network-every %v, --network-window %v, --network-busy-window %v: must not be negative", *c.networkEvery, *c.networkWindow, *c.busyWindow)
+	}
+	busy := *c.busyWindow
+	if busy == 0 {
+		busy = -1 // netcheck.Config: not watched
 	}
 	all, err := agent.Checks(agent.Hardware{
-		Network:      netcheck.Config{Probe: probe, Token: token, Window: *c.networkWindow},
+		Network:      netcheck.Config{Probe: probe, Token: token, Window: *c.networkWindow, BusyWindow: busy},
 		NetworkEvery: *c.networkEvery,
-		Sysfs:        *c.sysfs, Profiles: profiles,
+		Sysfs:        *c.sysfs, Profiles: profiles, Log: log,
 		Camera: camera.Config{Source: *c.cameraSource, Window: *c.cameraWindow, Devices: c.cameraDevices},
 		Audio: audio.Config{Source: *c.micSource, Window: *c.audioWindow, Microphone: *c.microphone, Speaker: *c.speaker,
 			NoLoopback: *c.noLoopback, LoopbackEvery: every},
@@ -188,6 +208,9 @@ func (c *common) newRunner(site, room string) (*runner.Runner, error) {
 	}
 	if *c.timeout <= 0 {
 		return nil, fmt.Errorf("--check-timeout %v: must be positive", *c.timeout)
+	}
+	if *c.quietMargin < 0 || *c.quietMargin > 24*time.Hour {
+		return nil, fmt.Errorf("--quiet-margin %v: want 0 to 24h", *c.quietMargin)
 	}
 	return &runner.Runner{
 		Site: site, Room: room, AgentVersion: cli.Version(), Standard: std,
@@ -298,7 +321,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		*rf.password = os.Getenv("SIAPRAPAT_MQTT_PASSWORD")
 	}
 	cf.mqttPassword = *rf.password
-	r, err := cf.newRunner(*rf.site, *rf.room)
+	r, err := cf.newRunner(*rf.site, *rf.room, log.With("site", *rf.site, "room", *rf.room))
 	if err != nil {
 		return fail(err)
 	}
@@ -314,6 +337,11 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log = log.With("site", *rf.site, "room", *rf.room)
 	r.Log = log
+	sched, err := quiet.OpenSchedule(*rf.dataDir, *rf.site, *rf.room, log)
+	if err != nil {
+		return fail(err)
+	}
+	r.Quiet = agent.Gate(sched, cf.margin(), log)
 	log.Info("starting siaprapat-agent", "version", cli.Version(), "broker", link.Describe(*rf.brokerURL), "interval", *rf.interval, "standard", r.Standard.String())
 	err = agent.Run(ctx, agent.Config{
 		Link: link.Options{
@@ -324,6 +352,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		Runner:   r,
 		DataDir:  *rf.dataDir,
 		Spool:    spool.Limits{MaxReports: *rf.spoolReports, MaxBytes: *rf.spoolBytes},
+		Schedule: sched,
 		Log:      log,
 	})
 	if err != nil {
@@ -408,11 +437,22 @@ func check(args []string, stdout, stderr io.Writer) int {
 	if err := report.CheckName("--room", *room); err != nil {
 		return fail(err)
 	}
-	r, err := cf.newRunner(*site, *room)
+	r, err := cf.newRunner(*site, *room, log)
 	if err != nil {
 		return fail(err)
 	}
 	r.Log = log
+	// A check by hand stays as quiet as the daemon: in the meetings of the
+	// schedule the daemon keeps (with --config naming its data directory),
+	// and while a meeting app holds the devices.
+	var sched *quiet.Schedule
+	if file != nil && file.Other("data") != "" {
+		dir := file.Other("data")
+		if sched, err = quiet.OpenSchedule(dir, *site, *room, log); err != nil {
+			return fail(err)
+		}
+	}
+	r.Quiet = agent.Gate(sched, cf.margin(), log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep := r.Run(ctx)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/netcheck"
+	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/probe"
 	"github.com/siaprapat/siaprapat/internal/netns"
 	"github.com/siaprapat/siaprapat/internal/testenv"
@@ -181,6 +182,10 @@ func TestNetcheck_MatchesIperf3OnAShapedLink(t *testing.T) {
 		{5e6, 2 * time.Second, 3 * time.Second},
 		{20e6, time.Second, 2 * time.Second},
 		{100e6, time.Second, 2 * time.Second},
+		// The agent's defaults (a window of up to 8 s, judged by the
+		// default standard): the rate is taken once steady, with iperf3
+		// over 3 s beside it.
+		{30e6, netcheck.DefaultRampUp, netcheck.DefaultWindow},
 	} {
 		rate := ph.rate
 		t.Run(fmt.Sprintf("%g Mbit/s", rate/1e6), func(t *testing.T) {
@@ -194,11 +199,20 @@ func TestNetcheck_MatchesIperf3OnAShapedLink(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			secs := (ph.rampUp + ph.window).Seconds()
+			secs := min(ph.rampUp+ph.window, ph.rampUp+3*time.Second).Seconds()
+			std, err := standard.Default()
+			if err != nil {
+				t.Fatal(err)
+			}
 			measure := func() (map[string]float64, float64, float64) {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 				defer cancel()
-				res, err := check.Run(ctx, nil)
+				before := srv.Stats()
+				began := time.Now()
+				res, err := check.Run(ctx, std)
+				after := srv.Stats()
+				t.Logf("at R = %g Mbit/s (window up to %v): the test moved %.1f MB down and %.1f MB up in %v",
+					rate/1e6, ph.window, float64(after.BytesOut-before.BytesOut)/1e6, float64(after.BytesIn-before.BytesIn)/1e6, time.Since(began).Round(100*time.Millisecond))
 				if err != nil {
 					t.Fatal(err)
 				}

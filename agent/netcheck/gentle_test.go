@@ -1,0 +1,134 @@
+package netcheck
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/controller/probe"
+)
+
+func TestSteady_TheLastSlicesMustAgree(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		counts []int64
+		want   bool
+	}{
+		{"too few slices", []int64{0, 100, 200, 300}, false},
+		{"flat rate", []int64{0, 50, 150, 250, 350, 450}, true},
+		{"within 8 %", []int64{0, 100, 205, 300, 396}, true},
+		{"still ramping", []int64{0, 40, 100, 180, 280}, false},
+		{"one slow slice", []int64{0, 100, 200, 260, 360}, false},
+		{"stalled", []int64{0, 0, 0, 0, 0}, false},
+	} {
+		if got := steady(tc.counts); got != tc.want {
+			t.Errorf("%s: steady(%v) = %v, want %v", tc.name, tc.counts, got, tc.want)
+		}
+	}
+}
+
+func TestBudget_ScaledToTheStandardsMinimumRate(t *testing.T) {
+	std, err := standard.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Probe: "http://probe:9780"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := plan{rampUp: DefaultRampUp, window: DefaultWindow}
+	s := &session{MaxBytes: 200e6}
+	// Download: warn below 10 Mbit/s, 8 x 10 Mbit/s x 9.5 s = 95 MB.
+	if got := c.budgetFor(s, std, "download_bits_per_second", p); got != 95_000_000 {
+		t.Errorf("download budget %d, want 95 MB", got)
+	}
+	// Upload: warn below 5 Mbit/s: 47.5 MB.
+	if got := c.budgetFor(s, std, "upload_bits_per_second", p); got != 47_500_000 {
+		t.Errorf("upload budget %d, want 47.5 MB", got)
+	}
+	// Without a standard, or a probe allowing less: theirs.
+	if got := c.budgetFor(s, nil, "download_bits_per_second", p); got != 200e6 {
+		t.Errorf("budget without a standard %d", got)
+	}
+	if got := c.budgetFor(&session{MaxBytes: 10e6}, std, "download_bits_per_second", p); got != 10e6 {
+		t.Errorf("budget under the probe's 10 MB: %d", got)
+	}
+}
+
+// counters is a PC's interface counters that grow at a set rate.
+type counters struct {
+	mu           sync.Mutex
+	start        time.Time
+	down, up     float64 // bits per second in use
+	rxAt0, txAt0 uint64
+}
+
+func (c *counters) Bytes(context.Context) (uint64, uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	secs := time.Since(c.start).Seconds()
+	return c.rxAt0 + uint64(c.down/8*secs), c.txAt0 + uint64(c.up/8*secs), nil
+}
+
+func TestCheck_ABusyLinkIsNotTested(t *testing.T) {
+	p := startProbe(t, probe.Config{}, true)
+	use := &counters{start: time.Now(), rxAt0: 1 << 40}
+	cfg := quick(p.url)
+	cfg.BusyWindow, cfg.Counters = 300*time.Millisecond, use
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// As after a test that measured 100 Mbit/s down and 40 up.
+	c.last = lastRates{down: 100e6, up: 40e6, at: time.Now()}
+	last := c.last
+	// A download takes half the last measured rate: busy, no probe session.
+	use.mu.Lock()
+	use.down = last.down / 2
+	use.mu.Unlock()
+	res, err := c.Run(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].Verdict != report.Skipped || res[0].Code != report.CodeLinkBusy || len(res[0].Measurements) != 0 ||
+		!strings.HasPrefix(res[0].Reason, "link busy: ") || !strings.Contains(res[0].Reason, "more than a third of the last measured") {
+		t.Errorf("busy link: %+v", res)
+	}
+	if n := p.Stats().SessionsStarted; n != 0 {
+		t.Errorf("%d probe sessions, want none for a busy link", n)
+	}
+	// A quiet trickle (a tenth) is not busy.
+	use.mu.Lock()
+	use.down, use.up = last.down/10, last.up/10
+	use.mu.Unlock()
+	if res, _ := c.Run(ctx, nil); res[0].Verdict != "" || p.Stats().SessionsStarted != 1 {
+		t.Errorf("a trickle: %+v, %d sessions", res, p.Stats().SessionsStarted)
+	}
+}
+
+func TestCheck_SteadyRateEndsTheDirectionEarly(t *testing.T) {
+	p := startProbe(t, probe.Config{}, false)
+	cfg := quick(p.url)
+	cfg.Window, cfg.BusyWindow = 20*time.Second, -1
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	res, err := c.Run(context.Background(), nil)
+	if err != nil || res[0].Verdict != "" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	// On loopback the rate is steady (or the 50 MB budget moved) long before 2 x 20 s.
+	if took := time.Since(began); took > 15*time.Second {
+		t.Errorf("took %v with a 20 s window: the steady rate did not end it", took)
+	}
+	if res[0].Measurements["download_bits_per_second"] <= 0 || res[0].Measurements["upload_bits_per_second"] <= 0 {
+		t.Errorf("measurements %v", res[0].Measurements)
+	}
+}

@@ -1,0 +1,214 @@
+// Package schedule tells each room's agent when its room meets: the room's
+// sessions of the next hours, published retained on the room's schedule
+// topic (report.KindSchedule) at start and again whenever they change, so
+// that the agent runs nothing intrusive in them and knows them after a
+// restart of its own or of the broker.
+//
+// The store is read every Interval; a room's message is published again
+// only when its sessions changed (added, moved, renamed, cancelled, entered
+// the horizon or ended). A session stays in the message for Lookback after
+// it ended, so that the agent keeps its margin after a meeting's end.
+package schedule
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/controller/sessions"
+)
+
+// Defaults of Options.
+const (
+	DefaultHorizon  = 24 * time.Hour
+	DefaultLookback = time.Hour
+	DefaultInterval = 10 * time.Second
+)
+
+// Sessions is what the announcer reads of the schedule (*sessions.Store).
+type Sessions interface {
+	List(sessions.Filter) []sessions.Session
+}
+
+// Publisher sends one MQTT message; retained asks the broker to keep it for
+// later subscribers.
+type Publisher interface {
+	Publish(topic string, payload []byte, retained bool) error
+}
+
+// Room names a room.
+type Room struct{ Site, Room string }
+
+// Options configure an Announcer.
+type Options struct {
+	Horizon  time.Duration // how far ahead sessions are published; DefaultHorizon when zero
+	Lookback time.Duration // how long an ended session stays listed; DefaultLookback when zero
+	Interval time.Duration // how often the store is read; DefaultInterval when zero
+	// Rooms lists the rooms known besides those with sessions (the fleet):
+	// at start each gets its schedule, if only to learn it has none now
+	// (a session cancelled while the controller was down). May be nil.
+	Rooms func() []Room
+	// Owns says whether this controller publishes for a site (a shard);
+	// nil owns every site.
+	Owns func(site string) bool
+	Now  func() time.Time // the controller's clock; time.Now when nil
+	Log  *slog.Logger
+}
+
+// Announcer publishes the rooms' schedules.
+type Announcer struct {
+	store Sessions
+	pub   Publisher
+	o     Options
+	last  map[Room]string // the sessions last published, as JSON
+	retry map[Room]bool   // rooms whose last publication failed
+
+	published prometheus.Counter
+	failed    prometheus.Counter
+}
+
+// New returns an announcer; Run publishes.
+func New(store Sessions, pub Publisher, o Options) *Announcer {
+	if o.Horizon <= 0 {
+		o.Horizon = DefaultHorizon
+	}
+	if o.Lookback <= 0 {
+		o.Lookback = DefaultLookback
+	}
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Announcer{
+		store: store, pub: pub, o: o, last: map[Room]string{}, retry: map[Room]bool{},
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "siaprapat_schedules_published_total",
+			Help: "Room schedules published to the agents (retained, on each room's schedule topic), at start and when a room's sessions changed.",
+		}),
+		failed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "siaprapat_schedule_publish_errors_total",
+			Help: "Room schedules that could not be published (retried at the next reading of the schedule).",
+		}),
+	}
+}
+
+// Collectors are the announcer's metrics.
+func (a *Announcer) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{a.published, a.failed}
+}
+
+// Run publishes every known room's schedule, then what changes, until the
+// context ends.
+func (a *Announcer) Run(ctx context.Context) {
+	var known []Room
+	if a.o.Rooms != nil {
+		known = a.o.Rooms()
+	}
+	a.Sync(known...)
+	t := time.NewTicker(a.o.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.Sync()
+		}
+	}
+}
+
+// Sync publishes the schedule of every room whose sessions changed since it
+// was last published, and of the rooms given (even when it did not change).
+// It is not safe for concurrent use: Run calls it.
+func (a *Announcer) Sync(rooms ...Room) {
+	now := a.o.Now()
+	byRoom := map[Room][]report.ScheduledSession{}
+	for _, s := range a.store.List(sessions.Filter{From: now.Add(-a.o.Lookback), To: now.Add(a.o.Horizon)}) {
+		r := Room{s.Site, s.Room}
+		byRoom[r] = append(byRoom[r], report.ScheduledSession{ID: s.ID, Title: title(s.Title), Start: s.Start.UTC(), End: s.End.UTC()})
+	}
+	force := map[Room]bool{}
+	for _, r := range rooms {
+		force[r] = true
+	}
+	for r := range a.retry {
+		force[r] = true
+	}
+	todo := map[Room]bool{}
+	for r := range byRoom {
+		todo[r] = true
+	}
+	for r := range a.last {
+		todo[r] = true // a room whose sessions all went: it learns it has none
+	}
+	for r := range force {
+		todo[r] = true
+	}
+	order := make([]Room, 0, len(todo))
+	for r := range todo {
+		if a.o.Owns == nil || a.o.Owns(r.Site) {
+			order = append(order, r)
+		}
+	}
+	slices.SortFunc(order, func(x, y Room) int { return cmp.Or(cmp.Compare(x.Site, y.Site), cmp.Compare(x.Room, y.Room)) })
+	for _, r := range order {
+		list := byRoom[r]
+		if list == nil {
+			list = []report.ScheduledSession{}
+		}
+		sig, _ := json.Marshal(list)
+		prev, seen := a.last[r]
+		if seen && prev == string(sig) && !force[r] {
+			continue
+		}
+		if !seen && len(list) == 0 && !force[r] {
+			continue
+		}
+		if len(list) > report.MaxScheduleSessions {
+			a.o.Log.Warn("room has more sessions in the horizon than a schedule carries; the first are published",
+				"site", r.Site, "room", r.Room, "sessions", len(list), "published", report.MaxScheduleSessions)
+			list = list[:report.MaxScheduleSessions]
+		}
+		msg := report.Schedule{Schema: report.ScheduleSchema, Site: r.Site, Room: r.Room,
+			GeneratedAt: now.UTC(), Until: now.Add(a.o.Horizon).UTC(), Sessions: list}
+		payload, err := msg.Encode()
+		if err == nil {
+			err = a.pub.Publish(report.Topic(r.Site, r.Room, report.KindSchedule), payload, true)
+		}
+		if err != nil {
+			a.failed.Inc()
+			a.retry[r] = true
+			a.o.Log.Warn("could not publish a room's schedule; retrying at the next reading", "site", r.Site, "room", r.Room, "err", err)
+			continue
+		}
+		a.published.Inc()
+		delete(a.retry, r)
+		if len(list) == 0 && seen && prev != "[]" {
+			a.o.Log.Info("room has no more sessions in the horizon", "site", r.Site, "room", r.Room)
+		}
+		a.last[r] = string(sig)
+	}
+}
+
+// title cuts a session's title to what the wire carries.
+func title(s string) string {
+	if len(s) <= report.MaxScheduleTitle {
+		return s
+	}
+	cut := report.MaxScheduleTitle
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut]
+}

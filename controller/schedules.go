@@ -1,0 +1,32 @@
+package controller
+
+import (
+	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/controller/ingest"
+	"github.com/siaprapat/siaprapat/controller/schedule"
+)
+
+// schedulePublisher publishes the rooms' schedules through the
+// controller's MQTT session, retained (the embedded broker's inline
+// session and the TCP client both can).
+type schedulePublisher struct{ s ingest.Session }
+
+func (p schedulePublisher) Publish(topic string, payload []byte, retained bool) error {
+	if r, ok := p.s.(interface {
+		PublishRetained(topic string, payload []byte) error
+	}); ok && retained {
+		return r.PublishRetained(topic, payload)
+	}
+	return p.s.Publish(topic, payload)
+}
+
+// fleetRooms lists the fleet's rooms for the schedule announcer.
+func fleetRooms(f *fleet.Fleet) func() []schedule.Room {
+	return func() []schedule.Room {
+		var out []schedule.Room
+		for _, v := range f.Rooms() {
+			out = append(out, schedule.Room{Site: v.Site, Room: v.Room.Room})
+		}
+		return out
+	}
+}
