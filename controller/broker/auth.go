@@ -3,6 +3,7 @@ package broker
 import (
 	"crypto/subtle"
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -42,15 +43,26 @@ type authHook struct {
 	anonymous      bool
 	log            *slog.Logger
 
-	refused *prometheus.CounterVec // by reason
-	denied  *prometheus.CounterVec // by direction
-	logs    *rateLimit
+	refused   *prometheus.CounterVec // by reason
+	denied    *prometheus.CounterVec // by direction
+	oversized prometheus.Counter
+	logs      *rateLimit
 }
 
 func (h *authHook) ID() string { return "siaprapat-auth" }
 
 func (h *authHook) Provides(b byte) bool {
-	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck || b == mqtt.OnDisconnect
+}
+
+// OnDisconnect counts the clients cut off for a packet over the size limit.
+func (h *authHook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
+	if errors.Is(err, packets.ErrPacketTooLarge) {
+		h.oversized.Inc()
+		if h.logs.allow("oversized") {
+			h.log.Warn("cut off an MQTT client for a packet over the size limit", "limit_bytes", MaxPacketBytes, "remote", cl.Net.Remote, "client_id", cl.ID)
+		}
+	}
 }
 
 // Refusal reasons, the label of siaprapat_broker_connections_refused_total.
@@ -63,7 +75,17 @@ const (
 	RefusedWill        = "will"          // an agent whose last will names another room's topic
 )
 
+// OnConnectAuthenticate logs a client in (or refuses it); one that logs in
+// no longer counts against the gate's bounds on clients waiting to.
 func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	ok := h.authenticate(cl, pk)
+	if gc, gated := cl.Net.Conn.(*gatedConn); gated && ok {
+		gc.loggedIn()
+	}
+	return ok
+}
+
+func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
 	if cn, ok := certName(cl); ok {
 		// A verified client certificate names the agent; the user name, if
@@ -118,12 +140,14 @@ func (h *authHook) refuse(cl *mqtt.Client, reason, why string) bool {
 
 // certName returns the common name of a client's verified TLS certificate.
 func certName(cl *mqtt.Client) (string, bool) {
-	tc, ok := cl.Net.Conn.(*tls.Conn)
+	tc, ok := cl.Net.Conn.(interface {
+		ConnectionState() (tls.ConnectionState, bool)
+	})
 	if !ok {
 		return "", false
 	}
-	st := tc.ConnectionState()
-	if len(st.VerifiedChains) == 0 || len(st.PeerCertificates) == 0 {
+	st, isTLS := tc.ConnectionState()
+	if !isTLS || len(st.VerifiedChains) == 0 || len(st.PeerCertificates) == 0 {
 		return "", false
 	}
 	return st.PeerCertificates[0].Subject.CommonName, true

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -57,13 +56,17 @@ type Options struct {
 	// logs in with.
 	ControllerPassword string
 	Registerer         prometheus.Registerer // for the broker's counters; may be nil
-	Log                *slog.Logger
+	// ConnectTimeout is how long a new connection has to send its CONNECT;
+	// ConnectTimeout (10 s) when zero.
+	ConnectTimeout time.Duration
+	Log            *slog.Logger
 }
 
 // Broker is a running embedded broker.
 type Broker struct {
 	server    *mqtt.Server
-	tcp, tls  *listeners.TCP
+	tcp, tls  *gatedListener
+	gate      *gate
 	anonymous bool
 }
 
@@ -100,8 +103,12 @@ func Start(o Options) (*Broker, error) {
 		agents: o.Agents, controllerPass: o.ControllerPassword, anonymous: anonymous, log: log.With("component", "broker"),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_broker_connections_refused_total",
-			Help: "MQTT connections the embedded broker refused, by reason (anonymous, credentials, certificate, cert_mismatch, client_id, will).",
+			Help: "MQTT connections the embedded broker refused, by reason: at login (anonymous, credentials, certificate, cert_mismatch, client_id, will), or before it (connect_timeout, connect_too_large, pending_limit, address_limit).",
 		}, []string{"reason"}),
+		oversized: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "siaprapat_broker_packets_oversized_total",
+			Help: "MQTT clients the embedded broker cut off for a packet over its size limit.",
+		}),
 		denied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "siaprapat_broker_acl_denied_total",
 			Help: "Publications and subscriptions the embedded broker denied an agent: a topic outside its own room.",
@@ -114,7 +121,7 @@ func Start(o Options) (*Broker, error) {
 	hook.denied.WithLabelValues("publish")
 	hook.denied.WithLabelValues("subscribe")
 	if o.Registerer != nil {
-		for _, c := range []prometheus.Collector{hook.refused, hook.denied} {
+		for _, c := range []prometheus.Collector{hook.refused, hook.denied, hook.oversized} {
 			if err := o.Registerer.Register(c); err != nil {
 				return nil, err
 			}
@@ -133,15 +140,25 @@ func Start(o Options) (*Broker, error) {
 	if err := s.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
-	b := &Broker{server: s, anonymous: anonymous}
+	gate := newGate(o.ConnectTimeout, hook.refused, log.With("component", "broker"))
+	b := &Broker{server: s, anonymous: anonymous, gate: gate}
+	if o.Registerer != nil {
+		pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "siaprapat_broker_connections_pending",
+			Help: "MQTT connections open but not yet logged in (bounded: at most 1024, 64 from one address, each for at most 10 s).",
+		}, func() float64 { return float64(gate.Pending()) })
+		if err := o.Registerer.Register(pending); err != nil {
+			return nil, err
+		}
+	}
 	if o.Listen != "" {
-		b.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: o.Listen})
+		b.tcp = &gatedListener{id: "tcp", address: o.Listen, gate: gate}
 		if err := s.AddListener(b.tcp); err != nil {
 			return nil, fmt.Errorf("embedded broker: listen on %s: %w", o.Listen, err)
 		}
 	}
 	if o.TLSListen != "" {
-		b.tls = listeners.NewTCP(listeners.Config{ID: "tls", Address: o.TLSListen, TLSConfig: tlsConfig})
+		b.tls = &gatedListener{id: "tls", address: o.TLSListen, tls: tlsConfig, gate: gate}
 		if err := s.AddListener(b.tls); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("embedded broker: listen on %s: %w", o.TLSListen, err)
