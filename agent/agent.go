@@ -36,6 +36,9 @@ type Hardware struct {
 	// Log receives the checks' own log lines (a loopback played, a network
 	// test's bytes, a busy link); nil discards them.
 	Log *slog.Logger
+	// Clock is the PC's clock against the controller's, which Run measures
+	// (Config.Clock) and the host check reports; nil: not reported.
+	Clock *host.ClockOffset
 	// NetworkEvery spaces the network tests out (each moves tens of
 	// megabytes over the room's link); in between the last figures are
 	// reported again. Zero tests at every check; commands always test.
@@ -71,7 +74,7 @@ func Checks(hw Hardware) ([]runner.Check, error) {
 	// holds the test back.
 	network := runner.Every(nc, hw.NetworkEvery)
 	return []runner.Check{
-		&host.Check{Source: &host.System{}},
+		&host.Check{Source: &host.System{}, Clock: hw.Clock},
 		&peripherals.Check{Sysfs: hw.Sysfs, Profiles: hw.Profiles},
 		cam,
 		mic,
@@ -104,7 +107,10 @@ type Config struct {
 	// Schedule, when set, takes the room's schedule from the controller
 	// (the runner's quiet gate reads it).
 	Schedule *quiet.Schedule
-	Log      *slog.Logger
+	// Clock, when set, is measured from the time on the controller's
+	// acknowledgements (Hardware.Clock: the host check reports it).
+	Clock *host.ClockOffset
+	Log   *slog.Logger
 }
 
 // Run checks the room every interval and publishes each report, until the
@@ -154,11 +160,16 @@ func Run(ctx context.Context, cfg Config) error {
 		ackIDs  []string
 		ackWake = make(chan struct{}, 1)
 	)
-	if sp != nil {
+	if sp != nil || cfg.Clock != nil {
 		cfg.Link.OnAck = func(payload []byte) {
+			received := time.Now()
 			a, err := report.DecodeAck(payload)
 			if err != nil {
 				log.Warn("ignored an acknowledgement", "err", err)
+				return
+			}
+			cfg.Clock.Observe(a.At, received)
+			if sp == nil {
 				return
 			}
 			ackMu.Lock()

@@ -200,10 +200,15 @@ type apiRoom struct {
 	Report      *struct {
 		ID string `json:"id"`
 	} `json:"report"`
-	Problems []struct {
-		Rule    string `json:"rule"`
-		Verdict string `json:"verdict"`
-	} `json:"problems"`
+	Problems []apiProblem `json:"problems"`
+}
+
+// apiProblem is a cause in a room's problems.
+type apiProblem struct {
+	Rule    string `json:"rule"`
+	Verdict string `json:"verdict"`
+	Text    string `json:"text"`
+	TextID  string `json:"text_id"`
 }
 
 func getJSON(t *testing.T, url string, v any) int {

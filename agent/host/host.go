@@ -40,6 +40,9 @@ type Source interface {
 // Check is the host check.
 type Check struct {
 	Source Source
+	// Clock, when set, gives the PC's clock offset against the
+	// controller's, reported as clock_offset_seconds once measured.
+	Clock *ClockOffset
 }
 
 // Name is the check's name in reports and in the standard.
@@ -59,6 +62,9 @@ func (c *Check) Run(ctx context.Context, _ *standard.Standard) ([]report.CheckRe
 		Check:        report.CheckHost,
 		Target:       target,
 		Measurements: r.Measurements(),
+	}
+	if off, ok := c.Clock.Seconds(time.Now()); ok {
+		res.Measurements["clock_offset_seconds"] = off
 	}
 	if len(r.Problems) > 0 {
 		res.Reason = "could not read: " + joinProblems(r.Problems)

@@ -23,6 +23,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/audio"
 	"github.com/siaprapat/siaprapat/agent/camera"
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
+	"github.com/siaprapat/siaprapat/agent/host"
 	"github.com/siaprapat/siaprapat/agent/link"
 	"github.com/siaprapat/siaprapat/agent/netcheck"
 	"github.com/siaprapat/siaprapat/agent/peripherals"
@@ -115,10 +116,14 @@ type common struct {
 	quietMargin   *time.Duration
 	busyWindow    *time.Duration
 	mqttPassword  string // run's --password, once parsed: the probe takes it too
+	// clock is the PC's clock against the controller's: run measures it
+	// from the acknowledgements, the host check reports it.
+	clock *host.ClockOffset
 }
 
 func commonFlags(fs *flag.FlagSet) *common {
 	c := &common{
+		clock:    &host.ClockOffset{},
 		only:     fs.String("only", "", "comma-separated checks to run (default: all): "+strings.Join(checkNames(), ",")),
 		stdFile:  fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)"),
 		timeout:  fs.Duration("check-timeout", runner.DefaultTimeout, "deadline for each check"),
@@ -192,6 +197,7 @@ func (c *common) newRunner(site, room string, log *slog.Logger) (*runner.Runner,
 		busy = -1 // netcheck.Config: not watched
 	}
 	all, err := agent.Checks(agent.Hardware{
+		Clock:        c.clock,
 		Network:      netcheck.Config{Probe: probe, Token: token, Window: *c.networkWindow, BusyWindow: busy},
 		NetworkEvery: *c.networkEvery,
 		Sysfs:        *c.sysfs, Profiles: profiles, Log: log,
@@ -353,6 +359,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		DataDir:  *rf.dataDir,
 		Spool:    spool.Limits{MaxReports: *rf.spoolReports, MaxBytes: *rf.spoolBytes},
 		Schedule: sched,
+		Clock:    cf.clock,
 		Log:      log,
 	})
 	if err != nil {
