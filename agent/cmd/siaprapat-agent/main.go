@@ -32,6 +32,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/agent/spool"
 	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/internal/boltfile"
 	"github.com/siaprapat/siaprapat/internal/cli"
 	"github.com/siaprapat/siaprapat/internal/config"
 )
@@ -250,6 +251,7 @@ type runFlags struct {
 	dataDir      *string
 	spoolReports *int
 	spoolBytes   *int64
+	repair       *bool
 	cf           *common
 }
 
@@ -270,6 +272,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 		dataDir:      fs.String("data", "", "directory for the spool of reports waiting for the broker (none: such reports are dropped)"),
 		spoolReports: fs.Int("spool-max-reports", spool.DefaultLimits.MaxReports, "most reports the spool keeps (the oldest are dropped first)"),
 		spoolBytes:   fs.Int64("spool-max-bytes", spool.DefaultLimits.MaxBytes, "most bytes the spool keeps (the oldest are dropped first)"),
+		repair:       fs.Bool("repair", false, "move a damaged spool aside (kept as spool.db.damaged-TIME) and start with an empty one; without it the agent refuses to start on a damaged spool"),
 		cf:           commonFlags(fs),
 	}
 }
@@ -349,7 +352,7 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	r.Quiet = agent.Gate(sched, cf.margin(), log)
 	log.Info("starting siaprapat-agent", "version", cli.Version(), "broker", link.Describe(*rf.brokerURL), "interval", *rf.interval, "standard", r.Standard.String())
-	err = agent.Run(ctx, agent.Config{
+	acfg := agent.Config{
 		Link: link.Options{
 			Broker: *rf.brokerURL, Site: *rf.site, Room: *rf.room, KeepAlive: *rf.keepAlive,
 			Username: *rf.username, Password: *rf.password,
@@ -361,7 +364,17 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		Schedule: sched,
 		Clock:    cf.clock,
 		Log:      log,
-	})
+	}
+	err = agent.Run(ctx, acfg)
+	var de *boltfile.DamagedError
+	if err != nil && *rf.repair && errors.As(err, &de) {
+		moved, merr := boltfile.MoveAside(de.Path, time.Now())
+		if merr != nil {
+			return fail(fmt.Errorf("%v; and --repair could not move it aside: %w", err, merr))
+		}
+		log.Warn("--repair: moved a damaged spool aside; starting with an empty one", "file", de.Path, "kept_as", moved, "reason", de.Reason)
+		err = agent.Run(ctx, acfg)
+	}
 	if err != nil {
 		return fail(err)
 	}
