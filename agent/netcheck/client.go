@@ -129,7 +129,10 @@ func readProbeError(resp *http.Response) *probeError {
 func (cl *client) startSession(ctx context.Context, c *Check) (*session, error) {
 	for attempt := 1; ; attempt++ {
 		p, _ := c.planFor(ctx)
-		body, _ := json.Marshal(map[string]float64{"duration_seconds": p.total().Seconds()})
+		body, _ := json.Marshal(struct {
+			DurationSeconds float64 `json:"duration_seconds"`
+			Room            string  `json:"room,omitempty"`
+		}{p.total().Seconds(), c.cfg.Room})
 		s, err := cl.tryStartSession(ctx, body)
 		var pe *probeError
 		if err == nil || !errors.As(err, &pe) || pe.status != http.StatusServiceUnavailable {

@@ -87,6 +87,9 @@ type Config struct {
 	// lives under /probe/v1/. Empty skips the check: "no probe configured".
 	Probe string
 	Token string // bearer token the probe accepts
+	// Room is the agent's SITE/ROOM, told to the probe so that, with a
+	// token other rooms share, the room still runs one test at a time.
+	Room string
 
 	Streams  int           // parallel TCP connections per direction
 	Window   time.Duration // measured time per direction

@@ -199,7 +199,7 @@ func (c *common) newRunner(site, room string, log *slog.Logger) (*runner.Runner,
 	}
 	all, err := agent.Checks(agent.Hardware{
 		Clock:        c.clock,
-		Network:      netcheck.Config{Probe: probe, Token: token, Window: *c.networkWindow, BusyWindow: busy},
+		Network:      netcheck.Config{Probe: probe, Token: token, Room: site + "/" + room, Window: *c.networkWindow, BusyWindow: busy},
 		NetworkEvery: *c.networkEvery,
 		Sysfs:        *c.sysfs, Profiles: profiles, Log: log,
 		Camera: camera.Config{Source: *c.cameraSource, Window: *c.cameraWindow, Devices: c.cameraDevices},
