@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/siaprapat/siaprapat/agent/quiet"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/probe"
@@ -130,5 +131,43 @@ func TestCheck_SteadyRateEndsTheDirectionEarly(t *testing.T) {
 	}
 	if res[0].Measurements["download_bits_per_second"] <= 0 || res[0].Measurements["upload_bits_per_second"] <= 0 {
 		t.Errorf("measurements %v", res[0].Measurements)
+	}
+}
+
+// meetingFrom is a quiet gate whose meeting margin begins at a moment.
+type meetingFrom struct{ at time.Time }
+
+func (m meetingFrom) Hold(context.Context) (quiet.Hold, bool) {
+	if time.Now().Before(m.at) {
+		return quiet.Hold{}, false
+	}
+	return quiet.Hold{Code: report.CodeHeldBack, Reason: "meeting \"Rapat\""}, true
+}
+
+// TestCheck_AMeetingThatBeginsWhileTheLinkIsWatchedHoldsTheTestBack: the
+// gate is asked again after the busy-link watch, just before any traffic
+// (a schedule that arrives, a margin that begins, during the watch).
+func TestCheck_AMeetingThatBeginsWhileTheLinkIsWatchedHoldsTheTestBack(t *testing.T) {
+	p := startProbe(t, probe.Config{}, true)
+	cfg := quick(p.url)
+	cfg.BusyWindow, cfg.Counters = 300*time.Millisecond, &counters{start: time.Now()}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.last = lastRates{down: 100e6, up: 40e6, at: time.Now()}
+	ctx := quiet.WithGate(context.Background(), meetingFrom{time.Now().Add(100 * time.Millisecond)})
+	if _, held := quiet.Held(ctx); held {
+		t.Fatal("held before the meeting's margin")
+	}
+	res, err := c.Run(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].Verdict != report.Skipped || res[0].Code != report.CodeHeldBack {
+		t.Errorf("a margin begun during the watch: %+v", res)
+	}
+	if n := p.Stats().SessionsStarted; n != 0 {
+		t.Errorf("%d probe sessions, want none", n)
 	}
 }

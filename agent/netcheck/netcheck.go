@@ -54,6 +54,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/siaprapat/siaprapat/agent/quiet"
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/standard"
 )
@@ -247,6 +248,14 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 	if busy, why := c.linkBusy(ctx); busy {
 		c.log.Info("link busy: network test not started", "why", why)
 		return c.busyResult(why), nil
+	}
+	// Watching the link took a while (BusyWindow): a meeting's margin may
+	// have begun meanwhile, or its schedule come. Ask again, at the moment
+	// the traffic would start.
+	if h, held := quiet.Held(ctx); held {
+		c.log.Info("network test held back after watching the link", "why", h.Reason)
+		return []report.CheckResult{{Check: report.CheckNetwork, Target: c.base.Host, Verdict: report.Skipped,
+			Code: h.Code, Reason: "the network test was held back: " + h.Reason}}, nil
 	}
 	cl := c.newClient()
 	defer cl.close()
