@@ -336,7 +336,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		return nil, err
 	}
 	// Each room's agent learns its sessions (retained on its schedule topic) and stays quiet in them.
-	announcer := schedule.New(c.sessions, schedulePublisher{c.mqtt}, schedule.Options{Rooms: fleetRooms(c.fleet), Owns: cfg.Shard.Owns, Now: cfg.Now, Log: c.log.With("component", "schedule")})
+	announcer := schedule.New(c.sessions, schedulePublisher{c.mqtt}, schedule.Options{Rooms: fleetRooms(c.fleet), Owns: cfg.Shard.Owns, Changes: c.sessions.Changes(), Now: cfg.Now, Log: c.log.With("component", "schedule")})
 	procReg.MustRegister(announcer.Collectors()...)
 	var planCtx context.Context
 	planCtx, c.stopPlan = context.WithCancel(context.Background())

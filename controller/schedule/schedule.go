@@ -57,8 +57,12 @@ type Options struct {
 	// Owns says whether this controller publishes for a site (a shard);
 	// nil owns every site.
 	Owns func(site string) bool
-	Now  func() time.Time // the controller's clock; time.Now when nil
-	Log  *slog.Logger
+	// Changes, when set, says the sessions changed: the schedules are
+	// published at once, not at the next Interval (a meeting made a minute
+	// ahead reaches its room before the room's pre-meeting check does).
+	Changes <-chan struct{}
+	Now     func() time.Time // the controller's clock; time.Now when nil
+	Log     *slog.Logger
 }
 
 // Announcer publishes the rooms' schedules.
@@ -123,6 +127,8 @@ func (a *Announcer) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			a.Sync()
+		case <-a.o.Changes:
 			a.Sync()
 		}
 	}

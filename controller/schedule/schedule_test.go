@@ -1,8 +1,10 @@
 package schedule
 
 import (
+	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -182,5 +184,51 @@ func TestAnnouncer_FailedPublicationIsRetried(t *testing.T) {
 	got := pub.take()
 	if len(got) != 2 {
 		t.Fatalf("after the broker came back: %d messages, want both rooms again: %+v", len(got), got)
+	}
+}
+
+// lockedPublisher is publisher for a test where Run publishes on its own
+// goroutine.
+type lockedPublisher struct {
+	mu sync.Mutex
+	publisher
+}
+
+func (p *lockedPublisher) Publish(topic string, payload []byte, retained bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.publisher.Publish(topic, payload, retained)
+}
+
+func (p *lockedPublisher) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.msgs)
+}
+
+// TestAnnouncer_AChangeIsPublishedAtOnce: a meeting made a minute ahead
+// reaches its room at once, not at the next reading of the store.
+func TestAnnouncer_AChangeIsPublishedAtOnce(t *testing.T) {
+	store, err := sessions.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	pub := &lockedPublisher{}
+	c := &clock{now: t0}
+	a := New(store, pub, Options{Interval: time.Hour, Changes: store.Changes(), Now: c.Now})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if _, err := store.Put(sessions.Session{Site: "s", Room: "r", Title: "Rapat", Start: t0.Add(time.Minute), End: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for pub.count() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the new session's schedule was not published within 5 s (the store is read every hour here)")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -86,6 +86,8 @@ type Store struct {
 	wmu   sync.Mutex
 	qmu   sync.Mutex
 	queue []*change
+
+	changed chan struct{} // a value after sessions changed (Changes)
 }
 
 // change is one caller's write, done once it is committed or has failed.
@@ -105,7 +107,7 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, sessions: map[string]*Session{}}
+	s := &Store{db: db, sessions: map[string]*Session{}, changed: make(chan struct{}, 1)}
 	err = boltfile.Load(db, "session store", func(tx *bolt.Tx) error {
 		if err := s.loadZones(tx); err != nil {
 			return err
@@ -230,6 +232,12 @@ func (s *Store) commit(group []*change) {
 		}
 	}
 	s.mu.Lock()
+	defer func() {
+		select {
+		case s.changed <- struct{}{}:
+		default:
+		}
+	}()
 	for _, c := range group {
 		c.done = true
 		if c.err != nil {
@@ -264,6 +272,10 @@ func apply(tx *bolt.Tx, c *change) error {
 	}
 	return nil
 }
+
+// Changes gives a value after sessions changed (a write committed),
+// for one reader: several changes may come as one value.
+func (s *Store) Changes() <-chan struct{} { return s.changed }
 
 // Get returns one session.
 func (s *Store) Get(id string) (Session, bool) {
