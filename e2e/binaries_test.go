@@ -306,7 +306,7 @@ func TestBinaries_EnrolAnAgentThenRevokeIt(t *testing.T) {
 	if strings.Contains(scrapeText(httpAddr), `room="room-8"`) {
 		t.Error("an agent without credentials got in")
 	}
-	if !strings.Contains(anon.out.String(), "refused the session: check --username") {
+	if !strings.Contains(anon.out.String(), "credentials refused: check --username") {
 		t.Errorf("the refused agent does not say why:\n%s", anon.out.String())
 	}
 

@@ -6,15 +6,18 @@ package link
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"sync"
+	"syscall"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/eclipse/paho.mqtt.golang/packets"
 
 	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/internal/pahostore"
@@ -67,15 +70,10 @@ type Link struct {
 	mu      sync.Mutex
 	conn    net.Conn // the current network connection, for Drop
 	dropped bool
-	// pending is true from a successful dial until the broker accepts the
-	// session: a dial while it is still true means the broker refused the
-	// last one (paho keeps the CONNACK's reason to itself).
-	pending     bool
-	lastRefusal time.Time
+	// cause is why the broker cannot be reached now, in words ("" while
+	// connected): logged once per change, and told by ErrNotConnected.
+	cause string
 }
-
-// refusalLogEvery spaces the warnings about a broker refusing the session.
-const refusalLogEvery = time.Minute
 
 // Connect starts the session and returns at once: paho keeps trying in the
 // background, with backoff, until the broker answers, and reconnects after
@@ -134,9 +132,20 @@ func Connect(opts Options) (*Link, error) {
 		SetMaxReconnectInterval(MaxReconnectInterval).
 		SetWill(status, report.StatusOffline, 1, true).
 		SetCustomOpenConnectionFn(l.open).
+		// MQTT 3.1.1 only: paho would otherwise try 3.1 after a refusal,
+		// and the broker's answer to that would hide the refusal's reason.
+		SetProtocolVersion(4).
+		SetConnectionNotificationHandler(func(_ mqtt.Client, n mqtt.ConnectionNotification) {
+			switch n := n.(type) {
+			case mqtt.ConnectionNotificationBrokerFailed:
+				l.failed(n.Reason)
+			case mqtt.ConnectionNotificationFailed:
+				l.failed(n.Reason)
+			}
+		}).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			l.mu.Lock()
-			l.pending = false
+			l.cause = ""
 			l.mu.Unlock()
 			l.log.Info("connected to broker")
 			// Subscribe before saying "online", so that a command sent on
@@ -205,13 +214,57 @@ func (l *Link) open(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 		conn.Close()
 		return nil, errors.New("link dropped")
 	}
-	if l.pending && time.Since(l.lastRefusal) >= refusalLogEvery {
-		l.lastRefusal = time.Now()
-		l.log.Warn("the broker took the connection but refused the session: check --username and SIAPRAPAT_MQTT_PASSWORD (is this room enrolled? siaprapat-controller agent add SITE/ROOM); retrying")
-	}
-	l.pending = true
 	l.conn = conn
 	return conn, nil
+}
+
+// failed records why a connection attempt failed, and logs it when the
+// cause is not the one logged last (once, not at every retry).
+func (l *Link) failed(err error) {
+	if err == nil {
+		return
+	}
+	why := Cause(err)
+	l.mu.Lock()
+	same := why == l.cause
+	l.cause = why
+	l.mu.Unlock()
+	if !same {
+		l.log.Warn("cannot connect to the MQTT broker; retrying with backoff (logged again when the cause changes)", "cause", why, "err", err)
+	}
+}
+
+// Cause words why a connection to the broker failed, for a technician:
+// refused, name not found, TLS, credentials, timed out.
+func Cause(err error) string {
+	var dns *net.DNSError
+	var unknownCA x509.UnknownAuthorityError
+	var badHost x509.HostnameError
+	var badCert x509.CertificateInvalidError
+	var record tls.RecordHeaderError
+	var alert tls.AlertError
+	var ne net.Error
+	switch {
+	case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword), errors.Is(err, packets.ErrorRefusedNotAuthorised):
+		return "credentials refused: check --username and SIAPRAPAT_MQTT_PASSWORD (is this room enrolled? siaprapat-controller agent add SITE/ROOM)"
+	case errors.Is(err, packets.ErrorRefusedIDRejected):
+		return "client id refused by the broker"
+	case errors.Is(err, packets.ErrorRefusedServerUnavailable):
+		return "the broker is unavailable (busy or starting)"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused: nothing listens there (is the broker running? is the port right?)"
+	case errors.As(err, &dns):
+		return "name not found: " + dns.Name
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "no route to the broker's host"
+	case errors.As(err, &unknownCA), errors.As(err, &badHost), errors.As(err, &badCert):
+		return "TLS: the broker's certificate is not trusted here: " + err.Error()
+	case errors.As(err, &record), errors.As(err, &alert):
+		return "TLS: the handshake failed (is this the broker's TLS port?): " + err.Error()
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timed out: no answer (a firewall, or a wrong address?)"
+	}
+	return err.Error()
 }
 
 // Connected reports whether the session is up now.
@@ -258,7 +311,13 @@ func (l *Link) PublishEncoded(payload []byte) error {
 
 func (l *Link) publish(topic string, payload []byte, retain bool) error {
 	if !l.client.IsConnectionOpen() {
-		return ErrNotConnected
+		l.mu.Lock()
+		why := l.cause
+		l.mu.Unlock()
+		if why != "" {
+			return fmt.Errorf("%w %s: %s", ErrNotConnected, Describe(l.opts.Broker), why)
+		}
+		return fmt.Errorf("%w %s", ErrNotConnected, Describe(l.opts.Broker))
 	}
 	t := l.client.Publish(topic, 1, retain, payload)
 	if !t.WaitTimeout(l.opts.PublishTimeout) {

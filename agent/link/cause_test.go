@@ -1,0 +1,54 @@
+package link
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.mqtt.golang/packets"
+)
+
+// TestCause_SaysWhatATechnicianCanAct_On: each way a connection fails, as
+// the dialer and the broker give it, in words.
+func TestCause_SaysWhatATechnicianCanActOn(t *testing.T) {
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := closed.Addr().String()
+	closed.Close()
+	_, refused := net.Dial("tcp", addr)
+	_, notFound := net.Dial("tcp", "no-such-broker.invalid:1883")
+	plain, _ := net.Listen("tcp", "127.0.0.1:0") // a plain port answering TLS with nothing TLS
+	defer plain.Close()
+	go func() {
+		c, err := plain.Accept()
+		if err == nil {
+			c.Write([]byte("not TLS at all, an MQTT broker's plain port"))
+			c.Close()
+		}
+	}()
+	_, badTLS := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", plain.Addr().String(), &tls.Config{ServerName: "x"})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	_, timeout := (&net.Dialer{}).DialContext(ctx, "tcp", "192.0.2.1:1883")
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{refused, "connection refused: nothing listens there"},
+		{notFound, "name not found: no-such-broker.invalid"},
+		{badTLS, "TLS: the handshake failed"},
+		{timeout, "timed out"},
+		{fmt.Errorf("%w : %w", packets.ErrorNetworkError, refused), "connection refused"},
+		{packets.ErrorRefusedBadUsernameOrPassword, "credentials refused"},
+		{packets.ErrorRefusedNotAuthorised, "credentials refused"},
+		{errors.New("something else"), "something else"},
+	} {
+		if got := Cause(c.err); !strings.HasPrefix(got, c.want) {
+			t.Errorf("Cause(%v) = %q, want it to start %q", c.err, got, c.want)
+		}
+	}
+}
