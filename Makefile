@@ -33,7 +33,7 @@ fmt:
 test: vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) tool gotestsum --format pkgname-and-test-fails --format-hide-empty-pkg -- -race -count=1 -timeout 15m ./...
 
 # Benchmarks (not part of make test): the Go benchmarks of the controller's
 # hot paths (ingest of one report, one /metrics scrape at 1,000 and 10,000
