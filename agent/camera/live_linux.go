@@ -102,10 +102,17 @@ func (s *liveSource) Open(_ context.Context, dev Device, want Mode) (Stream, err
 // meeting app streams from the camera) as ErrInUse. The V4L2 layer reports
 // EBUSY as an errno from open and VIDIOC_S_FMT, and as text when mapping
 // the buffers.
+//
+// A camera unplugged while it streams (the V4L2 node unregistered: ENODEV,
+// "no such device", as vivid's disconnect control and a pulled USB cable
+// give) is said to be disconnected.
 func liveErr(what string, err error) error {
 	if errors.Is(err, syscall.EBUSY) || errors.Is(err, availability.ErrBusy) ||
 		strings.Contains(err.Error(), syscall.EBUSY.Error()) {
 		return fmt.Errorf("%s: %w: %w", what, ErrInUse, err)
+	}
+	if errors.Is(err, syscall.ENODEV) || strings.Contains(err.Error(), syscall.ENODEV.Error()) {
+		return fmt.Errorf("the camera was disconnected: %s: %w", what, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
