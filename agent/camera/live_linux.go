@@ -47,8 +47,8 @@ func (s *liveSource) Cameras(context.Context) ([]Device, error) {
 		if i := strings.LastIndex(node, mdcamera.LabelSeparator); i >= 0 {
 			node = node[i+1:]
 		}
-		if secondaryNode(s.sysfs, node) {
-			s.log.Debug("not a capture node", "node", node)
+		if !cameraNode(s.sysfs, node) {
+			s.log.Debug("not a camera's capture node", "node", node)
 			continue
 		}
 		path := "/dev/" + node
