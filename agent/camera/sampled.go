@@ -10,15 +10,16 @@ import (
 )
 
 // DecodeEvery is how often a compressed (MJPEG) stream has a frame decoded
-// for the picture analysis: at most three frames a second. Every frame
-// still counts for the rate and the time to the first frame; only a sample
-// is decoded, because decoding them all costs what the check may not: one
-// 1080p MJPEG frame is about 10 to 25 ms of a core (go test -bench
-// MJPEGFrame), every frame of a 30 fps stream a third to three quarters of
-// a core; the sample about 3 to 8 %. The sample's frames are a third of a
-// second apart: a live picture differs between them as between
-// neighbours, a hung pipeline repeats them exactly.
-const DecodeEvery = time.Second / 3
+// for the picture analysis: twice a second. Every frame still counts for
+// the rate and the time to the first frame; only a sample is decoded,
+// because decoding them all costs what the check may not: one 1080p MJPEG
+// frame took 13 to 37 ms of a core on the project's 2-core machine (go test
+// -bench MJPEGFrame), every frame of a 30 fps stream three quarters of a
+// core over the check (-bench MJPEGCheck), a sample of three a second about
+// 10 %, two a second less. The sample's frames are half a second apart: a
+// live picture (sensor noise survives MJPEG's quantisation) differs between
+// them as between neighbours, and a hung pipeline repeats them exactly.
+const DecodeEvery = time.Second / 2
 
 // rawFrames is a camera's frames as the V4L2 driver hands them over, before
 // any decoding: blackjack/webcam's device, the V4L2 layer under
