@@ -321,11 +321,18 @@ func (c *Check) loopback(ctx context.Context, s Session, mic Device, speakers []
 	}
 }
 
-// pick chooses the device whose name contains want (case-insensitive),
-// preferring the default; without a name, the default device, except that
-// a microphone is never a monitor of an output unless named.
+// pick chooses the device whose name contains want (case-insensitive), or
+// whose id is want (devices of one card can share a name: ALSA's loopback
+// card names both its devices "Loopback, Loopback PCM", ids ":0,0" and
+// ":0,1"), preferring the default; without a name, the default device,
+// except that a microphone is never a monitor of an output unless named.
 func pick(devices []Device, want string, microphone bool) (Device, bool) {
 	var found []Device
+	for _, d := range devices {
+		if want != "" && d.ID == want {
+			return d, true
+		}
+	}
 	for _, d := range devices {
 		if want != "" && !strings.Contains(strings.ToLower(d.Name), strings.ToLower(want)) {
 			continue

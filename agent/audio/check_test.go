@@ -262,6 +262,7 @@ func TestCheck_LiveMicrophoneAndLoopback(t *testing.T) {
 		wantTarget  string
 		wantVerdict report.Verdict
 		wantReason  string
+		wantID      string             // the device recorded, when names do not tell
 		want        map[string]float64 // measurements checked (±1 for levels)
 		absent      []string
 	}{
@@ -279,6 +280,16 @@ func TestCheck_LiveMicrophoneAndLoopback(t *testing.T) {
 			wantTarget:  builtinMic.Name,
 			wantVerdict: report.Pass,
 			absent:      []string{"loopback_detected"},
+		},
+		{
+			name: "microphone chosen by id among devices of one name",
+			cfg:  audio.Config{Microphone: ":0,1", NoLoopback: true},
+			drv: &fakeDriver{microphones: []audio.Device{
+				{Name: "Loopback, Loopback PCM", ID: ":0,0", Default: true}, {Name: "Loopback, Loopback PCM", ID: ":0,1"},
+			}, mic: quietRoom},
+			wantTarget:  "Loopback, Loopback PCM",
+			wantID:      ":0,1",
+			wantVerdict: report.Pass,
 		},
 		{
 			name:        "monitor only when named",
@@ -348,6 +359,9 @@ func TestCheck_LiveMicrophoneAndLoopback(t *testing.T) {
 			}
 			if tc.wantReason != "" && res.Reason != tc.wantReason {
 				t.Errorf("reason %q\nwant   %q", res.Reason, tc.wantReason)
+			}
+			if tc.wantID != "" && (len(tc.drv.recorded) != 1 || tc.drv.recorded[0].ID != tc.wantID) {
+				t.Errorf("recorded %+v, want the device %s", tc.drv.recorded, tc.wantID)
 			}
 			for name, want := range tc.want {
 				got, ok := res.Measurements[name]

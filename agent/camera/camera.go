@@ -363,7 +363,9 @@ func stamp(at, now time.Time) string {
 // capture reads frames until they cover the window and returns the
 // measurements. The window counts from the first frame; n frames cover n
 // frame intervals at the rate measured between them, so a 3 s clip at 30 fps
-// covers a 3 s window exactly.
+// covers a 3 s window exactly. Every frame counts for the rate; the shares
+// of black, frozen and featureless frames are of the decoded ones (all, but
+// for a compressed stream's sample).
 func capture(ctx context.Context, st Stream, window time.Duration) (map[string]float64, error) {
 	var a analyzer
 	var first, last time.Duration
@@ -388,8 +390,12 @@ func capture(ctx context.Context, st Stream, window time.Duration) (map[string]f
 		default:
 			return nil, fmt.Errorf("%w (after %s of the %s window, %d frames)", err, seconds(covered()), seconds(window), n)
 		}
-		if _, err := a.add(f); err != nil {
-			return nil, fmt.Errorf("frame %d: %w", n+1, err)
+		if f.Y != nil {
+			if _, err := a.add(f); err != nil {
+				return nil, fmt.Errorf("frame %d: %w", n+1, err)
+			}
+		} else if n == 0 {
+			return nil, errors.New("frame 1: not decoded (the first frame always is)")
 		}
 		if n == 0 {
 			first = f.Time

@@ -9,8 +9,9 @@ import (
 	"strings"
 )
 
-// DefaultInUse looks for another process holding a V4L2 device open
-// (/dev/videoN among its open files in /proc), without opening a camera.
+// DefaultInUse looks for another process holding a camera's V4L2 capture
+// node open (/dev/videoN among its open files in /proc, a camera's by
+// sysfs), without opening a camera.
 // An agent running as its own user sees only its user's processes (and
 // root's, never); the camera check's own open still tells a busy camera
 // (EBUSY) from a free one.
@@ -21,12 +22,31 @@ func DefaultInUse(log *slog.Logger) InUseFunc {
 			log.Debug("cannot tell whether a program holds a camera", "err", err)
 			return false, ""
 		}
-		by := VideoHolders(files, os.Getpid())
+		by := VideoHolders(cameraTargets(files, DefaultSysfs), os.Getpid())
 		if len(by) == 0 {
 			return false, ""
 		}
 		return true, strings.Join(by, ", ")
 	}
+}
+
+// cameraTargets keeps, of each process's open files, those that are not a
+// video node or are a camera's capture node: a program holding a UVC
+// metadata node or a USB gadget's node (feeding another host) is not using
+// a camera of this PC.
+func cameraTargets(files map[int]ProcessFiles, sysfs string) map[int]ProcessFiles {
+	out := make(map[int]ProcessFiles, len(files))
+	for pid, p := range files {
+		var keep []string
+		for _, t := range p.Targets {
+			if node, ok := strings.CutPrefix(t, "/dev/"); ok && strings.HasPrefix(node, "video") && !cameraNode(sysfs, node) {
+				continue
+			}
+			keep = append(keep, t)
+		}
+		out[pid] = ProcessFiles{Name: p.Name, Targets: keep}
+	}
+	return out
 }
 
 // procFiles reads, for each process of a procfs root, its name and the

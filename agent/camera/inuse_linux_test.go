@@ -29,3 +29,16 @@ func TestProcFiles_ReadsAProcTree(t *testing.T) {
 		t.Errorf("holders %q from %+v", got, files)
 	}
 }
+
+func TestCameraTargets_OnlyCamerasCaptureNodesCount(t *testing.T) {
+	sysfs := fakeSysfs(t) // video0 a UVC capture node, video1 its metadata, video2 vivid, video3 a USB gadget's
+	files := map[int]ProcessFiles{
+		10: {Name: "uvc-gadget", Targets: []string{"/dev/video3"}},
+		20: {Name: "zoom", Targets: []string{"/dev/null", "/dev/video0"}},
+		30: {Name: "metadata-reader", Targets: []string{"/dev/video1"}},
+		40: {Name: "obs", Targets: []string{"/dev/video2"}},
+	}
+	if got := VideoHolders(cameraTargets(files, sysfs), 1); !slices.Equal(got, []string{"zoom", "obs"}) {
+		t.Errorf("holders %q", got)
+	}
+}

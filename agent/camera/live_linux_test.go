@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -37,6 +38,26 @@ func TestLive_BusyErrorsAreInUse(t *testing.T) {
 		err := liveErr("start /dev/video0", tc.err)
 		if inUse(err) != tc.inUse {
 			t.Errorf("%v: in use %v, want %v", err, inUse(err), tc.inUse)
+		}
+		if !errors.Is(err, tc.err) {
+			t.Errorf("%v does not wrap %v", err, tc.err)
+		}
+	}
+}
+
+func TestLive_VanishedDeviceIsDisconnected(t *testing.T) {
+	for _, tc := range []struct {
+		err          error
+		disconnected bool
+	}{
+		{syscall.ENODEV, true},               // VIDIOC_DQBUF after the node is unregistered
+		{errors.New("no such device"), true}, // as text
+		{errors.New("read timeout"), false},  // a camera that stopped delivering
+		{syscall.EIO, false},
+	} {
+		err := liveErr("read frame", tc.err)
+		if got := strings.HasPrefix(err.Error(), "the camera was disconnected: read frame: "); got != tc.disconnected {
+			t.Errorf("%v: disconnected %v, want %v", err, got, tc.disconnected)
 		}
 		if !errors.Is(err, tc.err) {
 			t.Errorf("%v does not wrap %v", err, tc.err)

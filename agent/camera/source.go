@@ -50,7 +50,10 @@ func (m Mode) String() string {
 
 // Frame is one delivered picture, reduced to what the analysis needs.
 type Frame struct {
-	Y             []byte // luma, 0..255, Stride bytes per row
+	// Y is the luma, 0..255, Stride bytes per row; nil for a frame that
+	// counts for the rate but was not decoded (a compressed stream decodes
+	// a sample: DecodeEvery).
+	Y             []byte
 	Stride        int
 	Width, Height int
 	// Time is when the frame arrived, counted from the call to Open: real

@@ -44,6 +44,21 @@ func secondaryNode(sysfs, node string) bool {
 	return idx != "" && idx != "0"
 }
 
+// gadgetNode reports whether a video node belongs to a USB gadget (the UVC
+// function: this machine is the camera of another host), whose device sits
+// on the gadget bus. Such a node is an output, not a camera of this PC.
+func gadgetNode(sysfs, node string) bool {
+	sub, err := filepath.EvalSymlinks(filepath.Join(videoNodeDir(sysfs, node), "device", "subsystem"))
+	return err == nil && filepath.Base(sub) == "gadget"
+}
+
+// cameraNode reports whether a video node is a camera's capture node: not
+// a secondary node (UVC metadata) and not a USB gadget's. Without sysfs it
+// says yes.
+func cameraNode(sysfs, node string) bool {
+	return !secondaryNode(sysfs, node) && !gadgetNode(sysfs, node)
+}
+
 func readSysfsString(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil {

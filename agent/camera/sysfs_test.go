@@ -43,6 +43,14 @@ func fakeSysfs(t *testing.T) string {
 	write(platform+"/video4linux/video2/index", "0\n")
 	link("../../../vivid.0", platform+"/video4linux/video2/device")
 	link("../../"+platform+"/video4linux/video2", "class/video4linux/video2")
+	// A USB gadget's node (this PC acting as a camera for another host):
+	// its device is on the gadget bus.
+	gadget := "devices/platform/dummy_udc.0/gadget.0"
+	write("bus/gadget/uevent", "")
+	link("../../../../bus/gadget", gadget+"/subsystem")
+	write(gadget+"/video4linux/video3/index", "0\n")
+	link("../../../gadget.0", gadget+"/video4linux/video3/device")
+	link("../../"+gadget+"/video4linux/video3", "class/video4linux/video3")
 	return root
 }
 
@@ -52,17 +60,22 @@ func TestSysfs_USBIDAndCaptureNodes(t *testing.T) {
 		node      string
 		usb       string
 		secondary bool
+		camera    bool
 	}{
-		{"video0", "046d:082d", false},
-		{"video1", "046d:082d", true},
-		{"video2", "", false}, // a platform device has no USB id
-		{"video9", "", false}, // not in sysfs at all
+		{"video0", "046d:082d", false, true},
+		{"video1", "046d:082d", true, false},
+		{"video2", "", false, true},  // a platform device has no USB id
+		{"video3", "", false, false}, // a USB gadget's output
+		{"video9", "", false, true},  // not in sysfs at all
 	} {
 		if got := usbID(root, tc.node); got != tc.usb {
 			t.Errorf("usbID(%s) = %q, want %q", tc.node, got, tc.usb)
 		}
 		if got := secondaryNode(root, tc.node); got != tc.secondary {
 			t.Errorf("secondaryNode(%s) = %v, want %v", tc.node, got, tc.secondary)
+		}
+		if got := cameraNode(root, tc.node); got != tc.camera {
+			t.Errorf("cameraNode(%s) = %v, want %v", tc.node, got, tc.camera)
 		}
 	}
 }
