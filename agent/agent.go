@@ -17,9 +17,9 @@ import (
 	"github.com/siaprapat/siaprapat/agent/netcheck"
 	"github.com/siaprapat/siaprapat/agent/peripherals"
 	"github.com/siaprapat/siaprapat/agent/quiet"
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/agent/spool"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // DefaultInterval is how often the daemon checks the room.
@@ -90,8 +90,8 @@ func Gate(sched *quiet.Schedule, margin time.Duration, log *slog.Logger) *quiet.
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &quiet.Gate{Schedule: sched, Margin: margin, Log: log, InUseFor: 3 * time.Second, InUse: []quiet.Detector{
-		{Device: "microphone or speaker", InUse: audio.DefaultInUse(log.With("check", report.CheckAudio))},
-		{Device: "camera", InUse: camera.DefaultInUse(log.With("check", report.CheckCamera))},
+		{Device: "microphone or speaker", InUse: audio.DefaultInUse(log.With("check", wire.CheckAudio))},
+		{Device: "camera", InUse: camera.DefaultInUse(log.With("check", wire.CheckCamera))},
 	}}
 }
 
@@ -163,7 +163,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if sp != nil || cfg.Clock != nil {
 		cfg.Link.OnAck = func(payload []byte) {
 			received := time.Now()
-			a, err := report.DecodeAck(payload)
+			a, err := wire.DecodeAck(payload)
 			if err != nil {
 				log.Warn("ignored an acknowledgement", "err", err)
 				return
@@ -324,7 +324,7 @@ func drain(ctx context.Context, sp *spool.Spool, l *link.Link, interval time.Dur
 // publishes the result. A command that cannot be read is logged and ignored;
 // one past its deadline is not run (nobody waits for it any more).
 func answer(ctx context.Context, r *runner.Runner, l *link.Link, payload []byte, received time.Time, log *slog.Logger) {
-	cmd, err := report.DecodeCommand(payload)
+	cmd, err := wire.DecodeCommand(payload)
 	if err != nil {
 		log.Warn("ignored a command", "err", err)
 		return
@@ -335,7 +335,7 @@ func answer(ctx context.Context, r *runner.Runner, l *link.Link, payload []byte,
 		log.Warn("ignored a command past its deadline", "deadline", deadline)
 		return
 	}
-	res := &report.Result{Schema: report.ResultSchema, CommandID: cmd.ID}
+	res := &wire.Result{Schema: wire.ResultSchema, CommandID: cmd.ID}
 	checks, err := runner.Select(r.Checks, cmd.Checks)
 	if err != nil {
 		res.Error = err.Error()

@@ -13,10 +13,10 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/siaprapat/siaprapat/agent/link"
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/agent/spool"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // broker is a real MQTT broker (mochi) in the test's process, on loopback.
@@ -51,7 +51,7 @@ func listen(t *testing.T, addr string) *controllerSide {
 	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("controller").SetAutoReconnect(true).
 		SetConnectRetry(true).SetConnectRetryInterval(100 * time.Millisecond).
 		SetOnConnectHandler(func(c paho.Client) {
-			c.Subscribe(report.Topic("s", "r", report.KindReport), 1, func(c paho.Client, m paho.Message) {
+			c.Subscribe(wire.Topic("s", "r", wire.KindReport), 1, func(c paho.Client, m paho.Message) {
 				var rep struct{ ID string }
 				json.Unmarshal(m.Payload(), &rep)
 				cs.mu.Lock()
@@ -59,8 +59,8 @@ func listen(t *testing.T, addr string) *controllerSide {
 				ack := cs.ack
 				cs.mu.Unlock()
 				if ack {
-					p, _ := (&report.Ack{Schema: report.AckSchema, IDs: []string{rep.ID}, At: time.Now()}).Encode()
-					c.Publish(report.Topic("s", "r", report.KindAck), 0, false, p)
+					p, _ := (&wire.Ack{Schema: wire.AckSchema, IDs: []string{rep.ID}, At: time.Now()}).Encode()
+					c.Publish(wire.Topic("s", "r", wire.KindAck), 0, false, p)
 				}
 			}).Wait()
 		})
@@ -83,9 +83,9 @@ func (cs *controllerSide) counts() (distinct, resent int) {
 // quick is a check that measures nothing in no time.
 type quick struct{}
 
-func (quick) Name() string { return report.CheckHost }
-func (quick) Run(context.Context, *standard.Standard) ([]report.CheckResult, error) {
-	return []report.CheckResult{{Check: report.CheckHost, Target: "pc", Measurements: map[string]float64{"logical_cpus": 4}}}, nil
+func (quick) Name() string { return wire.CheckHost }
+func (quick) Run(context.Context, *standard.Standard) ([]wire.CheckResult, error) {
+	return []wire.CheckResult{{Check: wire.CheckHost, Target: "pc", Measurements: map[string]float64{"logical_cpus": 4}}}, nil
 }
 
 // TestRun_SpoolsUntilAcknowledgedAndSendsAgainAfterAnOutage runs the daemon

@@ -9,8 +9,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // ceilingSystem names the run that bounds every consumer's ingest rate on
@@ -43,7 +43,7 @@ func runCeiling(ctx context.Context, cfg *config, std *standard.Standard, n int)
 		return nil, err
 	}
 	defer sub.Disconnect(250)
-	if err := wait(sub.Subscribe(report.Filter(report.KindReport), 1, func(_ mqtt.Client, _ mqtt.Message) {
+	if err := wait(sub.Subscribe(wire.Filter(wire.KindReport), 1, func(_ mqtt.Client, _ mqtt.Message) {
 		got.Add(1)
 		last.Store(time.Now().UnixNano())
 	}), "subscribe"); err != nil {

@@ -12,8 +12,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Sites the simulated rooms are spread over.
@@ -114,11 +114,11 @@ func (g *generator) connect(ctx context.Context, controller bool, checkDuration 
 func (g *generator) connectOne(c int, rooms []*simRoom, controller bool) error {
 	id := fmt.Sprintf("siaprapat-bench-%d", c)
 	if len(rooms) == 1 {
-		id = report.AgentClientID(rooms[0].Site, rooms[0].Room.Room)
+		id = wire.AgentClientID(rooms[0].Site, rooms[0].Room.Room)
 	}
 	opts := clientOptions(g.broker, id)
 	if len(rooms) == 1 {
-		opts.SetWill(report.Topic(rooms[0].Site, rooms[0].Room.Room, report.KindStatus), report.StatusOffline, 1, true)
+		opts.SetWill(wire.Topic(rooms[0].Site, rooms[0].Room.Room, wire.KindStatus), wire.StatusOffline, 1, true)
 	}
 	cl := mqtt.NewClient(opts)
 	if err := wait(cl.Connect(), "connect "+id); err != nil {
@@ -128,11 +128,11 @@ func (g *generator) connectOne(c int, rooms []*simRoom, controller bool) error {
 	if controller {
 		filters := map[string]byte{}
 		for _, r := range rooms {
-			filters[report.Topic(r.Site, r.Room.Room, report.KindCmd)] = 1
-			filters[report.Topic(r.Site, r.Room.Room, report.KindAck)] = 1
+			filters[wire.Topic(r.Site, r.Room.Room, wire.KindCmd)] = 1
+			filters[wire.Topic(r.Site, r.Room.Room, wire.KindAck)] = 1
 		}
 		handle := func(cl mqtt.Client, m mqtt.Message) {
-			if strings.HasSuffix(m.Topic(), "/"+report.KindAck) {
+			if strings.HasSuffix(m.Topic(), "/"+wire.KindAck) {
 				g.onAck(cl, m)
 			} else {
 				g.onCommand(cl, m)
@@ -144,7 +144,7 @@ func (g *generator) connectOne(c int, rooms []*simRoom, controller bool) error {
 	}
 	for _, r := range rooms {
 		r.conn = cl
-		if err := wait(cl.Publish(report.Topic(r.Site, r.Room.Room, report.KindStatus), 1, true, report.StatusOnline), "online"); err != nil {
+		if err := wait(cl.Publish(wire.Topic(r.Site, r.Room.Room, wire.KindStatus), 1, true, wire.StatusOnline), "online"); err != nil {
 			return err
 		}
 	}
@@ -179,7 +179,7 @@ func (g *generator) close() {
 }
 
 func (g *generator) onAck(_ mqtt.Client, m mqtt.Message) {
-	a, err := report.DecodeAck(m.Payload())
+	a, err := wire.DecodeAck(m.Payload())
 	if err != nil {
 		return
 	}
@@ -260,7 +260,7 @@ func (g *generator) publishAll(ctx context.Context, ps []payload, workers, windo
 					time.Sleep(time.Millisecond)
 				}
 				p := ps[j]
-				if wait(p.room.conn.Publish(report.Topic(p.room.Site, p.room.Room.Room, report.KindReport), 1, false, p.data), "publish") != nil {
+				if wait(p.room.conn.Publish(wire.Topic(p.room.Site, p.room.Room.Room, wire.KindReport), 1, false, p.data), "publish") != nil {
 					fails.Add(1)
 				}
 			}
@@ -311,16 +311,16 @@ func (g *generator) publishReportAt(ctx context.Context, r *simRoom) (time.Time,
 	if err != nil {
 		return time.Time{}, err
 	}
-	return rep.MeasuredAt, wait(r.conn.Publish(report.Topic(r.Site, r.Room.Room, report.KindReport), 1, false, data), "publish")
+	return rep.MeasuredAt, wait(r.conn.Publish(wire.Topic(r.Site, r.Room.Room, wire.KindReport), 1, false, data), "publish")
 }
 
 // onCommand answers a check command after the check's duration with a
 // fresh report, as an agent would.
 func (g *generator) onCommand(_ mqtt.Client, m mqtt.Message) {
 	received := time.Now()
-	site, room, _, ok := report.ParseTopic(m.Topic())
+	site, room, _, ok := wire.ParseTopic(m.Topic())
 	r := g.byName[site+"/"+room]
-	cmd, err := report.DecodeCommand(m.Payload())
+	cmd, err := wire.DecodeCommand(m.Payload())
 	if !ok || r == nil || err != nil {
 		return
 	}
@@ -330,12 +330,12 @@ func (g *generator) onCommand(_ mqtt.Client, m mqtt.Message) {
 	g.commands = append(g.commands, commandSeen{id: cmd.ID, issued: issued, received: received})
 	g.cmdMu.Unlock()
 	time.AfterFunc(g.checkDuration, func() {
-		res := &report.Result{Schema: report.ResultSchema, CommandID: cmd.ID, Report: r.Run(context.Background())}
+		res := &wire.Result{Schema: wire.ResultSchema, CommandID: cmd.ID, Report: r.Run(context.Background())}
 		data, err := res.Encode()
 		if err != nil {
 			return
 		}
-		if wait(r.conn.Publish(report.Topic(r.Site, r.Room.Room, report.KindResult), 1, false, data), "result") != nil {
+		if wait(r.conn.Publish(wire.Topic(r.Site, r.Room.Room, wire.KindResult), 1, false, data), "result") != nil {
 			return
 		}
 		g.cmdMu.Lock()

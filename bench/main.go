@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
 )
 
 // TelegrafVersion is the peer, built as the issue says (a trimmed build

@@ -18,8 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // result is what one run measured.
@@ -265,7 +265,7 @@ func probeDelays(ctx context.Context, g *generator, metricsURL string, probes in
 		want := float64(rep.MeasuredAt.UnixNano()) / 1e9
 		key := []byte(fmt.Sprintf(`{room="%s",site="%s"} `, r.Room.Room, r.Site))
 		t0 := time.Now()
-		if wait(r.conn.Publish(report.Topic(r.Site, r.Room.Room, report.KindReport), 1, false, data), "publish") != nil {
+		if wait(r.conn.Publish(wire.Topic(r.Site, r.Room.Room, wire.KindReport), 1, false, data), "publish") != nil {
 			continue
 		}
 		for time.Since(t0) < 30*time.Second && ctx.Err() == nil {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/history"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // acker tells agents which of their reports are stored, on each room's ack
@@ -88,12 +88,12 @@ func (a *acker) loop() {
 		a.mu.Unlock()
 		for room, ids := range batch {
 			for len(ids) > 0 {
-				n := min(len(ids), report.MaxAckIDs)
-				payload, _ := (&report.Ack{Schema: report.AckSchema, IDs: ids[:n], At: a.now().UTC()}).Encode()
+				n := min(len(ids), wire.MaxAckIDs)
+				payload, _ := (&wire.Ack{Schema: wire.AckSchema, IDs: ids[:n], At: a.now().UTC()}).Encode()
 				ids = ids[n:]
 				err := errors.New("no MQTT session yet")
 				if publish != nil {
-					err = publish(report.Topic(room[0], room[1], report.KindAck), payload)
+					err = publish(wire.Topic(room[0], room[1], wire.KindAck), payload)
 				}
 				if err != nil {
 					a.failed.Inc()

@@ -19,8 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/agents"
 	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/api"
@@ -38,6 +36,8 @@ import (
 	"github.com/siaprapat/siaprapat/controller/schedule"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 	"github.com/siaprapat/siaprapat/controller/shard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Defaults for Config.
@@ -249,12 +249,12 @@ func Start(cfg Config) (_ *Controller, err error) {
 	if err != nil {
 		return nil, err
 	}
-	in.Results = func(site, room string, res *report.Result) { c.commands.Resolve(site, room, res) }
+	in.Results = func(site, room string, res *wire.Result) { c.commands.Resolve(site, room, res) }
 
 	brokerURL := cfg.Broker
 	switch {
 	case cfg.Broker != "":
-		u, err := report.BrokerURL(cfg.Broker)
+		u, err := wire.BrokerURL(cfg.Broker)
 		if err != nil {
 			return nil, err
 		}
@@ -595,7 +595,7 @@ func (e enroller) Revoke(site, room string) error {
 		return err
 	}
 	kicked := e.c.broker.Kick(agents.Username(site, room))
-	if err := e.c.mqtt.ClearRetained(report.Topic(site, room, report.KindStatus)); err != nil {
+	if err := e.c.mqtt.ClearRetained(wire.Topic(site, room, wire.KindStatus)); err != nil {
 		e.c.log.Warn("could not clear the revoked room's retained status; it may reappear as offline", "site", site, "room", room, "err", err)
 	}
 	e.c.fleet.Revoke(site, room, e.c.cfg.Now())

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 	"github.com/siaprapat/siaprapat/internal/boltfile"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 func testConfig(t *testing.T, dir string) Config {
@@ -35,7 +35,7 @@ func pristine(t *testing.T) string {
 	}
 	now := time.Now()
 	for i := range 40 {
-		rep := &report.Report{Schema: report.Schema, ID: report.NewID(), Site: "s", Room: "r" + string(rune('a'+i%26)), MeasuredAt: now, Verdict: report.Ready}
+		rep := &wire.Report{Schema: wire.Schema, ID: wire.NewID(), Site: "s", Room: "r" + string(rune('a'+i%26)), MeasuredAt: now, Verdict: wire.Ready}
 		c.fleet.ApplyReport(rep, now)
 		c.history.Add(rep)
 	}

@@ -21,12 +21,12 @@ import (
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
 	"github.com/siaprapat/siaprapat/agent/host"
 	"github.com/siaprapat/siaprapat/agent/link"
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller"
 	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/rooms"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // noCameras is a room PC with no camera plugged in: the hardware edge of
@@ -42,8 +42,8 @@ func (noCameras) Open(context.Context, camera.Device, camera.Mode) (camera.Strea
 // real check reading no camera, or the real check reading a healthy clip.
 type swappedCamera struct{ cur atomic.Pointer[camera.Check] }
 
-func (s *swappedCamera) Name() string { return report.CheckCamera }
-func (s *swappedCamera) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+func (s *swappedCamera) Name() string { return wire.CheckCamera }
+func (s *swappedCamera) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckResult, error) {
 	return s.cur.Load().Run(ctx, std)
 }
 
@@ -171,7 +171,7 @@ func TestAlerts_NoCameraInAWITARoomIsOneCalmAlertInBothLanguages(t *testing.T) {
 	t.Logf("webhook message 1 (%s):\n%s", m.Event, m.Text)
 	if m.Event != alerts.EventFiring || !strings.Contains(m.TextID, "Kamera: tidak ada kamera terdeteksi") ||
 		!strings.Contains(m.TextEN, "Camera: no camera found") || !strings.Contains(m.TextID, timeID) || !strings.Contains(m.TextEN, timeEN) ||
-		m.Session.Zone != "WITA" || len(m.Causes) != 1 || m.Causes[0].Code != report.CodeNoDevice {
+		m.Session.Zone != "WITA" || len(m.Causes) != 1 || m.Causes[0].Code != wire.CodeNoDevice {
 		t.Errorf("firing message: %+v", m)
 	}
 	var firing []amAlert

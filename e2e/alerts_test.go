@@ -19,9 +19,9 @@ import (
 	"github.com/siaprapat/siaprapat/agent/host"
 	"github.com/siaprapat/siaprapat/agent/link"
 	"github.com/siaprapat/siaprapat/agent/runner"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/standard"
 )
 
 // startAlertmanager runs a real Alertmanager on loopback for the test.

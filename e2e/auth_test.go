@@ -25,9 +25,9 @@ import (
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
 	"github.com/siaprapat/siaprapat/agent/host"
 	"github.com/siaprapat/siaprapat/agent/link"
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/controller"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // testPKI is a CA with a server certificate for 127.0.0.1 and client
@@ -217,7 +217,7 @@ func TestBroker_AgentsLogInAndSpeakOnlyForTheirRoom(t *testing.T) {
 	if err := raw("siaprapat-agent/kalbar/r2", ""); err == nil {
 		t.Error("an agent connected with another room's client id (it would take that room's session)")
 	}
-	if err := raw(report.AgentClientID("kalbar", "r1"), report.Topic("kalbar", "r2", report.KindStatus)); err == nil {
+	if err := raw(wire.AgentClientID("kalbar", "r1"), wire.Topic("kalbar", "r2", wire.KindStatus)); err == nil {
 		t.Error("an agent connected with a last will on another room's topic")
 	}
 	for _, reason := range []string{"client_id", "will"} {
@@ -229,7 +229,7 @@ func TestBroker_AgentsLogInAndSpeakOnlyForTheirRoom(t *testing.T) {
 	// The same agent speaking for another room: the broker drops it.
 	// (MQTT 3.1.1 has no negative PUBACK; the broker acknowledges and drops.)
 	l.Close() // the impostor takes over its own session id
-	impostor := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(c.BrokerURL()).SetClientID(report.AgentClientID("kalbar", "r1")).
+	impostor := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(c.BrokerURL()).SetClientID(wire.AgentClientID("kalbar", "r1")).
 		SetUsername("kalbar/r1").SetPassword(secret))
 	if tok := impostor.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())
@@ -237,12 +237,12 @@ func TestBroker_AgentsLogInAndSpeakOnlyForTheirRoom(t *testing.T) {
 	other := hostRunner(t, "kalbar", "r2").Run(context.Background())
 	payload, _ := json.Marshal(other)
 	// Subscribe first: a denied publication may cost the connection.
-	sub := impostor.Subscribe(report.Topic("kalbar", "r2", report.KindCmd), 1, nil)
+	sub := impostor.Subscribe(wire.Topic("kalbar", "r2", wire.KindCmd), 1, nil)
 	sub.WaitTimeout(5 * time.Second)
-	if st, ok := sub.(*mqtt.SubscribeToken); !ok || st.Result()[report.Topic("kalbar", "r2", report.KindCmd)] < 0x80 {
+	if st, ok := sub.(*mqtt.SubscribeToken); !ok || st.Result()[wire.Topic("kalbar", "r2", wire.KindCmd)] < 0x80 {
 		t.Error("the broker granted an agent another room's cmd topic")
 	}
-	impostor.Publish(report.Topic("kalbar", "r2", report.KindReport), 1, false, payload).WaitTimeout(5 * time.Second)
+	impostor.Publish(wire.Topic("kalbar", "r2", wire.KindReport), 1, false, payload).WaitTimeout(5 * time.Second)
 	impostor.Disconnect(100)
 	time.Sleep(300 * time.Millisecond)
 	if known(t, c, "kalbar", "r2") {

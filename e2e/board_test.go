@@ -20,11 +20,11 @@ import (
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
 	"github.com/siaprapat/siaprapat/agent/host"
 	"github.com/siaprapat/siaprapat/agent/link"
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // gatedCheck is a room PC's host check that, once armed, waits for the
@@ -35,7 +35,7 @@ type gatedCheck struct {
 	open  chan struct{}
 }
 
-func (g *gatedCheck) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+func (g *gatedCheck) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckResult, error) {
 	if g.armed.Load() {
 		select {
 		case <-g.open:
@@ -184,7 +184,7 @@ func TestBoard_BrowserShowsTheFleetAndChecksARoom(t *testing.T) {
 	}
 	// The simulator's rooms list their devices but run no peripherals
 	// check: without its rules they are not all degraded as not checked.
-	std.Rules = slices.DeleteFunc(std.Rules, func(r standard.Rule) bool { return r.Check == report.CheckPeripherals })
+	std.Rules = slices.DeleteFunc(std.Rules, func(r standard.Rule) bool { return r.Check == wire.CheckPeripherals })
 	c := startWith(t, controller.Config{Standard: std})
 	base := "http://" + c.HTTPAddr()
 

@@ -13,8 +13,8 @@ import (
 	"github.com/siaprapat/siaprapat/agent/link"
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/agent/spool"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller"
+	"github.com/siaprapat/siaprapat/standard"
 )
 
 // TestClock_ARoomPCsWrongClockIsACause: the controller's clock stands ten

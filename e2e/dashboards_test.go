@@ -17,8 +17,8 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
 	"github.com/siaprapat/siaprapat/agent/link"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/standard"
 )
 
 type dashboard struct {

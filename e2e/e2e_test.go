@@ -23,11 +23,11 @@ import (
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
 	"github.com/siaprapat/siaprapat/agent/host"
 	"github.com/siaprapat/siaprapat/agent/link"
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 func fastStandard(t *testing.T) *standard.Standard {
@@ -103,7 +103,7 @@ func newRoom(t *testing.T, brokerURL, site, name string, p fleetsim.Profile) *ro
 	}}
 }
 
-func (r *room) report(t *testing.T) *report.Report {
+func (r *room) report(t *testing.T) *wire.Report {
 	t.Helper()
 	rep := r.run.Run(context.Background())
 	if err := r.link.PublishReport(rep); err != nil {
@@ -292,7 +292,7 @@ func fleetLifecycle(t *testing.T, c *controller.Controller, brokerURL string) {
 
 	// Garbage on a report topic is counted and changes nothing.
 	before := counter(t, c, "siaprapat_reports_rejected_total", map[string]string{"reason": "malformed"})
-	publishRaw(t, brokerURL, report.Topic("jatim", "short-room", report.KindReport), []byte("\x00garbage{"))
+	publishRaw(t, brokerURL, wire.Topic("jatim", "short-room", wire.KindReport), []byte("\x00garbage{"))
 	deadline := time.Now().Add(5 * time.Second)
 	for counter(t, c, "siaprapat_reports_rejected_total", map[string]string{"reason": "malformed"}) != before+1 {
 		if time.Now().After(deadline) {
@@ -304,7 +304,7 @@ func fleetLifecycle(t *testing.T, c *controller.Controller, brokerURL string) {
 	wrong := short.run.Run(context.Background())
 	wrong.Room = "someone-else"
 	b, _ := wrong.Encode()
-	publishRaw(t, brokerURL, report.Topic("jatim", "short-room", report.KindReport), b)
+	publishRaw(t, brokerURL, wire.Topic("jatim", "short-room", wire.KindReport), b)
 	deadline = time.Now().Add(5 * time.Second)
 	for counter(t, c, "siaprapat_reports_rejected_total", map[string]string{"reason": "topic_mismatch"}) != 1 {
 		if time.Now().After(deadline) {
@@ -466,26 +466,26 @@ func TestAPI_ReportHistoryKeepsEachReportOnce(t *testing.T) {
 	dir := t.TempDir()
 	c := startController(t, dir, "")
 	r := newRoom(t, c.BrokerURL(), "kalbar", "r1", fleetsim.ProfileReady)
-	reps := make([]*report.Report, 3)
+	reps := make([]*wire.Report, 3)
 	for i := range reps {
 		reps[i] = r.run.Run(context.Background())
 		reps[i].MeasuredAt = reps[i].MeasuredAt.Add(time.Duration(i-3) * time.Minute)
 	}
-	payload := func(rep *report.Report) []byte {
+	payload := func(rep *wire.Report) []byte {
 		b, err := json.Marshal(rep)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
-	topic := report.Topic("kalbar", "r1", report.KindReport)
+	topic := wire.Topic("kalbar", "r1", wire.KindReport)
 	for _, i := range []int{0, 2, 2, 1, 0} { // a duplicate, and an old one after the newest
 		publishRaw(t, c.BrokerURL(), topic, payload(reps[i]))
 	}
 	base := "http://" + c.HTTPAddr() + "/api/v1/rooms/kalbar/r1/reports"
 	var list struct {
-		Reports []*report.Report `json:"reports"`
-		More    bool             `json:"more"`
+		Reports []*wire.Report `json:"reports"`
+		More    bool           `json:"more"`
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for counter(t, c, "siaprapat_reports_received_total", nil) < 5 {

@@ -9,12 +9,12 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/link"
 	"github.com/siaprapat/siaprapat/agent/peripherals"
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller"
 	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // TestInventory_FixtureRoomsThroughTheController runs the real peripherals
@@ -29,7 +29,7 @@ func TestInventory_FixtureRoomsThroughTheController(t *testing.T) {
 	// The fixture rooms report their peripherals alone: the controller's
 	// standard lets the checks they do not run pass (not_checked: pass).
 	ctlStd := fastStandard(t)
-	ctlStd.NotChecked = report.Pass
+	ctlStd.NotChecked = wire.Pass
 	c := startWith(t, controller.Config{Rooms: rc, Standard: ctlStd})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // The version make dist is given here, and the Debian version it becomes.
@@ -466,11 +466,11 @@ func windowsAgent(t *testing.T, exe string) {
 	if code != exitReadyOrDegraded && code != exitNotReady {
 		t.Fatalf("check --only host --json: exit %d\n%s", code, stderr)
 	}
-	rep, err := report.Decode([]byte(stdout))
+	rep, err := wire.Decode([]byte(stdout))
 	if err != nil {
 		t.Fatalf("the Report from Windows: %v\n%s", err, stdout)
 	}
-	if len(rep.Checks) != 1 || rep.Checks[0].Check != "host" || rep.Checks[0].Verdict == report.Error || rep.Checks[0].Measurements["memory_total_bytes"] <= 0 {
+	if len(rep.Checks) != 1 || rep.Checks[0].Check != "host" || rep.Checks[0].Verdict == wire.Error || rep.Checks[0].Measurements["memory_total_bytes"] <= 0 {
 		t.Errorf("the host check on Windows: %+v", rep.Checks)
 	}
 	if rep.AgentVersion != distVersion {
@@ -482,17 +482,17 @@ func windowsAgent(t *testing.T, exe string) {
 	if code != exitNotReady {
 		t.Fatalf("check --only camera --json: exit %d, want %d (not ready)\n%s%s", code, exitNotReady, stdout, stderr)
 	}
-	if rep, err = report.Decode([]byte(stdout)); err != nil {
+	if rep, err = wire.Decode([]byte(stdout)); err != nil {
 		t.Fatalf("the camera Report from Windows: %v\n%s", err, stdout)
 	}
-	if len(rep.Checks) != 1 || rep.Checks[0].Check != "camera" || rep.Checks[0].Verdict != report.Fail || rep.Checks[0].Reason != "no camera found" {
+	if len(rep.Checks) != 1 || rep.Checks[0].Check != "camera" || rep.Checks[0].Verdict != wire.Fail || rep.Checks[0].Reason != "no camera found" {
 		t.Errorf("the camera check on Windows under Wine: %+v, want one fail \"no camera found\"", rep.Checks)
 	}
 
 	// The audio check, whose quiet gate enumerates WASAPI's audio
 	// sessions: it runs, and its report alone is on stdout.
 	stdout, stderr, code = w.run(exe, "check", "--only", "audio", "--no-loopback", "--json")
-	if rep, err = report.Decode([]byte(stdout)); err != nil {
+	if rep, err = wire.Decode([]byte(stdout)); err != nil {
 		t.Fatalf("check --only audio --json: exit %d: %v\n%s%s", code, err, stdout, stderr)
 	}
 	t.Logf("the audio check on Windows under Wine: %+v", rep.Checks)

@@ -17,10 +17,10 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/siaprapat/siaprapat/agent/quiet"
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller"
 	"github.com/siaprapat/siaprapat/controller/probe"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // quietPulse is a private PulseAudio server with a null sink, "siap",
@@ -177,8 +177,8 @@ func TestQuiet_MeetingHoldsBackTheNetworkTestAndTheLoopback(t *testing.T) {
 	// Inside the meeting, a check asked for (as a pre-meeting check for the next meeting would be).
 	sleepUntil(start.Add(3 * time.Second))
 	var chk struct {
-		Status string         `json:"status"`
-		Report *report.Report `json:"report"`
+		Status string       `json:"status"`
+		Report *wire.Report `json:"report"`
 	}
 	// The command runs beside the periodic checks: an audio check it meets
 	// still running is skipped as such, and the command is asked again.
@@ -204,13 +204,13 @@ func TestQuiet_MeetingHoldsBackTheNetworkTestAndTheLoopback(t *testing.T) {
 	for _, r := range chk.Report.Checks {
 		t.Logf("check inside the meeting: %s %s %s %q", r.Check, r.Verdict, r.Code, r.Reason)
 		switch r.Check {
-		case report.CheckNetwork:
-			if r.Verdict != report.Skipped || r.Code != report.CodeHeldBack || !strings.Contains(r.Reason, `the network test was held back: meeting "Rapat koordinasi"`) ||
+		case wire.CheckNetwork:
+			if r.Verdict != wire.Skipped || r.Code != wire.CodeHeldBack || !strings.Contains(r.Reason, `the network test was held back: meeting "Rapat koordinasi"`) ||
 				!strings.Contains(r.Reason, "figures repeated from the test at ") || r.Measurements["download_bits_per_second"] <= 0 {
 				t.Errorf("network inside the meeting: %+v", r)
 			}
-		case report.CheckAudio:
-			if r.Verdict == report.Skipped || !strings.Contains(r.Reason, `loopback held back: meeting "Rapat koordinasi"`) || r.Measurements["peak_dbfs"] == 0 {
+		case wire.CheckAudio:
+			if r.Verdict == wire.Skipped || !strings.Contains(r.Reason, `loopback held back: meeting "Rapat koordinasi"`) || r.Measurements["peak_dbfs"] == 0 {
 				t.Errorf("audio inside the meeting: %+v", r)
 			}
 			if _, played := r.Measurements["loopback_detected"]; played {
@@ -227,14 +227,14 @@ func TestQuiet_MeetingHoldsBackTheNetworkTestAndTheLoopback(t *testing.T) {
 	}
 	// The reports of the meeting say what was held back.
 	var list struct {
-		Reports []report.Report `json:"reports"`
+		Reports []wire.Report `json:"reports"`
 	}
 	getJSON(t, fmt.Sprintf("http://%s/api/v1/rooms/%s/%s/reports?since=%s", c.HTTPAddr(), site, room, start.Format(time.RFC3339)), &list)
 	held := 0
 	for _, rep := range list.Reports {
 		if rep.MeasuredAt.After(start) && rep.MeasuredAt.Before(end) {
 			for _, r := range rep.Checks {
-				if r.Check == report.CheckNetwork && r.Code == report.CodeHeldBack {
+				if r.Check == wire.CheckNetwork && r.Code == wire.CodeHeldBack {
 					held++
 				}
 			}
@@ -268,22 +268,22 @@ func TestQuiet_ScheduleOnTheWire(t *testing.T) {
 	now := time.Now()
 	createSession(t, c.HTTPAddr(), "kalbar", "r1", "Rapat r1", now.Add(-time.Minute), now.Add(time.Hour))
 	createSession(t, c.HTTPAddr(), "kalbar", "r2", "Rapat r2", now.Add(time.Hour), now.Add(2*time.Hour))
-	own := report.Topic("kalbar", "r1", report.KindSchedule)
-	other := report.Topic("kalbar", "r2", report.KindSchedule)
+	own := wire.Topic("kalbar", "r1", wire.KindSchedule)
+	other := wire.Topic("kalbar", "r2", wire.KindSchedule)
 
 	// Retained: a subscriber that comes after the publication gets it.
-	cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(c.BrokerURL()).SetClientID(report.AgentClientID("kalbar", "r1")).
+	cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(c.BrokerURL()).SetClientID(wire.AgentClientID("kalbar", "r1")).
 		SetUsername("kalbar/r1").SetPassword(secret1))
 	if tok := cl.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())
 	}
 	defer cl.Disconnect(0)
-	got := make(chan *report.Schedule, 4)
+	got := make(chan *wire.Schedule, 4)
 	deadline := time.Now().Add(25 * time.Second) // the announcer reads every 10 s
-	var sched *report.Schedule
+	var sched *wire.Schedule
 	for sched == nil && time.Now().Before(deadline) {
 		tok := cl.Subscribe(own, 1, func(_ mqtt.Client, m mqtt.Message) {
-			if s, err := report.DecodeSchedule(m.Payload()); err == nil {
+			if s, err := wire.DecodeSchedule(m.Payload()); err == nil {
 				got <- s
 			}
 		})
@@ -333,11 +333,11 @@ func TestQuiet_ScheduleOnTheWire(t *testing.T) {
 	var stderr bytes.Buffer
 	check.Stderr = &stderr
 	out, _ := check.Output()
-	var rep report.Report
+	var rep wire.Report
 	if err := json.Unmarshal(out, &rep); err != nil {
 		t.Fatalf("check: %v\n%s%s", err, out, stderr.String())
 	}
-	if len(rep.Checks) != 1 || rep.Checks[0].Verdict != report.Skipped || rep.Checks[0].Code != report.CodeHeldBack ||
+	if len(rep.Checks) != 1 || rep.Checks[0].Verdict != wire.Skipped || rep.Checks[0].Code != wire.CodeHeldBack ||
 		!strings.Contains(rep.Checks[0].Reason, `meeting "Rapat r1"`) {
 		t.Errorf("a check with the broker away, in a new process: %+v", rep.Checks)
 	}
@@ -389,26 +389,26 @@ pattern read  siaprapat/v1/%u/schedule
 	createSession(t, c.HTTPAddr(), "kalbar", "r1", "Rapat r1", now.Add(time.Hour), now.Add(2*time.Hour))
 	createSession(t, c.HTTPAddr(), "kalbar", "r2", "Rapat r2", now.Add(time.Hour), now.Add(2*time.Hour))
 
-	cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(report.AgentClientID("kalbar", "r1")).
+	cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(wire.AgentClientID("kalbar", "r1")).
 		SetUsername("kalbar/r1").SetPassword("r1-secret"))
 	if tok := cl.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("connect: %v", tok.Error())
 	}
 	defer cl.Disconnect(0)
 	// Another room's first: refused or never delivered.
-	other := report.Topic("kalbar", "r2", report.KindSchedule)
+	other := wire.Topic("kalbar", "r2", wire.KindSchedule)
 	leaked := make(chan string, 1)
 	tok := cl.Subscribe(other, 1, func(_ mqtt.Client, m mqtt.Message) { leaked <- string(m.Payload()) })
 	tok.WaitTimeout(5 * time.Second)
 	t.Logf("SUBACK for kalbar/r2's schedule as kalbar/r1: %v", tok.(*mqtt.SubscribeToken).Result())
 	// Then its own, published retained before it subscribed (the announcer
 	// reads every 10 s).
-	own := report.Topic("kalbar", "r1", report.KindSchedule)
-	var got *report.Schedule
+	own := wire.Topic("kalbar", "r1", wire.KindSchedule)
+	var got *wire.Schedule
 	for deadline := time.Now().Add(25 * time.Second); got == nil && time.Now().Before(deadline); {
-		ch := make(chan *report.Schedule, 1)
+		ch := make(chan *wire.Schedule, 1)
 		cl.Subscribe(own, 1, func(_ mqtt.Client, m mqtt.Message) {
-			if s, err := report.DecodeSchedule(m.Payload()); err == nil {
+			if s, err := wire.DecodeSchedule(m.Payload()); err == nil {
 				select {
 				case ch <- s:
 				default:

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/siaprapat/siaprapat/agent/audio"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
 )
 
 func TestAnalyze_SineReadsItsLevelWithinHalfADecibel(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/siaprapat/siaprapat/agent/quiet"
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Defaults and limits of Config.
@@ -79,7 +79,7 @@ type Check struct {
 // previous is a target's last measured result.
 type previous struct {
 	at           time.Time
-	verdict      report.Verdict
+	verdict      wire.Verdict
 	measurements map[string]float64
 }
 
@@ -103,7 +103,7 @@ func New(cfg Config) (*Check, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	log := cfg.Log.With("check", report.CheckAudio)
+	log := cfg.Log.With("check", wire.CheckAudio)
 	if cfg.Driver == nil {
 		cfg.Driver = &Miniaudio{Log: log}
 	}
@@ -122,12 +122,12 @@ func New(cfg Config) (*Check, error) {
 }
 
 // Name is the check's name in reports and in the standard.
-func (c *Check) Name() string { return report.CheckAudio }
+func (c *Check) Name() string { return wire.CheckAudio }
 
 // Run measures the microphone and, unless turned off, the loopback. A
 // missing sound system or microphone is a result that says so; an error is
 // returned only when the run is cancelled.
-func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckResult, error) {
 	// One run at a time: a run that comes while another holds the devices
 	// (a command beside the periodic check) waits for it, as long as its
 	// own deadline lets it; only an earlier run that overran its deadline
@@ -136,25 +136,25 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 	case c.running <- struct{}{}:
 		defer func() { <-c.running }()
 	case <-ctx.Done():
-		return []report.CheckResult{{Check: report.CheckAudio, Target: c.defaultTarget(),
-			Verdict: report.Skipped, Reason: "the previous audio check is still running"}}, nil
+		return []wire.CheckResult{{Check: wire.CheckAudio, Target: c.defaultTarget(),
+			Verdict: wire.Skipped, Reason: "the previous audio check is still running"}}, nil
 	}
 	if c.recording != nil {
 		pcm, err := c.recording.Record(ctx, c.cfg.Window)
 		if err != nil {
 			return nil, err
 		}
-		res := report.CheckResult{Check: report.CheckAudio, Target: c.recording.Name,
+		res := wire.CheckResult{Check: wire.CheckAudio, Target: c.recording.Name,
 			Measurements: Analyze(pcm).Measurements(pcm)}
 		explainDead(&res, std)
 		c.remember(res, std)
-		return []report.CheckResult{res}, nil
+		return []wire.CheckResult{res}, nil
 	}
 	res, err := c.runLive(ctx, std)
 	if err != nil {
 		return nil, err
 	}
-	return []report.CheckResult{res}, nil
+	return []wire.CheckResult{res}, nil
 }
 
 func (c *Check) defaultTarget() string {
@@ -167,11 +167,11 @@ func (c *Check) defaultTarget() string {
 	return "microphone"
 }
 
-func (c *Check) runLive(ctx context.Context, std *standard.Standard) (report.CheckResult, error) {
-	res := report.CheckResult{Check: report.CheckAudio, Target: c.defaultTarget()}
+func (c *Check) runLive(ctx context.Context, std *standard.Standard) (wire.CheckResult, error) {
+	res := wire.CheckResult{Check: wire.CheckAudio, Target: c.defaultTarget()}
 	session, err := c.cfg.Driver.Open(ctx)
 	if err != nil {
-		res.Verdict, res.Reason, res.Code = report.Error, "no sound server: "+err.Error(), report.CodeNoSoundServer
+		res.Verdict, res.Reason, res.Code = wire.Error, "no sound server: "+err.Error(), wire.CodeNoSoundServer
 		return res, nil
 	}
 	defer func() {
@@ -181,12 +181,12 @@ func (c *Check) runLive(ctx context.Context, std *standard.Standard) (report.Che
 	}()
 	mics, speakers, err := session.Devices(ctx)
 	if err != nil {
-		res.Verdict, res.Reason = report.Error, "list audio devices: "+err.Error()
+		res.Verdict, res.Reason = wire.Error, "list audio devices: "+err.Error()
 		return res, nil
 	}
 	mic, ok := pick(mics, c.cfg.Microphone, true)
 	if !ok {
-		res.Verdict, res.Reason, res.Code = report.Fail, noDevice("microphone", c.cfg.Microphone, mics)+" with "+session.Backend(), noDeviceCode(c.cfg.Microphone, mics)
+		res.Verdict, res.Reason, res.Code = wire.Fail, noDevice("microphone", c.cfg.Microphone, mics)+" with "+session.Backend(), noDeviceCode(c.cfg.Microphone, mics)
 		return res, nil
 	}
 	res.Target = target(mic.Name)
@@ -196,7 +196,7 @@ func (c *Check) runLive(ctx context.Context, std *standard.Standard) (report.Che
 	hold, held := quiet.Held(ctx)
 	if !held {
 		if busy, why := c.cfg.InUse(ctx); busy {
-			hold, held = quiet.Hold{Code: report.CodeInUse, Reason: "microphone or speaker in use by " + why}, true
+			hold, held = quiet.Hold{Code: wire.CodeInUse, Reason: "microphone or speaker in use by " + why}, true
 		}
 	}
 	pcm, err := liveMicrophone{session, mic}.Record(ctx, c.cfg.Window)
@@ -210,7 +210,7 @@ func (c *Check) runLive(ctx context.Context, std *standard.Standard) (report.Che
 			skipped.Code = hold.Code
 			return skipped, nil
 		}
-		res.Verdict, res.Reason = report.Error, fmt.Sprintf("record %s: %v", mic.Name, err)
+		res.Verdict, res.Reason = wire.Error, fmt.Sprintf("record %s: %v", mic.Name, err)
 		return res, nil
 	}
 	res.Measurements = Analyze(pcm).Measurements(pcm)
@@ -235,7 +235,7 @@ const DeadReason = "the microphone delivers no sound above its converter's own n
 
 // explainDead says in words why a microphone fails the standard's floor on
 // its peak, for the technician who reads the report.
-func explainDead(res *report.CheckResult, std *standard.Standard) {
+func explainDead(res *wire.CheckResult, std *standard.Standard) {
 	if std == nil {
 		return
 	}
@@ -243,7 +243,7 @@ func explainDead(res *report.CheckResult, std *standard.Standard) {
 	if !ok {
 		return
 	}
-	for _, r := range std.RulesFor(report.CheckAudio) {
+	for _, r := range std.RulesFor(wire.CheckAudio) {
 		if r.Measurement == "peak_dbfs" && r.FailBelow != nil && peak < *r.FailBelow {
 			res.Reason = joinReason(DeadReason, res.Reason)
 			return
@@ -286,7 +286,7 @@ func (c *Check) loopbackDue() bool {
 // loopback plays the chirp on the speaker while recording the microphone
 // and adds what it heard to the result. A loopback that cannot run leaves
 // the microphone's measurements and says why in the reason.
-func (c *Check) loopback(ctx context.Context, s Session, mic Device, speakers []Device, res *report.CheckResult) {
+func (c *Check) loopback(ctx context.Context, s Session, mic Device, speakers []Device, res *wire.CheckResult) {
 	spk, ok := pick(speakers, c.cfg.Speaker, false)
 	if !ok {
 		res.Measurements["loopback_detected"] = 0
@@ -370,9 +370,9 @@ func noDevice(kind, want string, have []Device) string {
 // all, or not the one asked for.
 func noDeviceCode(want string, have []Device) string {
 	if want == "" || len(have) == 0 {
-		return report.CodeNoDevice
+		return wire.CodeNoDevice
 	}
-	return report.CodeDeviceMissing
+	return wire.CodeDeviceMissing
 }
 
 func names(ds []Device) string {
@@ -397,7 +397,7 @@ func target(name string) string {
 
 // remember keeps a measured result, with its verdict under the standard,
 // for when the devices are next found in use.
-func (c *Check) remember(res report.CheckResult, std *standard.Standard) {
+func (c *Check) remember(res wire.CheckResult, std *standard.Standard) {
 	if res.Verdict != "" {
 		return // error or skipped: nothing measured
 	}
@@ -413,8 +413,8 @@ func (c *Check) remember(res report.CheckResult, std *standard.Standard) {
 
 // skipped is the result of a run that did not measure: the reason, and the
 // target's last measurements when there are any.
-func (c *Check) skipped(target, reason string) report.CheckResult {
-	res := report.CheckResult{Check: report.CheckAudio, Target: target, Verdict: report.Skipped}
+func (c *Check) skipped(target, reason string) wire.CheckResult {
+	res := wire.CheckResult{Check: wire.CheckAudio, Target: target, Verdict: wire.Skipped}
 	c.mu.Lock()
 	prev, ok := c.last[target]
 	c.mu.Unlock()

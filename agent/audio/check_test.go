@@ -15,8 +15,8 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/audio"
 	"github.com/siaprapat/siaprapat/agent/quiet"
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 func defaultStandard(t testing.TB) *standard.Standard {
@@ -29,7 +29,7 @@ func defaultStandard(t testing.TB) *standard.Standard {
 }
 
 // runOnce runs the check and judges its single result as the runner does.
-func runOnce(t testing.TB, c *audio.Check, std *standard.Standard) report.CheckResult {
+func runOnce(t testing.TB, c *audio.Check, std *standard.Standard) wire.CheckResult {
 	t.Helper()
 	results, err := c.Run(context.Background(), std)
 	if err != nil {
@@ -45,19 +45,19 @@ func runOnce(t testing.TB, c *audio.Check, std *standard.Standard) report.CheckR
 }
 
 // ruleOf returns the named rule's result.
-func ruleOf(res report.CheckResult, name string) (report.RuleResult, bool) {
+func ruleOf(res wire.CheckResult, name string) (wire.RuleResult, bool) {
 	for _, r := range res.Rules {
 		if r.Rule == name {
 			return r, true
 		}
 	}
-	return report.RuleResult{}, false
+	return wire.RuleResult{}, false
 }
 
-func failing(res report.CheckResult) []string {
+func failing(res wire.CheckResult) []string {
 	var out []string
 	for _, r := range res.Rules {
-		if r.Verdict != report.Pass {
+		if r.Verdict != wire.Pass {
 			out = append(out, r.Rule+" "+string(r.Verdict)+": "+r.Reason)
 		}
 	}
@@ -74,7 +74,7 @@ func TestCheck_RecordedSpeechPassesTheDefaultStandard(t *testing.T) {
 	res := runOnce(t, c, defaultStandard(t))
 	m := res.Measurements
 	t.Logf("speech-like recording: %v", m)
-	if res.Verdict != report.Pass {
+	if res.Verdict != wire.Pass {
 		t.Errorf("verdict %s, want pass; rules: %v", res.Verdict, failing(res))
 	}
 	if res.Target != "file:speech.wav" {
@@ -112,11 +112,11 @@ func TestCheck_RecordedFaultsFailTheirRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			res := runOnce(t, c, defaultStandard(t))
-			if res.Verdict != report.Fail {
+			if res.Verdict != wire.Fail {
 				t.Errorf("verdict %s, want fail; rules: %v", res.Verdict, failing(res))
 			}
 			r, ok := ruleOf(res, tc.rule)
-			if !ok || r.Verdict != report.Fail || !strings.Contains(r.Reason, tc.reason) {
+			if !ok || r.Verdict != wire.Fail || !strings.Contains(r.Reason, tc.reason) {
 				t.Errorf("rule %s: %+v; want fail with %q", tc.rule, r, tc.reason)
 			}
 		})
@@ -260,7 +260,7 @@ func TestCheck_LiveMicrophoneAndLoopback(t *testing.T) {
 		cfg         audio.Config
 		drv         *fakeDriver
 		wantTarget  string
-		wantVerdict report.Verdict
+		wantVerdict wire.Verdict
 		wantReason  string
 		wantID      string             // the device recorded, when names do not tell
 		want        map[string]float64 // measurements checked (±1 for levels)
@@ -270,7 +270,7 @@ func TestCheck_LiveMicrophoneAndLoopback(t *testing.T) {
 			name:        "default devices, speaker heard at -19.5 dBFS",
 			drv:         &fakeDriver{microphones: roomDevices, speakers: []audio.Device{usbSpeaker}, mic: quietRoom, loopGain: -0.5, loopDelay: 42 * time.Millisecond},
 			wantTarget:  usbMic.Name,
-			wantVerdict: report.Pass,
+			wantVerdict: wire.Pass,
 			want:        map[string]float64{"rms_dbfs": -20, "loopback_detected": 1, "loopback_level_dbfs": -19.5, "loopback_delay_seconds": 0.042},
 		},
 		{
@@ -278,7 +278,7 @@ func TestCheck_LiveMicrophoneAndLoopback(t *testing.T) {
 			cfg:         audio.Config{Microphone: "built-in", NoLoopback: true},
 			drv:         &fakeDriver{microphones: roomDevices, mic: quietRoom},
 			wantTarget:  builtinMic.Name,
-			wantVerdict: report.Pass,
+			wantVerdict: wire.Pass,
 			absent:      []string{"loopback_detected"},
 		},
 		{
@@ -289,20 +289,20 @@ func TestCheck_LiveMicrophoneAndLoopback(t *testing.T) {
 			}, mic: quietRoom},
 			wantTarget:  "Loopback, Loopback PCM",
 			wantID:      ":0,1",
-			wantVerdict: report.Pass,
+			wantVerdict: wire.Pass,
 		},
 		{
 			name:        "monitor only when named",
 			cfg:         audio.Config{Microphone: "monitor of", NoLoopback: true},
 			drv:         &fakeDriver{microphones: roomDevices, mic: quietRoom},
 			wantTarget:  monitor.Name,
-			wantVerdict: report.Pass,
+			wantVerdict: wire.Pass,
 		},
 		{
 			name:        "speaker not heard",
 			drv:         &fakeDriver{microphones: roomDevices, speakers: []audio.Device{usbSpeaker}, mic: quietRoom},
 			wantTarget:  usbMic.Name,
-			wantVerdict: report.Fail,
+			wantVerdict: wire.Fail,
 			wantReason:  "the microphone did not hear the test signal played on USB Conference Speakerphone Analog Stereo",
 			want:        map[string]float64{"loopback_detected": 0},
 			absent:      []string{"loopback_level_dbfs", "loopback_delay_seconds"},
@@ -311,7 +311,7 @@ func TestCheck_LiveMicrophoneAndLoopback(t *testing.T) {
 			name:        "no speaker",
 			drv:         &fakeDriver{microphones: roomDevices, mic: quietRoom},
 			wantTarget:  usbMic.Name,
-			wantVerdict: report.Fail,
+			wantVerdict: wire.Fail,
 			wantReason:  "loopback not run: no speaker found with fake",
 			want:        map[string]float64{"loopback_detected": 0},
 		},
@@ -319,14 +319,14 @@ func TestCheck_LiveMicrophoneAndLoopback(t *testing.T) {
 			name:        "only monitors",
 			drv:         &fakeDriver{microphones: []audio.Device{monitor}, mic: quietRoom},
 			wantTarget:  "microphone",
-			wantVerdict: report.Fail,
+			wantVerdict: wire.Fail,
 			wantReason:  `no microphone found (only monitors of outputs: "Monitor of USB Conference Speakerphone") with fake`,
 		},
 		{
 			name:        "no devices at all",
 			drv:         &fakeDriver{mic: quietRoom},
 			wantTarget:  "microphone",
-			wantVerdict: report.Fail,
+			wantVerdict: wire.Fail,
 			wantReason:  "no microphone found with fake",
 		},
 		{
@@ -334,14 +334,14 @@ func TestCheck_LiveMicrophoneAndLoopback(t *testing.T) {
 			cfg:         audio.Config{Microphone: "Jabra"},
 			drv:         &fakeDriver{microphones: roomDevices, mic: quietRoom},
 			wantTarget:  "Jabra",
-			wantVerdict: report.Fail,
+			wantVerdict: wire.Fail,
 			wantReason:  `no microphone named like "Jabra"; found: "Built-in Audio Analog Stereo", "Monitor of USB Conference Speakerphone", "USB Conference Speakerphone Mono" with fake`,
 		},
 		{
 			name:        "no sound server",
 			drv:         &fakeDriver{openErr: errors.New("PulseAudio: Failed to connect PulseAudio context; ALSA: no cards")},
 			wantTarget:  "microphone",
-			wantVerdict: report.Error,
+			wantVerdict: wire.Error,
 			wantReason:  "no sound server: PulseAudio: Failed to connect PulseAudio context; ALSA: no cards",
 		},
 	} {
@@ -407,7 +407,7 @@ func TestCheck_InUseMeasuresTheMicrophoneAndPlaysNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := runOnce(t, c, defaultStandard(t))
-	if res.Verdict != report.Pass || res.Reason != "loopback held back: microphone or speaker in use by Zoom (recording stream #4); not played since the agent started" {
+	if res.Verdict != wire.Pass || res.Reason != "loopback held back: microphone or speaker in use by Zoom (recording stream #4); not played since the agent started" {
 		t.Errorf("in use: %s %q", res.Verdict, res.Reason)
 	}
 	if len(drv.recorded) != 1 || len(drv.played) != 0 || res.Measurements["peak_dbfs"] == 0 {
@@ -423,7 +423,7 @@ func TestCheck_HeldBackRunMeasuresTheMicrophoneAndPlaysNothing(t *testing.T) {
 	}
 	std := defaultStandard(t)
 	runOnce(t, c, std) // plays
-	held := quiet.WithHold(context.Background(), quiet.Hold{Code: report.CodeHeldBack, Reason: `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)`})
+	held := quiet.WithHold(context.Background(), quiet.Hold{Code: wire.CodeHeldBack, Reason: `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)`})
 	res, err := c.Run(held, std)
 	if err != nil {
 		t.Fatal(err)
@@ -432,7 +432,7 @@ func TestCheck_HeldBackRunMeasuresTheMicrophoneAndPlaysNothing(t *testing.T) {
 	if len(drv.played) != 1 || len(drv.recorded) != 2 {
 		t.Errorf("%d plays and %d recordings, want the free run's play and both recordings", len(drv.played), len(drv.recorded))
 	}
-	if !regexp.MustCompile(`^loopback held back: meeting "Rapat" 09:00Z to 10:00Z \(quiet 08:58Z to 10:02Z\); last played at \d\d:\d\d:\d\dZ$`).MatchString(res[0].Reason) || res[0].Verdict != report.Pass {
+	if !regexp.MustCompile(`^loopback held back: meeting "Rapat" 09:00Z to 10:00Z \(quiet 08:58Z to 10:02Z\); last played at \d\d:\d\d:\d\dZ$`).MatchString(res[0].Reason) || res[0].Verdict != wire.Pass {
 		t.Errorf("held back: %s %q", res[0].Verdict, res[0].Reason)
 	}
 }
@@ -455,7 +455,7 @@ func TestCheck_MicrophoneHeldExclusivelyIsSkippedWithThePreviousResult(t *testin
 	}
 	std := defaultStandard(t)
 	measured := runOnce(t, c, std)
-	if measured.Verdict != report.Pass {
+	if measured.Verdict != wire.Pass {
 		t.Fatalf("free devices: %s %v", measured.Verdict, failing(measured))
 	}
 	mu.Lock()
@@ -463,7 +463,7 @@ func TestCheck_MicrophoneHeldExclusivelyIsSkippedWithThePreviousResult(t *testin
 	mu.Unlock()
 	drv.recordErr = errors.New("device in use (exclusive mode)")
 	skipped := runOnce(t, c, std)
-	if skipped.Verdict != report.Skipped || skipped.Code != report.CodeInUse || skipped.Target != measured.Target {
+	if skipped.Verdict != wire.Skipped || skipped.Code != wire.CodeInUse || skipped.Target != measured.Target {
 		t.Errorf("held exclusively: %s %s on %q, want skipped in_use on %q", skipped.Verdict, skipped.Code, skipped.Target, measured.Target)
 	}
 	if !strings.HasPrefix(skipped.Reason, "microphone or speaker in use by Zoom (recording stream #4); the microphone could not be recorded: device in use (exclusive mode); measurements repeated from 20") ||
@@ -495,7 +495,7 @@ func TestCheck_MeetingStartingAfterTheRecordingStopsTheLoopback(t *testing.T) {
 	if len(drv.played) != 0 {
 		t.Error("the test signal was played during a meeting")
 	}
-	if res.Verdict != report.Pass || res.Reason != "loopback not run: speaker or microphone in use by Teams (playback stream #9)" {
+	if res.Verdict != wire.Pass || res.Reason != "loopback not run: speaker or microphone in use by Teams (playback stream #9)" {
 		t.Errorf("%s %q", res.Verdict, res.Reason)
 	}
 }
@@ -535,15 +535,15 @@ func TestCheck_OneRunAtATime(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	skipped, err := c.Run(ctx, std)
 	cancel()
-	if err != nil || len(skipped) != 1 || skipped[0].Verdict != report.Skipped || skipped[0].Reason != "the previous audio check is still running" {
+	if err != nil || len(skipped) != 1 || skipped[0].Verdict != wire.Skipped || skipped[0].Reason != "the previous audio check is still running" {
 		t.Errorf("a run whose deadline came first: %+v, %v", skipped, err)
 	}
-	waited := make(chan report.CheckResult, 1)
+	waited := make(chan wire.CheckResult, 1)
 	go func() { waited <- runOnce(t, c, std) }()
 	time.Sleep(50 * time.Millisecond)
 	close(release)
 	<-done
-	if res := <-waited; res.Verdict != report.Pass || res.Measurements["rms_dbfs"] == 0 {
+	if res := <-waited; res.Verdict != wire.Pass || res.Measurements["rms_dbfs"] == 0 {
 		t.Errorf("a run that waited: %s %q %v", res.Verdict, res.Reason, res.Measurements)
 	}
 }
@@ -553,7 +553,7 @@ func TestCheck_Name(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Name() != report.CheckAudio {
+	if c.Name() != wire.CheckAudio {
 		t.Errorf("name %q", c.Name())
 	}
 }
@@ -569,7 +569,7 @@ func (g *gateAfter) Hold(context.Context) (quiet.Hold, bool) {
 	if g.asked < g.n {
 		return quiet.Hold{}, false
 	}
-	return quiet.Hold{Code: report.CodeHeldBack, Reason: `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)`}, true
+	return quiet.Hold{Code: wire.CodeHeldBack, Reason: `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)`}, true
 }
 
 func TestCheck_AMarginBeginningDuringTheRecordingHoldsTheLoopback(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/audio"
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the microphone fixtures in testdata")
@@ -87,14 +87,14 @@ func TestMicrophone_DeadInputFailsAQuietRoomAndSpeechPass(t *testing.T) {
 	std := defaultStandard(t)
 	for _, tc := range []struct {
 		name, path string
-		verdict    report.Verdict
+		verdict    wire.Verdict
 		failing    []string
 		dead       bool
 	}{
-		{"converter noise", filepath.Join("testdata", "mic-converter-noise.wav"), report.Fail, []string{"microphone_dead"}, true},
-		{"quiet room", filepath.Join("testdata", "mic-quiet-room.wav"), report.Pass, nil, false},
-		{"digital silence", filepath.Join("testdata", "mic-digital-silence.wav"), report.Fail, []string{"microphone_silence", "microphone_dead"}, true},
-		{"espeak-ng speech", "", report.Pass, nil, false},
+		{"converter noise", filepath.Join("testdata", "mic-converter-noise.wav"), wire.Fail, []string{"microphone_dead"}, true},
+		{"quiet room", filepath.Join("testdata", "mic-quiet-room.wav"), wire.Pass, nil, false},
+		{"digital silence", filepath.Join("testdata", "mic-digital-silence.wav"), wire.Fail, []string{"microphone_silence", "microphone_dead"}, true},
+		{"espeak-ng speech", "", wire.Pass, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := tc.path
@@ -114,7 +114,7 @@ func TestMicrophone_DeadInputFailsAQuietRoomAndSpeechPass(t *testing.T) {
 			}
 			var got []string
 			for _, r := range res.Rules {
-				if r.Verdict == report.Fail {
+				if r.Verdict == wire.Fail {
 					got = append(got, r.Rule)
 				}
 			}

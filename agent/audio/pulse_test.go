@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/audio"
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // pulseServer is a private PulseAudio server with one null sink, "siap",
@@ -137,7 +137,7 @@ func TestPulseAudio_MeasuresKnownSignalsThroughTheRealDriver(t *testing.T) {
 		}
 		res := runOnce(t, c, std)
 		want := `no microphone found (only monitors of outputs: "Monitor of Null Output") with PulseAudio`
-		if res.Verdict != report.Fail || res.Reason != want {
+		if res.Verdict != wire.Fail || res.Reason != want {
 			t.Errorf("%s %q, want fail %q", res.Verdict, res.Reason, want)
 		}
 	})
@@ -145,13 +145,13 @@ func TestPulseAudio_MeasuresKnownSignalsThroughTheRealDriver(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		signal      []float64
-		wantVerdict report.Verdict
+		wantVerdict wire.Verdict
 		wantFailing string // a rule that fails
 	}{
-		{"tone at -20 dBFS", sine(rate, 10, 1000, -20), report.Fail, "noise_floor"}, // a steady tone is its own floor
-		{"speech-like at -20 dBFS", speechLike(rate, 10, -20, -60), report.Pass, ""},
-		{"clipped", clip(sine(rate, 10, 250, 6)), report.Fail, "clipping"},
-		{"silence", make([]float64, 10*rate), report.Fail, "microphone_silence"},
+		{"tone at -20 dBFS", sine(rate, 10, 1000, -20), wire.Fail, "noise_floor"}, // a steady tone is its own floor
+		{"speech-like at -20 dBFS", speechLike(rate, 10, -20, -60), wire.Pass, ""},
+		{"clipped", clip(sine(rate, 10, 250, 6)), wire.Fail, "clipping"},
+		{"silence", make([]float64, 10*rate), wire.Fail, "microphone_silence"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeWAV(t, "signal.wav", rate, 2, tc.signal)
@@ -205,7 +205,7 @@ func TestPulseAudio_MeasuresKnownSignalsThroughTheRealDriver(t *testing.T) {
 				t.Errorf("verdict %s, want %s; rules %v", res.Verdict, tc.wantVerdict, failing(res))
 			}
 			if tc.wantFailing != "" {
-				if r, ok := ruleOf(res, tc.wantFailing); !ok || r.Verdict != report.Fail {
+				if r, ok := ruleOf(res, tc.wantFailing); !ok || r.Verdict != wire.Fail {
 					t.Errorf("rule %s: %+v, want fail", tc.wantFailing, r)
 				}
 			}
@@ -219,7 +219,7 @@ func TestPulseAudio_MeasuresKnownSignalsThroughTheRealDriver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var heard report.CheckResult
+	var heard wire.CheckResult
 	t.Run("loopback hears its own chirp", func(t *testing.T) {
 		heard = runOnce(t, c, std)
 		m := heard.Measurements
@@ -240,7 +240,7 @@ func TestPulseAudio_MeasuresKnownSignalsThroughTheRealDriver(t *testing.T) {
 			t.Errorf("delay %v s, want 0 to 0.5 through a null sink", d)
 		}
 		// Nothing else played: the microphone window was silence.
-		if r, ok := ruleOf(heard, "microphone_silence"); !ok || r.Verdict != report.Fail {
+		if r, ok := ruleOf(heard, "microphone_silence"); !ok || r.Verdict != wire.Fail {
 			t.Errorf("microphone_silence: %+v", r)
 		}
 	})
@@ -299,7 +299,7 @@ func TestMiniaudio_NoSoundServerIsAClearResultAndSilent(t *testing.T) {
 	if !ok {
 		t.Fatalf("no result from the child:\n%s", stdout.String())
 	}
-	var results []report.CheckResult
+	var results []wire.CheckResult
 	if err := json.Unmarshal([]byte(strings.SplitN(line, "\n", 2)[0]), &results); err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestMiniaudio_NoSoundServerIsAClearResultAndSilent(t *testing.T) {
 		t.Logf("this machine has sound cards (/dev/snd): ALSA may find a microphone; only stderr is checked")
 		return
 	}
-	if res.Verdict != report.Fail || !strings.HasPrefix(res.Reason, "no microphone found with ALSA (PulseAudio: ") {
+	if res.Verdict != wire.Fail || !strings.HasPrefix(res.Reason, "no microphone found with ALSA (PulseAudio: ") {
 		t.Errorf("%s %q; want fail: no microphone found with ALSA (PulseAudio: why)", res.Verdict, res.Reason)
 	}
 }

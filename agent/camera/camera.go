@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/quiet"
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Defaults and limits of the configuration.
@@ -79,7 +79,7 @@ type Check struct {
 // previous is a camera's last completed check.
 type previous struct {
 	at           time.Time
-	verdict      report.Verdict
+	verdict      wire.Verdict
 	measurements map[string]float64
 }
 
@@ -107,7 +107,7 @@ func New(cfg Config) (*Check, error) {
 	if sysfs == "" {
 		sysfs = DefaultSysfs
 	}
-	return NewWithSource(newLiveSource(sysfs, logger(cfg.Log).With("check", report.CheckCamera)), cfg)
+	return NewWithSource(newLiveSource(sysfs, logger(cfg.Log).With("check", wire.CheckCamera)), cfg)
 }
 
 // NewWithSource returns the check reading cameras from src; cfg.Source and
@@ -131,14 +131,14 @@ func NewWithSource(src Source, cfg Config) (*Check, error) {
 	}
 	inUse := cfg.InUse
 	if inUse == nil {
-		inUse = DefaultInUse(logger(cfg.Log).With("check", report.CheckCamera))
+		inUse = DefaultInUse(logger(cfg.Log).With("check", wire.CheckCamera))
 	}
 	return &Check{
 		src:     src,
 		window:  window,
 		devices: cfg.Devices,
 		inUse:   inUse,
-		log:     logger(cfg.Log).With("check", report.CheckCamera),
+		log:     logger(cfg.Log).With("check", wire.CheckCamera),
 		last:    map[string]previous{},
 	}, nil
 }
@@ -151,11 +151,11 @@ func logger(l *slog.Logger) *slog.Logger {
 }
 
 // Name is the check's name in reports and in the standard.
-func (c *Check) Name() string { return report.CheckCamera }
+func (c *Check) Name() string { return wire.CheckCamera }
 
 // Run checks every selected camera in turn, one result each. Without any
 // camera it returns one failed result, "no camera found".
-func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	devs, err := c.src.Cameras(ctx)
@@ -163,15 +163,15 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 		return nil, fmt.Errorf("list cameras: %w", err)
 	}
 	if len(devs) == 0 {
-		return []report.CheckResult{{
-			Check: report.CheckCamera, Target: "camera", Verdict: report.Fail, Reason: "no camera found", Code: report.CodeNoDevice,
+		return []wire.CheckResult{{
+			Check: wire.CheckCamera, Target: "camera", Verdict: wire.Fail, Reason: "no camera found", Code: wire.CodeNoDevice,
 		}}, nil
 	}
 	devs, missing := c.selected(devs)
-	var results []report.CheckResult
+	var results []wire.CheckResult
 	for _, d := range missing {
-		results = append(results, report.CheckResult{
-			Check: report.CheckCamera, Target: d, Verdict: report.Fail, Reason: "camera " + d + " not found", Code: report.CodeDeviceMissing,
+		results = append(results, wire.CheckResult{
+			Check: wire.CheckCamera, Target: d, Verdict: wire.Fail, Reason: "camera " + d + " not found", Code: wire.CodeDeviceMissing,
 		})
 	}
 	want := WantedMode(std)
@@ -250,15 +250,15 @@ func matchesName(d Device, want string) bool {
 }
 
 // measure opens one camera, captures for the window and returns its result.
-func (c *Check) measure(ctx context.Context, dev Device, want Mode, std *standard.Standard) report.CheckResult {
-	res := report.CheckResult{Check: report.CheckCamera, Target: dev.Name}
+func (c *Check) measure(ctx context.Context, dev Device, want Mode, std *standard.Standard) wire.CheckResult {
+	res := wire.CheckResult{Check: wire.CheckCamera, Target: dev.Name}
 	usb := ""
 	if dev.USBID != "" {
 		usb = "USB " + dev.USBID
 	}
 	log := c.log.With("camera", dev.Name)
-	fail := func(err error) report.CheckResult {
-		res.Verdict, res.Reason = report.Error, joinReasons(err.Error(), usb)
+	fail := func(err error) wire.CheckResult {
+		res.Verdict, res.Reason = wire.Error, joinReasons(err.Error(), usb)
 		log.Warn("camera could not be checked", "err", err)
 		return res
 	}
@@ -307,12 +307,12 @@ func (c *Check) heldBy(ctx context.Context, err error) (by string, busy bool) {
 }
 
 // skipInUse reports a camera another program holds, with its previous result.
-func (c *Check) skipInUse(res report.CheckResult, dev Device, usb, by string, log *slog.Logger) report.CheckResult {
+func (c *Check) skipInUse(res wire.CheckResult, dev Device, usb, by string, log *slog.Logger) wire.CheckResult {
 	inUse := "in use"
 	if by != "" {
 		inUse += " by " + by
 	}
-	res.Verdict, res.Reason, res.Code = report.Skipped, inUse, report.CodeInUse
+	res.Verdict, res.Reason, res.Code = wire.Skipped, inUse, wire.CodeInUse
 	if p, ok := c.last[dev.ID]; ok {
 		res.Reason = fmt.Sprintf("%s; previous check %s: %s", inUse, stamp(p.at, time.Now()), p.verdict)
 		res.Measurements = maps.Clone(p.measurements)
@@ -324,8 +324,8 @@ func (c *Check) skipInUse(res report.CheckResult, dev Device, usb, by string, lo
 
 // heldBack reports a camera not opened because the run is held back, with
 // its previous result.
-func (c *Check) heldBack(dev Device, h quiet.Hold) report.CheckResult {
-	res := report.CheckResult{Check: report.CheckCamera, Target: dev.Name, Verdict: report.Skipped, Code: h.Code,
+func (c *Check) heldBack(dev Device, h quiet.Hold) wire.CheckResult {
+	res := wire.CheckResult{Check: wire.CheckCamera, Target: dev.Name, Verdict: wire.Skipped, Code: h.Code,
 		Reason: "camera not opened: " + h.Reason}
 	if p, ok := c.last[dev.ID]; ok {
 		res.Reason += fmt.Sprintf("; previous check %s: %s", stamp(p.at, time.Now()), p.verdict)
@@ -341,10 +341,10 @@ func (c *Check) heldBack(dev Device, h quiet.Hold) report.CheckResult {
 
 // remember keeps a completed result, judged by the standard, for when the
 // camera is next in use.
-func (c *Check) remember(id string, res report.CheckResult, std *standard.Standard) {
+func (c *Check) remember(id string, res wire.CheckResult, std *standard.Standard) {
 	p := previous{at: time.Now().UTC(), verdict: "measured", measurements: maps.Clone(res.Measurements)}
 	if std != nil {
-		judged := report.CheckResult{Check: res.Check, Target: res.Target, Measurements: maps.Clone(res.Measurements)}
+		judged := wire.CheckResult{Check: res.Check, Target: res.Target, Measurements: maps.Clone(res.Measurements)}
 		std.Evaluate(&judged)
 		p.verdict = judged.Verdict
 	}

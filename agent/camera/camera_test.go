@@ -18,8 +18,8 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/camera/y4mtest"
 	"github.com/siaprapat/siaprapat/agent/quiet"
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 func defaultStandard(t *testing.T) *standard.Standard {
@@ -43,7 +43,7 @@ func writeClip(t *testing.T, name string, c y4mtest.Clip) string {
 
 // runJudged runs the check once and has the standard judge each result, as
 // the runner does.
-func runJudged(t *testing.T, ctx context.Context, c *Check, std *standard.Standard) []report.CheckResult {
+func runJudged(t *testing.T, ctx context.Context, c *Check, std *standard.Standard) []wire.CheckResult {
 	t.Helper()
 	results, err := c.Run(ctx, std)
 	if err != nil {
@@ -56,10 +56,10 @@ func runJudged(t *testing.T, ctx context.Context, c *Check, std *standard.Standa
 }
 
 // notPassing maps each rule that did not pass to its verdict.
-func notPassing(res report.CheckResult) map[string]report.Verdict {
-	out := map[string]report.Verdict{}
+func notPassing(res wire.CheckResult) map[string]wire.Verdict {
+	out := map[string]wire.Verdict{}
 	for _, r := range res.Rules {
-		if r.Verdict != report.Pass {
+		if r.Verdict != wire.Pass {
 			out[r.Rule] = r.Verdict
 		}
 	}
@@ -71,20 +71,20 @@ func TestCamera_RecordedClipsJudgedByDefaultStandard(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		clip    y4mtest.Clip
-		verdict report.Verdict
-		rules   map[string]report.Verdict // the rules that do not pass
+		verdict wire.Verdict
+		rules   map[string]wire.Verdict // the rules that do not pass
 	}{
-		{"HealthyMoving720p30Passes", y4mtest.Clip{}, report.Pass, map[string]report.Verdict{}},
-		{"SmallPictureFailsResolution", y4mtest.Clip{Width: 640, Height: 360}, report.Fail,
-			map[string]report.Verdict{"camera_min_width": report.Fail, "camera_min_height": report.Fail}},
-		{"TenFPSFailsFrameRate", y4mtest.Clip{FPS: 10}, report.Fail,
-			map[string]report.Verdict{"camera_fps": report.Fail}},
-		{"AllBlackFailsBlack", y4mtest.Clip{Pattern: y4mtest.Black}, report.Fail,
-			map[string]report.Verdict{"camera_black": report.Fail, "camera_low_detail": report.Fail}},
-		{"FrozenPictureFailsFrozen", y4mtest.Clip{Pattern: y4mtest.Frozen}, report.Fail,
-			map[string]report.Verdict{"camera_frozen": report.Fail}},
-		{"CoveredLensFailsLowDetail", y4mtest.Clip{Pattern: y4mtest.Grey}, report.Fail,
-			map[string]report.Verdict{"camera_low_detail": report.Fail}},
+		{"HealthyMoving720p30Passes", y4mtest.Clip{}, wire.Pass, map[string]wire.Verdict{}},
+		{"SmallPictureFailsResolution", y4mtest.Clip{Width: 640, Height: 360}, wire.Fail,
+			map[string]wire.Verdict{"camera_min_width": wire.Fail, "camera_min_height": wire.Fail}},
+		{"TenFPSFailsFrameRate", y4mtest.Clip{FPS: 10}, wire.Fail,
+			map[string]wire.Verdict{"camera_fps": wire.Fail}},
+		{"AllBlackFailsBlack", y4mtest.Clip{Pattern: y4mtest.Black}, wire.Fail,
+			map[string]wire.Verdict{"camera_black": wire.Fail, "camera_low_detail": wire.Fail}},
+		{"FrozenPictureFailsFrozen", y4mtest.Clip{Pattern: y4mtest.Frozen}, wire.Fail,
+			map[string]wire.Verdict{"camera_frozen": wire.Fail}},
+		{"CoveredLensFailsLowDetail", y4mtest.Clip{Pattern: y4mtest.Grey}, wire.Fail,
+			map[string]wire.Verdict{"camera_low_detail": wire.Fail}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeClip(t, "clip.y4m", tc.clip)
@@ -98,7 +98,7 @@ func TestCamera_RecordedClipsJudgedByDefaultStandard(t *testing.T) {
 			}
 			res := results[0]
 			t.Logf("measurements %v", res.Measurements)
-			if res.Target != "file:"+filepath.Base(path) || res.Check != report.CheckCamera {
+			if res.Target != "file:"+filepath.Base(path) || res.Check != wire.CheckCamera {
 				t.Errorf("check %q target %q, want camera \"file:%s\"", res.Check, res.Target, filepath.Base(path))
 			}
 			if res.Verdict != tc.verdict {
@@ -145,7 +145,7 @@ func TestCamera_ClipEndingBeforeWindowIsError(t *testing.T) {
 	}
 	res := runJudged(t, context.Background(), c, std)[0]
 	want := "clip ended after 1.2 s of the 3 s window (36 frames)"
-	if res.Verdict != report.Error || res.Reason != want {
+	if res.Verdict != wire.Error || res.Reason != want {
 		t.Errorf("got %s %q, want error %q", res.Verdict, res.Reason, want)
 	}
 	if len(res.Rules) != 0 || len(res.Measurements) != 0 {
@@ -161,7 +161,7 @@ func TestCamera_WindowIsConfigurable(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := runJudged(t, context.Background(), c, defaultStandard(t))[0]
-	if res.Verdict != report.Pass {
+	if res.Verdict != wire.Pass {
 		t.Errorf("verdict %s (%s), want pass", res.Verdict, res.Reason)
 	}
 }
@@ -201,7 +201,7 @@ func TestCamera_BadClipErrorsNameFileAndPlace(t *testing.T) {
 			}
 			res := runJudged(t, context.Background(), c, std)[0]
 			want := fmt.Sprintf(tc.want, path)
-			if res.Verdict != report.Error || !strings.HasPrefix(res.Reason, want) {
+			if res.Verdict != wire.Error || !strings.HasPrefix(res.Reason, want) {
 				t.Errorf("got %s %q,\nwant error %q", res.Verdict, res.Reason, want)
 			}
 		})
@@ -262,8 +262,8 @@ func TestNew_ValidatesConfig(t *testing.T) {
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("New: %v", err)
-			case tc.want == "" && c.Name() != report.CheckCamera:
-				t.Errorf("Name %q, want %q", c.Name(), report.CheckCamera)
+			case tc.want == "" && c.Name() != wire.CheckCamera:
+				t.Errorf("Name %q, want %q", c.Name(), wire.CheckCamera)
 			case tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)):
 				t.Errorf("New: %v, want %q", err, tc.want)
 			}
@@ -425,7 +425,7 @@ func TestCamera_FakeHealthyCameraPassesAndIsAskedNominalMode(t *testing.T) {
 	std := defaultStandard(t)
 	src := &fakeSource{cams: []*fakeCamera{newFakeCamera("/dev/video0")}}
 	res := runJudged(t, context.Background(), newFakeCheck(t, src, Config{}), std)
-	if len(res) != 1 || res[0].Verdict != report.Pass || res[0].Target != "Fake Cam (/dev/video0)" {
+	if len(res) != 1 || res[0].Verdict != wire.Pass || res[0].Target != "Fake Cam (/dev/video0)" {
 		t.Fatalf("got %+v, want one pass for Fake Cam (/dev/video0)", res)
 	}
 	if len(src.opened) != 1 || src.opened[0] != (Mode{1280, 720, 30}) {
@@ -441,13 +441,13 @@ func TestCamera_BusyCameraSkippedWithPreviousVerdict(t *testing.T) {
 	c := newFakeCheck(t, src, Config{})
 
 	first := runJudged(t, context.Background(), c, std)[0]
-	if first.Verdict != report.Pass || first.Reason != "USB 046d:082d" {
+	if first.Verdict != wire.Pass || first.Reason != "USB 046d:082d" {
 		t.Fatalf("first run: %s %q, want pass with the USB id", first.Verdict, first.Reason)
 	}
 	// A meeting app starts streaming: V4L2 answers EBUSY.
 	cam.openErr = fmt.Errorf("start /dev/video0: %w", syscall.EBUSY)
 	second := runJudged(t, context.Background(), c, std)[0]
-	if second.Verdict != report.Skipped {
+	if second.Verdict != wire.Skipped {
 		t.Errorf("verdict %s, want skipped", second.Verdict)
 	}
 	if !regexp.MustCompile(`^in use; previous check \d\d:\d\d:\d\dZ: pass; USB 046d:082d$`).MatchString(second.Reason) {
@@ -461,7 +461,7 @@ func TestCamera_BusyCameraSkippedWithPreviousVerdict(t *testing.T) {
 	}
 	// The check's own error wrapping works as well as the raw errno.
 	cam.openErr = fmt.Errorf("open: %w", ErrInUse)
-	if third := runJudged(t, context.Background(), c, std)[0]; third.Verdict != report.Skipped {
+	if third := runJudged(t, context.Background(), c, std)[0]; third.Verdict != wire.Skipped {
 		t.Errorf("ErrInUse: verdict %s, want skipped", third.Verdict)
 	}
 }
@@ -470,14 +470,14 @@ func TestCamera_BusyCameraWithoutHistoryIsInUse(t *testing.T) {
 	cam := newFakeCamera("/dev/video0")
 	cam.openErr = syscall.EBUSY
 	res := runJudged(t, context.Background(), newFakeCheck(t, &fakeSource{cams: []*fakeCamera{cam}}, Config{}), defaultStandard(t))
-	if len(res) != 1 || res[0].Verdict != report.Skipped || res[0].Reason != "in use" || res[0].Measurements != nil {
+	if len(res) != 1 || res[0].Verdict != wire.Skipped || res[0].Reason != "in use" || res[0].Measurements != nil {
 		t.Errorf("got %+v, want skipped \"in use\" without measurements", res)
 	}
 }
 
 func TestCamera_NoCameraFails(t *testing.T) {
 	res := runJudged(t, context.Background(), newFakeCheck(t, &fakeSource{}, Config{}), defaultStandard(t))
-	want := report.CheckResult{Check: report.CheckCamera, Target: "camera", Verdict: report.Fail, Reason: "no camera found"}
+	want := wire.CheckResult{Check: wire.CheckCamera, Target: "camera", Verdict: wire.Fail, Reason: "no camera found"}
 	if len(res) != 1 || res[0].Check != want.Check || res[0].Target != want.Target || res[0].Verdict != want.Verdict ||
 		res[0].Reason != want.Reason || len(res[0].Rules) != 0 || len(res[0].Measurements) != 0 {
 		t.Errorf("got %+v, want %+v", res, want)
@@ -497,7 +497,7 @@ func TestCamera_CancelMidCaptureClosesDevice(t *testing.T) {
 	c := newFakeCheck(t, &fakeSource{cams: []*fakeCamera{cam}}, Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan []report.CheckResult, 1)
+	done := make(chan []wire.CheckResult, 1)
 	go func() {
 		res, err := c.Run(ctx, defaultStandard(t))
 		if err != nil {
@@ -507,7 +507,7 @@ func TestCamera_CancelMidCaptureClosesDevice(t *testing.T) {
 	}()
 	<-cam.holding
 	cancel()
-	var res []report.CheckResult
+	var res []wire.CheckResult
 	select {
 	case res = <-done:
 	case <-time.After(10 * time.Second):
@@ -519,7 +519,7 @@ func TestCamera_CancelMidCaptureClosesDevice(t *testing.T) {
 		t.Error("the camera was not closed")
 	}
 	want := "capture stopped after 0.4 s of the 3 s window (12 frames): context canceled"
-	if len(res) != 1 || res[0].Verdict != report.Error || res[0].Reason != want {
+	if len(res) != 1 || res[0].Verdict != wire.Error || res[0].Reason != want {
 		t.Errorf("got %+v, want error %q", res, want)
 	}
 }
@@ -529,7 +529,7 @@ func TestCamera_StreamFailureIsErrorAndClosesDevice(t *testing.T) {
 	cam.frames, cam.streamErr = 30, errors.New("read timeout")
 	res := runJudged(t, context.Background(), newFakeCheck(t, &fakeSource{cams: []*fakeCamera{cam}}, Config{}), defaultStandard(t))
 	want := "read timeout (after 1 s of the 3 s window, 30 frames)"
-	if len(res) != 1 || res[0].Verdict != report.Error || res[0].Reason != want {
+	if len(res) != 1 || res[0].Verdict != wire.Error || res[0].Reason != want {
 		t.Errorf("got %+v, want error %q", res, want)
 	}
 	select {
@@ -571,21 +571,21 @@ func TestCamera_HeldBackRunOpensNoCameraAndRepeatsThePreviousResult(t *testing.T
 	src := &fakeSource{cams: []*fakeCamera{newFakeCamera("/dev/video0"), newFakeCamera("/dev/video2")}}
 	c := newFakeCheck(t, src, Config{Devices: []string{"/dev/video0"}})
 	first := runJudged(t, context.Background(), c, std)[0]
-	held := quiet.WithHold(context.Background(), quiet.Hold{Code: report.CodeHeldBack, Reason: `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)`})
+	held := quiet.WithHold(context.Background(), quiet.Hold{Code: wire.CodeHeldBack, Reason: `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)`})
 	res := runJudged(t, held, c, std)
 	if len(src.opened) != 1 {
 		t.Fatalf("opened %d times, want only the first run's", len(src.opened))
 	}
-	if len(res) != 1 || res[0].Verdict != report.Skipped || res[0].Code != report.CodeHeldBack ||
+	if len(res) != 1 || res[0].Verdict != wire.Skipped || res[0].Code != wire.CodeHeldBack ||
 		!regexp.MustCompile(`^camera not opened: meeting "Rapat" 09:00Z to 10:00Z \(quiet 08:58Z to 10:02Z\); previous check \d\d:\d\d:\d\dZ: pass$`).MatchString(res[0].Reason) ||
 		!maps.Equal(res[0].Measurements, first.Measurements) {
 		t.Errorf("held back: %+v", res)
 	}
 	// A camera never measured says so; a device in use gives its code.
 	c = newFakeCheck(t, src, Config{})
-	inUse := quiet.WithHold(context.Background(), quiet.Hold{Code: report.CodeInUse, Reason: "microphone or speaker in use by zoom (recording stream #3)"})
+	inUse := quiet.WithHold(context.Background(), quiet.Hold{Code: wire.CodeInUse, Reason: "microphone or speaker in use by zoom (recording stream #3)"})
 	for _, r := range runJudged(t, inUse, c, std) {
-		if r.Verdict != report.Skipped || r.Code != report.CodeInUse || !strings.HasSuffix(r.Reason, "; no earlier result") {
+		if r.Verdict != wire.Skipped || r.Code != wire.CodeInUse || !strings.HasSuffix(r.Reason, "; no earlier result") {
 			t.Errorf("in use, never measured: %+v", r)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 func TestInUseApps_StartedAndNotStoppedIsInUse(t *testing.T) {
@@ -47,12 +47,12 @@ func TestCamera_FailureWhileAProgramHoldsACameraIsInUse(t *testing.T) {
 	src := &fakeSource{cams: []*fakeCamera{cam}}
 	holder := func(context.Context) (bool, string) { return true, "Zoom.exe" }
 	res := runJudged(t, context.Background(), newFakeCheck(t, src, Config{InUse: holder}), defaultStandard(t))
-	if len(res) != 1 || res[0].Verdict != report.Skipped || res[0].Code != report.CodeInUse || res[0].Reason != "in use by Zoom.exe" {
+	if len(res) != 1 || res[0].Verdict != wire.Skipped || res[0].Code != wire.CodeInUse || res[0].Reason != "in use by Zoom.exe" {
 		t.Errorf("got %+v, want skipped \"in use by Zoom.exe\"", res)
 	}
 	// Nobody holds it: the failure is the camera's.
 	res = runJudged(t, context.Background(), newFakeCheck(t, src, Config{}), defaultStandard(t))
-	if len(res) != 1 || res[0].Verdict != report.Error || !strings.Contains(res[0].Reason, "delivered none") {
+	if len(res) != 1 || res[0].Verdict != wire.Error || !strings.Contains(res[0].Reason, "delivered none") {
 		t.Errorf("got %+v, want an error", res)
 	}
 }

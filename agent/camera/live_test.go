@@ -18,7 +18,7 @@ import (
 	"github.com/pion/mediadevices/pkg/io/video"
 	"github.com/pion/mediadevices/pkg/prop"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 func TestLive_PickModeNearestToWanted(t *testing.T) {
@@ -247,7 +247,7 @@ func TestLive_NoCameraOnThisMachineFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 1 || res[0].Verdict != report.Fail || res[0].Reason != "no camera found" || res[0].Target != "camera" {
+	if len(res) != 1 || res[0].Verdict != wire.Fail || res[0].Reason != "no camera found" || res[0].Target != "camera" {
 		t.Errorf("got %+v, want one fail \"no camera found\"", res)
 	}
 }

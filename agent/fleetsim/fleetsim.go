@@ -16,9 +16,9 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/host"
 	"github.com/siaprapat/siaprapat/agent/link"
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Options configure a simulation.
@@ -88,7 +88,7 @@ func Run(ctx context.Context, opts Options) (*Stats, error) {
 	case opts.Standard == nil:
 		return nil, fmt.Errorf("no standard")
 	}
-	if _, err := report.BrokerURL(opts.Broker); err != nil {
+	if _, err := wire.BrokerURL(opts.Broker); err != nil {
 		return nil, err
 	}
 	if opts.Log == nil {

@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/siaprapat/siaprapat/agent/host"
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 func TestProfileOf_RealisticMix(t *testing.T) {
@@ -29,8 +29,8 @@ func TestSource_ProfilesGiveTheirVerdicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for p, want := range map[Profile]report.RoomVerdict{
-		ProfileReady: report.Ready, ProfileDegraded: report.Degraded, ProfileNotReady: report.NotReady, ProfileFlaky: report.Ready,
+	for p, want := range map[Profile]wire.RoomVerdict{
+		ProfileReady: wire.Ready, ProfileDegraded: wire.Degraded, ProfileNotReady: wire.NotReady, ProfileFlaky: wire.Ready,
 	} {
 		for seed := range uint64(20) {
 			src := NewSource(p, "pc", seed)

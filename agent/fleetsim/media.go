@@ -5,8 +5,8 @@ import (
 	"math/rand/v2"
 	"sync"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Media simulates the camera, audio and network checks of a room: the
@@ -29,14 +29,14 @@ func NewMedia(src *Source, seed uint64) *Media {
 func (m *Media) Name() string { return "media" }
 
 // Run returns the results without the device list.
-func (m *Media) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+func (m *Media) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckResult, error) {
 	res, _, err := m.RunInventory(ctx, std)
 	return res, err
 }
 
 // RunInventory draws one reading of the room's camera, microphone and link,
 // and its devices.
-func (m *Media) RunInventory(context.Context, *standard.Standard) ([]report.CheckResult, []report.Peripheral, error) {
+func (m *Media) RunInventory(context.Context, *standard.Standard) ([]wire.CheckResult, []wire.Peripheral, error) {
 	m.source.mu.Lock()
 	p := m.source.Profile
 	m.source.mu.Unlock()
@@ -50,29 +50,29 @@ func (m *Media) RunInventory(context.Context, *standard.Standard) ([]report.Chec
 	case ProfileNotReady:
 		up, loss = u(1.5e6, 2.8e6), u(0.035, 0.06)
 	}
-	firmware := report.FirmwareOK
+	firmware := wire.FirmwareOK
 	if p == ProfileNotReady {
-		firmware = report.FirmwareKnownBad
+		firmware = wire.FirmwareKnownBad
 	}
-	camera := report.CheckResult{Check: report.CheckCamera, Target: "Simulated Webcam (/dev/video0)", Measurements: map[string]float64{
+	camera := wire.CheckResult{Check: wire.CheckCamera, Target: "Simulated Webcam (/dev/video0)", Measurements: map[string]float64{
 		"first_frame_seconds": u(0.3, 1.0), "fps": fps, "width_pixels": 1280, "height_pixels": 720,
 		"black_ratio": 0, "frozen_ratio": u(0, 0.01), "low_detail_ratio": 0,
 	}}
-	audio := report.CheckResult{Check: report.CheckAudio, Target: "Simulated Speakerphone", Measurements: map[string]float64{
+	audio := wire.CheckResult{Check: wire.CheckAudio, Target: "Simulated Speakerphone", Measurements: map[string]float64{
 		"sample_rate_hertz": 48000, "sample_bits": 16, "rms_dbfs": u(-42, -35), "peak_dbfs": u(-12, -6),
 		"noise_floor_dbfs": u(-66, -55), "clip_ratio": 0, "dc_offset_ratio": u(0, 0.001), "digital_silence": 0,
 		"loopback_detected": 1, "loopback_level_dbfs": u(-21, -17), "loopback_delay_seconds": u(0.02, 0.06),
 	}}
-	network := report.CheckResult{Check: report.CheckNetwork, Target: "probe", Measurements: map[string]float64{
+	network := wire.CheckResult{Check: wire.CheckNetwork, Target: "probe", Measurements: map[string]float64{
 		"download_bits_per_second": u(20e6, 60e6), "upload_bits_per_second": up,
 		"rtt_seconds": u(0.02, 0.06), "rtt_p95_seconds": u(0.06, 0.09), "jitter_seconds": u(0.003, 0.01),
 		"loss_ratio": loss, "udp_blocked": 0,
 	}}
-	devices := []report.Peripheral{
+	devices := []wire.Peripheral{
 		{Path: "1-1", ID: "f05e:0001", Name: "Simulated Webcam", Model: "Simulated Webcam", Kind: "webcam",
 			BCDDevice: "0100", Firmware: "0100", Interfaces: []string{"audio", "video"}, FirmwareStatus: firmware},
 		{Path: "1-2", ID: "f05e:0002", Name: "Simulated Speakerphone", Model: "Simulated Speakerphone", Kind: "speakerphone",
-			BCDDevice: "0200", Firmware: "2.0", Interfaces: []string{"audio", "hid"}, FirmwareStatus: report.FirmwareOK},
+			BCDDevice: "0200", Firmware: "2.0", Interfaces: []string{"audio", "hid"}, FirmwareStatus: wire.FirmwareOK},
 	}
-	return []report.CheckResult{camera, audio, network}, devices, nil
+	return []wire.CheckResult{camera, audio, network}, devices, nil
 }

@@ -6,8 +6,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Reading is one look at the room PC. Optional values are nil where the OS
@@ -46,10 +46,10 @@ type Check struct {
 }
 
 // Name is the check's name in reports and in the standard.
-func (c *Check) Name() string { return report.CheckHost }
+func (c *Check) Name() string { return wire.CheckHost }
 
 // Run reads the PC once and returns its measurements.
-func (c *Check) Run(ctx context.Context, _ *standard.Standard) ([]report.CheckResult, error) {
+func (c *Check) Run(ctx context.Context, _ *standard.Standard) ([]wire.CheckResult, error) {
 	r, err := c.Source.Read(ctx)
 	if err != nil {
 		return nil, err
@@ -58,8 +58,8 @@ func (c *Check) Run(ctx context.Context, _ *standard.Standard) ([]report.CheckRe
 	if target == "" {
 		target = "localhost" // the OS would not say; the report still needs a target
 	}
-	res := report.CheckResult{
-		Check:        report.CheckHost,
+	res := wire.CheckResult{
+		Check:        wire.CheckHost,
 		Target:       target,
 		Measurements: r.Measurements(),
 	}
@@ -69,7 +69,7 @@ func (c *Check) Run(ctx context.Context, _ *standard.Standard) ([]report.CheckRe
 	if len(r.Problems) > 0 {
 		res.Reason = "could not read: " + joinProblems(r.Problems)
 	}
-	return []report.CheckResult{res}, nil
+	return []wire.CheckResult{res}, nil
 }
 
 // Measurements returns the reading as named measurements in base units.

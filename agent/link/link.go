@@ -19,8 +19,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/eclipse/paho.mqtt.golang/packets"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/internal/pahostore"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Defaults for Options.
@@ -81,18 +81,18 @@ type Link struct {
 // the broker publishes the retained last will "offline" if the agent
 // vanishes without saying goodbye.
 func Connect(opts Options) (*Link, error) {
-	u, err := report.BrokerURL(opts.Broker)
+	u, err := wire.BrokerURL(opts.Broker)
 	if err != nil {
 		return nil, err
 	}
-	if err := report.CheckName("site", opts.Site); err != nil {
+	if err := wire.CheckName("site", opts.Site); err != nil {
 		return nil, err
 	}
-	if err := report.CheckName("room", opts.Room); err != nil {
+	if err := wire.CheckName("room", opts.Room); err != nil {
 		return nil, err
 	}
 	if opts.ClientID == "" {
-		opts.ClientID = report.AgentClientID(opts.Site, opts.Room)
+		opts.ClientID = wire.AgentClientID(opts.Site, opts.Room)
 	}
 	switch {
 	case opts.KeepAlive == 0:
@@ -113,7 +113,7 @@ func Connect(opts Options) (*Link, error) {
 		l.log = slog.New(slog.DiscardHandler)
 	}
 	l.log = l.log.With("broker", u.Redacted())
-	status := report.Topic(opts.Site, opts.Room, report.KindStatus)
+	status := wire.Topic(opts.Site, opts.Room, wire.KindStatus)
 
 	co := mqtt.NewClientOptions().
 		AddBroker(u.String()).
@@ -130,7 +130,7 @@ func Connect(opts Options) (*Link, error) {
 		SetConnectRetry(true).
 		SetConnectRetryInterval(2*time.Second).
 		SetMaxReconnectInterval(MaxReconnectInterval).
-		SetWill(status, report.StatusOffline, 1, true).
+		SetWill(status, wire.StatusOffline, 1, true).
 		SetCustomOpenConnectionFn(l.open).
 		// MQTT 3.1.1 only: paho would otherwise try 3.1 after a refusal,
 		// and the broker's answer to that would hide the refusal's reason.
@@ -153,11 +153,11 @@ func Connect(opts Options) (*Link, error) {
 			for _, sub := range []struct {
 				kind, what string
 				handle     func([]byte)
-			}{{report.KindCmd, "commands", opts.OnCommand}, {report.KindAck, "acknowledgements", opts.OnAck}, {report.KindSchedule, "the room's schedule", opts.OnSchedule}} {
+			}{{wire.KindCmd, "commands", opts.OnCommand}, {wire.KindAck, "acknowledgements", opts.OnAck}, {wire.KindSchedule, "the room's schedule", opts.OnSchedule}} {
 				if sub.handle == nil {
 					continue
 				}
-				topic, handle := report.Topic(opts.Site, opts.Room, sub.kind), sub.handle
+				topic, handle := wire.Topic(opts.Site, opts.Room, sub.kind), sub.handle
 				t := c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) { handle(m.Payload()) })
 				if !t.WaitTimeout(opts.PublishTimeout) || t.Error() != nil {
 					l.log.Warn("could not subscribe to "+sub.what, "topic", topic, "err", tokenErr(t))
@@ -166,7 +166,7 @@ func Connect(opts Options) (*Link, error) {
 					l.log.Warn("the broker refused the subscription to "+sub.what+": check its ACL (Mosquitto: pattern read siaprapat/v1/%u/"+sub.kind+")", "topic", topic)
 				}
 			}
-			t := c.Publish(status, 1, true, report.StatusOnline)
+			t := c.Publish(status, 1, true, wire.StatusOnline)
 			if !t.WaitTimeout(opts.PublishTimeout) || t.Error() != nil {
 				l.log.Warn("could not publish online status", "err", tokenErr(t))
 			}
@@ -192,7 +192,7 @@ func (l *Link) open(u *url.URL, _ mqtt.ClientOptions) (net.Conn, error) {
 	d := &net.Dialer{Timeout: l.opts.ConnectTimeout}
 	var conn net.Conn
 	var err error
-	if report.SecureBroker(u) {
+	if wire.SecureBroker(u) {
 		cfg := l.opts.TLS
 		if cfg == nil {
 			cfg = &tls.Config{}
@@ -286,7 +286,7 @@ func (l *Link) WaitConnected(ctx context.Context) error {
 
 // PublishReport publishes a report on the room's report topic with QoS 1 and
 // waits for the broker's acknowledgement.
-func (l *Link) PublishReport(r *report.Report) error {
+func (l *Link) PublishReport(r *wire.Report) error {
 	payload, err := r.Encode()
 	if err != nil {
 		return err
@@ -295,18 +295,18 @@ func (l *Link) PublishReport(r *report.Report) error {
 }
 
 // PublishResult publishes an answer to a command on the room's result topic.
-func (l *Link) PublishResult(r *report.Result) error {
+func (l *Link) PublishResult(r *wire.Result) error {
 	payload, err := r.Encode()
 	if err != nil {
 		return err
 	}
-	return l.publish(report.Topic(l.opts.Site, l.opts.Room, report.KindResult), payload, false)
+	return l.publish(wire.Topic(l.opts.Site, l.opts.Room, wire.KindResult), payload, false)
 }
 
 // PublishEncoded publishes an encoded report (from Report.Encode) on the
 // room's report topic with QoS 1 and waits for the broker's acknowledgement.
 func (l *Link) PublishEncoded(payload []byte) error {
-	return l.publish(report.Topic(l.opts.Site, l.opts.Room, report.KindReport), payload, false)
+	return l.publish(wire.Topic(l.opts.Site, l.opts.Room, wire.KindReport), payload, false)
 }
 
 func (l *Link) publish(topic string, payload []byte, retain bool) error {
@@ -333,7 +333,7 @@ func (l *Link) publish(topic string, payload []byte, retain bool) error {
 // does not fire the last will) and disconnects.
 func (l *Link) Close() {
 	if l.client.IsConnectionOpen() {
-		if err := l.publish(report.Topic(l.opts.Site, l.opts.Room, report.KindStatus), []byte(report.StatusOffline), true); err != nil {
+		if err := l.publish(wire.Topic(l.opts.Site, l.opts.Room, wire.KindStatus), []byte(wire.StatusOffline), true); err != nil {
 			l.log.Warn("could not publish offline status", "err", err)
 		}
 	}

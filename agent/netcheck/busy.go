@@ -8,7 +8,7 @@ import (
 
 	psnet "github.com/shirou/gopsutil/v3/net"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // DefaultBusyWindow is how long the PC's interface counters are watched
@@ -97,6 +97,6 @@ func mbits(bps float64) string { return fmt.Sprintf("%.1f Mbit/s", bps/1e6) }
 
 // busyResult is the network check's result when the link is busy: the
 // runner repeats the last figures with it.
-func (c *Check) busyResult(why string) []report.CheckResult {
-	return []report.CheckResult{{Check: report.CheckNetwork, Target: c.base.Host, Verdict: report.Skipped, Code: report.CodeLinkBusy, Reason: why}}
+func (c *Check) busyResult(why string) []wire.CheckResult {
+	return []wire.CheckResult{{Check: wire.CheckNetwork, Target: c.base.Host, Verdict: wire.Skipped, Code: wire.CodeLinkBusy, Reason: why}}
 }

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/probe"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // occupy takes a session on the probe as another room would, for a test
@@ -49,7 +49,7 @@ func TestCheck_BusyProbe(t *testing.T) {
 		start := time.Now()
 		res := runCheck(t, ctx, quick(p.url))
 		waited := time.Since(start)
-		if res.Verdict == report.Error || res.Measurements["download_bits_per_second"] <= 0 {
+		if res.Verdict == wire.Error || res.Measurements["download_bits_per_second"] <= 0 {
 			t.Errorf("after waiting: %q %q %v", res.Verdict, res.Reason, res.Measurements)
 		}
 		if waited < 2*time.Second {
@@ -95,7 +95,7 @@ func TestCheck_FiftyRoomsAtOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 
-	results := make([]report.CheckResult, probe.DefaultMaxSessions)
+	results := make([]wire.CheckResult, probe.DefaultMaxSessions)
 	var wg sync.WaitGroup
 	for i := range results {
 		wg.Go(func() { results[i] = runCheck(t, ctx, cfg) })
@@ -103,7 +103,7 @@ func TestCheck_FiftyRoomsAtOnce(t *testing.T) {
 	if !waitFor(10*time.Second, func() bool { return p.Stats().SessionsActive == probe.DefaultMaxSessions }) {
 		t.Fatalf("the 50 checks never held every slot: %+v", p.Stats())
 	}
-	var late report.CheckResult
+	var late wire.CheckResult
 	lateDone := make(chan time.Duration)
 	go func() {
 		start := time.Now()
@@ -115,7 +115,7 @@ func TestCheck_FiftyRoomsAtOnce(t *testing.T) {
 
 	var down, up []float64
 	for i, r := range results {
-		if r.Verdict == report.Error {
+		if r.Verdict == wire.Error {
 			t.Errorf("room %d: %s", i, r.Reason)
 			continue
 		}
@@ -146,7 +146,7 @@ func TestCheck_FiftyRoomsAtOnce(t *testing.T) {
 	if st.SessionsRefused < 1 {
 		t.Error("the 51st room was never refused")
 	}
-	if late.Verdict == report.Error || late.Measurements["download_bits_per_second"] <= 0 {
+	if late.Verdict == wire.Error || late.Measurements["download_bits_per_second"] <= 0 {
 		t.Errorf("the 51st room: %q %q", late.Verdict, late.Reason)
 	}
 	if st.SessionsStarted != probe.DefaultMaxSessions+1 || st.SessionsActive != 0 {

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/quiet"
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/probe"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 func TestSteady_TheLastSlicesMustAgree(t *testing.T) {
@@ -96,7 +96,7 @@ func TestCheck_ABusyLinkIsNotTested(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 1 || res[0].Verdict != report.Skipped || res[0].Code != report.CodeLinkBusy || len(res[0].Measurements) != 0 ||
+	if len(res) != 1 || res[0].Verdict != wire.Skipped || res[0].Code != wire.CodeLinkBusy || len(res[0].Measurements) != 0 ||
 		!strings.HasPrefix(res[0].Reason, "link busy: ") || !strings.Contains(res[0].Reason, "more than a third of the last measured") {
 		t.Errorf("busy link: %+v", res)
 	}
@@ -141,7 +141,7 @@ func (m meetingFrom) Hold(context.Context) (quiet.Hold, bool) {
 	if time.Now().Before(m.at) {
 		return quiet.Hold{}, false
 	}
-	return quiet.Hold{Code: report.CodeHeldBack, Reason: "meeting \"Rapat\""}, true
+	return quiet.Hold{Code: wire.CodeHeldBack, Reason: "meeting \"Rapat\""}, true
 }
 
 // TestCheck_AMeetingThatBeginsWhileTheLinkIsWatchedHoldsTheTestBack: the
@@ -164,7 +164,7 @@ func TestCheck_AMeetingThatBeginsWhileTheLinkIsWatchedHoldsTheTestBack(t *testin
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 1 || res[0].Verdict != report.Skipped || res[0].Code != report.CodeHeldBack {
+	if len(res) != 1 || res[0].Verdict != wire.Skipped || res[0].Code != wire.CodeHeldBack {
 		t.Errorf("a margin begun during the watch: %+v", res)
 	}
 	if n := p.Stats().SessionsStarted; n != 0 {

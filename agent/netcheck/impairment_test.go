@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/probe"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // relay is a UDP relay that impairs the agent-to-probe direction with a
@@ -146,7 +146,7 @@ func TestCheck_RTTJitterLossThroughAnImpairingRelay(t *testing.T) {
 		t.Error("udp_blocked")
 	}
 	// 5 % loss is over the standard's 3 % fail limit.
-	if judged := judge(t, res); ruleVerdict(judged, "packet_loss") != report.Fail {
+	if judged := judge(t, res); ruleVerdict(judged, "packet_loss") != wire.Fail {
 		t.Errorf("packet_loss rule %q, want fail", ruleVerdict(judged, "packet_loss"))
 	}
 }

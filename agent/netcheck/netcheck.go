@@ -55,8 +55,8 @@ import (
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/quiet"
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Defaults of Config's zero fields.
@@ -132,7 +132,7 @@ func New(cfg Config) (*Check, error) {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
-	c.log = c.log.With("check", report.CheckNetwork)
+	c.log = c.log.With("check", wire.CheckNetwork)
 	if cfg.Probe != "" {
 		u, err := url.Parse(cfg.Probe)
 		if err != nil {
@@ -182,7 +182,7 @@ func New(cfg Config) (*Check, error) {
 }
 
 // Name is the check's name in reports and in the standard.
-func (c *Check) Name() string { return report.CheckNetwork }
+func (c *Check) Name() string { return wire.CheckNetwork }
 
 // Timeout is how long the whole test may take: its phases, and time to
 // wait for a busy probe. The runner gives the check this much when its own
@@ -237,14 +237,14 @@ func (c *Check) minTotal() time.Duration {
 }
 
 // Run measures the network against the probe.
-func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckResult, error) {
 	if c.base == nil {
-		return []report.CheckResult{{
-			Check: report.CheckNetwork, Target: "probe", Verdict: report.Skipped,
-			Reason: "no probe configured", Code: report.CodeNotConfigured,
+		return []wire.CheckResult{{
+			Check: wire.CheckNetwork, Target: "probe", Verdict: wire.Skipped,
+			Reason: "no probe configured", Code: wire.CodeNotConfigured,
 		}}, nil
 	}
-	res := report.CheckResult{Check: report.CheckNetwork, Target: c.base.Host, Measurements: map[string]float64{}}
+	res := wire.CheckResult{Check: wire.CheckNetwork, Target: c.base.Host, Measurements: map[string]float64{}}
 	if busy, why := c.linkBusy(ctx); busy {
 		c.log.Info("link busy: network test not started", "why", why)
 		return c.busyResult(why), nil
@@ -254,7 +254,7 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 	// the traffic would start.
 	if h, held := quiet.Held(ctx); held {
 		c.log.Info("network test held back after watching the link", "why", h.Reason)
-		return []report.CheckResult{{Check: report.CheckNetwork, Target: c.base.Host, Verdict: report.Skipped,
+		return []wire.CheckResult{{Check: wire.CheckNetwork, Target: c.base.Host, Verdict: wire.Skipped,
 			Code: h.Code, Reason: "the network test was held back: " + h.Reason}}, nil
 	}
 	cl := c.newClient()
@@ -284,10 +284,10 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 	}
 
 	var notes []string
-	fail := func(phase string, err error) ([]report.CheckResult, error) {
-		res.Verdict = report.Error
+	fail := func(phase string, err error) ([]wire.CheckResult, error) {
+		res.Verdict = wire.Error
 		res.Reason = strings.Join(append(notes, phase+": "+err.Error()), "; ")
-		return []report.CheckResult{res}, nil
+		return []wire.CheckResult{res}, nil
 	}
 
 	if err := c.measureLatency(ctx, cl, sess, p, res.Measurements, &notes); err != nil {
@@ -318,7 +318,7 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 	c.log.Info("network tested", "probe", c.base.Host, "download_bytes", down.bytes, "upload_bytes", up.bytes,
 		"download_seconds", down.seconds, "upload_seconds", up.seconds, "steady_download", down.steady, "steady_upload", up.steady)
 	c.log.Debug("network measured", "probe", c.base.Host, "measurements", res.Measurements)
-	return []report.CheckResult{res}, nil
+	return []wire.CheckResult{res}, nil
 }
 
 // CapFactor scales the byte cap of a direction: a test moves at most what
@@ -349,7 +349,7 @@ func minRate(std *standard.Standard, measurement string) float64 {
 		return 0
 	}
 	best := 0.0
-	for _, r := range std.RulesFor(report.CheckNetwork) {
+	for _, r := range std.RulesFor(wire.CheckNetwork) {
 		if r.Measurement != measurement {
 			continue
 		}

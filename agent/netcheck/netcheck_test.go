@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/probe"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 const testToken = "netcheck-test-token"
@@ -64,7 +64,7 @@ func quick(url string) Config {
 	}
 }
 
-func runCheck(t testing.TB, ctx context.Context, cfg Config) report.CheckResult {
+func runCheck(t testing.TB, ctx context.Context, cfg Config) wire.CheckResult {
 	t.Helper()
 	c, err := New(cfg)
 	if err != nil {
@@ -77,13 +77,13 @@ func runCheck(t testing.TB, ctx context.Context, cfg Config) report.CheckResult 
 	if len(res) != 1 {
 		t.Fatalf("%d results, want 1", len(res))
 	}
-	if res[0].Check != report.CheckNetwork {
+	if res[0].Check != wire.CheckNetwork {
 		t.Errorf("check %q", res[0].Check)
 	}
 	return res[0]
 }
 
-func judge(t testing.TB, res report.CheckResult) report.CheckResult {
+func judge(t testing.TB, res wire.CheckResult) wire.CheckResult {
 	t.Helper()
 	std, err := standard.Default()
 	if err != nil {
@@ -93,7 +93,7 @@ func judge(t testing.TB, res report.CheckResult) report.CheckResult {
 	return res
 }
 
-func ruleVerdict(res report.CheckResult, rule string) report.Verdict {
+func ruleVerdict(res wire.CheckResult, rule string) wire.Verdict {
 	for _, r := range res.Rules {
 		if r.Rule == rule {
 			return r.Verdict
@@ -107,17 +107,17 @@ func TestCheck_NameIsNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Name() != report.CheckNetwork {
+	if c.Name() != wire.CheckNetwork {
 		t.Errorf("Name() = %q", c.Name())
 	}
 }
 
 func TestCheck_WithoutProbeIsSkipped(t *testing.T) {
 	res := runCheck(t, context.Background(), Config{})
-	if res.Verdict != report.Skipped || res.Reason != "no probe configured" {
+	if res.Verdict != wire.Skipped || res.Reason != "no probe configured" {
 		t.Errorf("verdict %q reason %q", res.Verdict, res.Reason)
 	}
-	if judged := judge(t, res); judged.Verdict != report.Skipped || len(judged.Rules) != 0 {
+	if judged := judge(t, res); judged.Verdict != wire.Skipped || len(judged.Rules) != 0 {
 		t.Errorf("the standard judged a skipped check: %+v", judged)
 	}
 }
@@ -212,7 +212,7 @@ func TestCheck_MeasuresALoopbackProbe(t *testing.T) {
 	t.Logf("measurements %v, reason %q", res.Measurements, res.Reason)
 	m := res.Measurements
 	for _, name := range []string{"download_bits_per_second", "upload_bits_per_second", "rtt_seconds", "rtt_p95_seconds", "jitter_seconds", "loss_ratio", "udp_blocked"} {
-		if _, ok := report.LookupMeasurement(report.CheckNetwork, name); !ok {
+		if _, ok := wire.LookupMeasurement(wire.CheckNetwork, name); !ok {
 			t.Errorf("%s is not in the catalogue", name)
 		}
 		if _, ok := m[name]; !ok {
@@ -228,7 +228,7 @@ func TestCheck_MeasuresALoopbackProbe(t *testing.T) {
 	if res.Target != strings.TrimPrefix(p.url, "http://") {
 		t.Errorf("target %q", res.Target)
 	}
-	if judged := judge(t, res); ruleVerdict(judged, "udp_blocked") != report.Pass || ruleVerdict(judged, "download") != report.Pass {
+	if judged := judge(t, res); ruleVerdict(judged, "udp_blocked") != wire.Pass || ruleVerdict(judged, "download") != wire.Pass {
 		t.Errorf("rules %+v", judged.Rules)
 	}
 	if n := p.Stats().SessionsActive; n != 0 {
@@ -307,11 +307,11 @@ func TestCheck_UDPBlockedFallsBackToTCPAndWarns(t *testing.T) {
 				t.Errorf("reason %q does not say %q", res.Reason, tc.wantReason)
 			}
 			judged := judge(t, res)
-			if tc.wantBlocked && (judged.Verdict != report.Warn || ruleVerdict(judged, "udp_blocked") != report.Warn) {
+			if tc.wantBlocked && (judged.Verdict != wire.Warn || ruleVerdict(judged, "udp_blocked") != wire.Warn) {
 				t.Errorf("verdict %q, rules %+v: want the udp_blocked warning", judged.Verdict, judged.Rules)
 			}
 			for _, r := range judged.Rules {
-				if r.Verdict == report.Error {
+				if r.Verdict == wire.Error {
 					t.Errorf("rule %s: %s", r.Rule, r.Reason)
 				}
 			}

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // DefaultSysfs is where the real sysfs is mounted.
@@ -42,10 +42,10 @@ func (c *Check) load() error {
 }
 
 // Name is the check's name in reports and in the standard.
-func (c *Check) Name() string { return report.CheckPeripherals }
+func (c *Check) Name() string { return wire.CheckPeripherals }
 
 // Run returns the check results without the device list.
-func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckResult, error) {
 	res, _, err := c.RunInventory(ctx, std)
 	return res, err
 }
@@ -53,7 +53,7 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 // RunInventory reads the USB devices once and returns a check result for
 // every device that matters in a meeting (profiled, or with a camera or audio
 // interface) and the full device list for the report.
-func (c *Check) RunInventory(ctx context.Context, _ *standard.Standard) ([]report.CheckResult, []report.Peripheral, error) {
+func (c *Check) RunInventory(ctx context.Context, _ *standard.Standard) ([]wire.CheckResult, []wire.Peripheral, error) {
 	if err := c.load(); err != nil {
 		return nil, nil, err
 	}
@@ -65,8 +65,8 @@ func (c *Check) RunInventory(ctx context.Context, _ *standard.Standard) ([]repor
 	if errors.Is(err, ErrNoUSB) && root == DefaultSysfs {
 		// A machine without a USB bus (a VM, a test rig) has no peripherals
 		// to judge: not applicable, which is not a failure.
-		return []report.CheckResult{{
-			Check: report.CheckPeripherals, Target: "usb", Verdict: report.Skipped,
+		return []wire.CheckResult{{
+			Check: wire.CheckPeripherals, Target: "usb", Verdict: wire.Skipped,
 			Reason: "this machine has no USB bus",
 		}}, nil, nil
 	}
@@ -77,11 +77,11 @@ func (c *Check) RunInventory(ctx context.Context, _ *standard.Standard) ([]repor
 		return nil, nil, err
 	}
 	note := ""
-	if len(usb) > report.MaxPeripherals {
+	if len(usb) > wire.MaxPeripherals {
 		// A report lists at most MaxPeripherals devices; the rest are named
 		// by count, so that one crowded hub cannot stop the room reporting.
-		note = fmt.Sprintf("%d USB devices; the report lists the first %d", len(usb), report.MaxPeripherals)
-		usb = usb[:report.MaxPeripherals]
+		note = fmt.Sprintf("%d USB devices; the report lists the first %d", len(usb), wire.MaxPeripherals)
+		usb = usb[:wire.MaxPeripherals]
 	}
 	names := c.USBIDs
 	if names == nil {
@@ -95,16 +95,16 @@ func (c *Check) RunInventory(ctx context.Context, _ *standard.Standard) ([]repor
 			return nil, nil, err
 		}
 	}
-	devices := make([]report.Peripheral, 0, len(usb))
-	var results []report.CheckResult
+	devices := make([]wire.Peripheral, 0, len(usb))
+	var results []wire.CheckResult
 	for _, d := range usb {
 		p, prof := c.describe(d, names)
 		devices = append(devices, p)
 		if prof == nil && !slices.Contains(d.Interfaces, "video") && !slices.Contains(d.Interfaces, "audio") {
 			continue // keyboards, mice, hubs, storage: listed, not judged
 		}
-		res := report.CheckResult{
-			Check:        report.CheckPeripherals,
+		res := wire.CheckResult{
+			Check:        wire.CheckPeripherals,
 			Target:       clip(fmt.Sprintf("%s (%s) at %s", clip(p.Name, 80), p.ID, p.Path), 128),
 			Measurements: map[string]float64{},
 		}
@@ -116,7 +116,7 @@ func (c *Check) RunInventory(ctx context.Context, _ *standard.Standard) ([]repor
 		if prof != nil && prof.Firmware != nil && p.Firmware != "" {
 			f := prof.Firmware
 			if len(f.KnownBad) > 0 {
-				res.Measurements["firmware_known_bad"] = boolf(p.FirmwareStatus == report.FirmwareKnownBad)
+				res.Measurements["firmware_known_bad"] = boolf(p.FirmwareStatus == wire.FirmwareKnownBad)
 			}
 			if f.Minimum != "" {
 				res.Measurements["firmware_below_minimum"] = boolf(older(p.Firmware, f.Minimum, f.BCDDevice))
@@ -135,14 +135,14 @@ func (c *Check) RunInventory(ctx context.Context, _ *standard.Standard) ([]repor
 
 // describe turns a USB device into a report entry, naming it from its
 // profile (or usb.ids) and judging its firmware.
-func (c *Check) describe(d USBDevice, names *USBIDs) (report.Peripheral, *Profile) {
+func (c *Check) describe(d USBDevice, names *USBIDs) (wire.Peripheral, *Profile) {
 	// Device strings come from the device; they are clipped to what a
 	// report may carry.
 	d.Manufacturer, d.Product, d.Serial = clip(d.Manufacturer, 256), clip(d.Product, 256), clip(d.Serial, 256)
-	p := report.Peripheral{
+	p := wire.Peripheral{
 		Path: d.Path, ID: d.ID(), Manufacturer: d.Manufacturer, Product: d.Product, Serial: d.Serial,
 		BCDDevice: d.BCDDevice, SpeedMbps: d.SpeedMbps, Interfaces: d.Interfaces,
-		FirmwareStatus: report.FirmwareUnknown,
+		FirmwareStatus: wire.FirmwareUnknown,
 	}
 	prof, ok := c.Profiles.Lookup(p.ID)
 	if !ok {
@@ -190,19 +190,19 @@ func clip(s string, n int) string {
 func judgeFirmware(v string, f *Firmware) (status, reason string) {
 	for _, kb := range f.KnownBad {
 		if c, err := compareVersions(v, kb.Version, f.BCDDevice); err == nil && c == 0 {
-			return report.FirmwareKnownBad, fmt.Sprintf("firmware %s is known bad: %s (%s)", v, kb.Reason, kb.Source)
+			return wire.FirmwareKnownBad, fmt.Sprintf("firmware %s is known bad: %s (%s)", v, kb.Reason, kb.Source)
 		}
 	}
 	if f.Minimum != "" && older(v, f.Minimum, f.BCDDevice) {
-		return report.FirmwareBelowMinimum, fmt.Sprintf("firmware %s is older than the minimum %s", v, f.Minimum)
+		return wire.FirmwareBelowMinimum, fmt.Sprintf("firmware %s is older than the minimum %s", v, f.Minimum)
 	}
 	if f.Recommended != "" && older(v, f.Recommended, f.BCDDevice) {
-		return report.FirmwareBelowRecommended, fmt.Sprintf("firmware %s is older than the recommended %s", v, f.Recommended)
+		return wire.FirmwareBelowRecommended, fmt.Sprintf("firmware %s is older than the recommended %s", v, f.Recommended)
 	}
 	if f.Minimum == "" && f.Recommended == "" && len(f.KnownBad) == 0 {
-		return report.FirmwareUnknown, "the profile gives no minimum, recommended or known-bad firmware"
+		return wire.FirmwareUnknown, "the profile gives no minimum, recommended or known-bad firmware"
 	}
-	return report.FirmwareOK, ""
+	return wire.FirmwareOK, ""
 }
 
 func older(v, than, mapping string) bool {

@@ -12,10 +12,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -48,9 +48,9 @@ func testIDs(t *testing.T) *USBIDs {
 
 // golden is what a fixture room yields: the devices and their judged checks.
 type golden struct {
-	Verdict     report.RoomVerdict   `json:"verdict"`
-	Peripherals []report.Peripheral  `json:"peripherals"`
-	Checks      []report.CheckResult `json:"checks"`
+	Verdict     wire.RoomVerdict   `json:"verdict"`
+	Peripherals []wire.Peripheral  `json:"peripherals"`
+	Checks      []wire.CheckResult `json:"checks"`
 }
 
 func TestCheck_FixtureRooms(t *testing.T) {
@@ -215,7 +215,7 @@ func TestUSBIDs_Names(t *testing.T) {
 // itself, and however many there are, the room still reports.
 func TestCheck_LongStringsAndCrowdedBusStillEncode(t *testing.T) {
 	root := t.TempDir()
-	for i := range report.MaxPeripherals + 5 {
+	for i := range wire.MaxPeripherals + 5 {
 		d := filepath.Join(root, "bus", "usb", "devices", fmt.Sprintf("1-%d", i+1))
 		os.MkdirAll(filepath.Join(d, fmt.Sprintf("1-%d:1.0", i+1)), 0o755)
 		os.WriteFile(filepath.Join(d, "idVendor"), []byte("1d6c\n"), 0o644)
@@ -230,7 +230,7 @@ func TestCheck_LongStringsAndCrowdedBusStillEncode(t *testing.T) {
 	if _, err := rep.Encode(); err != nil {
 		t.Fatalf("report does not encode: %v", err)
 	}
-	if len(rep.Peripherals) != report.MaxPeripherals || !strings.Contains(rep.Checks[0].Reason, "69 USB devices; the report lists the first 64") {
+	if len(rep.Peripherals) != wire.MaxPeripherals || !strings.Contains(rep.Checks[0].Reason, "69 USB devices; the report lists the first 64") {
 		t.Errorf("%d devices, reason %q", len(rep.Peripherals), rep.Checks[0].Reason)
 	}
 }

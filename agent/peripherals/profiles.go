@@ -10,9 +10,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	firmwareprofiles "github.com/siaprapat/siaprapat/firmware-profiles"
 	"github.com/siaprapat/siaprapat/internal/yamlstrict"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // ProfileSchema is the schema identifier device profiles must declare.
@@ -165,14 +165,14 @@ func (p *Profile) Validate() error {
 	if p.Vendor == "" {
 		bad("vendor", "missing")
 	}
-	if !slices.Contains(report.DeviceKinds, p.Kind) {
-		bad("kind", "%q is not a kind; want one of %s", p.Kind, strings.Join(report.DeviceKinds, ", "))
+	if !slices.Contains(wire.DeviceKinds, p.Kind) {
+		bad("kind", "%q is not a kind; want one of %s", p.Kind, strings.Join(wire.DeviceKinds, ", "))
 	}
 	if len(p.USB) == 0 {
 		bad("usb", "no ids")
 	}
 	for i, u := range p.USB {
-		if !report.ValidUSBID(u.ID) {
+		if !wire.ValidUSBID(u.ID) {
 			bad(fmt.Sprintf("usb[%d].id", i), "%q is not vendor:product in lower-case hex (e.g. 046d:082d)", u.ID)
 		}
 		if u.Name == "" {

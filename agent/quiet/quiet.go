@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // DefaultMargin is the quiet time before a meeting's start and after its end.
@@ -83,7 +83,7 @@ type Detector struct {
 
 // Sessions gives the room's known meetings (a *Schedule).
 type Sessions interface {
-	Sessions() []report.ScheduledSession
+	Sessions() []wire.ScheduledSession
 }
 
 // Gate decides whether a run is held back.
@@ -140,7 +140,7 @@ func (g *Gate) devicesInUse(ctx context.Context, now time.Time) (Hold, bool) {
 			if by != "" {
 				reason += " by " + by
 			}
-			return Hold{Code: report.CodeInUse, Reason: reason, Since: now}, true
+			return Hold{Code: wire.CodeInUse, Reason: reason, Since: now}, true
 		}
 	}
 	return Hold{}, false
@@ -159,9 +159,9 @@ func (g *Gate) margin() time.Duration {
 // Window returns the hold of the meeting whose quiet window (margin before
 // its start to margin after its end) holds now. Meetings whose windows touch
 // or overlap (back to back) make one window: its end is the last one's.
-func Window(sessions []report.ScheduledSession, margin time.Duration, now time.Time) (Hold, bool) {
+func Window(sessions []wire.ScheduledSession, margin time.Duration, now time.Time) (Hold, bool) {
 	ss := slices.Clone(sessions)
-	slices.SortFunc(ss, func(a, b report.ScheduledSession) int { return a.Start.Compare(b.Start) })
+	slices.SortFunc(ss, func(a, b wire.ScheduledSession) int { return a.Start.Compare(b.Start) })
 	for i, s := range ss {
 		from, to := s.Start.Add(-margin), s.End.Add(margin)
 		if now.Before(from) || !now.Before(to) {
@@ -180,12 +180,12 @@ func Window(sessions []report.ScheduledSession, margin time.Duration, now time.T
 			}
 		}
 		reason := strings.Join(names, ", ") + fmt.Sprintf(" (quiet %s to %s)", clock(from, now), clock(to, now))
-		return Hold{Code: report.CodeHeldBack, Reason: reason, Since: from, Until: to}, true
+		return Hold{Code: wire.CodeHeldBack, Reason: reason, Since: from, Until: to}, true
 	}
 	return Hold{}, false
 }
 
-func describe(s report.ScheduledSession) string {
+func describe(s wire.ScheduledSession) string {
 	title := "a meeting"
 	if s.Title != "" {
 		title = fmt.Sprintf("meeting %q", s.Title)

@@ -8,18 +8,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 var t9 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
-func meeting(title string, start, end time.Time) report.ScheduledSession {
-	return report.ScheduledSession{ID: title, Title: title, Start: start, End: end}
+func meeting(title string, start, end time.Time) wire.ScheduledSession {
+	return wire.ScheduledSession{ID: title, Title: title, Start: start, End: end}
 }
 
-type sessions []report.ScheduledSession
+type sessions []wire.ScheduledSession
 
-func (s sessions) Sessions() []report.ScheduledSession { return s }
+func (s sessions) Sessions() []wire.ScheduledSession { return s }
 
 func TestGate_QuietFromAMarginBeforeTheStartToAMarginAfterTheEnd(t *testing.T) {
 	sched := sessions{meeting("Rapat", t9, t9.Add(time.Hour))}
@@ -41,7 +41,7 @@ func TestGate_QuietFromAMarginBeforeTheStartToAMarginAfterTheEnd(t *testing.T) {
 			if held != tc.held {
 				t.Fatalf("held %v, want %v (%+v)", held, tc.held, h)
 			}
-			if held && (h.Code != report.CodeHeldBack || h.Reason != `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)` ||
+			if held && (h.Code != wire.CodeHeldBack || h.Reason != `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)` ||
 				!h.Since.Equal(t9.Add(-2*time.Minute)) || !h.Until.Equal(t9.Add(62*time.Minute))) {
 				t.Errorf("hold %+v", h)
 			}
@@ -77,12 +77,12 @@ func TestGate_DeviceInUseHoldsOutsideMeetings(t *testing.T) {
 		Now: func() time.Time { return t9 },
 	}
 	h, ok := g.Hold(context.Background())
-	if !ok || h.Code != report.CodeInUse || h.Reason != "camera in use by Zoom.exe" || asked != 2 {
+	if !ok || h.Code != wire.CodeInUse || h.Reason != "camera in use by Zoom.exe" || asked != 2 {
 		t.Fatalf("hold %+v, %v (asked %d)", h, ok, asked)
 	}
 	g.Schedule = sessions{meeting("Rapat", t9, t9.Add(time.Hour))}
 	asked = 0
-	if h, _ := g.Hold(context.Background()); h.Code != report.CodeHeldBack || asked != 0 {
+	if h, _ := g.Hold(context.Background()); h.Code != wire.CodeHeldBack || asked != 0 {
 		t.Errorf("in a meeting: %+v, devices asked %d times", h, asked)
 	}
 	g.Schedule, g.InUse = nil, g.InUse[:1]
@@ -102,9 +102,9 @@ func TestGate_NegativeMarginMeansNone(t *testing.T) {
 	}
 }
 
-func schedulePayload(t *testing.T, room string, at time.Time, ss ...report.ScheduledSession) []byte {
+func schedulePayload(t *testing.T, room string, at time.Time, ss ...wire.ScheduledSession) []byte {
 	t.Helper()
-	b, err := (&report.Schedule{Schema: report.ScheduleSchema, Site: "kalbar", Room: room, GeneratedAt: at, Until: at.Add(24 * time.Hour), Sessions: ss}).Encode()
+	b, err := (&wire.Schedule{Schema: wire.ScheduleSchema, Site: "kalbar", Room: room, GeneratedAt: at, Until: at.Add(24 * time.Hour), Sessions: ss}).Encode()
 	if err != nil {
 		t.Fatal(err)
 	}

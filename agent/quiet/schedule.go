@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // ScheduleFile is the file in the agent's data directory that keeps the
@@ -23,7 +23,7 @@ type Schedule struct {
 	log        *slog.Logger
 
 	mu      sync.Mutex
-	current *report.Schedule
+	current *wire.Schedule
 	raw     []byte
 }
 
@@ -62,8 +62,8 @@ func OpenSchedule(dir, site, room string, log *slog.Logger) (*Schedule, error) {
 	return s, nil
 }
 
-func (s *Schedule) check(data []byte) (*report.Schedule, error) {
-	sched, err := report.DecodeSchedule(data)
+func (s *Schedule) check(data []byte) (*wire.Schedule, error) {
+	sched, err := wire.DecodeSchedule(data)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func (s *Schedule) Update(data []byte) error {
 }
 
 // Sessions returns the room's known sessions.
-func (s *Schedule) Sessions() []report.ScheduledSession {
+func (s *Schedule) Sessions() []wire.ScheduledSession {
 	if s == nil {
 		return nil
 	}

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/quiet"
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Timeouter is a check that needs longer than the runner's per-check
@@ -47,10 +47,10 @@ type every struct {
 	check  Check
 	period time.Duration
 
-	lock   chan struct{}        // one run at a time; a waiting run still heeds its context
-	at     time.Time            // when last was measured
-	last   []report.CheckResult // the last complete measurement, as the check returned it, before judging
-	repeat bool                 // last may stand for a run within the period
+	lock   chan struct{}      // one run at a time; a waiting run still heeds its context
+	at     time.Time          // when last was measured
+	last   []wire.CheckResult // the last complete measurement, as the check returned it, before judging
+	repeat bool               // last may stand for a run within the period
 }
 
 func (e *every) Name() string { return e.check.Name() }
@@ -63,7 +63,7 @@ func (e *every) Timeout() time.Duration {
 	return 0
 }
 
-func (e *every) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+func (e *every) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckResult, error) {
 	select {
 	case e.lock <- struct{}{}:
 		defer func() { <-e.lock }()
@@ -90,13 +90,13 @@ func (e *every) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 	if err != nil {
 		return results, err
 	}
-	if len(results) == 1 && results[0].Verdict == report.Skipped && results[0].Code != "" &&
-		len(results[0].Measurements) == 0 && e.last != nil && results[0].Code != report.CodeNotConfigured {
+	if len(results) == 1 && results[0].Verdict == wire.Skipped && results[0].Code != "" &&
+		len(results[0].Measurements) == 0 && e.last != nil && results[0].Code != wire.CodeNotConfigured {
 		return e.heldBack(results[0].Code, results[0].Reason, now), nil
 	}
 	e.repeat = false
 	for _, r := range results {
-		if r.Verdict == report.Error || r.Verdict == report.Skipped {
+		if r.Verdict == wire.Error || r.Verdict == wire.Skipped {
 			return results, nil // not measured: measure again next time
 		}
 	}
@@ -106,14 +106,14 @@ func (e *every) Run(ctx context.Context, std *standard.Standard) ([]report.Check
 
 // heldBack is the result of a run that did not test: the last figures,
 // skipped with the code and the reason, or one skipped result without any.
-func (e *every) heldBack(code, reason string, now time.Time) []report.CheckResult {
+func (e *every) heldBack(code, reason string, now time.Time) []wire.CheckResult {
 	if e.last == nil {
-		return []report.CheckResult{{Check: e.check.Name(), Target: e.check.Name(), Verdict: report.Skipped,
+		return []wire.CheckResult{{Check: e.check.Name(), Target: e.check.Name(), Verdict: wire.Skipped,
 			Code: code, Reason: reason + "; no earlier figures"}}
 	}
 	out := copyResults(e.last)
 	for i := range out {
-		out[i].Verdict, out[i].Code = report.Skipped, code
+		out[i].Verdict, out[i].Code = wire.Skipped, code
 		out[i].Reason = reason + "; figures repeated from the test at " + quiet.Stamp(e.at, now)
 	}
 	return out
@@ -121,8 +121,8 @@ func (e *every) heldBack(code, reason string, now time.Time) []report.CheckResul
 
 // copyResults copies results deeply enough that judging one copy leaves
 // the other alone.
-func copyResults(in []report.CheckResult) []report.CheckResult {
-	out := make([]report.CheckResult, len(in))
+func copyResults(in []wire.CheckResult) []wire.CheckResult {
+	out := make([]wire.CheckResult, len(in))
 	for i, r := range in {
 		r.Measurements = maps.Clone(r.Measurements)
 		r.Rules = nil

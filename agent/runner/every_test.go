@@ -7,19 +7,19 @@ import (
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/quiet"
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 type counting struct {
 	runs    int
-	verdict report.Verdict
+	verdict wire.Verdict
 }
 
 func (c *counting) Name() string { return "network" }
-func (c *counting) Run(context.Context, *standard.Standard) ([]report.CheckResult, error) {
+func (c *counting) Run(context.Context, *standard.Standard) ([]wire.CheckResult, error) {
 	c.runs++
-	return []report.CheckResult{{Check: "network", Target: "probe", Verdict: c.verdict,
+	return []wire.CheckResult{{Check: "network", Target: "probe", Verdict: c.verdict,
 		Measurements: map[string]float64{"rtt_seconds": float64(c.runs) / 100}}}, nil
 }
 
@@ -48,7 +48,7 @@ func TestEvery_RepeatsTheLastResultsUntilDueOrAskedFor(t *testing.T) {
 	}
 
 	// A check that could not measure is measured again next time.
-	inner = &counting{verdict: report.Error}
+	inner = &counting{verdict: wire.Error}
 	r.Checks = []Check{Every(inner, time.Hour)}
 	r.Run(context.Background())
 	r.Run(context.Background())
@@ -64,7 +64,7 @@ func (g *gate) Hold(context.Context) (quiet.Hold, bool) {
 	if !g.on {
 		return quiet.Hold{}, false
 	}
-	return quiet.Hold{Code: report.CodeHeldBack, Reason: `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)`}, true
+	return quiet.Hold{Code: wire.CodeHeldBack, Reason: `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)`}, true
 }
 
 func TestEvery_AMeetingHoldsTheTestBackAndRepeatsTheLastFigures(t *testing.T) {
@@ -77,7 +77,7 @@ func TestEvery_AMeetingHoldsTheTestBackAndRepeatsTheLastFigures(t *testing.T) {
 	r := &Runner{Site: "s", Room: "r", Standard: std, Checks: []Check{Every(inner, 0)}, Quiet: g}
 	rep := r.Run(context.Background())
 	c := rep.Checks[0]
-	if inner.runs != 0 || c.Verdict != report.Skipped || c.Code != report.CodeHeldBack ||
+	if inner.runs != 0 || c.Verdict != wire.Skipped || c.Code != wire.CodeHeldBack ||
 		c.Reason != `the network test was held back: meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z); no earlier figures` {
 		t.Fatalf("held with nothing measured yet: runs %d, %+v", inner.runs, c)
 	}
@@ -86,7 +86,7 @@ func TestEvery_AMeetingHoldsTheTestBackAndRepeatsTheLastFigures(t *testing.T) {
 	g.on = true
 	for _, ctx := range []context.Context{context.Background(), WithFresh(context.Background())} { // a command too
 		c = r.Run(ctx).Checks[0]
-		if inner.runs != 1 || c.Verdict != report.Skipped || c.Code != report.CodeHeldBack || c.Measurements["rtt_seconds"] != 0.01 ||
+		if inner.runs != 1 || c.Verdict != wire.Skipped || c.Code != wire.CodeHeldBack || c.Measurements["rtt_seconds"] != 0.01 ||
 			!strings.Contains(c.Reason, "held back: meeting") || !strings.Contains(c.Reason, "figures repeated from the test at ") || len(c.Rules) != 0 {
 			t.Fatalf("held after a test: runs %d, %+v", inner.runs, c)
 		}
@@ -104,9 +104,9 @@ type busy struct {
 	busy bool
 }
 
-func (b *busy) Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error) {
+func (b *busy) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckResult, error) {
 	if b.busy {
-		return []report.CheckResult{{Check: "network", Target: "probe", Verdict: report.Skipped, Code: report.CodeLinkBusy, Reason: "link busy"}}, nil
+		return []wire.CheckResult{{Check: "network", Target: "probe", Verdict: wire.Skipped, Code: wire.CodeLinkBusy, Reason: "link busy"}}, nil
 	}
 	return b.counting.Run(ctx, std)
 }
@@ -118,11 +118,11 @@ func TestEvery_ABusyLinkRepeatsTheLastFiguresWithItsReason(t *testing.T) {
 	r.Run(context.Background())
 	inner.busy = true
 	c := r.Run(context.Background()).Checks[0]
-	if c.Verdict != report.Skipped || c.Code != report.CodeLinkBusy || c.Measurements["rtt_seconds"] != 0.01 || !strings.HasPrefix(c.Reason, "link busy; figures repeated from the test at ") {
+	if c.Verdict != wire.Skipped || c.Code != wire.CodeLinkBusy || c.Measurements["rtt_seconds"] != 0.01 || !strings.HasPrefix(c.Reason, "link busy; figures repeated from the test at ") {
 		t.Fatalf("busy link: %+v", c)
 	}
 	inner.busy = false
-	if c := r.Run(context.Background()).Checks[0]; c.Verdict == report.Skipped || c.Measurements["rtt_seconds"] != 0.02 {
+	if c := r.Run(context.Background()).Checks[0]; c.Verdict == wire.Skipped || c.Measurements["rtt_seconds"] != 0.02 {
 		t.Errorf("after the busy link: %+v", c)
 	}
 }

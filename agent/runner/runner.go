@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/quiet"
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Check measures one part of the room. It returns one result per target
@@ -22,14 +22,14 @@ import (
 // reason. It does not judge: the runner has the standard do that.
 type Check interface {
 	Name() string
-	Run(ctx context.Context, std *standard.Standard) ([]report.CheckResult, error)
+	Run(ctx context.Context, std *standard.Standard) ([]wire.CheckResult, error)
 }
 
 // InventoryCheck is a check that also lists the room's devices; the runner
 // calls RunInventory instead of Run and puts the devices in the report.
 type InventoryCheck interface {
 	Check
-	RunInventory(ctx context.Context, std *standard.Standard) ([]report.CheckResult, []report.Peripheral, error)
+	RunInventory(ctx context.Context, std *standard.Standard) ([]wire.CheckResult, []wire.Peripheral, error)
 }
 
 // DefaultTimeout bounds one check when the runner is given none.
@@ -90,10 +90,10 @@ func ParseOnly(s string) []string {
 // Run runs every check and returns the report. A check that fails to run, or
 // overruns its deadline, becomes an error result saying why; Run itself
 // always returns a complete report.
-func (r *Runner) Run(ctx context.Context) *report.Report {
-	rep := &report.Report{
-		Schema:       report.Schema,
-		ID:           report.NewID(),
+func (r *Runner) Run(ctx context.Context) *wire.Report {
+	rep := &wire.Report{
+		Schema:       wire.Schema,
+		ID:           wire.NewID(),
 		Site:         r.Site,
 		Room:         r.Room,
 		AgentVersion: r.AgentVersion,
@@ -117,17 +117,17 @@ func (r *Runner) Run(ctx context.Context) *report.Report {
 		rep.Checks = append(rep.Checks, results...)
 		rep.Peripherals = append(rep.Peripherals, devices...)
 	}
-	rep.Verdict = report.RoomVerdictOf(rep.Checks)
+	rep.Verdict = wire.RoomVerdictOf(rep.Checks)
 	return rep
 }
 
 type outcome struct {
-	results []report.CheckResult
-	devices []report.Peripheral
+	results []wire.CheckResult
+	devices []wire.Peripheral
 	err     error
 }
 
-func (r *Runner) runOne(ctx context.Context, c Check) ([]report.CheckResult, []report.Peripheral) {
+func (r *Runner) runOne(ctx context.Context, c Check) ([]wire.CheckResult, []wire.Peripheral) {
 	timeout := r.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -161,16 +161,16 @@ func (r *Runner) runOne(ctx context.Context, c Check) ([]report.CheckResult, []r
 		out.err = fmt.Errorf("did not finish within %v", timeout)
 	}
 	if out.err != nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
-		code = report.CodeTimeout
+		code = wire.CodeTimeout
 	}
 	if out.err != nil {
 		if r.Log != nil {
 			r.Log.Warn("check could not run", "check", c.Name(), "err", out.err)
 		}
-		out.results = []report.CheckResult{{
+		out.results = []wire.CheckResult{{
 			Check:   c.Name(),
 			Target:  c.Name(),
-			Verdict: report.Error,
+			Verdict: wire.Error,
 			Reason:  out.err.Error(),
 			Code:    code,
 		}}

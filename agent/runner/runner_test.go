@@ -6,17 +6,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 type fakeCheck struct {
 	name string
-	run  func(ctx context.Context) ([]report.CheckResult, error)
+	run  func(ctx context.Context) ([]wire.CheckResult, error)
 }
 
 func (f fakeCheck) Name() string { return f.name }
-func (f fakeCheck) Run(ctx context.Context, _ *standard.Standard) ([]report.CheckResult, error) {
+func (f fakeCheck) Run(ctx context.Context, _ *standard.Standard) ([]wire.CheckResult, error) {
 	return f.run(ctx)
 }
 
@@ -29,19 +29,19 @@ func newRunner(t *testing.T, checks ...Check) *Runner {
 }
 
 func TestRunner_JudgesMeasurementsAndRecordsDuration(t *testing.T) {
-	r := newRunner(t, fakeCheck{"host", func(context.Context) ([]report.CheckResult, error) {
+	r := newRunner(t, fakeCheck{"host", func(context.Context) ([]wire.CheckResult, error) {
 		time.Sleep(10 * time.Millisecond)
-		return []report.CheckResult{{Target: "pc", Measurements: map[string]float64{
+		return []wire.CheckResult{{Target: "pc", Measurements: map[string]float64{
 			"memory_total_bytes": 16e9, "disk_total_bytes": 256e9, "cpu_used_ratio": 0.8,
 			"memory_available_bytes": 8e9, "disk_free_bytes": 100e9, "disk_free_ratio": 0.4,
 		}}}, nil
 	}})
 	rep := r.Run(context.Background())
-	if rep.Verdict != report.Degraded {
+	if rep.Verdict != wire.Degraded {
 		t.Errorf("verdict %s, want degraded (cpu 80 %%)", rep.Verdict)
 	}
 	c := rep.Checks[0]
-	if c.Check != "host" || c.Verdict != report.Warn || c.DurationSeconds < 0.01 || len(c.Rules) != 6 {
+	if c.Check != "host" || c.Verdict != wire.Warn || c.DurationSeconds < 0.01 || len(c.Rules) != 6 {
 		t.Errorf("check result: %+v", c)
 	}
 	if _, err := rep.Encode(); err != nil {
@@ -51,29 +51,29 @@ func TestRunner_JudgesMeasurementsAndRecordsDuration(t *testing.T) {
 
 func TestRunner_CheckErrorAndOverrunBecomeErrorResults(t *testing.T) {
 	r := newRunner(t,
-		fakeCheck{"host", func(context.Context) ([]report.CheckResult, error) { return nil, errors.New("no /proc") }},
-		fakeCheck{"camera", func(ctx context.Context) ([]report.CheckResult, error) {
+		fakeCheck{"host", func(context.Context) ([]wire.CheckResult, error) { return nil, errors.New("no /proc") }},
+		fakeCheck{"camera", func(ctx context.Context) ([]wire.CheckResult, error) {
 			time.Sleep(time.Hour) // ignores its context
 			return nil, nil
 		}},
 	)
 	rep := r.Run(context.Background())
-	if rep.Verdict != report.NotReady || len(rep.Checks) != 2 {
+	if rep.Verdict != wire.NotReady || len(rep.Checks) != 2 {
 		t.Fatalf("report: %+v", rep)
 	}
-	if c := rep.Checks[0]; c.Verdict != report.Error || c.Reason != "no /proc" {
+	if c := rep.Checks[0]; c.Verdict != wire.Error || c.Reason != "no /proc" {
 		t.Errorf("failing check: %+v", c)
 	}
-	if c := rep.Checks[1]; c.Verdict != report.Error || c.Reason != "did not finish within 200ms" || c.DurationSeconds < 0.2 {
+	if c := rep.Checks[1]; c.Verdict != wire.Error || c.Reason != "did not finish within 200ms" || c.DurationSeconds < 0.2 {
 		t.Errorf("overrunning check: %+v", c)
 	}
 }
 
 func TestRunner_SkippedCheckDoesNotCount(t *testing.T) {
-	r := newRunner(t, fakeCheck{"camera", func(context.Context) ([]report.CheckResult, error) {
-		return []report.CheckResult{{Target: "/dev/video0", Verdict: report.Skipped, Reason: "in use"}}, nil
+	r := newRunner(t, fakeCheck{"camera", func(context.Context) ([]wire.CheckResult, error) {
+		return []wire.CheckResult{{Target: "/dev/video0", Verdict: wire.Skipped, Reason: "in use"}}, nil
 	}})
-	if rep := r.Run(context.Background()); rep.Verdict != report.Ready || rep.Checks[0].Verdict != report.Skipped {
+	if rep := r.Run(context.Background()); rep.Verdict != wire.Ready || rep.Checks[0].Verdict != wire.Skipped {
 		t.Errorf("report: %+v", rep)
 	}
 }

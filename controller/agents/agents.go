@@ -20,8 +20,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/internal/boltfile"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // The secret is 256 random bits, so a plain SHA-256 of it cannot be
@@ -98,10 +98,10 @@ func hash(secret string) string {
 // once. Enrolling a room again replaces its secret (the old one stops
 // working).
 func (s *Store) Add(site, room string, now time.Time) (Agent, string, error) {
-	if err := report.CheckName("site", site); err != nil {
+	if err := wire.CheckName("site", site); err != nil {
 		return Agent{}, "", err
 	}
-	if err := report.CheckName("room", room); err != nil {
+	if err := wire.CheckName("room", room); err != nil {
 		return Agent{}, "", err
 	}
 	var b [secretBytes]byte

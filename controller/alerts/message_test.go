@@ -12,10 +12,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/controller/sessions"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // hook records the webhook messages it receives.
@@ -61,15 +61,15 @@ var (
 )
 
 func noCamera(at time.Time) []readiness.Cause {
-	return readiness.OfReport(&report.Report{MeasuredAt: at, Verdict: report.NotReady, Checks: []report.CheckResult{
-		{Check: "camera", Target: "camera", Verdict: report.Fail, Reason: "no camera found", Code: report.CodeNoDevice}}},
+	return readiness.OfReport(&wire.Report{MeasuredAt: at, Verdict: wire.NotReady, Checks: []wire.CheckResult{
+		{Check: "camera", Target: "camera", Verdict: wire.Fail, Reason: "no camera found", Code: wire.CodeNoDevice}}},
 		readiness.Context{Loc: makassar, Now: at})
 }
 
 func upload(at time.Time, bps float64) []readiness.Cause {
 	obs := bps
-	return readiness.OfReport(&report.Report{MeasuredAt: at, Verdict: report.NotReady, Checks: []report.CheckResult{
-		{Check: "network", Target: "probe", Verdict: report.Fail, Rules: []report.RuleResult{{Rule: "upload", Verdict: report.Fail, Observed: &obs}}}}},
+	return readiness.OfReport(&wire.Report{MeasuredAt: at, Verdict: wire.NotReady, Checks: []wire.CheckResult{
+		{Check: "network", Target: "probe", Verdict: wire.Fail, Rules: []wire.RuleResult{{Rule: "upload", Verdict: wire.Fail, Observed: &obs}}}}},
 		readiness.Context{Standard: defaultStandard, Loc: makassar, Now: at})
 }
 

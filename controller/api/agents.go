@@ -5,8 +5,8 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/agents"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Enrolment is the answer to enrolling an agent: its user name and the
@@ -32,7 +32,7 @@ func (s *Server) addAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, f := range []struct{ field, v string }{{"site", body.Site}, {"room", body.Room}} {
-		if err := report.CheckName(f.field, f.v); err != nil {
+		if err := wire.CheckName(f.field, f.v); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}

@@ -18,8 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/agents"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
@@ -27,6 +25,8 @@ import (
 	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/controller/sessions"
 	"github.com/siaprapat/siaprapat/controller/shard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Server holds what the handlers need.
@@ -279,11 +279,11 @@ type RoomSummary struct {
 // RoomDetail is one room with its newest report.
 type RoomDetail struct {
 	RoomSummary
-	Zone       string         `json:"zone"` // the IANA zone its times are shown in
-	StatusAt   *time.Time     `json:"status_at,omitempty"`
-	ReceivedAt *time.Time     `json:"received_at,omitempty"`
-	FirstSeen  time.Time      `json:"first_seen"`
-	Report     *report.Report `json:"report,omitempty"`
+	Zone       string       `json:"zone"` // the IANA zone its times are shown in
+	StatusAt   *time.Time   `json:"status_at,omitempty"`
+	ReceivedAt *time.Time   `json:"received_at,omitempty"`
+	FirstSeen  time.Time    `json:"first_seen"`
+	Report     *wire.Report `json:"report,omitempty"`
 }
 
 // context is what causes' words need for a room, as of now.
@@ -339,7 +339,7 @@ func (s *Server) unknownRoom(w http.ResponseWriter, site, room string) {
 func (s *Server) roomPath(w http.ResponseWriter, r *http.Request) (site, room string, ok bool) {
 	site, room = r.PathValue("site"), r.PathValue("room")
 	for _, f := range []struct{ field, v string }{{"site", site}, {"room", room}} {
-		if err := report.CheckName(f.field, f.v); err != nil {
+		if err := wire.CheckName(f.field, f.v); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return "", "", false
 		}

@@ -11,11 +11,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/controller/sessions"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 var t0 = time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC)
@@ -62,8 +62,8 @@ func call(t *testing.T, h http.Handler, method, path, body string) (int, map[str
 
 func TestAPI_RoomWithoutACameraSaysSoInBothLanguages(t *testing.T) {
 	s, f := server(t)
-	f.ApplyReport(&report.Report{Schema: report.Schema, ID: "1", Site: "sulsel", Room: "aula", MeasuredAt: t0, Verdict: report.NotReady,
-		Checks: []report.CheckResult{{Check: "camera", Target: "camera", Verdict: report.Fail, Reason: "no camera found", Code: report.CodeNoDevice}}}, t0)
+	f.ApplyReport(&wire.Report{Schema: wire.Schema, ID: "1", Site: "sulsel", Room: "aula", MeasuredAt: t0, Verdict: wire.NotReady,
+		Checks: []wire.CheckResult{{Check: "camera", Target: "camera", Verdict: wire.Fail, Reason: "no camera found", Code: wire.CodeNoDevice}}}, t0)
 	h := s.Handler()
 	for _, path := range []string{"/api/v1/rooms", "/api/v1/rooms/sulsel/aula"} {
 		code, out := call(t, h, "GET", path, "")
@@ -110,7 +110,7 @@ func TestAPI_ZoneOfARoomOnlyTheAPIKnows(t *testing.T) {
 
 func TestAPI_RemovedRoomSaysWhen(t *testing.T) {
 	s, f := server(t)
-	f.ApplyStatus("s", "r", report.StatusOnline, t0)
+	f.ApplyStatus("s", "r", wire.StatusOnline, t0)
 	f.Revoke("s", "r", t0)
 	code, out := call(t, s.Handler(), "GET", "/api/v1/rooms/s/r", "")
 	if code != 404 || out["error"] != "room s/r is not known: its agent was removed at 2026-11-24T01:00:00Z" {

@@ -3,8 +3,8 @@ package api
 import (
 	"net/http"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/sessions"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // CalendarFeeds tells the state of the rooms' iCalendar feeds.
@@ -20,7 +20,7 @@ func (s *Server) listCalendars(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	for _, p := range []string{"site", "room"} {
 		if v := q.Get(p); v != "" {
-			if err := report.CheckName(p, v); err != nil {
+			if err := wire.CheckName(p, v); err != nil {
 				writeError(w, http.StatusBadRequest, err.Error())
 				return
 			}

@@ -20,13 +20,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/history"
 	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/controller/sessions"
+	"github.com/siaprapat/siaprapat/standard"
 )
 
 //go:embed templates/*.html

@@ -15,14 +15,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/history"
 	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/controller/sessions"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // t0 is the tests' present, 09:00 WIB on a Tuesday; every part reads it.
@@ -128,9 +128,9 @@ func newRig(t *testing.T, edit func(*Config)) *rig {
 }
 
 // report stores a report of the room with the given checks, measured at t0.
-func (r *rig) report(t *testing.T, site, room string, v report.RoomVerdict, checks ...report.CheckResult) {
+func (r *rig) report(t *testing.T, site, room string, v wire.RoomVerdict, checks ...wire.CheckResult) {
 	t.Helper()
-	rep := &report.Report{Schema: report.Schema, ID: report.NewID(), Site: site, Room: room, MeasuredAt: t0.Add(-time.Minute), Verdict: v, Checks: checks}
+	rep := &wire.Report{Schema: wire.Schema, ID: wire.NewID(), Site: site, Room: room, MeasuredAt: t0.Add(-time.Minute), Verdict: v, Checks: checks}
 	r.fleet.ApplyReport(rep, t0.Add(-time.Minute))
 	if _, err := r.history.Add(rep); err != nil {
 		t.Fatal(err)
@@ -138,12 +138,12 @@ func (r *rig) report(t *testing.T, site, room string, v report.RoomVerdict, chec
 }
 
 var (
-	noCamera = report.CheckResult{Check: report.CheckCamera, Target: "camera", Verdict: report.Fail, Code: report.CodeNoDevice, Reason: "no camera found"}
-	hostOK   = report.CheckResult{Check: report.CheckHost, Target: "pc", Verdict: report.Pass}
-	slowCPU  = func() report.CheckResult {
+	noCamera = wire.CheckResult{Check: wire.CheckCamera, Target: "camera", Verdict: wire.Fail, Code: wire.CodeNoDevice, Reason: "no camera found"}
+	hostOK   = wire.CheckResult{Check: wire.CheckHost, Target: "pc", Verdict: wire.Pass}
+	slowCPU  = func() wire.CheckResult {
 		cpu := 0.8
-		return report.CheckResult{Check: report.CheckHost, Target: "pc", Verdict: report.Warn,
-			Rules: []report.RuleResult{{Rule: "host_cpu", Verdict: report.Warn, Observed: &cpu, Want: "<= 70 %", Reason: "cpu_used_ratio 80 % is above the warn limit 70 %"}}}
+		return wire.CheckResult{Check: wire.CheckHost, Target: "pc", Verdict: wire.Warn,
+			Rules: []wire.RuleResult{{Rule: "host_cpu", Verdict: wire.Warn, Observed: &cpu, Want: "<= 70 %", Reason: "cpu_used_ratio 80 % is above the warn limit 70 %"}}}
 	}()
 )
 
@@ -195,11 +195,11 @@ func tiles(body string) map[string]string {
 
 func TestBoard_FleetShowsEveryRoomWithItsStateInWords(t *testing.T) {
 	r := newRig(t, nil)
-	r.report(t, "jabar", "aula", report.Ready, hostOK)
-	r.report(t, "jabar", "r2", report.Degraded, slowCPU)
-	r.report(t, "sulsel", "aula", report.NotReady, hostOK, noCamera)
-	r.fleet.ApplyStatus("sulsel", "gone", report.StatusOffline, t0.Add(-10*time.Minute))
-	r.fleet.ApplyStatus("papua", "new", report.StatusOnline, t0)
+	r.report(t, "jabar", "aula", wire.Ready, hostOK)
+	r.report(t, "jabar", "r2", wire.Degraded, slowCPU)
+	r.report(t, "sulsel", "aula", wire.NotReady, hostOK, noCamera)
+	r.fleet.ApplyStatus("sulsel", "gone", wire.StatusOffline, t0.Add(-10*time.Minute))
+	r.fleet.ApplyStatus("papua", "new", wire.StatusOnline, t0)
 
 	a := r.get(t, "/", english)
 	if a.code != 200 {
@@ -254,7 +254,7 @@ func mapKeys(m map[string]string) func(func(string) bool) {
 func TestBoard_PagesKeepTheFilter(t *testing.T) {
 	r := newRig(t, nil)
 	for i := range 7 {
-		r.report(t, "jabar", "r"+string(rune('a'+i)), report.Ready, hostOK)
+		r.report(t, "jabar", "r"+string(rune('a'+i)), wire.Ready, hostOK)
 	}
 	a := r.get(t, "/?per=3&q=r", english)
 	if got := len(tiles(a.body)); got != 3 || !strings.Contains(a.body, "Rooms 1 to 3 of 7") || !strings.Contains(a.body, `href="/?page=2&amp;per=3&amp;q=r"`) {
@@ -268,7 +268,7 @@ func TestBoard_PagesKeepTheFilter(t *testing.T) {
 
 func TestBoard_RoomWithoutACameraSaysSoInBothLanguages(t *testing.T) {
 	r := newRig(t, nil)
-	r.report(t, "sulsel", "aula", report.NotReady, hostOK, noCamera)
+	r.report(t, "sulsel", "aula", wire.NotReady, hostOK, noCamera)
 	for _, tc := range []struct {
 		header map[string]string
 		want   []string
@@ -290,7 +290,7 @@ func TestBoard_RoomWithoutACameraSaysSoInBothLanguages(t *testing.T) {
 
 func TestBoard_UnknownAndBadRooms(t *testing.T) {
 	r := newRig(t, nil)
-	r.fleet.ApplyStatus("s", "gone", report.StatusOnline, t0)
+	r.fleet.ApplyStatus("s", "gone", wire.StatusOnline, t0)
 	r.fleet.Revoke("s", "gone", t0)
 	for path, want := range map[string]struct {
 		code int
@@ -376,7 +376,7 @@ func csrfOf(t *testing.T, body string) string {
 
 func TestBoard_ReadTokenTakesASignInWhoseCookieIsASession(t *testing.T) {
 	r := newRig(t, func(c *Config) { c.Access = tokens{admin: "admin-secret", read: "read-secret"} })
-	r.report(t, "jabar", "aula", report.Ready, hostOK)
+	r.report(t, "jabar", "aula", wire.Ready, hostOK)
 	for _, path := range []string{"/", "/rooms/jabar/aula", "/sessions"} {
 		if a := r.get(t, path, english); a.code != 303 || !strings.HasPrefix(a.header.Get("Location"), "/signin?back=") {
 			t.Errorf("GET %s without signing in: %d %s", path, a.code, a.header.Get("Location"))
@@ -421,7 +421,7 @@ func TestBoard_ReadTokenTakesASignInWhoseCookieIsASession(t *testing.T) {
 
 func TestBoard_NoTokensLeaveItOpenAsTheAPI(t *testing.T) {
 	r := newRig(t, func(c *Config) { c.Access = tokens{} })
-	r.report(t, "jabar", "aula", report.Ready, hostOK)
+	r.report(t, "jabar", "aula", wire.Ready, hostOK)
 	a := r.get(t, "/rooms/jabar/aula", english)
 	if a.code != 200 || !strings.Contains(a.body, `id="check-now"`) || strings.Contains(a.body, "Sign in") {
 		t.Errorf("open board: %d", a.code)
@@ -433,8 +433,8 @@ func TestBoard_NoTokensLeaveItOpenAsTheAPI(t *testing.T) {
 
 func TestBoard_CheckNowTakesTheAdminTokenAndTheFormsToken(t *testing.T) {
 	r := newRig(t, func(c *Config) { c.Access = tokens{admin: "admin-secret"} })
-	r.report(t, "sulsel", "aula", report.Ready, hostOK)
-	r.fleet.ApplyStatus("sulsel", "aula", report.StatusOnline, t0)
+	r.report(t, "sulsel", "aula", wire.Ready, hostOK)
+	r.fleet.ApplyStatus("sulsel", "aula", wire.StatusOnline, t0)
 	anon := csrfOf(t, r.get(t, "/signin", english).body)
 	// Reads are open (no read token), the check is not.
 	if a := r.do(t, "POST", "/rooms/sulsel/aula/check", url.Values{"csrf": {anon}}, english); a.code != 403 || !strings.Contains(a.body, "admin token") {
@@ -471,16 +471,16 @@ func TestBoard_CheckNowTakesTheAdminTokenAndTheFormsToken(t *testing.T) {
 	if !strings.Contains(pending.body, "Checking: sent at 10:00 WITA") || !strings.Contains(pending.body, `data-interval="1000"`) {
 		t.Errorf("pending check page:\n%s", pending.body)
 	}
-	rep := &report.Report{Schema: report.Schema, ID: report.NewID(), Site: "sulsel", Room: "aula", MeasuredAt: t0, Verdict: report.NotReady,
-		Checks: []report.CheckResult{hostOK, noCamera}}
-	r.commands.Resolve("sulsel", "aula", &report.Result{Schema: report.ResultSchema, CommandID: id, Report: rep})
+	rep := &wire.Report{Schema: wire.Schema, ID: wire.NewID(), Site: "sulsel", Room: "aula", MeasuredAt: t0, Verdict: wire.NotReady,
+		Checks: []wire.CheckResult{hostOK, noCamera}}
+	r.commands.Resolve("sulsel", "aula", &wire.Result{Schema: wire.ResultSchema, CommandID: id, Report: rep})
 	done := r.get(t, "/rooms/sulsel/aula?check="+id, map[string]string{liveHeader: "1", "Accept-Language": "en"}, c)
 	if !strings.HasPrefix(done.body, `<div id="live"`) || !strings.Contains(done.body, "Checked at 10:00 WITA: Not ready.") ||
 		!strings.Contains(done.body, "Camera: no camera found") || !strings.Contains(done.body, `data-interval="5000"`) {
 		t.Errorf("the live part after the answer:\n%s", done.body)
 	}
 	// Another room's check id is not shown on this room's page.
-	r.report(t, "sulsel", "other", report.Ready, hostOK)
+	r.report(t, "sulsel", "other", wire.Ready, hostOK)
 	if a := r.get(t, "/rooms/sulsel/other?check="+id, english, c); !strings.Contains(a.body, "That check is not known here") {
 		t.Error("a check of another room shows")
 	}
@@ -492,7 +492,7 @@ func TestBoard_CheckOfARoomWithNoAgentSaysSo(t *testing.T) {
 	if a.code != 303 || a.header.Get("Location") != "/rooms/s/nobody?error=unknown" {
 		t.Errorf("%d %v", a.code, a.header)
 	}
-	r.report(t, "s", "r", report.Ready, hostOK)
+	r.report(t, "s", "r", wire.Ready, hostOK)
 	if a := r.get(t, "/rooms/s/r?error=busy", english); !strings.Contains(a.body, "already has 4 checks waiting") {
 		t.Error("busy not worded")
 	}
@@ -503,7 +503,7 @@ func TestBoard_CheckOfARoomWithNoAgentSaysSo(t *testing.T) {
 
 func TestBoard_NoInlineScriptOrStyleAndAStrictPolicy(t *testing.T) {
 	r := newRig(t, func(c *Config) { c.Access = tokens{admin: "a"} })
-	r.report(t, "sulsel", "aula", report.NotReady, hostOK, noCamera)
+	r.report(t, "sulsel", "aula", wire.NotReady, hostOK, noCamera)
 	r.sessions.Put(sessions.Session{Site: "sulsel", Room: "aula", Title: `<script>alert("x")</script>`, Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)})
 	inline := regexp.MustCompile(`(?i)<script(?:\s+[^>]*)?>[^<]|<script(?:(?:\s+[^>]*)?)>\s*</script>|<style|\sstyle=|\son[a-z]+=`)
 	for _, path := range []string{"/", "/rooms/sulsel/aula", "/sessions", "/signin", "/nothing"} {
@@ -530,8 +530,8 @@ func TestBoard_NoInlineScriptOrStyleAndAStrictPolicy(t *testing.T) {
 func TestBoard_MeetingsInTheRoomsZoneWithChecksAndAlerts(t *testing.T) {
 	var s sessions.Session
 	r := newRig(t, nil)
-	r.report(t, "sulsel", "aula", report.NotReady, hostOK, noCamera)
-	r.report(t, "jabar", "aula", report.Ready, hostOK)
+	r.report(t, "sulsel", "aula", wire.NotReady, hostOK, noCamera)
+	r.report(t, "jabar", "aula", wire.Ready, hostOK)
 	var err error
 	// 11:00 WITA today, and 10:30 WIB tomorrow.
 	if s, err = r.sessions.Put(sessions.Session{Site: "sulsel", Room: "aula", Title: "Rapat koordinasi", Organizer: "Diskominfo", Source: "api",
@@ -573,7 +573,7 @@ func TestBoard_MeetingsInTheRoomsZoneWithChecksAndAlerts(t *testing.T) {
 
 func TestBoard_LivePartAloneForThePagesScript(t *testing.T) {
 	r := newRig(t, nil)
-	r.report(t, "jabar", "aula", report.Ready, hostOK)
+	r.report(t, "jabar", "aula", wire.Ready, hostOK)
 	for _, path := range []string{"/", "/rooms/jabar/aula", "/sessions"} {
 		a := r.get(t, path, map[string]string{liveHeader: "1"})
 		if a.code != 200 || !strings.HasPrefix(a.body, `<div id="live"`) || strings.Contains(a.body, "<html") || a.header.Get("Cache-Control") != "no-store" {
@@ -625,7 +625,7 @@ func TestBoard_EveryPhraseInBothLanguagesAndEveryKeyKnown(t *testing.T) {
 			t.Errorf("state %s has no words", s)
 		}
 	}
-	for _, v := range []report.Verdict{report.Pass, report.Warn, report.Fail, report.Error, report.Skipped} {
+	for _, v := range []wire.Verdict{wire.Pass, wire.Warn, wire.Fail, wire.Error, wire.Skipped} {
 		if _, ok := phrases["verdict."+string(v)]; !ok {
 			t.Errorf("verdict %s has no words", v)
 		}

@@ -7,12 +7,12 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/controller/sessions"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // roomData is one room's page.
@@ -28,7 +28,7 @@ type roomData struct {
 	FirstSeen   string
 	Causes      []string
 	Checks      []checkRow
-	Peripherals []report.Peripheral
+	Peripherals []wire.Peripheral
 	Timeline    []timelineRow
 	Upcoming    []meetingRow
 	Check       *checkView // the check this page follows (?check=ID)
@@ -39,14 +39,14 @@ type roomData struct {
 // checkRow is one check of the newest report, with its rules.
 type checkRow struct {
 	Name, Target string
-	Verdict      report.Verdict
+	Verdict      wire.Verdict
 	Reason       string // the cause's words when it is one, else the agent's reason
 	Rules        []ruleRow
 }
 
 type ruleRow struct {
 	Rule     string
-	Verdict  report.Verdict
+	Verdict  wire.Verdict
 	Observed string
 	Want     string
 	Reason   string // the cause's words when it is one, else the agent's reason
@@ -55,7 +55,7 @@ type ruleRow struct {
 type timelineRow struct {
 	At      string
 	Ago     string
-	Verdict report.RoomVerdict
+	Verdict wire.RoomVerdict
 	First   string // the first problem, in the page's language
 	More    int    // problems besides the first
 }
@@ -64,7 +64,7 @@ type checkView struct {
 	ID      string
 	Pending bool
 	Status  string
-	Verdict report.RoomVerdict
+	Verdict wire.RoomVerdict
 	Causes  []string
 }
 
@@ -76,7 +76,7 @@ const timelineLength = 20
 func (b *Board) roomFromPath(w http.ResponseWriter, r *http.Request) (site, room string, ok bool) {
 	site, room = r.PathValue("site"), r.PathValue("room")
 	for _, f := range []struct{ field, v string }{{"site", site}, {"room", room}} {
-		if err := report.CheckName(f.field, f.v); err != nil {
+		if err := wire.CheckName(f.field, f.v); err != nil {
 			b.message(w, r, http.StatusBadRequest, "notfound.title", "badname.text", err.Error())
 			return "", "", false
 		}
@@ -164,7 +164,7 @@ func (b *Board) roomPage(w http.ResponseWriter, r *http.Request, v *visit) {
 
 // checkRows lays out a report's checks and rules. A check or rule that is a
 // cause is worded by the cause (readiness), never by the board.
-func checkRows(p *page, rep *report.Report, causes []readiness.Cause, std *standard.Standard) []checkRow {
+func checkRows(p *page, rep *wire.Report, causes []readiness.Cause, std *standard.Standard) []checkRow {
 	byKey := map[string]readiness.Cause{}
 	for _, c := range causes {
 		byKey[c.Check+"\x00"+c.Target+"\x00"+c.Rule] = c

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/readiness"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Languages of the board.
@@ -249,10 +249,10 @@ func (p *page) Cause(c readiness.Cause) string {
 func (p *page) StateName(s fleet.State) string { return p.T("state." + string(s)) }
 
 // Verdict words a check's or rule's verdict.
-func (p *page) Verdict(v report.Verdict) string { return p.T("verdict." + string(v)) }
+func (p *page) Verdict(v wire.Verdict) string { return p.T("verdict." + string(v)) }
 
 // RoomVerdict words a report's verdict as the state it gives.
-func (p *page) RoomVerdict(v report.RoomVerdict) string { return p.T("state." + string(v)) }
+func (p *page) RoomVerdict(v wire.RoomVerdict) string { return p.T("state." + string(v)) }
 
 // CheckName names a check, as causes do.
 func (p *page) CheckName(check string) string {

@@ -13,7 +13,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Agents checks enrolled agents' credentials (controller/agents.Store).
@@ -121,7 +121,7 @@ func (h *authHook) authenticate(cl *mqtt.Client, pk packets.Packet) bool {
 // without a topic check) must go to one of its own topics.
 func (h *authHook) agentSession(cl *mqtt.Client, pk packets.Packet, user string) bool {
 	site, room, _ := strings.Cut(user, "/")
-	if want := report.AgentClientID(site, room); cl.ID != want {
+	if want := wire.AgentClientID(site, room); cl.ID != want {
 		return h.refuse(cl, RefusedClientID, "client id "+cl.ID+" is not "+want)
 	}
 	if pk.Connect.WillFlag && !allowed(user, pk.Connect.WillTopic, true) {
@@ -176,14 +176,14 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 // report and result topics and read its own cmd, ack and schedule topics
 // (a room's schedule says when it meets: no other room reads it).
 func allowed(user, topic string, write bool) bool {
-	site, room, kind, ok := report.ParseTopic(topic)
+	site, room, kind, ok := wire.ParseTopic(topic)
 	if !ok || site+"/"+room != user {
 		return false
 	}
 	if write {
-		return kind == report.KindStatus || kind == report.KindReport || kind == report.KindResult
+		return kind == wire.KindStatus || kind == wire.KindReport || kind == wire.KindResult
 	}
-	return kind == report.KindCmd || kind == report.KindAck || kind == report.KindSchedule
+	return kind == wire.KindCmd || kind == wire.KindAck || kind == wire.KindSchedule
 }
 
 // rateLimit lets one log line per key through per interval, so that a

@@ -18,7 +18,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // DefaultListen is where the embedded broker listens by default: loopback
@@ -27,7 +27,7 @@ const DefaultListen = "127.0.0.1:1883"
 
 // MaxPacketBytes bounds an MQTT packet; a report is bounded by report.MaxBytes,
 // so anything much larger is refused by the broker before it costs memory.
-const MaxPacketBytes = report.MaxBytes * 4
+const MaxPacketBytes = wire.MaxBytes * 4
 
 // clientWritesPending is how many messages the broker queues for one
 // client's connection; past it, what the client should get is dropped.

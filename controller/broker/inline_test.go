@@ -10,8 +10,8 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/ingest"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 var _ ingest.Session = (*Inline)(nil)
@@ -92,7 +92,7 @@ func TestInline_SlowHandlerHoldsBackPublishersWithoutLoss(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range rooms {
 		cl := connect(t, b, fmt.Sprintf("room-%d", i))
-		topic := report.Topic("site", fmt.Sprintf("r%d", i), report.KindReport)
+		topic := wire.Topic("site", fmt.Sprintf("r%d", i), wire.KindReport)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -129,12 +129,12 @@ func TestInline_SlowHandlerHoldsBackPublishersWithoutLoss(t *testing.T) {
 func TestInline_RetainedCommandsAndClose(t *testing.T) {
 	b := startBroker(t)
 	agent := connect(t, b, "agent")
-	status := report.Topic("site", "r1", report.KindStatus)
-	if tok := agent.Publish(status, 1, true, report.StatusOnline); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+	status := wire.Topic("site", "r1", wire.KindStatus)
+	if tok := agent.Publish(status, 1, true, wire.StatusOnline); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish status: %v", tok.Error())
 	}
 	cmds := make(chan string, 4)
-	cmd := report.Topic("site", "r1", report.KindCmd)
+	cmd := wire.Topic("site", "r1", wire.KindCmd)
 	if tok := agent.Subscribe(cmd, 1, func(_ paho.Client, m paho.Message) { cmds <- string(m.Payload()) }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("subscribe: %v", tok.Error())
 	}
@@ -168,7 +168,7 @@ func TestInline_RetainedCommandsAndClose(t *testing.T) {
 	r.mu.Lock()
 	got := r.byTop[status]
 	r.mu.Unlock()
-	if len(got) != 2 || got[0] != report.StatusOnline || got[1] != "" {
+	if len(got) != 2 || got[0] != wire.StatusOnline || got[1] != "" {
 		t.Fatalf("status messages %q, want online then empty", got)
 	}
 	if n := len(b.server.Topics.Messages(status)); n != 0 {
@@ -179,7 +179,7 @@ func TestInline_RetainedCommandsAndClose(t *testing.T) {
 	if in.Connected() || in.Publish(cmd, nil) == nil || in.WaitConnected(context.Background()) == nil {
 		t.Fatal("a closed session still works")
 	}
-	if tok := agent.Publish(report.Topic("site", "r1", report.KindReport), 1, false, "late"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+	if tok := agent.Publish(wire.Topic("site", "r1", wire.KindReport), 1, false, "late"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatalf("publish after Close: %v", tok.Error())
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -214,7 +214,7 @@ func TestInline_RetainedPublicationReachesLaterSubscribers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	topic := report.Topic("site", "r1", report.KindSchedule)
+	topic := wire.Topic("site", "r1", wire.KindSchedule)
 	if err := in.PublishRetained(topic, []byte("first")); err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Status of a check command.
@@ -61,16 +61,16 @@ type Publisher interface {
 
 // Check is one check command and what came of it.
 type Check struct {
-	ID       string             `json:"id"`
-	Site     string             `json:"site"`
-	Room     string             `json:"room"`
-	Checks   []string           `json:"checks,omitempty"`
-	IssuedAt time.Time          `json:"issued_at"`
-	Deadline time.Time          `json:"deadline"`
-	Status   Status             `json:"status"`
-	Verdict  report.RoomVerdict `json:"verdict,omitempty"` // the room's readiness by this check; not_ready when offline, failed or timed out
-	Reason   string             `json:"reason,omitempty"`
-	Report   *report.Report     `json:"report,omitempty"`
+	ID       string           `json:"id"`
+	Site     string           `json:"site"`
+	Room     string           `json:"room"`
+	Checks   []string         `json:"checks,omitempty"`
+	IssuedAt time.Time        `json:"issued_at"`
+	Deadline time.Time        `json:"deadline"`
+	Status   Status           `json:"status"`
+	Verdict  wire.RoomVerdict `json:"verdict,omitempty"` // the room's readiness by this check; not_ready when offline, failed or timed out
+	Reason   string           `json:"reason,omitempty"`
+	Report   *wire.Report     `json:"report,omitempty"`
 	// FinishedAt is when the check ended; zero while pending.
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 
@@ -128,11 +128,11 @@ func (d *Dispatcher) Start(site, room string, checks []string, timeout time.Dura
 		return Check{}, fmt.Errorf("timeout %v is over the %v limit", timeout, MaxTimeout)
 	}
 	for _, name := range checks {
-		if err := report.CheckCheckName(name); err != nil {
+		if err := wire.CheckCheckName(name); err != nil {
 			return Check{}, fmt.Errorf("checks: %w", err)
 		}
-		if !report.KnownCheck(name) {
-			return Check{}, fmt.Errorf("checks: %q is not a check; want some of %s", name, strings.Join(report.Checks, ", "))
+		if !wire.KnownCheck(name) {
+			return Check{}, fmt.Errorf("checks: %q is not a check; want some of %s", name, strings.Join(wire.Checks, ", "))
 		}
 	}
 	v, ok := d.fleet.Get(site, room)
@@ -141,7 +141,7 @@ func (d *Dispatcher) Start(site, room string, checks []string, timeout time.Dura
 	}
 	now := d.now()
 	c := &Check{
-		ID: report.NewID(), Site: site, Room: room, Checks: checks,
+		ID: wire.NewID(), Site: site, Room: room, Checks: checks,
 		IssuedAt: now, Deadline: now.Add(timeout), Status: Pending, done: make(chan struct{}),
 	}
 	key := roomKey{site, room}
@@ -153,15 +153,15 @@ func (d *Dispatcher) Start(site, room string, checks []string, timeout time.Dura
 	d.checks[c.ID] = c
 	d.pending[key]++
 	d.mu.Unlock()
-	if v.AgentStatus == report.StatusOffline {
+	if v.AgentStatus == wire.StatusOffline {
 		d.finish(c.ID, Offline, "", "the room's agent is offline (since "+v.StatusAt.UTC().Format(time.RFC3339)+")", nil)
 		return d.snapshot(c), nil
 	}
-	cmd := report.Command{Schema: report.CommandSchema, ID: c.ID, Kind: report.CommandCheck, Checks: checks,
+	cmd := wire.Command{Schema: wire.CommandSchema, ID: c.ID, Kind: wire.CommandCheck, Checks: checks,
 		Deadline: c.Deadline, TimeoutSeconds: timeout.Seconds()}
 	payload, err := cmd.Encode()
 	if err == nil {
-		err = d.pub.Publish(report.Topic(site, room, report.KindCmd), payload)
+		err = d.pub.Publish(wire.Topic(site, room, wire.KindCmd), payload)
 	}
 	if err != nil {
 		// Not the room's fault: the controller could not check it.
@@ -181,7 +181,7 @@ func (d *Dispatcher) Start(site, room string, checks []string, timeout time.Dura
 
 // Resolve takes an agent's result. A result for an unknown, finished or
 // other room's command is ignored and reported as false.
-func (d *Dispatcher) Resolve(site, room string, res *report.Result) bool {
+func (d *Dispatcher) Resolve(site, room string, res *wire.Result) bool {
 	d.mu.Lock()
 	c, ok := d.checks[res.CommandID]
 	ok = ok && c.Site == site && c.Room == room && c.Status == Pending
@@ -196,7 +196,7 @@ func (d *Dispatcher) Resolve(site, room string, res *report.Result) bool {
 }
 
 // finish ends a pending check once; later calls change nothing.
-func (d *Dispatcher) finish(id string, st Status, verdict report.RoomVerdict, reason string, rep *report.Report) bool {
+func (d *Dispatcher) finish(id string, st Status, verdict wire.RoomVerdict, reason string, rep *wire.Report) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c, ok := d.checks[id]
@@ -204,7 +204,7 @@ func (d *Dispatcher) finish(id string, st Status, verdict report.RoomVerdict, re
 		return false
 	}
 	if verdict == "" {
-		verdict = report.NotReady
+		verdict = wire.NotReady
 	}
 	c.Status, c.Verdict, c.Reason, c.Report, c.FinishedAt = st, verdict, reason, rep, d.now()
 	d.unpendLocked(roomKey{c.Site, c.Room})

@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 type sent struct {
@@ -37,8 +37,8 @@ func (p *fakePub) Publish(topic string, payload []byte) error {
 func setup(t *testing.T) (*Dispatcher, *fakePub, *fleet.Fleet) {
 	t.Helper()
 	f := fleet.New(fleet.Options{Freshness: time.Minute})
-	f.ApplyStatus("s", "up", report.StatusOnline, time.Now())
-	f.ApplyStatus("s", "down", report.StatusOffline, time.Now())
+	f.ApplyStatus("s", "up", wire.StatusOnline, time.Now())
+	f.ApplyStatus("s", "down", wire.StatusOffline, time.Now())
 	pub := &fakePub{}
 	d, err := New(pub, f, prometheus.NewPedanticRegistry(), nil)
 	if err != nil {
@@ -56,22 +56,22 @@ func TestDispatcher_SendsCommandAndTakesTheResult(t *testing.T) {
 	if len(pub.msgs) != 1 || pub.msgs[0].topic != "siaprapat/v1/s/up/cmd" {
 		t.Fatalf("published %+v", pub.msgs)
 	}
-	cmd, err := report.DecodeCommand(pub.msgs[0].payload)
+	cmd, err := wire.DecodeCommand(pub.msgs[0].payload)
 	if err != nil || cmd.ID != c.ID || cmd.Checks[0] != "host" {
 		t.Fatalf("command %+v, %v", cmd, err)
 	}
-	rep := &report.Report{Schema: report.Schema, ID: "r1", Site: "s", Room: "up", MeasuredAt: time.Now(), Verdict: report.Degraded}
-	if d.Resolve("s", "other", &report.Result{CommandID: c.ID, Report: rep}) {
+	rep := &wire.Report{Schema: wire.Schema, ID: "r1", Site: "s", Room: "up", MeasuredAt: time.Now(), Verdict: wire.Degraded}
+	if d.Resolve("s", "other", &wire.Result{CommandID: c.ID, Report: rep}) {
 		t.Error("a result from another room's topic was taken")
 	}
-	if !d.Resolve("s", "up", &report.Result{CommandID: c.ID, Report: rep}) {
+	if !d.Resolve("s", "up", &wire.Result{CommandID: c.ID, Report: rep}) {
 		t.Fatal("the result was not taken")
 	}
 	got, _ := d.Wait(context.Background(), c.ID)
-	if got.Status != Done || got.Verdict != report.Degraded || got.Report.ID != "r1" {
+	if got.Status != Done || got.Verdict != wire.Degraded || got.Report.ID != "r1" {
 		t.Errorf("check %+v", got)
 	}
-	if d.Resolve("s", "up", &report.Result{CommandID: c.ID, Report: rep}) {
+	if d.Resolve("s", "up", &wire.Result{CommandID: c.ID, Report: rep}) {
 		t.Error("a second result for a finished check was taken")
 	}
 }
@@ -82,16 +82,16 @@ func TestDispatcher_OfflineUnknownTimeoutAndFailures(t *testing.T) {
 		t.Errorf("unknown room: %v", err)
 	}
 	c, _ := d.Start("s", "down", nil, 0)
-	if c.Status != Offline || c.Verdict != report.NotReady || !strings.HasPrefix(c.Reason, "the room's agent is offline") || len(pub.msgs) != 0 {
+	if c.Status != Offline || c.Verdict != wire.NotReady || !strings.HasPrefix(c.Reason, "the room's agent is offline") || len(pub.msgs) != 0 {
 		t.Errorf("offline agent: %+v (sent %d)", c, len(pub.msgs))
 	}
 	c, _ = d.Start("s", "up", nil, 50*time.Millisecond)
 	got, _ := d.Wait(context.Background(), c.ID)
-	if got.Status != Timeout || got.Verdict != report.NotReady || got.Reason != "the agent did not answer within 50ms" {
+	if got.Status != Timeout || got.Verdict != wire.NotReady || got.Reason != "the agent did not answer within 50ms" {
 		t.Errorf("timeout: %+v", got)
 	}
 	c, _ = d.Start("s", "up", nil, time.Minute)
-	d.Resolve("s", "up", &report.Result{CommandID: c.ID, Error: `unknown check "camera"`})
+	d.Resolve("s", "up", &wire.Result{CommandID: c.ID, Error: `unknown check "camera"`})
 	if got, _ := d.Get(c.ID); got.Status != Failed || !strings.Contains(got.Reason, `unknown check "camera"`) {
 		t.Errorf("failed: %+v", got)
 	}
@@ -121,7 +121,7 @@ func TestDispatcher_OfflineUnknownTimeoutAndFailures(t *testing.T) {
 
 func TestDispatcher_PendingLimitIsPerRoomAndFreedWhenChecksEnd(t *testing.T) {
 	d, pub, f := setup(t)
-	f.ApplyStatus("s", "up2", report.StatusOnline, time.Now())
+	f.ApplyStatus("s", "up2", wire.StatusOnline, time.Now())
 	var ids []string
 	for range MaxPendingPerRoom {
 		c, err := d.Start("s", "up", nil, time.Minute)
@@ -137,7 +137,7 @@ func TestDispatcher_PendingLimitIsPerRoomAndFreedWhenChecksEnd(t *testing.T) {
 		t.Errorf("another room is held by the first room's limit: %v", err)
 	}
 	// An agent's answer frees a place; a send that fails takes none.
-	d.Resolve("s", "up", &report.Result{CommandID: ids[0], Error: "busy"})
+	d.Resolve("s", "up", &wire.Result{CommandID: ids[0], Error: "busy"})
 	pub.err = errors.New("broker gone")
 	if _, err := d.Start("s", "up", nil, time.Minute); !errors.Is(err, ErrCannotSend) {
 		t.Fatalf("send failure: %v", err)
@@ -188,8 +188,8 @@ func TestDispatcher_KeepsOutcomesOfALargeFanOutUntilTheSessionsStart(t *testing.
 	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 	d.now = func() time.Time { return now }
 	answered, _ := d.Start("s", "up", nil, time.Minute)
-	rep := &report.Report{Schema: report.Schema, ID: "r1", Site: "s", Room: "up", MeasuredAt: now, Verdict: report.Ready}
-	if !d.Resolve("s", "up", &report.Result{CommandID: answered.ID, Report: rep}) {
+	rep := &wire.Report{Schema: wire.Schema, ID: "r1", Site: "s", Room: "up", MeasuredAt: now, Verdict: wire.Ready}
+	if !d.Resolve("s", "up", &wire.Result{CommandID: answered.ID, Report: rep}) {
 		t.Fatal("the result was not taken")
 	}
 	offline, _ := d.Start("s", "down", nil, time.Minute)
@@ -200,14 +200,14 @@ func TestDispatcher_KeepsOutcomesOfALargeFanOutUntilTheSessionsStart(t *testing.
 		}
 	}
 	now = now.Add(30 * time.Minute) // the sessions start
-	if got, ok := d.Get(answered.ID); !ok || got.Status != Done || got.Verdict != report.Ready || got.Report != nil {
+	if got, ok := d.Get(answered.ID); !ok || got.Status != Done || got.Verdict != wire.Ready || got.Report != nil {
 		t.Errorf("the first check, %d checks later: %+v, %v; want done, ready, without its report", keepReports+11, got, ok)
 	}
 	if got, ok := d.Get(offline.ID); !ok || got.Status != Offline || !strings.HasPrefix(got.Reason, "the room's agent is offline") {
 		t.Errorf("the offline check, %d checks later: %+v, %v", keepReports+10, got, ok)
 	}
 	newest, _ := d.Start("s", "up", nil, time.Minute)
-	d.Resolve("s", "up", &report.Result{CommandID: newest.ID, Report: rep})
+	d.Resolve("s", "up", &wire.Result{CommandID: newest.ID, Report: rep})
 	if got, _ := d.Get(newest.ID); got.Report == nil || got.Report.ID != "r1" {
 		t.Errorf("the newest check lost its report: %+v", got)
 	}

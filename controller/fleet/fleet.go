@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // State is a room's readiness.
@@ -29,13 +29,13 @@ var States = []State{Ready, Degraded, NotReady, Offline, Unknown}
 
 // Room is what the fleet knows of one room.
 type Room struct {
-	Site        string         `json:"site"`
-	Room        string         `json:"room"`
-	AgentStatus string         `json:"agent_status,omitempty"` // "online", "offline" or empty when never heard
-	StatusAt    time.Time      `json:"status_at,omitzero"`
-	Report      *report.Report `json:"report,omitempty"` // the newest report by measured_at
-	ReceivedAt  time.Time      `json:"received_at,omitzero"`
-	FirstSeen   time.Time      `json:"first_seen"`
+	Site        string       `json:"site"`
+	Room        string       `json:"room"`
+	AgentStatus string       `json:"agent_status,omitempty"` // "online", "offline" or empty when never heard
+	StatusAt    time.Time    `json:"status_at,omitzero"`
+	Report      *wire.Report `json:"report,omitempty"` // the newest report by measured_at
+	ReceivedAt  time.Time    `json:"received_at,omitzero"`
+	FirstSeen   time.Time    `json:"first_seen"`
 	// Changed is when an update last changed the room's state; State()
 	// derives the current state from the fields above and the clock.
 	Changed time.Time `json:"changed"`
@@ -100,7 +100,7 @@ func (f *Fleet) Freshness() time.Duration { return f.opts.Freshness }
 
 // State returns the room's state at now, and since when it holds.
 func (r *Room) State(now time.Time, freshness time.Duration) (State, time.Time) {
-	if r.AgentStatus == report.StatusOffline {
+	if r.AgentStatus == wire.StatusOffline {
 		return Offline, r.StatusAt
 	}
 	return r.ReportState(now, freshness)
@@ -140,7 +140,7 @@ func freshAt(r *Room) time.Time { return takenAt(r.Report, r.ReceivedAt) }
 // takenAt is a report's measured_at, or when it arrived if that is earlier.
 // Reports are ordered by it, so one report from a PC whose clock ran ahead
 // cannot make every later, correct report look older.
-func takenAt(rep *report.Report, receivedAt time.Time) time.Time {
+func takenAt(rep *wire.Report, receivedAt time.Time) time.Time {
 	if rep.MeasuredAt.After(receivedAt) {
 		return receivedAt
 	}
@@ -148,11 +148,11 @@ func takenAt(rep *report.Report, receivedAt time.Time) time.Time {
 }
 
 // stateOfReport is the state a fresh report gives its room.
-func stateOfReport(r *report.Report) State {
+func stateOfReport(r *wire.Report) State {
 	switch r.Verdict {
-	case report.Ready:
+	case wire.Ready:
 		return Ready
-	case report.Degraded:
+	case wire.Degraded:
 		return Degraded
 	}
 	return NotReady
@@ -188,7 +188,7 @@ func (f *Fleet) settle(r *Room, before State, now time.Time) {
 // ApplyReport records a decoded report received at receivedAt. A report
 // with the id of the stored one is a duplicate; one measured before the
 // stored one is older and leaves the room's state alone.
-func (f *Fleet) ApplyReport(rep *report.Report, receivedAt time.Time) Outcome {
+func (f *Fleet) ApplyReport(rep *wire.Report, receivedAt time.Time) Outcome {
 	return f.ApplyEncoded(rep, nil, receivedAt)
 }
 
@@ -196,7 +196,7 @@ func (f *Fleet) ApplyReport(rep *report.Report, receivedAt time.Time) Outcome {
 // was received (nil when it has none): the store writes that rather than
 // encoding the report again. The fleet keeps encoded until then: the
 // caller must not change it afterwards.
-func (f *Fleet) ApplyEncoded(rep *report.Report, encoded []byte, receivedAt time.Time) Outcome {
+func (f *Fleet) ApplyEncoded(rep *wire.Report, encoded []byte, receivedAt time.Time) Outcome {
 	now := f.opts.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -215,8 +215,8 @@ func (f *Fleet) ApplyEncoded(rep *report.Report, encoded []byte, receivedAt time
 	before, _ := r.State(now, f.opts.Freshness)
 	r.Report, r.ReceivedAt, r.encoded = rep, receivedAt, encoded
 	// A report proves the agent is up, even if its "online" was lost.
-	if r.AgentStatus != report.StatusOnline {
-		r.AgentStatus, r.StatusAt = report.StatusOnline, receivedAt
+	if r.AgentStatus != wire.StatusOnline {
+		r.AgentStatus, r.StatusAt = wire.StatusOnline, receivedAt
 	}
 	f.settle(r, before, now)
 	return Stored

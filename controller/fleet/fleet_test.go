@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 type clock struct{ t time.Time }
@@ -14,8 +14,8 @@ func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 
-func rep(id string, at time.Time, v report.RoomVerdict) *report.Report {
-	return &report.Report{Schema: report.Schema, ID: id, Site: "s", Room: "r", MeasuredAt: at, Verdict: v}
+func rep(id string, at time.Time, v wire.RoomVerdict) *wire.Report {
+	return &wire.Report{Schema: wire.Schema, ID: id, Site: "s", Room: "r", MeasuredAt: at, Verdict: v}
 }
 
 func newFleet() (*Fleet, *clock) {
@@ -34,23 +34,23 @@ func state(t *testing.T, f *Fleet) (State, time.Time) {
 
 func TestFleet_StateFollowsReportsStatusAndTime(t *testing.T) {
 	f, c := newFleet()
-	f.ApplyStatus("s", "r", report.StatusOnline, c.t)
+	f.ApplyStatus("s", "r", wire.StatusOnline, c.t)
 	if s, _ := state(t, f); s != Unknown {
 		t.Fatalf("online without a report: %s, want unknown", s)
 	}
 	c.advance(time.Second)
-	f.ApplyReport(rep("a", c.t, report.Ready), c.t)
+	f.ApplyReport(rep("a", c.t, wire.Ready), c.t)
 	if s, since := state(t, f); s != Ready || !since.Equal(c.t) {
 		t.Fatalf("after a ready report: %s since %v", s, since)
 	}
 	readySince := c.t
 	c.advance(30 * time.Second)
-	f.ApplyReport(rep("b", c.t, report.Ready), c.t)
+	f.ApplyReport(rep("b", c.t, wire.Ready), c.t)
 	if s, since := state(t, f); s != Ready || !since.Equal(readySince) {
 		t.Fatalf("a second ready report moved since: %s since %v", s, since)
 	}
 	c.advance(10 * time.Second)
-	f.ApplyReport(rep("c", c.t, report.Degraded), c.t)
+	f.ApplyReport(rep("c", c.t, wire.Degraded), c.t)
 	if s, _ := state(t, f); s != Degraded {
 		t.Fatalf("after a degraded report: %s", s)
 	}
@@ -59,17 +59,17 @@ func TestFleet_StateFollowsReportsStatusAndTime(t *testing.T) {
 	if s, since := state(t, f); s != Unknown || !since.Equal(lastAt.Add(time.Minute)) {
 		t.Fatalf("after the freshness window: %s since %v", s, since)
 	}
-	f.ApplyReport(rep("d", c.t, report.Degraded), c.t)
+	f.ApplyReport(rep("d", c.t, wire.Degraded), c.t)
 	if s, since := state(t, f); s != Degraded || !since.Equal(c.t) {
 		t.Fatalf("a fresh report after unknown: %s since %v, want degraded since now", s, since)
 	}
 	c.advance(time.Second)
-	f.ApplyStatus("s", "r", report.StatusOffline, c.t)
+	f.ApplyStatus("s", "r", wire.StatusOffline, c.t)
 	if s, since := state(t, f); s != Offline || !since.Equal(c.t) {
 		t.Fatalf("after the last will: %s since %v", s, since)
 	}
 	c.advance(time.Second)
-	f.ApplyStatus("s", "r", report.StatusOnline, c.t)
+	f.ApplyStatus("s", "r", wire.StatusOnline, c.t)
 	if s, since := state(t, f); s != Degraded || !since.Equal(c.t) {
 		t.Fatalf("back online with a fresh report: %s since %v", s, since)
 	}
@@ -77,11 +77,11 @@ func TestFleet_StateFollowsReportsStatusAndTime(t *testing.T) {
 
 func TestFleet_DuplicateAndOlderReportsDoNotChangeState(t *testing.T) {
 	f, c := newFleet()
-	f.ApplyReport(rep("a", c.t, report.Ready), c.t)
-	if got := f.ApplyReport(rep("a", c.t, report.Ready), c.t); got != Duplicate {
+	f.ApplyReport(rep("a", c.t, wire.Ready), c.t)
+	if got := f.ApplyReport(rep("a", c.t, wire.Ready), c.t); got != Duplicate {
 		t.Errorf("same id: %v, want Duplicate", got)
 	}
-	if got := f.ApplyReport(rep("old", c.t.Add(-time.Minute), report.NotReady), c.t); got != Older {
+	if got := f.ApplyReport(rep("old", c.t.Add(-time.Minute), wire.NotReady), c.t); got != Older {
 		t.Errorf("older report: %v, want Older", got)
 	}
 	if s, _ := state(t, f); s != Ready {
@@ -91,7 +91,7 @@ func TestFleet_DuplicateAndOlderReportsDoNotChangeState(t *testing.T) {
 
 func TestFleet_FastAgentClockDoesNotKeepRoomFresh(t *testing.T) {
 	f, c := newFleet()
-	f.ApplyReport(rep("a", c.t.Add(time.Hour), report.Ready), c.t) // agent clock an hour ahead
+	f.ApplyReport(rep("a", c.t.Add(time.Hour), wire.Ready), c.t) // agent clock an hour ahead
 	c.advance(61 * time.Second)
 	if s, _ := state(t, f); s != Unknown {
 		t.Errorf("state = %s, want unknown: freshness counts from arrival when the agent's clock is ahead", s)
@@ -106,9 +106,9 @@ func TestFleet_ReopenKeepsRooms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.ApplyStatus("s", "r", report.StatusOnline, c.t)
-	f.ApplyReport(rep("a", c.t, report.NotReady), c.t)
-	f.ApplyStatus("s", "other", report.StatusOffline, c.t)
+	f.ApplyStatus("s", "r", wire.StatusOnline, c.t)
+	f.ApplyReport(rep("a", c.t, wire.NotReady), c.t)
+	f.ApplyStatus("s", "other", wire.StatusOffline, c.t)
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -147,11 +147,11 @@ func TestOpen_LockedStoreSaysSo(t *testing.T) {
 
 func TestFleet_BackOnlineWithStaleReportIsUnknownSinceItCameBack(t *testing.T) {
 	f, c := newFleet()
-	f.ApplyReport(rep("a", c.t, report.Ready), c.t)
+	f.ApplyReport(rep("a", c.t, wire.Ready), c.t)
 	c.advance(10 * time.Second)
-	f.ApplyStatus("s", "r", report.StatusOffline, c.t)
+	f.ApplyStatus("s", "r", wire.StatusOffline, c.t)
 	c.advance(10 * time.Minute)
-	f.ApplyStatus("s", "r", report.StatusOnline, c.t)
+	f.ApplyStatus("s", "r", wire.StatusOnline, c.t)
 	if s, since := state(t, f); s != Unknown || !since.Equal(c.t) {
 		t.Errorf("%s since %v, want unknown since it came back (%v), not while it was offline", s, since, c.t)
 	}
@@ -159,10 +159,10 @@ func TestFleet_BackOnlineWithStaleReportIsUnknownSinceItCameBack(t *testing.T) {
 
 func TestFleet_RepeatedStatusKeepsSince(t *testing.T) {
 	f, c := newFleet()
-	f.ApplyStatus("s", "r", report.StatusOffline, c.t)
+	f.ApplyStatus("s", "r", wire.StatusOffline, c.t)
 	went := c.t
 	c.advance(time.Hour) // a controller restart delivers the retained "offline" again
-	if got := f.ApplyStatus("s", "r", report.StatusOffline, c.t); got != Duplicate {
+	if got := f.ApplyStatus("s", "r", wire.StatusOffline, c.t); got != Duplicate {
 		t.Errorf("repeated status: %v, want Duplicate", got)
 	}
 	if s, since := state(t, f); s != Offline || !since.Equal(went) {
@@ -172,9 +172,9 @@ func TestFleet_RepeatedStatusKeepsSince(t *testing.T) {
 
 func TestFleet_ReportFromTheFutureDoesNotLockTheRoom(t *testing.T) {
 	f, c := newFleet()
-	f.ApplyReport(rep("future", c.t.Add(24*time.Hour), report.NotReady), c.t) // clock a day ahead, fixed later by NTP
+	f.ApplyReport(rep("future", c.t.Add(24*time.Hour), wire.NotReady), c.t) // clock a day ahead, fixed later by NTP
 	c.advance(10 * time.Second)
-	if got := f.ApplyReport(rep("now", c.t, report.Ready), c.t); got != Stored {
+	if got := f.ApplyReport(rep("now", c.t, wire.Ready), c.t); got != Stored {
 		t.Fatalf("a correct report after one from the future: %v, want Stored", got)
 	}
 	if s, _ := state(t, f); s != Ready {
@@ -185,13 +185,13 @@ func TestFleet_ReportFromTheFutureDoesNotLockTheRoom(t *testing.T) {
 func TestFleet_RoomLimit(t *testing.T) {
 	c := &clock{t: t0}
 	f := New(Options{Freshness: time.Minute, MaxRooms: 1, Now: c.now})
-	if got := f.ApplyStatus("s", "a", report.StatusOnline, c.t); got != Stored {
+	if got := f.ApplyStatus("s", "a", wire.StatusOnline, c.t); got != Stored {
 		t.Fatalf("first room: %v", got)
 	}
-	if got := f.ApplyStatus("s", "b", report.StatusOnline, c.t); got != Refused {
+	if got := f.ApplyStatus("s", "b", wire.StatusOnline, c.t); got != Refused {
 		t.Errorf("second room: %v, want Refused", got)
 	}
-	r := rep("x", c.t, report.Ready)
+	r := rep("x", c.t, wire.Ready)
 	r.Room = "b"
 	if got := f.ApplyReport(r, c.t); got != Refused || f.Len() != 1 {
 		t.Errorf("report for a new room past the limit: %v, %d rooms", got, f.Len())
@@ -212,16 +212,16 @@ func TestFleet_ReportAsReceivedIsStoredAndReadsBack(t *testing.T) {
 	}
 	received := []byte(`{ "schema": "siaprapat.report/v1", "id": "a", "site": "s", "room": "r",
 		"measured_at": "2026-11-23T08:00:00Z", "verdict": "degraded", "checks": [], "from_a_later_agent": {"x": 1} }`)
-	rep, err := report.Decode(received)
+	rep, err := wire.Decode(received)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.ApplyEncoded(rep, received, c.t)
-	f.ApplyReport(&report.Report{Schema: report.Schema, ID: "b", Site: "s", Room: "q", MeasuredAt: t0, Verdict: report.Ready}, c.t)
+	f.ApplyReport(&wire.Report{Schema: wire.Schema, ID: "b", Site: "s", Room: "q", MeasuredAt: t0, Verdict: wire.Ready}, c.t)
 	if err := f.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	f.ApplyStatus("s", "r", report.StatusOffline, c.t.Add(time.Second)) // rewritten without its encoding
+	f.ApplyStatus("s", "r", wire.StatusOffline, c.t.Add(time.Second)) // rewritten without its encoding
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestFleet_ReportAsReceivedIsStoredAndReadsBack(t *testing.T) {
 			t.Errorf("room s/%s after reopening: %+v", room, v.Room)
 		}
 	}
-	if v, _ := g.Get("s", "r"); v.State != Offline || v.Report.Verdict != report.Degraded {
+	if v, _ := g.Get("s", "r"); v.State != Offline || v.Report.Verdict != wire.Degraded {
 		t.Errorf("room s/r after reopening: %s with a %s report, want offline with the degraded one", v.State, v.Report.Verdict)
 	}
 }
@@ -249,7 +249,7 @@ func TestFleet_RevokedRoomIsRememberedUntilItsAgentSpeaksAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.ApplyReport(rep("a", c.t, report.Ready), c.t)
+	f.ApplyReport(rep("a", c.t, wire.Ready), c.t)
 	if !f.Revoke("s", "r", t0.Add(time.Minute)) {
 		t.Fatal("a known room was not known")
 	}
@@ -266,7 +266,7 @@ func TestFleet_RevokedRoomIsRememberedUntilItsAgentSpeaksAgain(t *testing.T) {
 	if at := g.RemovedAt("s", "r"); !at.Equal(t0.Add(time.Minute)) || g.Len() != 0 {
 		t.Fatalf("after reopening: removed at %v, %d rooms", at, g.Len())
 	}
-	g.ApplyStatus("s", "r", report.StatusOnline, c.t) // enrolled again, and back
+	g.ApplyStatus("s", "r", wire.StatusOnline, c.t) // enrolled again, and back
 	if !g.RemovedAt("s", "r").IsZero() {
 		t.Error("a room whose agent is back is still removed")
 	}
@@ -285,8 +285,8 @@ func TestFleet_RevokedRoomIsRememberedUntilItsAgentSpeaksAgain(t *testing.T) {
 
 func TestRoom_ReportStateIgnoresTheAgentsStatus(t *testing.T) {
 	f, c := newFleet()
-	f.ApplyReport(rep("a", c.t, report.Degraded), c.t)
-	f.ApplyStatus("s", "r", report.StatusOffline, c.t.Add(time.Second))
+	f.ApplyReport(rep("a", c.t, wire.Degraded), c.t)
+	f.ApplyStatus("s", "r", wire.StatusOffline, c.t.Add(time.Second))
 	v, _ := f.Get("s", "r")
 	if st, _ := v.ReportState(c.t, time.Minute); v.State != Offline || st != Degraded {
 		t.Errorf("state %s, report state %s; want offline and degraded", v.State, st)

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // BenchmarkFleetMemory reports the live heap one room's state takes in the
@@ -35,7 +35,7 @@ func BenchmarkFleetMemory(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		f := fleet.New(fleet.Options{Freshness: time.Minute})
 		for _, p := range payloads {
-			rep, err := report.Decode(p)
+			rep, err := wire.Decode(p)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -18,9 +18,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/internal/boltfile"
 	"github.com/siaprapat/siaprapat/internal/retry"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Defaults: a day of reports at the agent's default 60 s interval, and a
@@ -186,13 +186,13 @@ func idKeyOf(k []byte) []byte {
 
 // Add records a report. It returns false, storing nothing, when a report
 // with the same id is already in the history (or waiting to be written).
-func (h *History) Add(rep *report.Report) (bool, error) { return h.AddEncoded(rep, nil) }
+func (h *History) Add(rep *wire.Report) (bool, error) { return h.AddEncoded(rep, nil) }
 
 // AddEncoded is Add for a report whose JSON the caller has (as it came off
 // the wire; nil when it has none): the history stores that, rather than
 // encoding the report again, the larger part of Add's cost. The history
 // keeps encoded: the caller must not change it afterwards.
-func (h *History) AddEncoded(rep *report.Report, encoded []byte) (bool, error) {
+func (h *History) AddEncoded(rep *wire.Report, encoded []byte) (bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	ik := string(idKey(rep.Site, rep.Room, rep.ID))
@@ -427,7 +427,7 @@ const MaxList = 1000
 // or ahead of the controller's clock), stored under the time it arrived:
 // the skew is measured_at minus that time.
 type Entry struct {
-	*report.Report
+	*wire.Report
 	ReceivedAt       *time.Time `json:"received_at,omitempty"`
 	ClockSkewSeconds *float64   `json:"clock_skew_seconds,omitempty"`
 }
@@ -510,7 +510,7 @@ func decodeValue(v []byte) (Entry, error) {
 		received := time.Unix(0, int64(binary.BigEndian.Uint64(v[1:9]))).UTC()
 		e.ReceivedAt, raw = &received, v[9:]
 	}
-	var rep report.Report
+	var rep wire.Report
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		return e, err
 	}
@@ -532,7 +532,7 @@ func (h *History) PendingBytes() int {
 // Latest returns a room's n newest reports by measured_at, newest first
 // (the board's timeline). Reports not yet written are included: Latest
 // flushes first.
-func (h *History) Latest(site, room string, n int) ([]*report.Report, error) {
+func (h *History) Latest(site, room string, n int) ([]*wire.Report, error) {
 	if n <= 0 || n > MaxList {
 		n = MaxList
 	}
@@ -542,7 +542,7 @@ func (h *History) Latest(site, room string, n int) ([]*report.Report, error) {
 	prefix := roomKey(site, room)
 	// Past every key of the room: the prefix, then more than a timestamp of 0xff.
 	end := append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 9)...)
-	var out []*report.Report
+	var out []*wire.Report
 	err := boltfile.Guard(h.db, "report history", func() error {
 		return h.db.View(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketReports).Cursor()

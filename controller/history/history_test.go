@@ -7,15 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 
-func rep(site, room string, i int) *report.Report {
-	return &report.Report{
-		Schema: report.Schema, ID: fmt.Sprintf("%s%s%030x", site, room, i), Site: site, Room: room,
-		MeasuredAt: t0.Add(time.Duration(i) * time.Minute), Verdict: report.Ready,
+func rep(site, room string, i int) *wire.Report {
+	return &wire.Report{
+		Schema: wire.Schema, ID: fmt.Sprintf("%s%s%030x", site, room, i), Site: site, Room: room,
+		MeasuredAt: t0.Add(time.Duration(i) * time.Minute), Verdict: wire.Ready,
 	}
 }
 
@@ -188,7 +188,7 @@ func TestHistory_ImplausibleTimesAreKeptUnderTheirArrival(t *testing.T) {
 	old.MeasuredAt = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	future.MeasuredAt = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
 	fine.MeasuredAt = t0.Add(-time.Minute)
-	for _, r := range []*report.Report{old, future, fine} {
+	for _, r := range []*wire.Report{old, future, fine} {
 		if added, err := h.Add(r); !added || err != nil {
 			t.Fatalf("add %s: %v %v", r.ID, added, err)
 		}
@@ -208,7 +208,7 @@ func TestHistory_ImplausibleTimesAreKeptUnderTheirArrival(t *testing.T) {
 	for _, e := range page.Reports {
 		byID[e.ID] = e
 	}
-	for _, r := range []*report.Report{old, future} {
+	for _, r := range []*wire.Report{old, future} {
 		e := byID[r.ID]
 		if e.ReceivedAt == nil || !e.ReceivedAt.Equal(t0) || e.ClockSkewSeconds == nil || *e.ClockSkewSeconds != r.MeasuredAt.Sub(t0).Seconds() ||
 			!e.MeasuredAt.Equal(r.MeasuredAt) {
@@ -263,7 +263,7 @@ func TestHistory_LatestIsNewestFirstAndOnlyTheRooms(t *testing.T) {
 	h := open(t, t.TempDir(), Options{})
 	defer h.Close()
 	// Neighbouring rooms on both sides of s/r in key order.
-	for _, r := range []*report.Report{rep("s", "q", 9), rep("s", "r", 1), rep("s", "r", 3), rep("s", "r", 2), rep("s", "r2", 8), rep("s", "r", 4)} {
+	for _, r := range []*wire.Report{rep("s", "q", 9), rep("s", "r", 1), rep("s", "r", 3), rep("s", "r", 2), rep("s", "r2", 8), rep("s", "r", 4)} {
 		if _, err := h.Add(r); err != nil {
 			t.Fatal(err)
 		}

@@ -8,10 +8,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/history"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // benchPayloads builds n encoded reports of 1,000 simulated rooms, as the
@@ -33,7 +33,7 @@ func benchPayloads(b *testing.B, n int) (topics []string, payloads [][]byte) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		topics = append(topics, report.Topic(r.Site, r.Room, report.KindReport))
+		topics = append(topics, wire.Topic(r.Site, r.Room, wire.KindReport))
 		payloads = append(payloads, p)
 	}
 	return topics, payloads

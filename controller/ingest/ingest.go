@@ -12,13 +12,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/inventory"
 	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/shard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Rejection reasons beyond report.Reasons.
@@ -36,7 +36,7 @@ const ReasonOtherShard = "other_shard"
 type Ingest struct {
 	// Results, when set, hears every valid answer to a command (after its
 	// report, if any, has been applied to the fleet).
-	Results func(site, room string, res *report.Result)
+	Results func(site, room string, res *wire.Result)
 
 	fleet    *fleet.Fleet
 	history  Recorder           // every report, once per id; may be nil
@@ -65,7 +65,7 @@ type Ingest struct {
 // the report's JSON as received, or nil when the report is not exactly
 // what was received.
 type Recorder interface {
-	AddEncoded(rep *report.Report, encoded []byte) (bool, error)
+	AddEncoded(rep *wire.Report, encoded []byte) (bool, error)
 }
 
 // Options configure an Ingest.
@@ -133,7 +133,7 @@ func New(opts Options, reg prometheus.Registerer) (*Ingest, error) {
 		lastLog:  map[string]time.Time{},
 		logEvery: 10 * time.Second,
 	}
-	for _, r := range append(append([]string{}, report.Reasons...), ReasonTopic, ReasonTopicMismatch, ReasonRoomLimit) {
+	for _, r := range append(append([]string{}, wire.Reasons...), ReasonTopic, ReasonTopicMismatch, ReasonRoomLimit) {
 		in.rejected.WithLabelValues(r)
 	}
 	in.ignored.WithLabelValues("duplicate")
@@ -150,26 +150,26 @@ func New(opts Options, reg prometheus.Registerer) (*Ingest, error) {
 // Filters are the topic filters Ingest subscribes to for a shard's sites
 // (nil: every site).
 func Filters(s *shard.Set) []string {
-	return s.Filters(report.KindStatus, report.KindReport, report.KindResult)
+	return s.Filters(wire.KindStatus, wire.KindReport, wire.KindResult)
 }
 
 // Handle processes one message. It is safe for concurrent use. A report's
 // payload is kept (the history and the fleet store write it as it came):
 // the caller must not change it afterwards.
 func (in *Ingest) Handle(topic string, payload []byte) {
-	site, room, kind, ok := report.ParseTopic(topic)
+	site, room, kind, ok := wire.ParseTopic(topic)
 	if ok && !in.shard.Owns(site) {
 		in.ignored.WithLabelValues(ReasonOtherShard).Inc()
 		return
 	}
 	switch {
-	case ok && kind == report.KindReport:
+	case ok && kind == wire.KindReport:
 		in.handleReport(site, room, topic, payload)
-	case ok && kind == report.KindStatus:
+	case ok && kind == wire.KindStatus:
 		in.handleStatus(site, room, topic, payload)
-	case ok && kind == report.KindResult:
+	case ok && kind == wire.KindResult:
 		in.handleResult(site, room, topic, payload)
-	case strings.HasSuffix(topic, "/"+report.KindStatus):
+	case strings.HasSuffix(topic, "/"+wire.KindStatus):
 		// A wildcard match on a topic with a bad site or room name.
 		in.statuses.Inc()
 		in.statusRejected.Inc()
@@ -182,7 +182,7 @@ func (in *Ingest) Handle(topic string, payload []byte) {
 
 func (in *Ingest) handleReport(site, room, topic string, payload []byte) {
 	in.received.Inc()
-	rep, err := report.Decode(payload)
+	rep, err := wire.Decode(payload)
 	if err != nil {
 		in.rejectDecode(topic, err)
 		return
@@ -194,7 +194,7 @@ func (in *Ingest) handleReport(site, room, topic string, payload []byte) {
 // any other, and the command hears of it.
 func (in *Ingest) handleResult(site, room, topic string, payload []byte) {
 	in.received.Inc()
-	res, err := report.DecodeResult(payload)
+	res, err := wire.DecodeResult(payload)
 	if err != nil {
 		in.rejectDecode(topic, err)
 		return
@@ -208,8 +208,8 @@ func (in *Ingest) handleResult(site, room, topic string, payload []byte) {
 }
 
 func (in *Ingest) rejectDecode(topic string, err error) {
-	reason := report.ReasonMalformed
-	var de *report.DecodeError
+	reason := wire.ReasonMalformed
+	var de *wire.DecodeError
 	if errors.As(err, &de) {
 		reason = de.Reason
 	}
@@ -219,7 +219,7 @@ func (in *Ingest) rejectDecode(topic string, err error) {
 // applyReport checks a decoded report against its topic, adds the room's
 // inventory results and hands it to the fleet. encoded is the report's
 // JSON as received, or nil. It reports false when the report was rejected.
-func (in *Ingest) applyReport(site, room, topic string, rep *report.Report, encoded []byte) bool {
+func (in *Ingest) applyReport(site, room, topic string, rep *wire.Report, encoded []byte) bool {
 	if rep.Site != site || rep.Room != room {
 		in.reject(ReasonTopicMismatch, topic, errors.New("report is for "+rep.Site+"/"+rep.Room))
 		return false
@@ -270,7 +270,7 @@ func (in *Ingest) handleStatus(site, room, topic string, payload []byte) {
 	}
 	in.statuses.Inc()
 	status := string(payload)
-	if status != report.StatusOnline && status != report.StatusOffline {
+	if status != wire.StatusOnline && status != wire.StatusOffline {
 		in.statusRejected.Inc()
 		in.warn("status", "rejected a status message", "topic", topic, "err", "payload is not online or offline", "bytes", len(payload))
 		return

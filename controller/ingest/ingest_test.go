@@ -10,10 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/shard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 func newIngest(t *testing.T) (*Ingest, *fleet.Fleet, *prometheus.Registry) {
@@ -37,7 +37,7 @@ func newIngestWith(t *testing.T, opts Options) (*Ingest, *fleet.Fleet, *promethe
 
 func payload(t *testing.T, site, room, id string) []byte {
 	t.Helper()
-	r := &report.Report{Schema: report.Schema, ID: id, Site: site, Room: room, MeasuredAt: time.Now().UTC(), Verdict: report.Ready}
+	r := &wire.Report{Schema: wire.Schema, ID: id, Site: site, Room: room, MeasuredAt: time.Now().UTC(), Verdict: wire.Ready}
 	b, err := r.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -47,15 +47,15 @@ func payload(t *testing.T, site, room, id string) []byte {
 
 func TestIngest_CountsEveryOutcome(t *testing.T) {
 	in, f, reg := newIngest(t)
-	topic := report.Topic("kalbar", "r1", report.KindReport)
-	in.Handle(report.Topic("kalbar", "r1", report.KindStatus), []byte("online"))
+	topic := wire.Topic("kalbar", "r1", wire.KindReport)
+	in.Handle(wire.Topic("kalbar", "r1", wire.KindStatus), []byte("online"))
 	in.Handle(topic, payload(t, "kalbar", "r1", "a"))
 	in.Handle(topic, payload(t, "kalbar", "r1", "a"))                                 // QoS 1 redelivery
 	in.Handle(topic, []byte("{not json"))                                             // malformed
 	in.Handle(topic, []byte(`{"schema":"siaprapat.report/v2"}`))                      // schema
-	in.Handle(topic, []byte(strings.Repeat(" ", report.MaxBytes+1)))                  // oversized
+	in.Handle(topic, []byte(strings.Repeat(" ", wire.MaxBytes+1)))                    // oversized
 	in.Handle(topic, payload(t, "kalbar", "r2", "b"))                                 // topic_mismatch
-	in.Handle(report.Topic("kalbar", "r1", report.KindStatus), []byte("sleeping"))    // bad status
+	in.Handle(wire.Topic("kalbar", "r1", wire.KindStatus), []byte("sleeping"))        // bad status
 	in.Handle("siaprapat/v1/kalbar/r1/extra/report", payload(t, "kalbar", "r1", "c")) // bad topic
 	in.Handle("siaprapat/v1/kal!bar/r1/status", []byte("online"))                     // bad status topic
 
@@ -101,10 +101,10 @@ siaprapat_status_messages_rejected_total 2
 func TestIngest_RoomLimitRefusesNewRooms(t *testing.T) {
 	in, f, _ := newIngestWith(t, Options{Fleet: fleet.New(fleet.Options{Freshness: time.Minute, MaxRooms: 2})})
 	for i, room := range []string{"r1", "r2", "r3"} {
-		in.Handle(report.Topic("s", room, report.KindReport), payload(t, "s", room, fmt.Sprint(i)))
+		in.Handle(wire.Topic("s", room, wire.KindReport), payload(t, "s", room, fmt.Sprint(i)))
 	}
-	in.Handle(report.Topic("s", "r4", report.KindStatus), []byte("online"))
-	in.Handle(report.Topic("s", "r1", report.KindReport), payload(t, "s", "r1", "again")) // known rooms go on
+	in.Handle(wire.Topic("s", "r4", wire.KindStatus), []byte("online"))
+	in.Handle(wire.Topic("s", "r1", wire.KindReport), payload(t, "s", "r1", "again")) // known rooms go on
 	if f.Len() != 2 {
 		t.Errorf("%d rooms, want 2", f.Len())
 	}
@@ -121,7 +121,7 @@ type recorded struct {
 	encoded [][]byte
 }
 
-func (r *recorded) AddEncoded(rep *report.Report, encoded []byte) (bool, error) {
+func (r *recorded) AddEncoded(rep *wire.Report, encoded []byte) (bool, error) {
 	r.ids = append(r.ids, rep.ID)
 	r.encoded = append(r.encoded, encoded)
 	return true, nil
@@ -134,13 +134,13 @@ func TestIngest_HistoryGetsReportAsReceived(t *testing.T) {
 	rec := &recorded{}
 	in, _, _ := newIngestWith(t, Options{History: rec})
 	p := payload(t, "kalbar", "r1", "a")
-	in.Handle(report.Topic("kalbar", "r1", report.KindReport), p)
-	res, err := (&report.Result{Schema: report.ResultSchema, CommandID: "c1", Report: &report.Report{
-		Schema: report.Schema, ID: "b", Site: "kalbar", Room: "r1", MeasuredAt: time.Now().UTC(), Verdict: report.Ready}}).Encode()
+	in.Handle(wire.Topic("kalbar", "r1", wire.KindReport), p)
+	res, err := (&wire.Result{Schema: wire.ResultSchema, CommandID: "c1", Report: &wire.Report{
+		Schema: wire.Schema, ID: "b", Site: "kalbar", Room: "r1", MeasuredAt: time.Now().UTC(), Verdict: wire.Ready}}).Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.Handle(report.Topic("kalbar", "r1", report.KindResult), res)
+	in.Handle(wire.Topic("kalbar", "r1", wire.KindResult), res)
 	if len(rec.ids) != 2 || string(rec.encoded[0]) != string(p) || rec.encoded[1] != nil {
 		t.Errorf("history got %v with %q", rec.ids, rec.encoded)
 	}
@@ -153,8 +153,8 @@ func TestIngest_ShardTakesItsOwnSitesOnly(t *testing.T) {
 	}
 	in, f, _ := newIngestWith(t, Options{Shard: sh})
 	for _, site := range []string{"kalbar-pontianak", "kalteng", "kalbar"} {
-		in.Handle(report.Topic(site, "r1", report.KindStatus), []byte("online"))
-		in.Handle(report.Topic(site, "r1", report.KindReport), payload(t, site, "r1", site+"-a"))
+		in.Handle(wire.Topic(site, "r1", wire.KindStatus), []byte("online"))
+		in.Handle(wire.Topic(site, "r1", wire.KindReport), payload(t, site, "r1", site+"-a"))
 	}
 	if _, ok := f.Get("kalbar-pontianak", "r1"); !ok {
 		t.Error("the shard's own room was not taken")
@@ -179,20 +179,20 @@ func TestIngest_ChecksTheStandardExpectsButTheReportLacksAreNotChecked(t *testin
 		t.Fatal(err)
 	}
 	in, f, _ := newIngestWith(t, Options{Standard: std})
-	rep := &report.Report{Schema: report.Schema, ID: "a", Site: "s", Room: "r", MeasuredAt: time.Now().UTC(), Verdict: report.Ready,
-		Checks: []report.CheckResult{{Check: "network", Target: "probe", Verdict: report.Pass}}}
+	rep := &wire.Report{Schema: wire.Schema, ID: "a", Site: "s", Room: "r", MeasuredAt: time.Now().UTC(), Verdict: wire.Ready,
+		Checks: []wire.CheckResult{{Check: "network", Target: "probe", Verdict: wire.Pass}}}
 	p, err := rep.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.Handle(report.Topic("s", "r", report.KindReport), p)
+	in.Handle(wire.Topic("s", "r", wire.KindReport), p)
 	v, _ := f.Get("s", "r")
 	if v.State != fleet.Degraded {
 		t.Errorf("state %s, want degraded", v.State)
 	}
 	var got []string
 	for _, c := range v.Report.Checks {
-		if c.Code == report.CodeNotChecked {
+		if c.Code == wire.CodeNotChecked {
 			got = append(got, c.Check+" "+string(c.Verdict))
 		}
 	}

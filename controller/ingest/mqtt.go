@@ -11,8 +11,8 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/internal/pahostore"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Session is what the controller needs of its MQTT session: a Client over
@@ -55,7 +55,7 @@ type ClientOptions struct {
 // Dial starts the session and returns at once; paho keeps trying to
 // connect, and reconnects with backoff after an outage.
 func Dial(opts ClientOptions, handle func(topic string, payload []byte)) (*Client, error) {
-	u, err := report.BrokerURL(opts.Broker)
+	u, err := wire.BrokerURL(opts.Broker)
 	if err != nil {
 		return nil, err
 	}

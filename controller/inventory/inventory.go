@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/rooms"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // label names an expectation: "webcam", "speakerphone Jabra Speak 510".
@@ -25,22 +25,22 @@ func label(e rooms.Expect) string {
 // returns one inventory result per expected kind. It returns nil when the
 // room expects nothing, and a skipped result when the report lists no
 // devices because the agent did not run its peripherals check.
-func Judge(expect []rooms.Expect, rep *report.Report) []report.CheckResult {
+func Judge(expect []rooms.Expect, rep *wire.Report) []wire.CheckResult {
 	if len(expect) == 0 {
 		return nil
 	}
 	ran := false
 	for _, c := range rep.Checks {
-		ran = ran || c.Check == report.CheckPeripherals && c.Verdict != report.Skipped && c.Verdict != report.Error
+		ran = ran || c.Check == wire.CheckPeripherals && c.Verdict != wire.Skipped && c.Verdict != wire.Error
 	}
 	if !ran {
-		return []report.CheckResult{{
-			Check: report.CheckInventory, Target: "room", Verdict: report.Skipped,
+		return []wire.CheckResult{{
+			Check: wire.CheckInventory, Target: "room", Verdict: wire.Skipped,
 			Reason: "the agent's report has no device list (its peripherals check did not run)",
 		}}
 	}
 	used := make([]bool, len(rep.Peripherals))
-	results := make([]report.CheckResult, 0, len(expect))
+	results := make([]wire.CheckResult, 0, len(expect))
 	// Exact models first, so that "any webcam" cannot take the one
 	// "webcam Logitech C920" needs.
 	order := make([]int, len(expect))
@@ -50,7 +50,7 @@ func Judge(expect []rooms.Expect, rep *report.Report) []report.CheckResult {
 	slices.SortStableFunc(order, func(a, b int) int {
 		return boolInt(expect[a].Model == "") - boolInt(expect[b].Model == "")
 	})
-	byIndex := make([]report.CheckResult, len(expect))
+	byIndex := make([]wire.CheckResult, len(expect))
 	for _, i := range order {
 		byIndex[i] = judgeOne(expect[i], rep.Peripherals, used)
 	}
@@ -68,8 +68,8 @@ func Judge(expect []rooms.Expect, rep *report.Report) []report.CheckResult {
 	return results
 }
 
-func judgeOne(e rooms.Expect, devices []report.Peripheral, used []bool) report.CheckResult {
-	res := report.CheckResult{Check: report.CheckInventory, Target: label(e)}
+func judgeOne(e rooms.Expect, devices []wire.Peripheral, used []bool) wire.CheckResult {
+	res := wire.CheckResult{Check: wire.CheckInventory, Target: label(e)}
 	present := 0
 	for i, d := range devices {
 		if present < e.Count && !used[i] && d.Kind == e.Kind && (e.Model == "" || d.Model == e.Model) {
@@ -78,9 +78,9 @@ func judgeOne(e rooms.Expect, devices []report.Peripheral, used []bool) report.C
 		}
 	}
 	res.Measurements = map[string]float64{"devices_expected": float64(e.Count), "devices_present": float64(present)}
-	rule := report.RuleResult{Verdict: report.Pass, Want: fmt.Sprintf("%d %s", e.Count, label(e))}
+	rule := wire.RuleResult{Verdict: wire.Pass, Want: fmt.Sprintf("%d %s", e.Count, label(e))}
 	if present < e.Count {
-		rule.Verdict = report.Fail
+		rule.Verdict = wire.Fail
 		rule.Reason = fmt.Sprintf("%s: expected %d, found %d", label(e), e.Count, present)
 		if stand := standIns(e, devices, used); len(stand) > 0 {
 			rule.Reason += "; in its place: " + strings.Join(stand, ", ")
@@ -88,7 +88,7 @@ func judgeOne(e rooms.Expect, devices []report.Peripheral, used []bool) report.C
 			rule.Reason += " (unplugged?)"
 		}
 	}
-	res.Rules = []report.RuleResult{rule}
+	res.Rules = []wire.RuleResult{rule}
 	res.Verdict = rule.Verdict
 	return res
 }
@@ -96,7 +96,7 @@ func judgeOne(e rooms.Expect, devices []report.Peripheral, used []bool) report.C
 // standIns names the unclaimed devices that could be the expected one
 // swapped: another model of the kind, or an unprofiled device with the
 // same kind of interface.
-func standIns(e rooms.Expect, devices []report.Peripheral, used []bool) []string {
+func standIns(e rooms.Expect, devices []wire.Peripheral, used []bool) []string {
 	var out []string
 	for i, d := range devices {
 		if used[i] {
@@ -105,8 +105,8 @@ func standIns(e rooms.Expect, devices []report.Peripheral, used []bool) []string
 		switch {
 		case d.Kind == e.Kind:
 			out = append(out, fmt.Sprintf("%s (%s) at %s", d.Name, d.ID, d.Path))
-		case d.Kind == "" && (slices.Contains(report.VideoKinds, e.Kind) && slices.Contains(d.Interfaces, "video") ||
-			slices.Contains(report.AudioKinds, e.Kind) && slices.Contains(d.Interfaces, "audio")):
+		case d.Kind == "" && (slices.Contains(wire.VideoKinds, e.Kind) && slices.Contains(d.Interfaces, "video") ||
+			slices.Contains(wire.AudioKinds, e.Kind) && slices.Contains(d.Interfaces, "audio")):
 			out = append(out, fmt.Sprintf("an unknown model, %s (%s) at %s", d.Name, d.ID, d.Path))
 		}
 	}

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/rooms"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -29,7 +29,7 @@ func TestJudge_FixtureRooms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var rep report.Report
+			var rep wire.Report
 			if err := json.Unmarshal(data, &rep); err != nil {
 				t.Fatal(err)
 			}
@@ -59,9 +59,9 @@ func TestJudge_FixtureRooms(t *testing.T) {
 }
 
 func TestJudge_NoDeviceListIsSkipped(t *testing.T) {
-	rep := &report.Report{Checks: []report.CheckResult{{Check: "host", Verdict: report.Pass}}}
+	rep := &wire.Report{Checks: []wire.CheckResult{{Check: "host", Verdict: wire.Pass}}}
 	got := Judge([]rooms.Expect{{Kind: "webcam", Count: 1}}, rep)
-	if len(got) != 1 || got[0].Verdict != report.Skipped {
+	if len(got) != 1 || got[0].Verdict != wire.Skipped {
 		t.Errorf("got %+v", got)
 	}
 	if Judge(nil, rep) != nil {

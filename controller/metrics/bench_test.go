@@ -11,8 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/standard"
 )
 
 // simFleet is n simulated rooms, each with a report as the fleet simulator

@@ -19,10 +19,10 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // edgeFleet is fixtureFleet plus simulated rooms of every profile and a
@@ -42,28 +42,28 @@ func edgeFleet(t testing.TB) *fleet.Fleet {
 		rep.MeasuredAt = t0
 		f.ApplyReport(rep, t0)
 	}
-	f.ApplyStatus("site-02", "room-00002", report.StatusOffline, t0)
+	f.ApplyStatus("site-02", "room-00002", wire.StatusOffline, t0)
 	obs := 2.0
-	f.ApplyReport(&report.Report{
-		Schema: report.Schema, ID: "edge", Site: "kalbar", Room: "r3", AgentVersion: `1.0 "beta"`, Standard: "std\\1\nnext",
-		MeasuredAt: t0, Verdict: report.NotReady,
-		Checks: []report.CheckResult{
-			{Check: "camera", Target: `Cam "A" \ 1`, Verdict: report.Fail, DurationSeconds: math.Inf(1),
+	f.ApplyReport(&wire.Report{
+		Schema: wire.Schema, ID: "edge", Site: "kalbar", Room: "r3", AgentVersion: `1.0 "beta"`, Standard: "std\\1\nnext",
+		MeasuredAt: t0, Verdict: wire.NotReady,
+		Checks: []wire.CheckResult{
+			{Check: "camera", Target: `Cam "A" \ 1`, Verdict: wire.Fail, DurationSeconds: math.Inf(1),
 				Measurements: map[string]float64{"fps": math.NaN(), "black_ratio": math.Inf(-1), "width_pixels": -1},
-				Rules: []report.RuleResult{
-					{Rule: "camera_fps", Verdict: report.Pass},
-					{Rule: "camera_fps", Verdict: report.Fail, Observed: &obs},
-					{Rule: "camera_black", Verdict: report.Warn},
-					{Rule: "camera_frozen", Verdict: report.Error},
+				Rules: []wire.RuleResult{
+					{Rule: "camera_fps", Verdict: wire.Pass},
+					{Rule: "camera_fps", Verdict: wire.Fail, Observed: &obs},
+					{Rule: "camera_black", Verdict: wire.Warn},
+					{Rule: "camera_frozen", Verdict: wire.Error},
 				}},
-			{Check: "camera", Target: `Cam "A" \ 1`, Verdict: report.Pass, Measurements: map[string]float64{"fps": 30}},
-			{Check: "network", Target: "probe", Verdict: report.Pass, Measurements: map[string]float64{"upload_bits_per_second": 8e6}},
-			{Check: "audio", Target: "bad \xff utf-8", Verdict: report.Pass, Measurements: map[string]float64{"rms_dbfs": -30}},
+			{Check: "camera", Target: `Cam "A" \ 1`, Verdict: wire.Pass, Measurements: map[string]float64{"fps": 30}},
+			{Check: "network", Target: "probe", Verdict: wire.Pass, Measurements: map[string]float64{"upload_bits_per_second": 8e6}},
+			{Check: "audio", Target: "bad \xff utf-8", Verdict: wire.Pass, Measurements: map[string]float64{"rms_dbfs": -30}},
 		},
-		Peripherals: []report.Peripheral{
-			{Path: "1-1", ID: "aaaa:0001", Name: "Cam\nA", FirmwareStatus: report.FirmwareBelowMinimum},
-			{Path: "1-1", ID: "aaaa:0002", Name: "a second device on one port", FirmwareStatus: report.FirmwareOK},
-			{Path: "1-2", ID: "aaaa:0003", FirmwareStatus: report.FirmwareBelowRecommended},
+		Peripherals: []wire.Peripheral{
+			{Path: "1-1", ID: "aaaa:0001", Name: "Cam\nA", FirmwareStatus: wire.FirmwareBelowMinimum},
+			{Path: "1-1", ID: "aaaa:0002", Name: "a second device on one port", FirmwareStatus: wire.FirmwareOK},
+			{Path: "1-2", ID: "aaaa:0003", FirmwareStatus: wire.FirmwareBelowRecommended},
 			{Path: "1-3", ID: "aaaa:0004"},
 		},
 	}, t0)
@@ -222,7 +222,7 @@ func TestWriteText_TracksTheFleet(t *testing.T) {
 	if n := count(); n != 1 {
 		t.Fatalf("%d series, want 1", n)
 	}
-	f.ApplyStatus("kalbar", "r1", report.StatusOffline, t0.Add(time.Second))
+	f.ApplyStatus("kalbar", "r1", wire.StatusOffline, t0.Add(time.Second))
 	if n := count(); n != 0 {
 		t.Errorf("offline room: %d series, want none", n)
 	}

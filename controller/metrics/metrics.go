@@ -18,9 +18,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/readiness"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // kind says which part of a room's state a family shows.
@@ -95,7 +95,7 @@ func New(f *fleet.Fleet) *Collector {
 			help:   "1 when a profiled device's firmware is neither known bad nor below its profile's minimum, 0 when it is; absent when its profile gives no firmware figures.",
 			labels: with("path", "id")},
 	}}
-	for _, m := range report.Measurements {
+	for _, m := range wire.Measurements {
 		name, help, scale := m.Name, m.Help, 1.0
 		if base, ok := strings.CutSuffix(name, "_bits_per_second"); ok {
 			// Prometheus's base unit is the byte: agents measure bits per
@@ -221,7 +221,7 @@ func (f *family) each(v *fleet.View, labels []string, emit func(float64, []strin
 // each: a rule that did not pass by its name, a check that decided its
 // verdict itself by the check's name. A check, target and rule seen before
 // would be a duplicate series: only the first counts.
-func problems(rep *report.Report, labels []string, emit func(float64, []string)) {
+func problems(rep *wire.Report, labels []string, emit func(float64, []string)) {
 	type series struct{ check, target, rule string }
 	var seen []series
 	for c, r := range readiness.Problems(rep) {
@@ -240,9 +240,9 @@ func problems(rep *report.Report, labels []string, emit func(float64, []string))
 }
 
 // devices renders a report's device list: one series per port.
-func (f *family) devices(devices []report.Peripheral, labels []string, emit func(float64, []string)) {
+func (f *family) devices(devices []wire.Peripheral, labels []string, emit func(float64, []string)) {
 	for i, d := range devices {
-		if slices.ContainsFunc(devices[:i], func(e report.Peripheral) bool { return e.Path == d.Path }) {
+		if slices.ContainsFunc(devices[:i], func(e wire.Peripheral) bool { return e.Path == d.Path }) {
 			continue
 		}
 		labels[2], labels[3] = d.Path, d.ID
@@ -252,9 +252,9 @@ func (f *family) devices(devices []report.Peripheral, labels []string, emit func
 			continue
 		}
 		switch d.FirmwareStatus {
-		case report.FirmwareOK, report.FirmwareBelowRecommended:
+		case wire.FirmwareOK, wire.FirmwareBelowRecommended:
 			emit(1, labels)
-		case report.FirmwareBelowMinimum, report.FirmwareKnownBad:
+		case wire.FirmwareBelowMinimum, wire.FirmwareKnownBad:
 			emit(0, labels)
 		}
 	}
@@ -262,7 +262,7 @@ func (f *family) devices(devices []report.Peripheral, labels []string, emit func
 
 // repeatedTarget reports whether a check result before i has the same
 // check and target: only the first counts.
-func repeatedTarget(checks []report.CheckResult, i int) bool {
+func repeatedTarget(checks []wire.CheckResult, i int) bool {
 	for j := range i {
 		if checks[j].Check == checks[i].Check && checks[j].Target == checks[i].Target {
 			return true

@@ -9,9 +9,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
@@ -20,19 +20,19 @@ func fixtureFleet() *fleet.Fleet {
 	now := t0.Add(10 * time.Second)
 	f := fleet.New(fleet.Options{Freshness: time.Minute, Now: func() time.Time { return now }})
 	obs := 0.95
-	f.ApplyReport(&report.Report{
-		Schema: report.Schema, ID: "1", Site: "kalbar", Room: "r1", AgentVersion: "1.0", Standard: "std 1",
-		MeasuredAt: t0, Verdict: report.NotReady,
-		Checks: []report.CheckResult{{
-			Check: "host", Target: "pc-1", Verdict: report.Fail, DurationSeconds: 1.5,
+	f.ApplyReport(&wire.Report{
+		Schema: wire.Schema, ID: "1", Site: "kalbar", Room: "r1", AgentVersion: "1.0", Standard: "std 1",
+		MeasuredAt: t0, Verdict: wire.NotReady,
+		Checks: []wire.CheckResult{{
+			Check: "host", Target: "pc-1", Verdict: wire.Fail, DurationSeconds: 1.5,
 			Measurements: map[string]float64{"cpu_used_ratio": 0.95, "memory_total_bytes": 8e9, "nic_errors_total": 3, "not_in_catalogue_bytes": 1},
-			Rules: []report.RuleResult{
-				{Rule: "host_cpu", Verdict: report.Fail, Observed: &obs},
-				{Rule: "host_memory_total", Verdict: report.Pass},
+			Rules: []wire.RuleResult{
+				{Rule: "host_cpu", Verdict: wire.Fail, Observed: &obs},
+				{Rule: "host_memory_total", Verdict: wire.Pass},
 			},
 		}},
 	}, t0)
-	f.ApplyStatus("kalbar", "r2", report.StatusOffline, t0)
+	f.ApplyStatus("kalbar", "r2", wire.StatusOffline, t0)
 	return f
 }
 
@@ -79,14 +79,14 @@ func TestCollector_ChecksWithoutRulesAreProblemsToo(t *testing.T) {
 	now := t0.Add(10 * time.Second)
 	f := fleet.New(fleet.Options{Freshness: time.Minute, Now: func() time.Time { return now }})
 	obs := 0.95
-	f.ApplyReport(&report.Report{
-		Schema: report.Schema, ID: "1", Site: "kalbar", Room: "aula", MeasuredAt: t0, Verdict: report.NotReady,
-		Checks: []report.CheckResult{
-			{Check: "camera", Target: "camera", Verdict: report.Fail, Reason: "no camera found", Code: report.CodeNoDevice},
-			{Check: "audio", Target: "microphone", Verdict: report.Error, Reason: "no sound server: connection refused", Code: report.CodeNoSoundServer},
-			{Check: "host", Target: "pc-1", Verdict: report.Fail, Rules: []report.RuleResult{{Rule: "host_cpu", Verdict: report.Fail, Observed: &obs}}},
-			{Check: "network", Target: "network", Verdict: report.Warn, Code: report.CodeNotChecked},
-			{Check: "peripherals", Target: "usb", Verdict: report.Skipped, Reason: "this machine has no USB bus"},
+	f.ApplyReport(&wire.Report{
+		Schema: wire.Schema, ID: "1", Site: "kalbar", Room: "aula", MeasuredAt: t0, Verdict: wire.NotReady,
+		Checks: []wire.CheckResult{
+			{Check: "camera", Target: "camera", Verdict: wire.Fail, Reason: "no camera found", Code: wire.CodeNoDevice},
+			{Check: "audio", Target: "microphone", Verdict: wire.Error, Reason: "no sound server: connection refused", Code: wire.CodeNoSoundServer},
+			{Check: "host", Target: "pc-1", Verdict: wire.Fail, Rules: []wire.RuleResult{{Rule: "host_cpu", Verdict: wire.Fail, Observed: &obs}}},
+			{Check: "network", Target: "network", Verdict: wire.Warn, Code: wire.CodeNotChecked},
+			{Check: "peripherals", Target: "usb", Verdict: wire.Skipped, Reason: "this machine has no USB bus"},
 		},
 	}, t0)
 	reg := prometheus.NewPedanticRegistry()
@@ -118,7 +118,7 @@ func TestCollector_OfflineRoomLeavesNoMeasurementSeries(t *testing.T) {
 	if n, err := testutil.GatherAndCount(reg, "siaprapat_host_cpu_used_ratio"); err != nil || n != 1 {
 		t.Fatalf("online room: %d series (%v), want 1", n, err)
 	}
-	f.ApplyStatus("kalbar", "r1", report.StatusOffline, t0.Add(time.Second))
+	f.ApplyStatus("kalbar", "r1", wire.StatusOffline, t0.Add(time.Second))
 	for _, name := range []string{"siaprapat_host_cpu_used_ratio", "siaprapat_room_rule_problem", "siaprapat_room_check_duration_seconds"} {
 		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != 0 {
 			t.Errorf("offline room: %s has %d series (%v), want none", name, n, err)

@@ -9,10 +9,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/sessions"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // brokerPub stands for the controller's MQTT session: a QoS 1 publish
@@ -38,7 +38,7 @@ func BenchmarkFanOut(b *testing.B) {
 			list := make([]sessions.Session, n)
 			for i := range list {
 				room := fmt.Sprintf("r%05d", i)
-				f.ApplyStatus("s", room, report.StatusOnline, t0)
+				f.ApplyStatus("s", room, wire.StatusOnline, t0)
 				list[i] = sessions.Session{ID: fmt.Sprintf("sess%05d", i), Site: "s", Room: room, Title: "Rapat",
 					Start: t0.Add(10 * time.Minute), End: t0.Add(time.Hour)}
 			}

@@ -20,14 +20,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/controller/rooms"
 	"github.com/siaprapat/siaprapat/controller/sessions"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // DefaultLeadTimes are when rooms are checked before a session.
@@ -452,7 +452,7 @@ func (p *Planner) again(list []sessions.Session, now time.Time) []dueCheck {
 		if !ok || c.Status != commands.Offline {
 			continue
 		}
-		if v, known := p.fleet.Get(s.Site, s.Room); !known || v.AgentStatus != report.StatusOnline {
+		if v, known := p.fleet.Get(s.Site, s.Room); !known || v.AgentStatus != wire.StatusOnline {
 			continue
 		}
 		p.mu.Lock()

@@ -12,13 +12,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/readiness"
 	"github.com/siaprapat/siaprapat/controller/sessions"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 type pub struct {
@@ -91,21 +91,21 @@ func setupClock(t *testing.T) (*Planner, *pub, *fleet.Fleet, *sessions.Store, *a
 
 // readyReport is a report of the room with the verdict v: ready with its
 // host check passing, else with the CPU rule failing.
-func readyReport(v report.RoomVerdict, at time.Time) *report.Report {
+func readyReport(v wire.RoomVerdict, at time.Time) *wire.Report {
 	cpu := 0.95
-	check := report.CheckResult{Check: "host", Target: "pc", Verdict: report.Fail,
-		Rules: []report.RuleResult{{Rule: "host_cpu", Verdict: report.Fail, Observed: &cpu, Reason: "cpu_used_ratio 95 % is above the fail limit 90 %", Want: "<= 70 %"}}}
-	if v == report.Ready {
+	check := wire.CheckResult{Check: "host", Target: "pc", Verdict: wire.Fail,
+		Rules: []wire.RuleResult{{Rule: "host_cpu", Verdict: wire.Fail, Observed: &cpu, Reason: "cpu_used_ratio 95 % is above the fail limit 90 %", Want: "<= 70 %"}}}
+	if v == wire.Ready {
 		cpu = 0.2
-		check.Verdict, check.Rules[0].Verdict, check.Rules[0].Reason = report.Pass, report.Pass, ""
+		check.Verdict, check.Rules[0].Verdict, check.Rules[0].Reason = wire.Pass, wire.Pass, ""
 	}
-	return &report.Report{Schema: report.Schema, ID: report.NewID(), Site: "s", Room: "r", MeasuredAt: at, Verdict: v,
-		Checks: []report.CheckResult{check}}
+	return &wire.Report{Schema: wire.Schema, ID: wire.NewID(), Site: "s", Room: "r", MeasuredAt: at, Verdict: v,
+		Checks: []wire.CheckResult{check}}
 }
 
 func TestPlanner_ChecksAtEachLeadTimeOnce(t *testing.T) {
 	p, pb, f, st, _ := setup(t)
-	f.ApplyStatus("s", "r", report.StatusOnline, t0)
+	f.ApplyStatus("s", "r", wire.StatusOnline, t0)
 	st.Put(sessions.Session{Site: "s", Room: "r", Title: "Rapat", Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)})
 	ctx := context.Background()
 	for _, at := range []time.Duration{0, 29 * time.Minute, 30 * time.Minute, 30*time.Minute + time.Second, 49 * time.Minute, 50 * time.Minute, 55 * time.Minute, 61 * time.Minute} {
@@ -118,7 +118,7 @@ func TestPlanner_ChecksAtEachLeadTimeOnce(t *testing.T) {
 
 func TestPlanner_LateSessionGetsOneCheck(t *testing.T) {
 	p, pb, f, st, _ := setup(t)
-	f.ApplyStatus("s", "r", report.StatusOnline, t0)
+	f.ApplyStatus("s", "r", wire.StatusOnline, t0)
 	st.Put(sessions.Session{Site: "s", Room: "r", Title: "Rapat", Start: t0.Add(5 * time.Minute), End: t0.Add(time.Hour)})
 	p.Step(context.Background(), t0)
 	p.Step(context.Background(), t0.Add(time.Second))
@@ -129,7 +129,7 @@ func TestPlanner_LateSessionGetsOneCheck(t *testing.T) {
 
 func TestPlanner_AlertFiresInTheWindowAndEndsWhenTheSessionEnds(t *testing.T) {
 	p, _, f, st, am := setup(t)
-	f.ApplyReport(readyReport(report.NotReady, t0), t0)
+	f.ApplyReport(readyReport(wire.NotReady, t0), t0)
 	sess, _ := st.Put(sessions.Session{Site: "s", Room: "r", Title: "Rapat", Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)})
 	ctx := context.Background()
 	p.Step(ctx, t0)
@@ -163,8 +163,8 @@ func TestPlanner_AlertFiresInTheWindowAndEndsWhenTheSessionEnds(t *testing.T) {
 // before it went away) does not resolve the alert; a new passing one does.
 func TestPlanner_OfflineAgentAlertsAfterGraceAndOnlyANewReportResolves(t *testing.T) {
 	p, _, f, st, am, c := setupClock(t)
-	f.ApplyReport(readyReport(report.Ready, t0), t0)
-	f.ApplyStatus("s", "r", report.StatusOffline, t0)
+	f.ApplyReport(readyReport(wire.Ready, t0), t0)
+	f.ApplyStatus("s", "r", wire.StatusOffline, t0)
 	st.Put(sessions.Session{Site: "s", Room: "r", Title: "Rapat", Start: t0.Add(10 * time.Minute), End: t0.Add(time.Hour)})
 	ctx := context.Background()
 	for _, at := range []time.Duration{0, time.Minute, DefaultOfflineGrace - time.Second} {
@@ -180,12 +180,12 @@ func TestPlanner_OfflineAgentAlertsAfterGraceAndOnlyANewReportResolves(t *testin
 		t.Fatalf("offline agent past the grace period: %+v", firing)
 	}
 	back := c.set(t0.Add(3 * time.Minute))
-	f.ApplyStatus("s", "r", report.StatusOnline, back)
+	f.ApplyStatus("s", "r", wire.StatusOnline, back)
 	p.Step(ctx, back)
 	if n := len(am.Firing()); n != 1 {
 		t.Fatalf("%d alerts once the agent is back with only its old report, want the 1 still firing", n)
 	}
-	f.ApplyReport(readyReport(report.Ready, back.Add(time.Second)), back.Add(time.Second))
+	f.ApplyReport(readyReport(wire.Ready, back.Add(time.Second)), back.Add(time.Second))
 	p.Step(ctx, c.set(back.Add(2*time.Second)))
 	if n := len(am.Firing()); n != 0 {
 		t.Errorf("%d alerts after a passing report measured after the failure", n)
@@ -197,7 +197,7 @@ func TestPlanner_OfflineAgentAlertsAfterGraceAndOnlyANewReportResolves(t *testin
 // then online with the same report, then a new report failing the same way).
 func TestPlanner_AgentRestartInsideTheWindowChangesNothing(t *testing.T) {
 	p, _, f, st, am, c := setupClock(t)
-	f.ApplyReport(readyReport(report.NotReady, t0), t0)
+	f.ApplyReport(readyReport(wire.NotReady, t0), t0)
 	st.Put(sessions.Session{Site: "s", Room: "r", Title: "Rapat", Start: t0.Add(12 * time.Minute), End: t0.Add(time.Hour)})
 	ctx := context.Background()
 	p.Step(ctx, t0)
@@ -205,13 +205,13 @@ func TestPlanner_AgentRestartInsideTheWindowChangesNothing(t *testing.T) {
 	if len(before) != 1 {
 		t.Fatalf("%d alerts, want 1", len(before))
 	}
-	f.ApplyStatus("s", "r", report.StatusOffline, c.set(t0.Add(10*time.Second)))
+	f.ApplyStatus("s", "r", wire.StatusOffline, c.set(t0.Add(10*time.Second)))
 	for _, at := range []time.Duration{11 * time.Second, 12 * time.Second, 13 * time.Second} {
 		p.Step(ctx, c.set(t0.Add(at)))
 	}
-	f.ApplyStatus("s", "r", report.StatusOnline, c.set(t0.Add(14*time.Second)))
+	f.ApplyStatus("s", "r", wire.StatusOnline, c.set(t0.Add(14*time.Second)))
 	p.Step(ctx, t0.Add(14*time.Second))
-	f.ApplyReport(readyReport(report.NotReady, t0.Add(15*time.Second)), c.set(t0.Add(15*time.Second)))
+	f.ApplyReport(readyReport(wire.NotReady, t0.Add(15*time.Second)), c.set(t0.Add(15*time.Second)))
 	p.Step(ctx, t0.Add(16*time.Second))
 	after := am.Firing()
 	if len(after) != 1 || after[0].Fingerprint != before[0].Fingerprint || !maps.Equal(after[0].Annotations, before[0].Annotations) {
@@ -229,7 +229,7 @@ func TestPlanner_DeletedSessionEndsItsAlertAsCancelled(t *testing.T) {
 	defer hooked.Close()
 	_ = am
 	p.alerts = hooked
-	f.ApplyReport(readyReport(report.NotReady, t0), t0)
+	f.ApplyReport(readyReport(wire.NotReady, t0), t0)
 	sess, _ := st.Put(sessions.Session{Site: "s", Room: "r", Title: "Rapat", Start: t0.Add(10 * time.Minute), End: t0.Add(time.Hour)})
 	ctx := context.Background()
 	p.Step(ctx, t0)
@@ -251,7 +251,7 @@ func TestPlanner_DeletedSessionEndsItsAlertAsCancelled(t *testing.T) {
 
 func TestPlanner_EndsOfAlertsWhoseSessionMovedOrIsOver(t *testing.T) {
 	p, _, f, st, am := setup(t)
-	f.ApplyReport(readyReport(report.NotReady, t0), t0)
+	f.ApplyReport(readyReport(wire.NotReady, t0), t0)
 	moved, _ := st.Put(sessions.Session{Site: "s", Room: "r", Title: "Dipindah", Start: t0.Add(10 * time.Minute), End: t0.Add(time.Hour)})
 	over, _ := st.Put(sessions.Session{Site: "s", Room: "r", Title: "Selesai", Start: t0.Add(-time.Hour), End: t0.Add(time.Minute)})
 	p.Step(context.Background(), t0)
@@ -268,7 +268,7 @@ func TestPlanner_EndsOfAlertsWhoseSessionMovedOrIsOver(t *testing.T) {
 
 func TestPlanner_RemovedAgentSaysSo(t *testing.T) {
 	p, _, f, st, am, c := setupClock(t)
-	f.ApplyReport(readyReport(report.Ready, t0), t0)
+	f.ApplyReport(readyReport(wire.Ready, t0), t0)
 	st.Put(sessions.Session{Site: "s", Room: "r", Title: "Rapat", Start: t0.Add(10 * time.Minute), End: t0.Add(time.Hour)})
 	f.Revoke("s", "r", t0.Add(time.Minute))
 	p.Step(context.Background(), c.set(t0.Add(2*time.Minute)))
@@ -283,15 +283,15 @@ func TestPlanner_RemovedAgentSaysSo(t *testing.T) {
 // agent restarting at a lead time still gets its room checked.
 func TestPlanner_CheckThatFoundTheAgentOfflineIsSentAgainWhenItIsBack(t *testing.T) {
 	p, pb, f, st, _, c := setupClock(t)
-	f.ApplyReport(readyReport(report.Ready, t0), t0)
-	f.ApplyStatus("s", "r", report.StatusOffline, t0)
+	f.ApplyReport(readyReport(wire.Ready, t0), t0)
+	f.ApplyStatus("s", "r", wire.StatusOffline, t0)
 	st.Put(sessions.Session{Site: "s", Room: "r", Title: "Rapat", Start: t0.Add(10 * time.Minute), End: t0.Add(time.Hour)})
 	ctx := context.Background()
 	p.Step(ctx, t0) // the T-10 check finds the agent offline: nothing sent
 	if len(pb.topics) != 0 {
 		t.Fatalf("sent %v to an offline agent", pb.topics)
 	}
-	f.ApplyStatus("s", "r", report.StatusOnline, c.set(t0.Add(20*time.Second)))
+	f.ApplyStatus("s", "r", wire.StatusOnline, c.set(t0.Add(20*time.Second)))
 	for _, at := range []time.Duration{21 * time.Second, 22 * time.Second} {
 		p.Step(ctx, c.set(t0.Add(at)))
 	}
@@ -331,11 +331,11 @@ func TestPlanner_SendsDueChecksSeveralAtOnceAndEachOnce(t *testing.T) {
 	var want []string
 	for i := range 20 {
 		room := fmt.Sprintf("r%02d", i)
-		status := report.StatusOnline
+		status := wire.StatusOnline
 		if i == 7 {
-			status = report.StatusOffline
+			status = wire.StatusOffline
 		} else {
-			want = append(want, report.Topic("s", room, report.KindCmd))
+			want = append(want, wire.Topic("s", room, wire.KindCmd))
 		}
 		f.ApplyStatus("s", room, status, t0)
 		st.Put(sessions.Session{Site: "s", Room: room, Title: "Rapat", Start: t0.Add(10 * time.Minute), End: t0.Add(time.Hour)})
@@ -368,7 +368,7 @@ func TestPlanner_SendsDueChecksSeveralAtOnceAndEachOnce(t *testing.T) {
 
 func TestPlanner_TellsASessionsLeadTimesAndLastCheck(t *testing.T) {
 	p, _, f, st, _ := setup(t)
-	f.ApplyStatus("s", "r", report.StatusOnline, t0)
+	f.ApplyStatus("s", "r", wire.StatusOnline, t0)
 	s, err := st.Put(sessions.Session{Site: "s", Room: "r", Title: "Rapat", Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Kind says what a cause is about.
@@ -34,14 +34,14 @@ const (
 // Cause is one reason a room is not ready (verdict fail or error) or only
 // degraded (warn).
 type Cause struct {
-	Kind     Kind           `json:"kind"`
-	Check    string         `json:"check,omitempty"`
-	Target   string         `json:"target,omitempty"`
-	Rule     string         `json:"rule,omitempty"`
-	Verdict  report.Verdict `json:"verdict"`
-	Code     string         `json:"code,omitempty"`     // the check's own code, e.g. no_device
-	Observed *float64       `json:"observed,omitempty"` // the rule's measurement, where measured
-	Want     string         `json:"want,omitempty"`     // the rule's passing range
+	Kind     Kind         `json:"kind"`
+	Check    string       `json:"check,omitempty"`
+	Target   string       `json:"target,omitempty"`
+	Rule     string       `json:"rule,omitempty"`
+	Verdict  wire.Verdict `json:"verdict"`
+	Code     string       `json:"code,omitempty"`     // the check's own code, e.g. no_device
+	Observed *float64     `json:"observed,omitempty"` // the rule's measurement, where measured
+	Want     string       `json:"want,omitempty"`     // the rule's passing range
 	// Reason is the detail as the agent (or the controller) gave it, in English.
 	Reason string `json:"reason,omitempty"`
 	// Text and TextID are the cause in words for people, in English and in
@@ -56,7 +56,7 @@ type Cause struct {
 
 // Blocking reports whether the cause makes the room not ready (fail or
 // error); a warning only degrades it.
-func (c Cause) Blocking() bool { return c.Verdict == report.Fail || c.Verdict == report.Error }
+func (c Cause) Blocking() bool { return c.Verdict == wire.Fail || c.Verdict == wire.Error }
 
 // Key identifies a cause without its figures: the same rule failing with
 // another value is the same cause.
@@ -101,8 +101,8 @@ type Context struct {
 // pass; the rule is nil for a check that decided its verdict itself (it
 // failed, errored or warned without rules, or was not checked). Skipped and
 // passing checks yield nothing.
-func Problems(rep *report.Report) iter.Seq2[*report.CheckResult, *report.RuleResult] {
-	return func(yield func(*report.CheckResult, *report.RuleResult) bool) {
+func Problems(rep *wire.Report) iter.Seq2[*wire.CheckResult, *wire.RuleResult] {
+	return func(yield func(*wire.CheckResult, *wire.RuleResult) bool) {
 		if rep == nil {
 			return
 		}
@@ -119,10 +119,10 @@ func Problems(rep *report.Report) iter.Seq2[*report.CheckResult, *report.RuleRes
 					return
 				}
 			}
-			if c.Verdict == report.Error || c.Verdict == report.Fail {
+			if c.Verdict == wire.Error || c.Verdict == wire.Fail {
 				// A check whose rules passed but which failed anyway
 				// (only a hand-made report can say so) still counts.
-				if !slices.ContainsFunc(c.Rules, func(r report.RuleResult) bool { return problem(r.Verdict) }) && !yield(c, nil) {
+				if !slices.ContainsFunc(c.Rules, func(r wire.RuleResult) bool { return problem(r.Verdict) }) && !yield(c, nil) {
 					return
 				}
 			}
@@ -133,32 +133,32 @@ func Problems(rep *report.Report) iter.Seq2[*report.CheckResult, *report.RuleRes
 // Verdict is the room's readiness by a report, from the same problems its
 // causes come from: not ready on any fail or error, degraded on warnings
 // only, else ready.
-func Verdict(rep *report.Report) report.RoomVerdict {
-	worst := report.Pass
+func Verdict(rep *wire.Report) wire.RoomVerdict {
+	worst := wire.Pass
 	for c, r := range Problems(rep) {
 		v := c.Verdict
 		if r != nil {
 			v = r.Verdict
 		}
-		worst = report.Worst(worst, v)
+		worst = wire.Worst(worst, v)
 	}
 	switch worst {
-	case report.Warn:
-		return report.Degraded
-	case report.Fail, report.Error:
-		return report.NotReady
+	case wire.Warn:
+		return wire.Degraded
+	case wire.Fail, wire.Error:
+		return wire.NotReady
 	}
-	return report.Ready
+	return wire.Ready
 }
 
-func problem(v report.Verdict) bool {
-	return v == report.Warn || v == report.Fail || v == report.Error
+func problem(v wire.Verdict) bool {
+	return v == wire.Warn || v == wire.Fail || v == wire.Error
 }
 
 // OfReport lists why a report's room is not ready or degraded: its rules
 // that did not pass, and its checks that failed, errored or were not
 // checked without a rule to say so.
-func OfReport(rep *report.Report, at Context) []Cause {
+func OfReport(rep *wire.Report, at Context) []Cause {
 	var out []Cause
 	if rep == nil {
 		return nil
@@ -172,7 +172,7 @@ func OfReport(rep *report.Report, at Context) []Cause {
 			cause.Text, cause.TextID = ruleWords(c, r, at.Standard)
 		} else {
 			cause = Cause{Kind: KindCheck, Check: c.Check, Target: c.Target, Verdict: c.Verdict, Code: c.Code, Reason: c.Reason}
-			if c.Code == report.CodeNotChecked {
+			if c.Code == wire.CodeNotChecked {
 				cause.Kind = KindNotChecked
 			}
 			cause.Text, cause.TextID = checkWords(c)
@@ -180,8 +180,8 @@ func OfReport(rep *report.Report, at Context) []Cause {
 		cause.Since = since
 		out = append(out, cause)
 	}
-	if len(out) == 0 && rep.Verdict == report.NotReady {
-		out = append(out, Cause{Kind: KindUnexplained, Verdict: report.Fail, Since: since,
+	if len(out) == 0 && rep.Verdict == wire.NotReady {
+		out = append(out, Cause{Kind: KindUnexplained, Verdict: wire.Fail, Since: since,
 			Text:   "the agent judged the room not ready without saying why",
 			TextID: "agen menilai ruang belum siap tanpa menyebut sebabnya"})
 	}
@@ -195,29 +195,29 @@ func OfRoom(v *fleet.View, removedAt time.Time, at Context) []Cause {
 	if v == nil {
 		if !removedAt.IsZero() {
 			en, id := clock(removedAt, at)
-			return []Cause{{Kind: KindRemoved, Verdict: report.Error, Since: removedAt,
+			return []Cause{{Kind: KindRemoved, Verdict: wire.Error, Since: removedAt,
 				Text:   "the room's agent was removed at " + en,
 				TextID: "agen ruang ini dihapus pada " + id}}
 		}
-		return []Cause{{Kind: KindNoAgent, Verdict: report.Error,
+		return []Cause{{Kind: KindNoAgent, Verdict: wire.Error,
 			Text:   "no agent has ever reported for this room",
 			TextID: "belum pernah ada agen yang melapor untuk ruang ini"}}
 	}
 	switch v.State {
 	case fleet.Offline:
 		en, id := clock(v.Since, at)
-		return []Cause{{Kind: KindOffline, Verdict: report.Error, Since: v.Since,
+		return []Cause{{Kind: KindOffline, Verdict: wire.Error, Since: v.Since,
 			Text:   "the room's agent is offline since " + en,
 			TextID: "agen ruang tidak terhubung (offline) sejak " + id}}
 	case fleet.Unknown:
 		if v.Report == nil {
 			en, id := clock(v.Since, at)
-			return []Cause{{Kind: KindStale, Verdict: report.Error, Since: v.Since,
+			return []Cause{{Kind: KindStale, Verdict: wire.Error, Since: v.Since,
 				Text:   "the room's agent has sent no report yet (known since " + en + ")",
 				TextID: "agen ruang belum mengirim laporan (dikenal sejak " + id + ")"}}
 		}
 		en, id := clock(v.Report.MeasuredAt, at)
-		return []Cause{{Kind: KindStale, Verdict: report.Error, Since: v.Report.MeasuredAt,
+		return []Cause{{Kind: KindStale, Verdict: wire.Error, Since: v.Report.MeasuredAt,
 			Text:   "no recent report from the room's agent: the newest was measured at " + en,
 			TextID: "tidak ada laporan baru dari agen ruang: yang terakhir diukur pada " + id}}
 	}
@@ -233,16 +233,16 @@ func OfCommand(c commands.Check, at Context) []Cause {
 	case commands.Done:
 		return OfReport(c.Report, at)
 	case commands.Offline:
-		return []Cause{{Kind: KindOffline, Verdict: report.Error, Reason: c.Reason, Since: c.IssuedAt,
+		return []Cause{{Kind: KindOffline, Verdict: wire.Error, Reason: c.Reason, Since: c.IssuedAt,
 			Text:   "the room's agent is offline: the check was not sent",
 			TextID: "agen ruang tidak terhubung (offline): pemeriksaan tidak dikirim"}}
 	case commands.Timeout:
 		d := c.Deadline.Sub(c.IssuedAt).Round(time.Second)
-		return []Cause{{Kind: KindUnanswered, Verdict: report.Error, Reason: c.Reason, Since: c.IssuedAt,
+		return []Cause{{Kind: KindUnanswered, Verdict: wire.Error, Reason: c.Reason, Since: c.IssuedAt,
 			Text:   "the room's agent did not answer the check within " + durationEN(d),
 			TextID: "agen ruang tidak menjawab pemeriksaan dalam " + durationID(d)}}
 	}
-	return []Cause{{Kind: KindUnanswered, Verdict: report.Error, Reason: c.Reason, Since: c.IssuedAt,
+	return []Cause{{Kind: KindUnanswered, Verdict: wire.Error, Reason: c.Reason, Since: c.IssuedAt,
 		Text:   "the room's agent could not run the check: " + c.Reason,
 		TextID: "agen ruang tidak dapat menjalankan pemeriksaan: " + c.Reason}}
 }
@@ -250,20 +250,20 @@ func OfCommand(c commands.Check, at Context) []Cause {
 // NotChecked returns a result for each check the standard has rules for
 // that the report lacks, with the standard's verdict for it and code
 // not_checked, so that a room is never silently ready for checks nobody ran.
-func NotChecked(std *standard.Standard, rep *report.Report) []report.CheckResult {
+func NotChecked(std *standard.Standard, rep *wire.Report) []wire.CheckResult {
 	if std == nil {
 		return nil
 	}
-	var out []report.CheckResult
+	var out []wire.CheckResult
 	for _, check := range std.Expected() {
-		if slices.ContainsFunc(rep.Checks, func(c report.CheckResult) bool { return c.Check == check }) {
+		if slices.ContainsFunc(rep.Checks, func(c wire.CheckResult) bool { return c.Check == check }) {
 			continue
 		}
 		v := std.NotChecked
 		if v == "" {
-			v = report.Warn
+			v = wire.Warn
 		}
-		out = append(out, report.CheckResult{Check: check, Target: check, Verdict: v, Code: report.CodeNotChecked,
+		out = append(out, wire.CheckResult{Check: check, Target: check, Verdict: v, Code: wire.CodeNotChecked,
 			Reason: "not checked: the report has no " + check + " check (the agent runs without it, or was asked for other checks)"})
 	}
 	return out

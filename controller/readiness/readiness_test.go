@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 var (
@@ -28,11 +28,11 @@ func std(t *testing.T) *standard.Standard {
 func f(v float64) *float64 { return &v }
 
 // roomWith returns the fleet's view of a room after the report and status.
-func roomWith(t *testing.T, rep *report.Report, status string) *fleet.View {
+func roomWith(t *testing.T, rep *wire.Report, status string) *fleet.View {
 	t.Helper()
 	fl := fleet.New(fleet.Options{Freshness: 3 * time.Minute, Now: func() time.Time { return t0.Add(time.Minute) }})
 	if rep != nil {
-		rep.Schema, rep.ID, rep.Site, rep.Room = report.Schema, "1", "kalbar", "aula"
+		rep.Schema, rep.ID, rep.Site, rep.Room = wire.Schema, "1", "kalbar", "aula"
 		fl.ApplyReport(rep, rep.MeasuredAt)
 	}
 	if status != "" {
@@ -55,100 +55,100 @@ func TestCauses_EachShape(t *testing.T) {
 		want   []Cause // Kind, Check, Target, Rule, Verdict, Code, Text, TextID, Since are compared
 	}{
 		{"rule fails", func() []Cause {
-			return OfRoom(roomWith(t, &report.Report{MeasuredAt: t0, Verdict: report.NotReady, Checks: []report.CheckResult{
-				{Check: "network", Target: "probe", Verdict: report.Fail, Rules: []report.RuleResult{
-					{Rule: "download", Verdict: report.Pass, Observed: f(20e6)},
-					{Rule: "upload", Verdict: report.Fail, Observed: f(1.94e6), Want: ">= 5 Mbit/s (fail below 3.2 Mbit/s)", Reason: "upload_bits_per_second 1.94 Mbit/s is below the fail limit 3.2 Mbit/s"},
-					{Rule: "round_trip_time", Verdict: report.Warn, Observed: f(0.1234)}}}}}, ""), time.Time{}, at)
+			return OfRoom(roomWith(t, &wire.Report{MeasuredAt: t0, Verdict: wire.NotReady, Checks: []wire.CheckResult{
+				{Check: "network", Target: "probe", Verdict: wire.Fail, Rules: []wire.RuleResult{
+					{Rule: "download", Verdict: wire.Pass, Observed: f(20e6)},
+					{Rule: "upload", Verdict: wire.Fail, Observed: f(1.94e6), Want: ">= 5 Mbit/s (fail below 3.2 Mbit/s)", Reason: "upload_bits_per_second 1.94 Mbit/s is below the fail limit 3.2 Mbit/s"},
+					{Rule: "round_trip_time", Verdict: wire.Warn, Observed: f(0.1234)}}}}}, ""), time.Time{}, at)
 		}, []Cause{
-			{Kind: KindRule, Check: "network", Target: "probe", Rule: "upload", Verdict: report.Fail, Since: t0,
+			{Kind: KindRule, Check: "network", Target: "probe", Rule: "upload", Verdict: wire.Fail, Since: t0,
 				Text: "Upload 1.94 Mbit/s, at least 3.2", TextID: "Unggah 1,94 Mbit/s, minimal 3,2"},
-			{Kind: KindRule, Check: "network", Target: "probe", Rule: "round_trip_time", Verdict: report.Warn, Since: t0,
+			{Kind: KindRule, Check: "network", Target: "probe", Rule: "round_trip_time", Verdict: wire.Warn, Since: t0,
 				Text: "Round-trip time 123.4 ms, at most 100", TextID: "Waktu pulang-pergi (RTT) 123,4 ms, maksimal 100"},
 		}},
 		{"rule could not be judged", func() []Cause {
-			return OfReport(&report.Report{MeasuredAt: t0, Verdict: report.NotReady, Checks: []report.CheckResult{
-				{Check: "camera", Target: "HD Webcam (/dev/video0)", Verdict: report.Error, Rules: []report.RuleResult{
-					{Rule: "camera_fps", Verdict: report.Error, Reason: "fps was not measured"}}}}}, at)
+			return OfReport(&wire.Report{MeasuredAt: t0, Verdict: wire.NotReady, Checks: []wire.CheckResult{
+				{Check: "camera", Target: "HD Webcam (/dev/video0)", Verdict: wire.Error, Rules: []wire.RuleResult{
+					{Rule: "camera_fps", Verdict: wire.Error, Reason: "fps was not measured"}}}}}, at)
 		}, []Cause{
-			{Kind: KindRule, Check: "camera", Target: "HD Webcam (/dev/video0)", Rule: "camera_fps", Verdict: report.Error, Since: t0,
+			{Kind: KindRule, Check: "camera", Target: "HD Webcam (/dev/video0)", Rule: "camera_fps", Verdict: wire.Error, Since: t0,
 				Text: "Camera frame rate (HD Webcam (/dev/video0)): not measured", TextID: "Laju bingkai kamera (HD Webcam (/dev/video0)): tidak terukur"},
 		}},
 		{"check fails without rules", func() []Cause {
-			return OfRoom(roomWith(t, &report.Report{MeasuredAt: t0, Verdict: report.NotReady, Checks: []report.CheckResult{
-				{Check: "camera", Target: "camera", Verdict: report.Fail, Reason: "no camera found", Code: report.CodeNoDevice},
-				{Check: "host", Target: "pc", Verdict: report.Pass}}}, ""), time.Time{}, at)
+			return OfRoom(roomWith(t, &wire.Report{MeasuredAt: t0, Verdict: wire.NotReady, Checks: []wire.CheckResult{
+				{Check: "camera", Target: "camera", Verdict: wire.Fail, Reason: "no camera found", Code: wire.CodeNoDevice},
+				{Check: "host", Target: "pc", Verdict: wire.Pass}}}, ""), time.Time{}, at)
 		}, []Cause{
-			{Kind: KindCheck, Check: "camera", Target: "camera", Verdict: report.Fail, Code: report.CodeNoDevice, Since: t0,
+			{Kind: KindCheck, Check: "camera", Target: "camera", Verdict: wire.Fail, Code: wire.CodeNoDevice, Since: t0,
 				Text: "Camera: no camera found", TextID: "Kamera: tidak ada kamera terdeteksi"},
 		}},
 		{"check errors without a code", func() []Cause {
-			return OfReport(&report.Report{MeasuredAt: t0, Verdict: report.NotReady, Checks: []report.CheckResult{
-				{Check: "host", Target: "pc", Verdict: report.Error, Reason: "could not read: memory: permission denied"}}}, at)
+			return OfReport(&wire.Report{MeasuredAt: t0, Verdict: wire.NotReady, Checks: []wire.CheckResult{
+				{Check: "host", Target: "pc", Verdict: wire.Error, Reason: "could not read: memory: permission denied"}}}, at)
 		}, []Cause{
-			{Kind: KindCheck, Check: "host", Target: "pc", Verdict: report.Error, Since: t0,
+			{Kind: KindCheck, Check: "host", Target: "pc", Verdict: wire.Error, Since: t0,
 				Text:   "Room PC: could not check: could not read: memory: permission denied",
 				TextID: "PC ruang: tidak dapat diperiksa: could not read: memory: permission denied"},
 		}},
 		{"check not run", func() []Cause {
-			rep := &report.Report{MeasuredAt: t0, Verdict: report.Ready, Checks: []report.CheckResult{
-				{Check: "network", Target: "probe", Verdict: report.Pass}, {Check: "camera", Target: "c", Verdict: report.Pass},
-				{Check: "audio", Target: "m", Verdict: report.Pass}, {Check: "peripherals", Target: "usb", Verdict: report.Skipped}}}
+			rep := &wire.Report{MeasuredAt: t0, Verdict: wire.Ready, Checks: []wire.CheckResult{
+				{Check: "network", Target: "probe", Verdict: wire.Pass}, {Check: "camera", Target: "c", Verdict: wire.Pass},
+				{Check: "audio", Target: "m", Verdict: wire.Pass}, {Check: "peripherals", Target: "usb", Verdict: wire.Skipped}}}
 			rep.Checks = append(rep.Checks, NotChecked(at.Standard, rep)...)
-			rep.Verdict = report.RoomVerdictOf(rep.Checks)
-			if rep.Verdict != report.Degraded {
+			rep.Verdict = wire.RoomVerdictOf(rep.Checks)
+			if rep.Verdict != wire.Degraded {
 				t.Errorf("a report without its host check is %s, want degraded", rep.Verdict)
 			}
 			return OfReport(rep, at)
 		}, []Cause{
-			{Kind: KindNotChecked, Check: "host", Target: "host", Verdict: report.Warn, Code: report.CodeNotChecked, Since: t0,
+			{Kind: KindNotChecked, Check: "host", Target: "host", Verdict: wire.Warn, Code: wire.CodeNotChecked, Since: t0,
 				Text: "Room PC: not checked: the agent did not run this check", TextID: "PC ruang: tidak diperiksa: agen tidak menjalankan pemeriksaan ini"},
 		}},
 		{"offline", func() []Cause {
-			return OfRoom(roomWith(t, &report.Report{MeasuredAt: t0, Verdict: report.Ready}, report.StatusOffline), time.Time{}, at)
+			return OfRoom(roomWith(t, &wire.Report{MeasuredAt: t0, Verdict: wire.Ready}, wire.StatusOffline), time.Time{}, at)
 		}, []Cause{
-			{Kind: KindOffline, Verdict: report.Error, Since: t0.Add(30 * time.Second),
+			{Kind: KindOffline, Verdict: wire.Error, Since: t0.Add(30 * time.Second),
 				Text: "the room's agent is offline since 09:02 WITA", TextID: "agen ruang tidak terhubung (offline) sejak 09.02 WITA"},
 		}},
 		{"unknown: no recent report", func() []Cause {
-			v := roomWith(t, &report.Report{MeasuredAt: t0.Add(-time.Hour), Verdict: report.Ready}, "")
+			v := roomWith(t, &wire.Report{MeasuredAt: t0.Add(-time.Hour), Verdict: wire.Ready}, "")
 			return OfRoom(v, time.Time{}, at)
 		}, []Cause{
-			{Kind: KindStale, Verdict: report.Error, Since: t0.Add(-time.Hour),
+			{Kind: KindStale, Verdict: wire.Error, Since: t0.Add(-time.Hour),
 				Text:   "no recent report from the room's agent: the newest was measured at 08:02 WITA",
 				TextID: "tidak ada laporan baru dari agen ruang: yang terakhir diukur pada 08.02 WITA"},
 		}},
 		{"unknown: never reported", func() []Cause {
-			return OfRoom(roomWith(t, nil, report.StatusOnline), time.Time{}, at)
+			return OfRoom(roomWith(t, nil, wire.StatusOnline), time.Time{}, at)
 		}, []Cause{
-			{Kind: KindStale, Verdict: report.Error, Since: t0.Add(time.Minute),
+			{Kind: KindStale, Verdict: wire.Error, Since: t0.Add(time.Minute),
 				Text: "the room's agent has sent no report yet (known since 09:03 WITA)", TextID: "agen ruang belum mengirim laporan (dikenal sejak 09.03 WITA)"},
 		}},
 		{"agent removed", func() []Cause { return OfRoom(nil, t0.Add(-25*time.Hour), at) }, []Cause{
-			{Kind: KindRemoved, Verdict: report.Error, Since: t0.Add(-25 * time.Hour),
+			{Kind: KindRemoved, Verdict: wire.Error, Since: t0.Add(-25 * time.Hour),
 				Text: "the room's agent was removed at 23 Nov 08:02 WITA", TextID: "agen ruang ini dihapus pada 23 Nov 08.02 WITA"},
 		}},
 		{"no agent ever", func() []Cause { return OfRoom(nil, time.Time{}, at) }, []Cause{
-			{Kind: KindNoAgent, Verdict: report.Error,
+			{Kind: KindNoAgent, Verdict: wire.Error,
 				Text: "no agent has ever reported for this room", TextID: "belum pernah ada agen yang melapor untuk ruang ini"},
 		}},
 		{"check command timed out", func() []Cause {
 			return OfCommand(commands.Check{Status: commands.Timeout, IssuedAt: t0, Deadline: t0.Add(2 * time.Minute), Reason: "the agent did not answer within 2m0s"}, at)
 		}, []Cause{
-			{Kind: KindUnanswered, Verdict: report.Error, Since: t0,
+			{Kind: KindUnanswered, Verdict: wire.Error, Since: t0,
 				Text: "the room's agent did not answer the check within 2 min", TextID: "agen ruang tidak menjawab pemeriksaan dalam 2 menit"},
 		}},
 		{"inventory", func() []Cause {
-			return OfReport(&report.Report{MeasuredAt: t0, Verdict: report.NotReady, Checks: []report.CheckResult{
-				{Check: "inventory", Target: "webcam Logitech C920", Verdict: report.Fail, Measurements: map[string]float64{"devices_expected": 1, "devices_present": 0},
-					Rules: []report.RuleResult{{Rule: "expect_webcam", Verdict: report.Fail, Reason: "webcam Logitech C920: expected 1, found 0 (unplugged?)"}}}}}, at)
+			return OfReport(&wire.Report{MeasuredAt: t0, Verdict: wire.NotReady, Checks: []wire.CheckResult{
+				{Check: "inventory", Target: "webcam Logitech C920", Verdict: wire.Fail, Measurements: map[string]float64{"devices_expected": 1, "devices_present": 0},
+					Rules: []wire.RuleResult{{Rule: "expect_webcam", Verdict: wire.Fail, Reason: "webcam Logitech C920: expected 1, found 0 (unplugged?)"}}}}}, at)
 		}, []Cause{
-			{Kind: KindRule, Check: "inventory", Target: "webcam Logitech C920", Rule: "expect_webcam", Verdict: report.Fail, Since: t0,
+			{Kind: KindRule, Check: "inventory", Target: "webcam Logitech C920", Rule: "expect_webcam", Verdict: wire.Fail, Since: t0,
 				Text: "Devices: webcam Logitech C920: expected 1, found 0 (unplugged?)", TextID: "Perangkat: webcam Logitech C920: diharapkan 1, ditemukan 0 (tercabut?)"},
 		}},
 		{"ready", func() []Cause {
-			return OfRoom(roomWith(t, &report.Report{MeasuredAt: t0, Verdict: report.Ready, Checks: []report.CheckResult{
-				{Check: "host", Target: "pc", Verdict: report.Pass}}}, ""), time.Time{}, at)
+			return OfRoom(roomWith(t, &wire.Report{MeasuredAt: t0, Verdict: wire.Ready, Checks: []wire.CheckResult{
+				{Check: "host", Target: "pc", Verdict: wire.Pass}}}, ""), time.Time{}, at)
 		}, nil},
 	}
 	for _, c := range cases {
@@ -168,25 +168,25 @@ func TestCauses_EachShape(t *testing.T) {
 }
 
 func TestFingerprint_IgnoresFiguresAndOrder(t *testing.T) {
-	a := []Cause{{Kind: KindRule, Check: "network", Rule: "upload", Verdict: report.Fail, Text: "Upload 1.9 Mbit/s"},
-		{Kind: KindCheck, Check: "camera", Verdict: report.Fail}}
-	b := []Cause{{Kind: KindCheck, Check: "camera", Verdict: report.Fail},
-		{Kind: KindRule, Check: "network", Rule: "upload", Verdict: report.Fail, Text: "Upload 2.1 Mbit/s"}}
+	a := []Cause{{Kind: KindRule, Check: "network", Rule: "upload", Verdict: wire.Fail, Text: "Upload 1.9 Mbit/s"},
+		{Kind: KindCheck, Check: "camera", Verdict: wire.Fail}}
+	b := []Cause{{Kind: KindCheck, Check: "camera", Verdict: wire.Fail},
+		{Kind: KindRule, Check: "network", Rule: "upload", Verdict: wire.Fail, Text: "Upload 2.1 Mbit/s"}}
 	if Fingerprint(a) != Fingerprint(b) {
 		t.Error("the same causes with other figures, in another order, differ")
 	}
-	b[1].Verdict = report.Warn
+	b[1].Verdict = wire.Warn
 	if Fingerprint(a) == Fingerprint(b) {
 		t.Error("a cause that went from fail to warn is the same")
 	}
 }
 
 func TestProblems_YieldsChecksWithoutRulesAndFailingRules(t *testing.T) {
-	rep := &report.Report{Checks: []report.CheckResult{
-		{Check: "camera", Target: "camera", Verdict: report.Fail},
-		{Check: "audio", Target: "m", Verdict: report.Skipped},
-		{Check: "host", Target: "pc", Verdict: report.Warn, Rules: []report.RuleResult{{Rule: "a", Verdict: report.Pass}, {Rule: "b", Verdict: report.Warn}}},
-		{Check: "network", Target: "p", Verdict: report.Pass},
+	rep := &wire.Report{Checks: []wire.CheckResult{
+		{Check: "camera", Target: "camera", Verdict: wire.Fail},
+		{Check: "audio", Target: "m", Verdict: wire.Skipped},
+		{Check: "host", Target: "pc", Verdict: wire.Warn, Rules: []wire.RuleResult{{Rule: "a", Verdict: wire.Pass}, {Rule: "b", Verdict: wire.Warn}}},
+		{Check: "network", Target: "p", Verdict: wire.Pass},
 	}}
 	var got []string
 	for c, r := range Problems(rep) {
@@ -211,17 +211,17 @@ func TestDecimalComma(t *testing.T) {
 
 func TestVerdict_FollowsTheProblems(t *testing.T) {
 	for _, c := range []struct {
-		checks []report.CheckResult
-		want   report.RoomVerdict
+		checks []wire.CheckResult
+		want   wire.RoomVerdict
 	}{
-		{nil, report.Ready},
-		{[]report.CheckResult{{Check: "audio", Verdict: report.Skipped}, {Check: "host", Verdict: report.Pass}}, report.Ready},
-		{[]report.CheckResult{{Check: "host", Verdict: report.Pass, Rules: []report.RuleResult{{Rule: "a", Verdict: report.Warn}}}}, report.Degraded},
-		{[]report.CheckResult{{Check: "host", Verdict: report.Pass, Rules: []report.RuleResult{{Rule: "a", Verdict: report.Fail}}}}, report.NotReady},
-		{[]report.CheckResult{{Check: "camera", Verdict: report.Fail, Code: report.CodeNoDevice}}, report.NotReady},
-		{[]report.CheckResult{{Check: "camera", Verdict: report.Warn, Code: report.CodeNotChecked}}, report.Degraded},
+		{nil, wire.Ready},
+		{[]wire.CheckResult{{Check: "audio", Verdict: wire.Skipped}, {Check: "host", Verdict: wire.Pass}}, wire.Ready},
+		{[]wire.CheckResult{{Check: "host", Verdict: wire.Pass, Rules: []wire.RuleResult{{Rule: "a", Verdict: wire.Warn}}}}, wire.Degraded},
+		{[]wire.CheckResult{{Check: "host", Verdict: wire.Pass, Rules: []wire.RuleResult{{Rule: "a", Verdict: wire.Fail}}}}, wire.NotReady},
+		{[]wire.CheckResult{{Check: "camera", Verdict: wire.Fail, Code: wire.CodeNoDevice}}, wire.NotReady},
+		{[]wire.CheckResult{{Check: "camera", Verdict: wire.Warn, Code: wire.CodeNotChecked}}, wire.Degraded},
 	} {
-		if got := Verdict(&report.Report{Checks: c.checks}); got != c.want {
+		if got := Verdict(&wire.Report{Checks: c.checks}); got != c.want {
 			t.Errorf("%+v: %s, want %s", c.checks, got, c.want)
 		}
 	}

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // words is one phrase in English and in Bahasa Indonesia.
@@ -15,12 +15,12 @@ type words struct{ en, id string }
 
 // checkNames name each check for people.
 var checkNames = map[string]words{
-	report.CheckCamera:      {"Camera", "Kamera"},
-	report.CheckAudio:       {"Microphone and speaker", "Mikrofon dan speaker"},
-	report.CheckNetwork:     {"Internet", "Internet"},
-	report.CheckHost:        {"Room PC", "PC ruang"},
-	report.CheckPeripherals: {"USB devices", "Perangkat USB"},
-	report.CheckInventory:   {"Devices", "Perangkat"},
+	wire.CheckCamera:      {"Camera", "Kamera"},
+	wire.CheckAudio:       {"Microphone and speaker", "Mikrofon dan speaker"},
+	wire.CheckNetwork:     {"Internet", "Internet"},
+	wire.CheckHost:        {"Room PC", "PC ruang"},
+	wire.CheckPeripherals: {"USB devices", "Perangkat USB"},
+	wire.CheckInventory:   {"Devices", "Perangkat"},
 }
 
 // measurementNames name the catalogue's measurements for people. A
@@ -78,30 +78,30 @@ var flagNames = map[string]words{
 // codeWords say what a check's code means, by check where it matters.
 func codeWords(check, code string) (words, bool) {
 	device := map[string]words{
-		report.CheckCamera: {"camera", "kamera"},
-		report.CheckAudio:  {"microphone", "mikrofon"},
+		wire.CheckCamera: {"camera", "kamera"},
+		wire.CheckAudio:  {"microphone", "mikrofon"},
 	}[check]
 	if device.en == "" {
 		device = words{"device", "perangkat"}
 	}
 	switch code {
-	case report.CodeNoDevice:
+	case wire.CodeNoDevice:
 		return words{"no " + device.en + " found", "tidak ada " + device.id + " terdeteksi"}, true
-	case report.CodeDeviceMissing:
+	case wire.CodeDeviceMissing:
 		return words{"the " + device.en + " asked for is not there", device.id + " yang diminta tidak ada"}, true
-	case report.CodeTimeout:
+	case wire.CodeTimeout:
 		return words{"the check did not finish in time", "pemeriksaan tidak selesai tepat waktu"}, true
-	case report.CodeNotChecked:
+	case wire.CodeNotChecked:
 		return words{"not checked: the agent did not run this check", "tidak diperiksa: agen tidak menjalankan pemeriksaan ini"}, true
-	case report.CodeNoSoundServer:
+	case wire.CodeNoSoundServer:
 		return words{"no sound server to record with", "tidak ada server suara untuk merekam"}, true
-	case report.CodeNotConfigured:
+	case wire.CodeNotConfigured:
 		return words{"nothing to test against (no probe configured)", "tidak ada titik uji (probe belum diatur)"}, true
-	case report.CodeInUse:
+	case wire.CodeInUse:
 		return words{"in use by another program", "sedang dipakai program lain"}, true
-	case report.CodeHeldBack:
+	case wire.CodeHeldBack:
 		return words{"held back by a meeting in the room", "ditahan karena ada rapat di ruang"}, true
-	case report.CodeLinkBusy:
+	case wire.CodeLinkBusy:
 		return words{"not tested: the link was busy", "tidak diuji: jaringan sedang sibuk"}, true
 	}
 	return words{}, false
@@ -110,23 +110,23 @@ func codeWords(check, code string) (words, bool) {
 // checkWords words a check that decided its verdict itself: "Camera: no
 // camera found". A check without a code the controller knows keeps the
 // agent's own reason.
-func checkWords(c *report.CheckResult) (en, id string) {
+func checkWords(c *wire.CheckResult) (en, id string) {
 	name := subject(c.Check, c.Target)
 	if w, ok := codeWords(c.Check, c.Code); ok {
 		detail := w
-		if c.Code == report.CodeDeviceMissing {
+		if c.Code == wire.CodeDeviceMissing {
 			detail = words{w.en + ": " + c.Target, w.id + ": " + c.Target}
 		}
 		return name.en + ": " + detail.en, name.id + ": " + detail.id
 	}
 	reason := c.Reason
 	switch c.Verdict {
-	case report.Error:
+	case wire.Error:
 		if reason == "" {
 			reason = "could not check"
 		}
 		return name.en + ": could not check: " + reason, name.id + ": tidak dapat diperiksa: " + reason
-	case report.Warn:
+	case wire.Warn:
 		return name.en + ": warning: " + reason, name.id + ": peringatan: " + reason
 	}
 	if reason == "" {
@@ -143,7 +143,7 @@ func subject(check, target string) words {
 		w = words{check, check}
 	}
 	switch check {
-	case report.CheckHost, report.CheckNetwork:
+	case wire.CheckHost, wire.CheckNetwork:
 		return w // the PC's name and the probe's address add nothing
 	}
 	if target == "" || target == check || target == "camera" || target == "microphone" {
@@ -156,14 +156,14 @@ func subject(check, target string) words {
 // 3.2" and "Unggah 1,9 Mbit/s, minimal 3,2". The limit quoted is the one
 // the value crossed in std (the controller's standard); a rule std does not
 // have keeps the agent's reason and wanted range.
-func ruleWords(c *report.CheckResult, r *report.RuleResult, std *standard.Standard) (en, id string) {
+func ruleWords(c *wire.CheckResult, r *wire.RuleResult, std *standard.Standard) (en, id string) {
 	var rule standard.Rule
 	known := false
 	if std != nil {
 		rule, known = std.Rule(r.Rule)
 		known = known && rule.Check == c.Check
 	}
-	if c.Check == report.CheckInventory {
+	if c.Check == wire.CheckInventory {
 		return inventoryWords(c, r)
 	}
 	if !known {
@@ -188,17 +188,17 @@ func ruleWords(c *report.CheckResult, r *report.RuleResult, std *standard.Standa
 	if !ok {
 		label = words{m, m}
 	}
-	if t := subject(c.Check, c.Target); t != checkNames[c.Check] && c.Check != report.CheckInventory {
+	if t := subject(c.Check, c.Target); t != checkNames[c.Check] && c.Check != wire.CheckInventory {
 		label = words{label.en + " (" + c.Target + ")", label.id + " (" + c.Target + ")"}
 	}
 	if r.Observed == nil {
-		if r.Verdict != report.Error && r.Reason != "" {
+		if r.Verdict != wire.Error && r.Reason != "" {
 			return label.en + ": " + r.Reason, label.id + ": " + r.Reason
 		}
 		return label.en + ": not measured", label.id + ": tidak terukur"
 	}
 	v := *r.Observed
-	if report.IsFlag(m) {
+	if wire.IsFlag(m) {
 		if f, ok := flagNames[m]; ok {
 			return f.en, f.id
 		}
@@ -224,7 +224,7 @@ func ruleWords(c *report.CheckResult, r *report.RuleResult, std *standard.Standa
 }
 
 // inventoryWords words an expected device that is missing or wrong.
-func inventoryWords(c *report.CheckResult, r *report.RuleResult) (en, id string) {
+func inventoryWords(c *wire.CheckResult, r *wire.RuleResult) (en, id string) {
 	want, have := c.Measurements["devices_expected"], c.Measurements["devices_present"]
 	en = "Devices: " + r.Reason
 	id = fmt.Sprintf("Perangkat: %s: diharapkan %s, ditemukan %s", c.Target,
@@ -237,9 +237,9 @@ func inventoryWords(c *report.CheckResult, r *report.RuleResult) (en, id string)
 
 // crossed returns the limit of rule that v crossed for the verdict, and
 // whether it is a lower limit.
-func crossed(rule standard.Rule, v report.Verdict, x float64) (limit float64, below, ok bool) {
+func crossed(rule standard.Rule, v wire.Verdict, x float64) (limit float64, below, ok bool) {
 	lower, upper := rule.FailBelow, rule.FailAbove
-	if v == report.Warn {
+	if v == wire.Warn {
 		lower, upper = rule.WarnBelow, rule.WarnAbove
 	}
 	switch {

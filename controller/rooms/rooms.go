@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/internal/yamlstrict"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Schema is the schema identifier of a rooms file.
@@ -171,10 +171,10 @@ func (c *Config) validate(file string) error {
 	for i := range c.Rooms {
 		r := &c.Rooms[i]
 		at := fmt.Sprintf("rooms[%d]", i)
-		if err := report.CheckName("site", r.Site); err != nil {
+		if err := wire.CheckName("site", r.Site); err != nil {
 			bad(at+".site", "%v", err)
 		}
-		if err := report.CheckName("room", r.Room); err != nil {
+		if err := wire.CheckName("room", r.Room); err != nil {
 			bad(at+".room", "%v", err)
 		}
 		k := r.Site + "/" + r.Room
@@ -184,8 +184,8 @@ func (c *Config) validate(file string) error {
 		for j := range r.Devices {
 			d := &r.Devices[j]
 			dat := fmt.Sprintf("%s.devices[%d]", at, j)
-			if !slices.Contains(report.DeviceKinds, d.Kind) {
-				bad(dat+".kind", "%q is not a kind; want one of %s", d.Kind, strings.Join(report.DeviceKinds, ", "))
+			if !slices.Contains(wire.DeviceKinds, d.Kind) {
+				bad(dat+".kind", "%q is not a kind; want one of %s", d.Kind, strings.Join(wire.DeviceKinds, ", "))
 			}
 			if d.Count == 0 {
 				d.Count = 1

@@ -20,8 +20,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/sessions"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Defaults of Options.
@@ -139,10 +139,10 @@ func (a *Announcer) Run(ctx context.Context) {
 // It is not safe for concurrent use: Run calls it.
 func (a *Announcer) Sync(rooms ...Room) {
 	now := a.o.Now()
-	byRoom := map[Room][]report.ScheduledSession{}
+	byRoom := map[Room][]wire.ScheduledSession{}
 	for _, s := range a.store.List(sessions.Filter{From: now.Add(-a.o.Lookback), To: now.Add(a.o.Horizon)}) {
 		r := Room{s.Site, s.Room}
-		byRoom[r] = append(byRoom[r], report.ScheduledSession{ID: s.ID, Title: title(s.Title), Start: s.Start.UTC(), End: s.End.UTC()})
+		byRoom[r] = append(byRoom[r], wire.ScheduledSession{ID: s.ID, Title: title(s.Title), Start: s.Start.UTC(), End: s.End.UTC()})
 	}
 	force := map[Room]bool{}
 	for _, r := range rooms {
@@ -171,7 +171,7 @@ func (a *Announcer) Sync(rooms ...Room) {
 	for _, r := range order {
 		list := byRoom[r]
 		if list == nil {
-			list = []report.ScheduledSession{}
+			list = []wire.ScheduledSession{}
 		}
 		sig, _ := json.Marshal(list)
 		prev, seen := a.last[r]
@@ -181,16 +181,16 @@ func (a *Announcer) Sync(rooms ...Room) {
 		if !seen && len(list) == 0 && !force[r] {
 			continue
 		}
-		if len(list) > report.MaxScheduleSessions {
+		if len(list) > wire.MaxScheduleSessions {
 			a.o.Log.Warn("room has more sessions in the horizon than a schedule carries; the first are published",
-				"site", r.Site, "room", r.Room, "sessions", len(list), "published", report.MaxScheduleSessions)
-			list = list[:report.MaxScheduleSessions]
+				"site", r.Site, "room", r.Room, "sessions", len(list), "published", wire.MaxScheduleSessions)
+			list = list[:wire.MaxScheduleSessions]
 		}
-		msg := report.Schedule{Schema: report.ScheduleSchema, Site: r.Site, Room: r.Room,
+		msg := wire.Schedule{Schema: wire.ScheduleSchema, Site: r.Site, Room: r.Room,
 			GeneratedAt: now.UTC(), Until: now.Add(a.o.Horizon).UTC(), Sessions: list}
 		payload, err := msg.Encode()
 		if err == nil {
-			err = a.pub.Publish(report.Topic(r.Site, r.Room, report.KindSchedule), payload, true)
+			err = a.pub.Publish(wire.Topic(r.Site, r.Room, wire.KindSchedule), payload, true)
 		}
 		if err != nil {
 			a.failed.Inc()
@@ -209,10 +209,10 @@ func (a *Announcer) Sync(rooms ...Room) {
 
 // title cuts a session's title to what the wire carries.
 func title(s string) string {
-	if len(s) <= report.MaxScheduleTitle {
+	if len(s) <= wire.MaxScheduleTitle {
 		return s
 	}
-	cut := report.MaxScheduleTitle
+	cut := wire.MaxScheduleTitle
 	for cut > 0 && s[cut]&0xC0 == 0x80 {
 		cut--
 	}

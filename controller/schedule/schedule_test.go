@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/sessions"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // publisher records what would go to the broker.
@@ -20,7 +20,7 @@ type publisher struct {
 
 type published struct {
 	topic    string
-	schedule *report.Schedule
+	schedule *wire.Schedule
 	retained bool
 }
 
@@ -28,7 +28,7 @@ func (p *publisher) Publish(topic string, payload []byte, retained bool) error {
 	if p.fail != nil {
 		return p.fail
 	}
-	s, err := report.DecodeSchedule(payload)
+	s, err := wire.DecodeSchedule(payload)
 	if err != nil {
 		return err
 	}

@@ -15,8 +15,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/internal/boltfile"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Session is one meeting in one room.
@@ -40,10 +40,10 @@ const (
 // Validate checks a session's fields, naming the field at fault.
 func (s *Session) Validate() error {
 	var errs []string
-	if err := report.CheckName("site", s.Site); err != nil {
+	if err := wire.CheckName("site", s.Site); err != nil {
 		errs = append(errs, err.Error())
 	}
-	if err := report.CheckName("room", s.Room); err != nil {
+	if err := wire.CheckName("room", s.Room); err != nil {
 		errs = append(errs, err.Error())
 	}
 	if strings.TrimSpace(s.Title) == "" || len(s.Title) > MaxTitle {
@@ -141,7 +141,7 @@ func (s *Store) Put(sess Session) (Session, error) {
 		return Session{}, err
 	}
 	if sess.ID == "" {
-		sess.ID = report.NewID()
+		sess.ID = wire.NewID()
 	}
 	sess.Start, sess.End = sess.Start.UTC(), sess.End.UTC()
 	if err := s.write(map[string]*Session{sess.ID: &sess}, nil); err != nil {

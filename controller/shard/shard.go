@@ -13,7 +13,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Set is a shard: the sites a controller owns. A nil *Set owns every site.
@@ -40,7 +40,7 @@ func Parse(list string) (*Set, error) {
 		if strings.Contains(p, "/") {
 			return nil, fmt.Errorf("shard %q: %q looks like an MQTT topic filter; give site names or patterns instead (siaprapat/v1/kalbar-# is kalbar-*)", list, p)
 		}
-		if !report.ValidName(strings.ReplaceAll(p, "*", "x")) || strings.ContainsAny(p, "?[]\\") {
+		if !wire.ValidName(strings.ReplaceAll(p, "*", "x")) || strings.ContainsAny(p, "?[]\\") {
 			return nil, fmt.Errorf("shard %q: %q is not a site name or pattern: use letters, digits, '.', '_', '-' and '*' for any run of them (e.g. kalbar-*)", list, p)
 		}
 		if seen[p] {
@@ -83,11 +83,11 @@ func (s *Set) Filters(kinds ...string) []string {
 	var out []string
 	for _, k := range kinds {
 		if s == nil || !s.exact {
-			out = append(out, report.Filter(k))
+			out = append(out, wire.Filter(k))
 			continue
 		}
 		for _, site := range s.patterns {
-			out = append(out, report.Root+"/"+site+"/+/"+k)
+			out = append(out, wire.Root+"/"+site+"/+/"+k)
 		}
 	}
 	return out

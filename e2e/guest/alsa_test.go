@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // toneDBFS is the level of the tone aplay plays: a 1 kHz sine of amplitude
@@ -60,7 +60,7 @@ func testALSA(t *testing.T, m *machine) {
 	t.Run("ToneLevelWithinHalfADecibel", func(t *testing.T) {
 		r, res := m.check(t, "aplay -q -D hw:Loopback,0 /mnt/tone.wav &\nplayer=$!\nsleep 1", "kill $player; wait",
 			audio, "--no-loopback", "--microphone :0,1")
-		c := result(t, r, report.CheckAudio)
+		c := result(t, r, wire.CheckAudio)
 		got := c.Measurements["rms_dbfs"]
 		t.Logf("tone at %.1f dBFS measured %.3f dBFS (error %.3f dB), peak %.3f dBFS, %v Hz, %v bits; %s",
 			toneDBFS, got, got-toneDBFS, c.Measurements["peak_dbfs"], c.Measurements["sample_rate_hertz"], c.Measurements["sample_bits"], c.Verdict)
@@ -73,7 +73,7 @@ func testALSA(t *testing.T, m *machine) {
 	})
 	t.Run("LoopbackHeardThroughTheCard", func(t *testing.T) {
 		r, res := m.check(t, "", "", audio, "--loopback-every 0", "--speaker :0,0", "--microphone :0,1")
-		c := result(t, r, report.CheckAudio)
+		c := result(t, r, wire.CheckAudio)
 		ms := c.Measurements
 		t.Logf("loopback: detected %v, level %.2f dBFS, delay %.3f s; %s %s", ms["loopback_detected"], ms["loopback_level_dbfs"], ms["loopback_delay_seconds"], c.Verdict, c.Reason)
 		if ms["loopback_detected"] != 1 || !near(ms["loopback_level_dbfs"], -19, 1) {
@@ -82,8 +82,8 @@ func testALSA(t *testing.T, m *machine) {
 	})
 	t.Run("NoCardIsNoMicrophone", func(t *testing.T) {
 		r, res := m.check(t, "rmmod snd_aloop", "insmod /lib/guest-modules/snd-aloop.ko index=0 id=Loopback pcm_substreams=1", audio)
-		c := result(t, r, report.CheckAudio)
-		if c.Verdict != report.Fail || !strings.HasPrefix(c.Reason, "no microphone found") {
+		c := result(t, r, wire.CheckAudio)
+		if c.Verdict != wire.Fail || !strings.HasPrefix(c.Reason, "no microphone found") {
 			t.Errorf("%s (%s), want fail \"no microphone found\"\n%s", c.Verdict, c.Reason, res.Stderr)
 		}
 		t.Logf("no card: %s: %s", c.Verdict, c.Reason)

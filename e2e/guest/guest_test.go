@@ -28,9 +28,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/internal/guest"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // The modules the guest loads at boot, with their parameters. vivid makes
@@ -244,12 +244,12 @@ func (m *machine) run(t *testing.T, script string) guest.Result {
 // stop what before started; before's output goes to stderr), and returns
 // its report; the exit code must be 0 or 1 (a verdict), or 2 with a report
 // (nothing could be measured).
-func (m *machine) check(t *testing.T, before, after string, args ...string) (report.Report, guest.Result) {
+func (m *machine) check(t *testing.T, before, after string, args ...string) (wire.Report, guest.Result) {
 	t.Helper()
 	script := "{\ntrue\n" + before + "\n} >&2\nsiaprapat-agent check --json --log-level debug " + strings.Join(args, " ") +
 		"\nrc=$?\n" + after + "\nexit $rc\n"
 	res := m.run(t, script)
-	var r report.Report
+	var r wire.Report
 	if res.Code != 0 && res.Code != 1 && (res.Code != 2 || !strings.HasPrefix(res.Stdout, "{")) {
 		t.Fatalf("siaprapat-agent check %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), res.Code, res.Stdout, res.Stderr)
 	}
@@ -259,9 +259,9 @@ func (m *machine) check(t *testing.T, before, after string, args ...string) (rep
 	return r, res
 }
 
-func result(t *testing.T, r report.Report, check string) report.CheckResult {
+func result(t *testing.T, r wire.Report, check string) wire.CheckResult {
 	t.Helper()
-	var found []report.CheckResult
+	var found []wire.CheckResult
 	for _, c := range r.Checks {
 		if c.Check == check {
 			found = append(found, c)
@@ -273,7 +273,7 @@ func result(t *testing.T, r report.Report, check string) report.CheckResult {
 	return found[0]
 }
 
-func rule(t *testing.T, c report.CheckResult, name string) report.RuleResult {
+func rule(t *testing.T, c wire.CheckResult, name string) wire.RuleResult {
 	t.Helper()
 	for _, r := range c.Rules {
 		if r.Rule == name {
@@ -281,7 +281,7 @@ func rule(t *testing.T, c report.CheckResult, name string) report.RuleResult {
 		}
 	}
 	t.Fatalf("no rule %s in %+v", name, c.Rules)
-	return report.RuleResult{}
+	return wire.RuleResult{}
 }
 
 var (

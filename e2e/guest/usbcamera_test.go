@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // c920 sets up, through configfs, a UVC gadget with the descriptors of a
@@ -69,7 +69,7 @@ func testUSBCamera(t *testing.T, m *machine) {
 
 	t.Run("PeripheralsNameItFromItsProfile", func(t *testing.T) {
 		r, _ := m.check(t, "", "", "--only peripherals")
-		var found *report.Peripheral
+		var found *wire.Peripheral
 		for i, p := range r.Peripherals {
 			if p.ID == "046d:082d" {
 				found = &r.Peripherals[i]
@@ -95,14 +95,14 @@ func testUSBCamera(t *testing.T, m *machine) {
 	// of MJPEG modes on vivid's YUYV (CameraFormats/YUYV-sampled).
 	t.Run("CameraPicksMJPEG30NotYUYV10", func(t *testing.T) {
 		r, res := m.check(t, "", "", "--only camera --camera-device "+dev)
-		c := result(t, r, report.CheckCamera)
+		c := result(t, r, wire.CheckCamera)
 		if !strings.Contains(res.Stderr, "width=1280 height=720 format=MJPEG fps=30") {
 			t.Errorf("the agent did not start MJPEG 1280x720 at 30 fps:\n%s", res.Stderr)
 		}
 		if !strings.Contains(c.Reason, "USB 046d:082d") || !strings.HasPrefix(c.Target, "HD Pro Webcam C920") {
 			t.Errorf("target %q, reason %q: want the camera's name and USB id", c.Target, c.Reason)
 		}
-		if c.Verdict != report.Error || !strings.Contains(c.Reason, "no frame for 5 s") {
+		if c.Verdict != wire.Error || !strings.Contains(c.Reason, "no frame for 5 s") {
 			t.Errorf("%s (%s): want an error, no frame within the read timeout (isochronous transfers do not pass)", c.Verdict, c.Reason)
 		}
 		t.Logf("camera: %s: %s", c.Verdict, c.Reason)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // nodeNamed returns the /dev/videoN whose V4L2 name starts with prefix and
@@ -57,36 +57,36 @@ func testVivid(t *testing.T, m *machine) {
 		standard          string
 		width, height     int
 		fps               float64 // the mode the agent must pick
-		verdict           report.Verdict
-		rules             map[string]report.Verdict
+		verdict           wire.Verdict
+		rules             map[string]wire.Verdict
 		measure           func(t *testing.T, ms map[string]float64)
 	}{
 		{name: "MovingPicturePasses", pattern: barsPattern, movement: moving, standard: vividStandard,
-			width: 640, height: 360, fps: 30, verdict: report.Pass,
+			width: 640, height: 360, fps: 30, verdict: wire.Pass,
 			measure: func(t *testing.T, ms map[string]float64) {
 				if ms["frozen_ratio"] != 0 || ms["black_ratio"] != 0 {
 					t.Errorf("frozen %v, black %v; want 0 and 0", ms["frozen_ratio"], ms["black_ratio"])
 				}
 			}},
 		{name: "StillPictureIsFrozen", pattern: barsPattern, movement: still, standard: vividStandard,
-			width: 640, height: 360, fps: 30, verdict: report.Fail,
-			rules: map[string]report.Verdict{"camera_frozen": report.Fail, "camera_fps": report.Pass},
+			width: 640, height: 360, fps: 30, verdict: wire.Fail,
+			rules: map[string]wire.Verdict{"camera_frozen": wire.Fail, "camera_fps": wire.Pass},
 			measure: func(t *testing.T, ms map[string]float64) {
 				if ms["frozen_ratio"] != 1 {
 					t.Errorf("frozen %v, want 1", ms["frozen_ratio"])
 				}
 			}},
 		{name: "SensorNoiseIsNeverFrozen", pattern: noisePattern, movement: still, standard: vividStandard,
-			width: 640, height: 360, fps: 30, verdict: report.Pass,
-			rules: map[string]report.Verdict{"camera_frozen": report.Pass},
+			width: 640, height: 360, fps: 30, verdict: wire.Pass,
+			rules: map[string]wire.Verdict{"camera_frozen": wire.Pass},
 			measure: func(t *testing.T, ms map[string]float64) {
 				if ms["frozen_ratio"] != 0 {
 					t.Errorf("frozen %v, want 0", ms["frozen_ratio"])
 				}
 			}},
 		{name: "BlackIsBlack", pattern: blackPattern, movement: still, standard: vividStandard,
-			width: 640, height: 360, fps: 30, verdict: report.Fail,
-			rules: map[string]report.Verdict{"camera_black": report.Fail},
+			width: 640, height: 360, fps: 30, verdict: wire.Fail,
+			rules: map[string]wire.Verdict{"camera_black": wire.Fail},
 			measure: func(t *testing.T, ms map[string]float64) {
 				if ms["black_ratio"] != 1 {
 					t.Errorf("black %v, want 1", ms["black_ratio"])
@@ -95,20 +95,20 @@ func testVivid(t *testing.T, m *machine) {
 		// The default standard asks for 1280x720 at 30 fps; vivid offers
 		// that size at 12.5 fps at most: the agent takes it, and fails fps.
 		{name: "DefaultStandardGets720pAt12.5AndFailsFPS", pattern: barsPattern, movement: moving,
-			width: 1280, height: 720, fps: 12.5, verdict: report.Fail,
-			rules: map[string]report.Verdict{"camera_fps": report.Fail, "camera_min_width": report.Pass, "camera_min_height": report.Pass}},
+			width: 1280, height: 720, fps: 12.5, verdict: wire.Fail,
+			rules: map[string]wire.Verdict{"camera_fps": wire.Fail, "camera_min_width": wire.Pass, "camera_min_height": wire.Pass}},
 		// A camera that negotiates 30 fps and delivers fewer frames (vivid
 		// drops 80 % of its frames, set with v4l2-ctl). v4l2-ctl prints 30
 		// (it counts sequence numbers); the agent, like the frames
 		// v4l2-ctl dequeues, counts the frames that arrive.
 		{name: "DroppedFramesFailFPS", pattern: barsPattern, movement: moving, dropped: 80, standard: vividStandard,
-			width: 640, height: 360, fps: 30, verdict: report.Fail,
-			rules: map[string]report.Verdict{"camera_fps": report.Fail}},
+			width: 640, height: 360, fps: 30, verdict: wire.Fail,
+			rules: map[string]wire.Verdict{"camera_fps": wire.Fail}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			setup := vividSetup(dev, tc.pattern, tc.movement, tc.dropped)
 			r, res := m.check(t, setup, "", camera, tc.standard)
-			c := result(t, r, report.CheckCamera)
+			c := result(t, r, wire.CheckCamera)
 			started := fmt.Sprintf("width=%d height=%d", tc.width, tc.height)
 			if !strings.Contains(res.Stderr, started) || !strings.Contains(res.Stderr, fmt.Sprintf("fps=%g", tc.fps)) {
 				t.Errorf("the agent did not start %dx%d at %g fps:\n%s", tc.width, tc.height, tc.fps, res.Stderr)
@@ -150,7 +150,7 @@ func testVivid(t *testing.T, m *machine) {
 	t.Run("LeftoverFrameIntervalIsReplaced", func(t *testing.T) {
 		setup := vividSetup(dev, barsPattern, moving, 0) + fmt.Sprintf("\nv4l2-ctl -d %s --set-fmt-video=width=640,height=360 --set-parm=2", dev)
 		r, res := m.check(t, setup, "", camera, vividStandard)
-		c := result(t, r, report.CheckCamera)
+		c := result(t, r, wire.CheckCamera)
 		if !strings.Contains(res.Stderr, "width=640 height=360 format=I420 fps=30") || c.Measurements["fps"] < 15 {
 			t.Errorf("fps %v (%s): want the agent's own 30 fps, not the 2 fps left set\n%s", c.Measurements["fps"], c.Verdict, res.Stderr)
 		}
@@ -159,9 +159,9 @@ func testVivid(t *testing.T, m *machine) {
 		setup := vividSetup(dev, barsPattern, moving, 0) +
 			fmt.Sprintf("\nv4l2-ctl -d %s --stream-mmap --stream-count=100000 >/dev/null 2>&1 &\nholder=$!\nsleep 1", dev)
 		r, res := m.check(t, setup, "kill $holder; wait", camera, vividStandard)
-		c := result(t, r, report.CheckCamera)
-		if c.Verdict != report.Skipped || c.Code != report.CodeInUse || !strings.Contains(c.Reason, "in use by v4l2-ctl") {
-			t.Errorf("%s %q (%s), want skipped %q \"in use by v4l2-ctl\"\n%s", c.Verdict, c.Code, c.Reason, report.CodeInUse, res.Stderr)
+		c := result(t, r, wire.CheckCamera)
+		if c.Verdict != wire.Skipped || c.Code != wire.CodeInUse || !strings.Contains(c.Reason, "in use by v4l2-ctl") {
+			t.Errorf("%s %q (%s), want skipped %q \"in use by v4l2-ctl\"\n%s", c.Verdict, c.Code, c.Reason, wire.CodeInUse, res.Stderr)
 		}
 	})
 	// Last: vivid's disconnect control unregisters the device, as pulling
@@ -170,8 +170,8 @@ func testVivid(t *testing.T, m *machine) {
 		setup := vividSetup(dev, barsPattern, moving, 0) +
 			fmt.Sprintf("\n(sleep 1.5; v4l2-ctl -d %s --set-ctrl disconnect=1) &", dev)
 		r, res := m.check(t, setup, "wait; rmmod vivid && insmod /lib/guest-modules/vivid.ko "+vividParams, camera, vividStandard)
-		c := result(t, r, report.CheckCamera)
-		if c.Verdict != report.Error || !strings.Contains(c.Reason, "disconnected") {
+		c := result(t, r, wire.CheckCamera)
+		if c.Verdict != wire.Error || !strings.Contains(c.Reason, "disconnected") {
 			t.Errorf("%s (%s), want error saying the camera was disconnected\n%s", c.Verdict, c.Reason, res.Stderr)
 		}
 		t.Logf("disconnect: %s: %s", c.Verdict, c.Reason)

@@ -21,8 +21,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/internal/config"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 const enrollUsage = `usage: siaprapat-agent enroll --env FILE [--config FILE]
@@ -134,13 +134,13 @@ func readEnvFile(path string) (enrolment, error) {
 }
 
 func (e enrolment) check() error {
-	if err := report.CheckName("site", e.Site); err != nil {
+	if err := wire.CheckName("site", e.Site); err != nil {
 		return err
 	}
-	if err := report.CheckName("room", e.Room); err != nil {
+	if err := wire.CheckName("room", e.Room); err != nil {
 		return err
 	}
-	if _, err := report.BrokerURL(e.Broker); err != nil {
+	if _, err := wire.BrokerURL(e.Broker); err != nil {
 		return err
 	}
 	if e.Username == "" || e.Password == "" {
@@ -169,10 +169,10 @@ func askController(controller, token, site, room, brokerURL string) (enrolment, 
 	if err != nil {
 		return enrolment{}, err
 	}
-	if err := report.CheckName("--site", site); err != nil {
+	if err := wire.CheckName("--site", site); err != nil {
 		return enrolment{}, err
 	}
-	if err := report.CheckName("--room", room); err != nil {
+	if err := wire.CheckName("--room", room); err != nil {
 		return enrolment{}, err
 	}
 	body, _ := json.Marshal(map[string]string{"site": site, "room": room})

@@ -28,13 +28,13 @@ import (
 	"github.com/siaprapat/siaprapat/agent/netcheck"
 	"github.com/siaprapat/siaprapat/agent/peripherals"
 	"github.com/siaprapat/siaprapat/agent/quiet"
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/agent/spool"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/internal/boltfile"
 	"github.com/siaprapat/siaprapat/internal/cli"
 	"github.com/siaprapat/siaprapat/internal/config"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 const usage = `usage: siaprapat-agent <command> [flags]
@@ -317,13 +317,13 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 	if *rf.site == "" && *rf.room == "" && file != nil {
 		return fail(fmt.Errorf("%s names no site and room: enrol this room first (siaprapat-agent enroll)", file.Path))
 	}
-	if err := report.CheckName("--site", *rf.site); err != nil {
+	if err := wire.CheckName("--site", *rf.site); err != nil {
 		return fail(err)
 	}
-	if err := report.CheckName("--room", *rf.room); err != nil {
+	if err := wire.CheckName("--room", *rf.room); err != nil {
 		return fail(err)
 	}
-	if _, err := report.BrokerURL(*rf.brokerURL); err != nil {
+	if _, err := wire.BrokerURL(*rf.brokerURL); err != nil {
 		return fail(err)
 	}
 	if *rf.password == "" {
@@ -415,7 +415,7 @@ func localRoom() string {
 	if len(h) > 64 {
 		h = h[:64]
 	}
-	if !report.ValidName(h) {
+	if !wire.ValidName(h) {
 		return "local"
 	}
 	return h
@@ -451,10 +451,10 @@ func check(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	if err := report.CheckName("--site", *site); err != nil {
+	if err := wire.CheckName("--site", *site); err != nil {
 		return fail(err)
 	}
-	if err := report.CheckName("--room", *room); err != nil {
+	if err := wire.CheckName("--room", *room); err != nil {
 		return fail(err)
 	}
 	r, err := cf.newRunner(*site, *room, log)
@@ -491,23 +491,23 @@ func check(args []string, stdout, stderr io.Writer) int {
 
 // exitCode maps a report to check's exit code: 2 when nothing could be
 // measured, 1 when not ready, 0 when ready or degraded.
-func exitCode(rep *report.Report) int {
+func exitCode(rep *wire.Report) int {
 	measured := false
 	for _, c := range rep.Checks {
-		if c.Verdict != report.Error {
+		if c.Verdict != wire.Error {
 			measured = true
 		}
 	}
 	switch {
 	case !measured:
 		return exitNoCheck
-	case rep.Verdict == report.NotReady:
+	case rep.Verdict == wire.NotReady:
 		return exitNotReady
 	}
 	return exitReady
 }
 
-func printTable(w io.Writer, rep *report.Report, std *standard.Standard) {
+func printTable(w io.Writer, rep *wire.Report, std *standard.Standard) {
 	fmt.Fprintf(w, "siaprapat check of %s/%s, standard %s, %s\n\n", rep.Site, rep.Room, std, rep.MeasuredAt.Local().Format(time.RFC3339))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tTARGET\tRULE\tVERDICT\tOBSERVED\tWANT\tREASON")

@@ -16,10 +16,10 @@ import (
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/netcheck"
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller/probe"
 	"github.com/siaprapat/siaprapat/internal/netns"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/standard"
 )
 
 const (

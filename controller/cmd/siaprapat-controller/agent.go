@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/agents"
 	"github.com/siaprapat/siaprapat/controller/api"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 const agentUsage = `usage: siaprapat-controller agent <add|remove|list> [flags] [SITE/ROOM]
@@ -77,7 +77,7 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		var ok bool
 		site, room, ok = strings.Cut(rest[0], "/")
-		if !ok || !report.ValidName(site) || !report.ValidName(room) {
+		if !ok || !wire.ValidName(site) || !wire.ValidName(room) {
 			return fail("%q: want SITE/ROOM, e.g. kalbar/pontianak-r1 (letters, digits, '.', '_' or '-')", rest[0])
 		}
 	} else if len(rest) > 0 {

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	"github.com/siaprapat/siaprapat/controller/api"
 	"github.com/siaprapat/siaprapat/controller/commands"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Exit codes of check, for cron, systemd timers and Kubernetes CronJobs.
@@ -45,7 +45,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return fail("unexpected argument %q", fs.Arg(0))
 	}
 	site, room, ok := strings.Cut(*roomFlag, "/")
-	if !ok || !report.ValidName(site) || !report.ValidName(room) {
+	if !ok || !wire.ValidName(site) || !wire.ValidName(room) {
 		return fail("--room %q: want SITE/ROOM, e.g. kalbar/pontianak-r1", *roomFlag)
 	}
 	if *lang != "en" && *lang != "id" {
@@ -114,7 +114,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	case c.Status == commands.Pending:
 		fmt.Fprintf(stderr, "siaprapat-controller check: no verdict within %v (check %s is still pending)\n", *wait, c.ID)
 		return exitNoCheck
-	case c.Status == commands.Done && c.Verdict != report.NotReady:
+	case c.Status == commands.Done && c.Verdict != wire.NotReady:
 		return exitReady
 	}
 	return exitNotReady

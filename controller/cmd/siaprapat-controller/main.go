@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/standard"
 	"github.com/siaprapat/siaprapat/controller"
 	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/broker"
@@ -31,6 +30,7 @@ import (
 	"github.com/siaprapat/siaprapat/internal/boltfile"
 	"github.com/siaprapat/siaprapat/internal/cli"
 	"github.com/siaprapat/siaprapat/internal/config"
+	"github.com/siaprapat/siaprapat/standard"
 )
 
 const usage = `usage: siaprapat-controller <command> [flags]

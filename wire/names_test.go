@@ -1,4 +1,4 @@
-package report
+package wire
 
 import (
 	"regexp"

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Format renders a measurement's value for people, by the unit its name ends
@@ -15,9 +15,9 @@ func Format(measurement string, v float64) string {
 	switch {
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return strconv.FormatFloat(v, 'g', -1, 64)
-	case report.IsFlag(measurement) && v == 0:
+	case wire.IsFlag(measurement) && v == 0:
 		return "no"
-	case report.IsFlag(measurement) && v == 1:
+	case wire.IsFlag(measurement) && v == 1:
 		return "yes"
 	case strings.HasSuffix(measurement, "_bits_per_second"):
 		return round(v/1e6, 2) + " Mbit/s"

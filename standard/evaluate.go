@@ -5,18 +5,18 @@ import (
 	"math"
 	"strings"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Evaluate judges a check result with the standard's rules for its check,
 // appending one RuleResult per rule and setting the check's verdict. A check
 // that could not run (error) or did not apply (skipped) keeps its verdict and
 // gets no rule results. A rule whose measurement is missing is an error.
-func (s *Standard) Evaluate(c *report.CheckResult) {
-	if c.Verdict == report.Error || c.Verdict == report.Skipped {
+func (s *Standard) Evaluate(c *wire.CheckResult) {
+	if c.Verdict == wire.Error || c.Verdict == wire.Skipped {
 		return
 	}
-	if c.Verdict == report.Fail && len(c.Measurements) == 0 {
+	if c.Verdict == wire.Fail && len(c.Measurements) == 0 {
 		// The check failed before it could measure ("no camera found"):
 		// its reason says why, and the rules have nothing to judge.
 		return
@@ -34,41 +34,41 @@ func (s *Standard) Evaluate(c *report.CheckResult) {
 }
 
 // Judge applies the rule to a set of measurements.
-func (r Rule) Judge(measurements map[string]float64) report.RuleResult {
-	res := report.RuleResult{Rule: r.Name, Want: r.Want()}
+func (r Rule) Judge(measurements map[string]float64) wire.RuleResult {
+	res := wire.RuleResult{Rule: r.Name, Want: r.Want()}
 	v, ok := measurements[r.Measurement]
 	if !ok {
-		res.Verdict = report.Error
+		res.Verdict = wire.Error
 		res.Reason = r.Measurement + " was not measured"
 		return res
 	}
 	res.Observed = &v
-	res.Verdict = report.Pass
+	res.Verdict = wire.Pass
 	q := func(x float64) string { return Format(r.Measurement, x) }
-	if report.IsFlag(r.Measurement) {
+	if wire.IsFlag(r.Measurement) {
 		// A yes/no flag: an upper limit at 0 means "must be no", a lower
 		// limit at 1 means "must be yes".
 		switch {
 		case r.FailAbove != nil && v > *r.FailAbove:
-			res.Verdict, res.Reason = report.Fail, r.Measurement+" is yes"
+			res.Verdict, res.Reason = wire.Fail, r.Measurement+" is yes"
 		case r.FailBelow != nil && v < *r.FailBelow:
-			res.Verdict, res.Reason = report.Fail, r.Measurement+" is no"
+			res.Verdict, res.Reason = wire.Fail, r.Measurement+" is no"
 		case r.WarnAbove != nil && v > *r.WarnAbove:
-			res.Verdict, res.Reason = report.Warn, r.Measurement+" is yes"
+			res.Verdict, res.Reason = wire.Warn, r.Measurement+" is yes"
 		case r.WarnBelow != nil && v < *r.WarnBelow:
-			res.Verdict, res.Reason = report.Warn, r.Measurement+" is no"
+			res.Verdict, res.Reason = wire.Warn, r.Measurement+" is no"
 		}
 		return res
 	}
 	switch {
 	case r.FailBelow != nil && v < *r.FailBelow:
-		res.Verdict, res.Reason = report.Fail, fmt.Sprintf("%s %s is below the fail limit %s", r.Measurement, q(v), q(*r.FailBelow))
+		res.Verdict, res.Reason = wire.Fail, fmt.Sprintf("%s %s is below the fail limit %s", r.Measurement, q(v), q(*r.FailBelow))
 	case r.FailAbove != nil && v > *r.FailAbove:
-		res.Verdict, res.Reason = report.Fail, fmt.Sprintf("%s %s is above the fail limit %s", r.Measurement, q(v), q(*r.FailAbove))
+		res.Verdict, res.Reason = wire.Fail, fmt.Sprintf("%s %s is above the fail limit %s", r.Measurement, q(v), q(*r.FailAbove))
 	case r.WarnBelow != nil && v < *r.WarnBelow:
-		res.Verdict, res.Reason = report.Warn, fmt.Sprintf("%s %s is below the warn limit %s", r.Measurement, q(v), q(*r.WarnBelow))
+		res.Verdict, res.Reason = wire.Warn, fmt.Sprintf("%s %s is below the warn limit %s", r.Measurement, q(v), q(*r.WarnBelow))
 	case r.WarnAbove != nil && v > *r.WarnAbove:
-		res.Verdict, res.Reason = report.Warn, fmt.Sprintf("%s %s is above the warn limit %s", r.Measurement, q(v), q(*r.WarnAbove))
+		res.Verdict, res.Reason = wire.Warn, fmt.Sprintf("%s %s is above the warn limit %s", r.Measurement, q(v), q(*r.WarnAbove))
 	}
 	return res
 }
@@ -77,7 +77,7 @@ func (r Rule) Judge(measurements map[string]float64) report.RuleResult {
 // ">= 10 Mbit/s (fail below 4 Mbit/s)", "<= 100 ms (fail above 300 ms)".
 func (r Rule) Want() string {
 	q := func(x float64) string { return Format(r.Measurement, x) }
-	if report.IsFlag(r.Measurement) {
+	if wire.IsFlag(r.Measurement) {
 		if r.FailBelow != nil || r.WarnBelow != nil {
 			return "yes"
 		}
@@ -120,7 +120,7 @@ func rangeOf(measurement string) (lo, hi float64, desc string) {
 
 func measurementNames(check string) []string {
 	var out []string
-	for _, m := range report.Measurements {
+	for _, m := range wire.Measurements {
 		if m.Check == check {
 			out = append(out, m.Name)
 		}

@@ -1,4 +1,4 @@
-package report
+package wire
 
 // Firmware statuses of a peripheral, judged against its hardware profile.
 const (

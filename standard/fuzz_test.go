@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // FuzzParse feeds arbitrary files to Parse: it must never panic, every error
@@ -31,8 +31,8 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		for _, check := range report.Checks {
-			c := report.CheckResult{Check: check, Measurements: map[string]float64{"fps": 1, "rtt_seconds": 0.1, "digital_silence": 1}}
+		for _, check := range wire.Checks {
+			c := wire.CheckResult{Check: check, Measurements: map[string]float64{"fps": 1, "rtt_seconds": 0.1, "digital_silence": 1}}
 			s.Evaluate(&c)
 		}
 	})

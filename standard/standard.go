@@ -17,9 +17,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/siaprapat/siaprapat/agent/report"
 	firmwareprofiles "github.com/siaprapat/siaprapat/firmware-profiles"
 	"github.com/siaprapat/siaprapat/internal/yamlstrict"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Schema is the schema identifier standards must declare.
@@ -42,8 +42,8 @@ type Standard struct {
 	// report lacks (an agent run with --only, or a check asked for alone):
 	// warn (the default: the room is degraded, never silently ready), fail,
 	// or pass.
-	NotChecked report.Verdict `yaml:"not_checked"`
-	Rules      []Rule         `yaml:"rules"`
+	NotChecked wire.Verdict `yaml:"not_checked"`
+	Rules      []Rule       `yaml:"rules"`
 
 	file string // where it was loaded from, for messages
 }
@@ -191,8 +191,8 @@ func (s *Standard) Validate() error {
 	}
 	switch s.NotChecked {
 	case "":
-		s.NotChecked = report.Warn
-	case report.Pass, report.Warn, report.Fail:
+		s.NotChecked = wire.Warn
+	case wire.Pass, wire.Warn, wire.Fail:
 	default:
 		top("not_checked", "%q is not a verdict for a check a report lacks; want warn (degraded), fail (not ready) or pass", s.NotChecked)
 	}
@@ -216,11 +216,11 @@ func (s *Standard) Validate() error {
 		} else {
 			seen[r.Name] = i
 		}
-		if !report.KnownCheck(r.Check) {
-			bad("check", "%q is not a check; want one of %s", r.Check, strings.Join(report.Checks, ", "))
+		if !wire.KnownCheck(r.Check) {
+			bad("check", "%q is not a check; want one of %s", r.Check, strings.Join(wire.Checks, ", "))
 			continue
 		}
-		if _, ok := report.LookupMeasurement(r.Check, r.Measurement); !ok {
+		if _, ok := wire.LookupMeasurement(r.Check, r.Measurement); !ok {
 			bad("measurement", "%q is not a measurement of check %s; want one of %s", r.Measurement, r.Check, strings.Join(measurementNames(r.Check), ", "))
 			continue
 		}

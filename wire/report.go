@@ -1,7 +1,7 @@
 // Package report is the wire format shared by the agent and the controller:
 // the Report an agent publishes, its checks and rule verdicts, the MQTT topics
 // they travel on, and the decoder that guards the controller against bad input.
-package report
+package wire
 
 import (
 	"crypto/rand"

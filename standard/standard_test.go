@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/siaprapat/siaprapat/agent/report"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -123,25 +123,25 @@ func TestEvaluate_Verdicts(t *testing.T) {
 		name    string
 		check   string
 		m       map[string]float64
-		verdict report.Verdict
+		verdict wire.Verdict
 		reasons []string
 	}{
-		{"all good", "network", map[string]float64{"upload_bits_per_second": 12e6, "rtt_seconds": 0.02}, report.Pass, []string{"", ""}},
-		{"slow upload warns", "network", map[string]float64{"upload_bits_per_second": 4e6, "rtt_seconds": 0.02}, report.Warn,
+		{"all good", "network", map[string]float64{"upload_bits_per_second": 12e6, "rtt_seconds": 0.02}, wire.Pass, []string{"", ""}},
+		{"slow upload warns", "network", map[string]float64{"upload_bits_per_second": 4e6, "rtt_seconds": 0.02}, wire.Warn,
 			[]string{"upload_bits_per_second 4 Mbit/s is below the warn limit 5 Mbit/s", ""}},
-		{"2 Mbit/s upload fails", "network", map[string]float64{"upload_bits_per_second": 2e6, "rtt_seconds": 0.15}, report.Fail,
+		{"2 Mbit/s upload fails", "network", map[string]float64{"upload_bits_per_second": 2e6, "rtt_seconds": 0.15}, wire.Fail,
 			[]string{"upload_bits_per_second 2 Mbit/s is below the fail limit 3.2 Mbit/s", "rtt_seconds 150 ms is above the warn limit 100 ms"}},
-		{"missing measurement is an error", "network", map[string]float64{"upload_bits_per_second": 12e6}, report.Error,
+		{"missing measurement is an error", "network", map[string]float64{"upload_bits_per_second": 12e6}, wire.Error,
 			[]string{"", "rtt_seconds was not measured"}},
-		{"band: too quiet", "audio", map[string]float64{"loopback_level_dbfs": -30}, report.Warn,
+		{"band: too quiet", "audio", map[string]float64{"loopback_level_dbfs": -30}, wire.Warn,
 			[]string{"loopback_level_dbfs -30 dBFS is below the warn limit -25 dBFS"}},
-		{"band: inside", "audio", map[string]float64{"loopback_level_dbfs": -19}, report.Pass, []string{""}},
-		{"band: too loud", "audio", map[string]float64{"loopback_level_dbfs": -10}, report.Warn,
+		{"band: inside", "audio", map[string]float64{"loopback_level_dbfs": -19}, wire.Pass, []string{""}},
+		{"band: too loud", "audio", map[string]float64{"loopback_level_dbfs": -10}, wire.Warn,
 			[]string{"loopback_level_dbfs -10 dBFS is above the warn limit -13 dBFS"}},
-		{"check without rules passes", "host", map[string]float64{"uptime_seconds": 3}, report.Pass, nil},
+		{"check without rules passes", "host", map[string]float64{"uptime_seconds": 3}, wire.Pass, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := report.CheckResult{Check: tc.check, Measurements: tc.m}
+			c := wire.CheckResult{Check: tc.check, Measurements: tc.m}
 			s.Evaluate(&c)
 			if c.Verdict != tc.verdict {
 				t.Errorf("verdict = %s, want %s", c.Verdict, tc.verdict)
@@ -160,8 +160,8 @@ func TestEvaluate_Verdicts(t *testing.T) {
 
 func TestEvaluate_SkippedAndErrorChecksKeepTheirVerdict(t *testing.T) {
 	s, _ := Load("testdata/valid-small.yaml")
-	for _, v := range []report.Verdict{report.Skipped, report.Error} {
-		c := report.CheckResult{Check: "network", Verdict: v, Reason: "camera in use"}
+	for _, v := range []wire.Verdict{wire.Skipped, wire.Error} {
+		c := wire.CheckResult{Check: "network", Verdict: v, Reason: "camera in use"}
 		s.Evaluate(&c)
 		if c.Verdict != v || len(c.Rules) != 0 {
 			t.Errorf("%s check became %s with %d rules", v, c.Verdict, len(c.Rules))
@@ -227,19 +227,19 @@ func TestEvaluate_FlagsThatMustBeYesOrNo(t *testing.T) {
 		name         string
 		silence      float64
 		heard        float64
-		verdict      report.Verdict
+		verdict      wire.Verdict
 		failingRule  string
 		failingCause string
 	}{
-		{"heard and not silent", 0, 1, report.Pass, "", ""},
-		{"silent input", 1, 1, report.Fail, "microphone_silence", "digital_silence is yes"},
-		{"speaker not heard", 0, 0, report.Fail, "loopback", "loopback_detected is no"},
+		{"heard and not silent", 0, 1, wire.Pass, "", ""},
+		{"silent input", 1, 1, wire.Fail, "microphone_silence", "digital_silence is yes"},
+		{"speaker not heard", 0, 0, wire.Fail, "loopback", "loopback_detected is no"},
 	} {
 		m := map[string]float64{"digital_silence": tc.silence, "loopback_detected": tc.heard, "loopback_level_dbfs": -19}
 		for k, v := range base {
 			m[k] = v
 		}
-		c := report.CheckResult{Check: "audio", Measurements: m}
+		c := wire.CheckResult{Check: "audio", Measurements: m}
 		s.Evaluate(&c)
 		if c.Verdict != tc.verdict {
 			t.Errorf("%s: verdict %s, want %s (%+v)", tc.name, c.Verdict, tc.verdict, c.Rules)
@@ -257,9 +257,9 @@ func TestEvaluate_FlagsThatMustBeYesOrNo(t *testing.T) {
 
 func TestEvaluate_FailWithoutMeasurementsKeepsItsReason(t *testing.T) {
 	s, _ := Default()
-	c := report.CheckResult{Check: "camera", Target: "camera", Verdict: report.Fail, Reason: "no camera found"}
+	c := wire.CheckResult{Check: "camera", Target: "camera", Verdict: wire.Fail, Reason: "no camera found"}
 	s.Evaluate(&c)
-	if c.Verdict != report.Fail || c.Reason != "no camera found" || len(c.Rules) != 0 {
+	if c.Verdict != wire.Fail || c.Reason != "no camera found" || len(c.Rules) != 0 {
 		t.Errorf("got %s %q with %d rules, want fail \"no camera found\" and no rules", c.Verdict, c.Reason, len(c.Rules))
 	}
 }

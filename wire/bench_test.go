@@ -1,12 +1,12 @@
-package report_test
+package wire_test
 
 import (
 	"context"
 	"testing"
 
 	"github.com/siaprapat/siaprapat/agent/fleetsim"
-	"github.com/siaprapat/siaprapat/agent/report"
-	"github.com/siaprapat/siaprapat/agent/standard"
+	"github.com/siaprapat/siaprapat/standard"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // benchReports encodes the reports of n simulated rooms as the fleet
@@ -36,7 +36,7 @@ func BenchmarkDecode(b *testing.B) {
 	b.SetBytes(int64(len(payloads[0])))
 	i := 0
 	for b.Loop() {
-		if _, err := report.Decode(payloads[i%len(payloads)]); err != nil {
+		if _, err := wire.Decode(payloads[i%len(payloads)]); err != nil {
 			b.Fatal(err)
 		}
 		i++
