@@ -13,7 +13,7 @@ import (
 // must name the file, and a standard it accepts must judge any check
 // without panicking.
 func FuzzParse(f *testing.F) {
-	for _, glob := range []string{"testdata/*.yaml", "../../firmware-profiles/standards/*.yaml"} {
+	for _, glob := range []string{"testdata/*.yaml", "../firmware-profiles/standards/*.yaml"} {
 		files, _ := filepath.Glob(glob)
 		for _, file := range files {
 			data, err := os.ReadFile(file)

@@ -41,7 +41,7 @@ func TestDefault_LoadsAndCoversEverySourcedRule(t *testing.T) {
 // threshold line carries a comment saying [source] or [judgement], or the
 // comment block just above it does.
 func TestDefault_EveryThresholdNamesItsSource(t *testing.T) {
-	data, err := os.ReadFile("../../firmware-profiles/standards/default.yaml")
+	data, err := os.ReadFile("../firmware-profiles/standards/default.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func TestSchedule_DecodeRejectsBadInputWithReason(t *testing.T) {
 				s.Sessions = append(s.Sessions, s.Sessions[0])
 			}
 		}), ReasonInvalid, "sessions", "at most 200"},
-		{"wrong type", `{"schema":"siaprapat.schedule/v1","sessions":{}}`, ReasonMalformed, "sessions", "want []report.ScheduledSession"},
+		{"wrong type", `{"schema":"siaprapat.schedule/v1","sessions":{}}`, ReasonMalformed, "sessions", "want []wire.ScheduledSession"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeSchedule([]byte(tc.payload))
