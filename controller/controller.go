@@ -3,6 +3,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,13 +19,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/siaprapat/siaprapat/controller/acks"
 	"github.com/siaprapat/siaprapat/controller/agents"
 	"github.com/siaprapat/siaprapat/controller/alerts"
 	"github.com/siaprapat/siaprapat/controller/api"
 	"github.com/siaprapat/siaprapat/controller/board"
 	"github.com/siaprapat/siaprapat/controller/broker"
 	"github.com/siaprapat/siaprapat/controller/commands"
+	"github.com/siaprapat/siaprapat/controller/enrolment"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/history"
 	"github.com/siaprapat/siaprapat/controller/ingest"
@@ -118,26 +122,26 @@ type Controller struct {
 	agents   *agents.Store
 	fleet    *fleet.Fleet
 	history  *history.History
-	acker    *acker
-	probe    *probe.Server
-	mqtt     ingest.Session
-	commands *commands.Dispatcher
 	sessions *sessions.Store
 	alerts   *alerts.Manager
-	stopPlan context.CancelFunc
-	planDone chan struct{}
+	probe    *probe.Server
+	mqtt     ingest.Session
 	http     *http.Server
 	httpLn   net.Listener
+
+	// The long-lived parts run in one group; stop ends them all.
+	group *errgroup.Group
+	ctx   context.Context
+	stop  context.CancelFunc
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// Start starts every part and returns once the HTTP API listens; the MQTT
-// session connects in the background (see /readyz).
-func Start(cfg Config) (_ *Controller, err error) {
+// check validates a configuration and fills in its defaults.
+func (cfg Config) check() (Config, error) {
 	if cfg.Standard == nil {
-		return nil, errors.New("no readiness standard")
+		return cfg, errors.New("no readiness standard")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -145,8 +149,17 @@ func Start(cfg Config) (_ *Controller, err error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Shard != nil && cfg.Broker == "" {
-		return nil, fmt.Errorf("shard %s without an external broker: shards share one broker", cfg.Shard)
+	switch {
+	case cfg.Broker != "":
+		if _, err := wire.BrokerURL(cfg.Broker); err != nil {
+			return cfg, err
+		}
+	case cfg.Shard != nil:
+		return cfg, fmt.Errorf("shard %s without an external broker: shards share one broker", cfg.Shard)
+	case cfg.MQTTTLSListen != "" && cfg.MQTTListen == "":
+		return cfg, errors.New("--mqtt-tls-listen without --mqtt-listen: the controller's own client uses the plain listener; keep it on loopback (--mqtt-listen 127.0.0.1:1883)")
+	case cfg.MQTTListen == "":
+		return cfg, errors.New("no MQTT broker: give --broker URL for an external one, or --mqtt-listen ADDR for the embedded one")
 	}
 	if cfg.Shard != nil {
 		all := cfg.Rooms
@@ -155,13 +168,225 @@ func Start(cfg Config) (_ *Controller, err error) {
 			cfg.Log.Info("shard", "sites", cfg.Shard.String(), "rooms_file_rooms", len(cfg.Rooms.Rooms), "other_shards_rooms", len(all.Rooms)-len(cfg.Rooms.Rooms))
 		}
 	}
+	return cfg, nil
+}
+
+// Start starts every part and returns once the HTTP API listens; the MQTT
+// session connects in the background (see /readyz). The parts are built in
+// order, each with what it needs: the stores, the MQTT session, what
+// publishes through it (acknowledgements, commands, schedules), ingest, the
+// planner and its feeds, the API; then the session is subscribed and the
+// long-lived parts run as one group.
+func Start(cfg Config) (_ *Controller, err error) {
+	if cfg, err = cfg.check(); err != nil {
+		return nil, err
+	}
 	c := &Controller{cfg: cfg, log: cfg.Log}
 	defer func() {
 		if err != nil {
 			c.Close()
 		}
 	}()
+	log := func(component string) *slog.Logger { return c.log.With("component", component) }
 
+	procReg, storeErrors := processRegistry(cfg)
+
+	// The stores.
+	if c.fleet, err = fleet.Open(cfg.DataDir, fleet.Options{Freshness: cfg.Standard.Freshness, MaxRooms: cfg.MaxRooms, Now: cfg.Now, Log: c.log}, func(error) { storeErrors.Inc() }); err != nil {
+		return nil, err
+	}
+	c.log.Info("fleet store open", "dir", cfg.DataDir, "rooms", c.fleet.Len())
+	c.leaveOtherShards()
+	if c.sessions, err = sessions.Open(cfg.DataDir); err != nil {
+		return nil, err
+	}
+
+	// The MQTT session: inside the embedded broker, or a client of an
+	// external one. Nothing flows until it is subscribed, below.
+	brokerURL := cfg.Broker
+	if cfg.Broker != "" {
+		ext, err := ingest.NewClient(ingest.ClientOptions{
+			Broker: cfg.Broker, Username: cfg.Username, Password: cfg.Password, Log: log("mqtt"), Filters: ingest.Filters(cfg.Shard),
+		})
+		if err != nil {
+			return nil, err
+		}
+		c.mqtt = ext
+		c.log.Info("using external MQTT broker", "broker", redacted(cfg.Broker))
+	} else {
+		if err := c.startBroker(procReg); err != nil {
+			return nil, err
+		}
+		brokerURL = c.broker.URL()
+		c.mqtt = c.broker.Inline(ingest.Filters(cfg.Shard))
+	}
+	procReg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "siaprapat_controller_broker_connected",
+		Help: "1 while the controller is connected and subscribed to its MQTT broker.",
+	}, func() float64 {
+		if c.mqtt.Connected() {
+			return 1
+		}
+		return 0
+	}))
+
+	// What publishes through the session, and what it feeds.
+	acker := acks.New(c.mqtt, procReg, cfg.Now, log("acks"))
+	cmds, err := commands.New(c.mqtt, c.fleet, procReg, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	hopts := cfg.History
+	hopts.Log = log("history")
+	hopts.OnError = func(error) { storeErrors.Inc() }
+	hopts.OnStored = acker.Stored
+	hopts.Now = cfg.Now
+	if c.history, err = history.Open(cfg.DataDir, hopts); err != nil {
+		return nil, err
+	}
+	procReg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "siaprapat_history_pending_bytes",
+		Help: "Reports waiting to be written to the report history, in bytes (bounded: past the bound, reports are refused unacknowledged and their agents send them again).",
+	}, func() float64 { return float64(c.history.PendingBytes()) }))
+	in, err := ingest.New(ingest.Options{Fleet: c.fleet, History: c.history, Rooms: cfg.Rooms, Standard: cfg.Standard,
+		Shard: cfg.Shard, Results: func(site, room string, res *wire.Result) { cmds.Resolve(site, room, res) }, Now: cfg.Now, Log: log("ingest")}, procReg)
+	if err != nil {
+		return nil, err
+	}
+
+	// The planner: sessions from the API and the calendars, readiness
+	// checks before them, alerts; and each room's agent learns its
+	// sessions (retained on its schedule topic) to stay quiet in them.
+	if c.alerts, err = alerts.New(alerts.Options{
+		Alertmanagers: cfg.Alertmanagers, Webhooks: cfg.Webhooks, DataDir: cfg.DataDir, Now: cfg.Now, Log: log("alerts"),
+	}, procReg); err != nil {
+		return nil, err
+	}
+	plan := premeeting.New(premeeting.Options{LeadTimes: cfg.LeadTimes, Rooms: cfg.Rooms, Owns: cfg.Shard.Owns,
+		OfflineGrace: cfg.OfflineGrace, Standard: cfg.Standard, Zone: c.zone, Now: cfg.Now, Log: log("premeeting")},
+		c.sessions, c.fleet, cmds, c.alerts)
+	// The fleet's own families are written straight from the fleet at each
+	// scrape (metrics.Handler): at 10,000 rooms a registry's gather and
+	// encoding of them takes seconds. The planner's go through fleetReg.
+	fleetReg := prometheus.NewRegistry()
+	fleetReg.MustRegister(plan.Collectors()...)
+	feeds, err := sessions.NewFeeds(c.sessions, cfg.Rooms, sessions.FeedOptions{Interval: cfg.CalendarInterval, Now: cfg.Now, Log: log("calendar")}, procReg)
+	if err != nil {
+		return nil, err
+	}
+	announcer := schedule.New(c.sessions, schedulePublisher{c.mqtt}, schedule.Options{Rooms: fleetRooms(c.fleet), Owns: cfg.Shard.Owns, Changes: c.sessions.Changes(), Now: cfg.Now, Log: log("schedule")})
+	procReg.MustRegister(announcer.Collectors()...)
+
+	// The network probe agents test their links against.
+	pcfg := cfg.Probe
+	pcfg.Log = log("probe")
+	if c.agents != nil {
+		pcfg.Authorize = func(token string) (string, bool) {
+			a, ok := c.agents.ByToken(token)
+			return a.Username, ok
+		}
+	}
+	if c.probe, err = probe.New(pcfg); err != nil {
+		return nil, err
+	}
+	procReg.MustRegister(c.probe.Collector())
+
+	// The HTTP API, /metrics and the web board.
+	srv := &api.Server{
+		Probe:       c.probe,
+		Fleet:       c.fleet,
+		History:     c.history,
+		Commands:    cmds,
+		Sessions:    c.sessions,
+		Zones:       zones{c},
+		Standard:    cfg.Standard,
+		Now:         cfg.Now,
+		Token:       cfg.APIToken,
+		ReadToken:   cfg.APIReadToken,
+		MetricsAuth: cfg.MetricsAuth,
+		OpenWrites:  cfg.APIOpenWrites,
+		Shard:       cfg.Shard,
+		Metrics:     metrics.Handler(metrics.New(c.fleet), prometheus.Gatherers{procReg, fleetReg}, log("metrics")),
+		Calendars:   feeds,
+		Ready: func() error {
+			if !c.mqtt.Connected() {
+				return fmt.Errorf("not connected to the MQTT broker %s", redacted(brokerURL))
+			}
+			return nil
+		},
+		Log: c.log,
+	}
+	if c.agents != nil {
+		srv.Agents = enrolment.New(c.agents, c.broker, c.mqtt, c.fleet, cfg.Now, log("enrolment"))
+	}
+	if srv.Board, err = board.New(board.Config{Fleet: c.fleet, History: c.history, Commands: cmds, Sessions: c.sessions,
+		Alerts: c.alerts, Planner: plan, Zone: c.zone, Standard: cfg.Standard, Access: srv, Now: cfg.Now, Log: log("board")}); err != nil {
+		return nil, err
+	}
+	if c.httpLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPListen, err)
+	}
+	if c.probe.Enabled() {
+		udpAddr := cmp.Or(cfg.ProbeUDP, c.httpLn.Addr().String())
+		if err := c.probe.ListenUDP(udpAddr); err != nil {
+			return nil, fmt.Errorf("network probe: %w", err)
+		}
+		c.log.Info("network probe listening", "http", "/probe/v1/", "udp", c.probe.UDPAddr().String())
+	}
+	// Slow clients cannot hold connections: headers within 10 s, a request
+	// body within 30 s (the API's are a few KiB), idle keep-alives for 2 min.
+	// No write timeout: a check's ?wait= answers after up to 10 min. The
+	// probe's transfers set their own deadlines, per request.
+	c.http = &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+
+	// Messages flow, and the long-lived parts run, as one group: the
+	// first to fail stops the others (Done tells), as Close does.
+	if err := c.mqtt.Subscribe(in.Handle); err != nil {
+		return nil, err
+	}
+	var ctx context.Context
+	ctx, c.stop = context.WithCancel(context.Background())
+	c.group, c.ctx = errgroup.WithContext(ctx)
+	c.run("acknowledgements", acker.Run)
+	c.run("calendar feeds", done(feeds.Run))
+	c.run("alerts", done(c.alerts.Run))
+	c.run("schedules", done(announcer.Run))
+	c.run("planner", done(plan.Run))
+	if c.probe.Enabled() {
+		c.run("network probe", c.probe.Serve)
+	}
+	c.run("HTTP server", func(ctx context.Context) error {
+		stopped := context.AfterFunc(ctx, func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = c.http.Shutdown(sctx)
+		})
+		defer stopped()
+		if err := c.http.Serve(c.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	c.log.Info("HTTP API listening", "addr", c.httpLn.Addr().String())
+	switch {
+	case cfg.APIToken == "" && cfg.APIOpenWrites:
+		c.log.Warn("--api-open-writes: the API's writing requests (sessions, checks, zones) are open to anyone who reaches the HTTP port; set --api-token")
+	case cfg.APIToken == "":
+		c.log.Info("no --api-token: the API's writing requests are taken from this machine only")
+	}
+	return c, nil
+}
+
+// processRegistry is the registry of the controller's own metrics (the
+// fleet's are written apart, by metrics.Handler), with the store counters
+// every part shares.
+func processRegistry(cfg Config) (*prometheus.Registry, prometheus.Counter) {
 	procReg := prometheus.NewRegistry()
 	storeErrors := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "siaprapat_store_write_errors_total",
@@ -184,53 +409,6 @@ func Start(cfg Config) (_ *Controller, err error) {
 		versioncollector.NewCollector("siaprapat_controller"),
 		storeErrors,
 	)
-
-	c.fleet, err = fleet.Open(cfg.DataDir, fleet.Options{Freshness: cfg.Standard.Freshness, MaxRooms: cfg.MaxRooms, Now: cfg.Now, Log: c.log}, func(error) { storeErrors.Inc() })
-	if err != nil {
-		return nil, err
-	}
-	c.log.Info("fleet store open", "dir", cfg.DataDir, "rooms", c.fleet.Len())
-	if cfg.Shard != nil {
-		// Rooms stored when this controller owned other sites leave its
-		// fleet: their reports now go to the shard that owns them.
-		var left []string
-		for _, v := range c.fleet.Rooms() {
-			if !cfg.Shard.Owns(v.Site) {
-				c.fleet.Remove(v.Site, v.Room.Room)
-				left = append(left, v.Site+"/"+v.Room.Room)
-			}
-		}
-		if len(left) > 0 {
-			c.log.Warn("rooms of sites outside this shard left the fleet", "shard", cfg.Shard.String(), "rooms", len(left), "first", left[0])
-		}
-	}
-	// Stored reports are acknowledged to their agents over the MQTT
-	// session made below (inline in the embedded broker, else a client).
-	c.acker = newAcker(procReg, cfg.Now, c.log.With("component", "acks"))
-	hopts := cfg.History
-	hopts.Log = c.log.With("component", "history")
-	hopts.OnError = func(error) { storeErrors.Inc() }
-	hopts.OnStored = c.acker.stored
-	hopts.Now = cfg.Now
-	if c.history, err = history.Open(cfg.DataDir, hopts); err != nil {
-		return nil, err
-	}
-
-	procReg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "siaprapat_history_pending_bytes",
-		Help: "Reports waiting to be written to the report history, in bytes (bounded: past the bound, reports are refused unacknowledged and their agents send them again).",
-	}, func() float64 { return float64(c.history.PendingBytes()) }))
-
-	// The fleet's own families are written straight from the fleet at each
-	// scrape (metrics.Handler): at 10,000 rooms a registry's gather and
-	// encoding of them takes seconds. The planner's go through fleetReg.
-	fleetMetrics := metrics.New(c.fleet)
-	fleetReg := prometheus.NewRegistry()
-	in, err := ingest.New(ingest.Options{Fleet: c.fleet, History: c.history, Rooms: cfg.Rooms, Standard: cfg.Standard,
-		Shard: cfg.Shard, Now: cfg.Now, Log: c.log.With("component", "ingest")}, procReg)
-	if err != nil {
-		return nil, err
-	}
 	if cfg.Shard != nil {
 		info := prometheus.NewGauge(prometheus.GaugeOpts{
 			Name:        "siaprapat_controller_shard_info",
@@ -241,209 +419,76 @@ func Start(cfg Config) (_ *Controller, err error) {
 		procReg.MustRegister(info)
 	}
 
-	// Commands go out through the MQTT session made below; results
-	// come back through ingest, wired before any message can arrive.
-	c.commands, err = commands.New(publisherFunc(func(topic string, payload []byte) error {
-		return c.mqtt.Publish(topic, payload)
-	}), c.fleet, procReg, cfg.Now)
-	if err != nil {
-		return nil, err
-	}
-	in.Results = func(site, room string, res *wire.Result) { c.commands.Resolve(site, room, res) }
+	return procReg, storeErrors
+}
 
-	brokerURL := cfg.Broker
-	switch {
-	case cfg.Broker != "":
-		u, err := wire.BrokerURL(cfg.Broker)
-		if err != nil {
-			return nil, err
+// run runs one long-lived part in the group. A part may end when it has
+// nothing to do (no calendars to read); one that fails stops the others.
+func (c *Controller) run(name string, part func(context.Context) error) {
+	c.group.Go(func() error {
+		err := part(c.ctx)
+		if err != nil && c.ctx.Err() == nil {
+			err = fmt.Errorf("%s: %w", name, err)
+			c.log.Error("a part of the controller failed; stopping the others", "err", err)
+			return err
 		}
-		c.log.Info("using external MQTT broker", "broker", u.Redacted())
-	case cfg.MQTTTLSListen != "" && cfg.MQTTListen == "":
-		return nil, errors.New("--mqtt-tls-listen without --mqtt-listen: the controller's own client uses the plain listener; keep it on loopback (--mqtt-listen 127.0.0.1:1883)")
-	case cfg.MQTTListen != "":
-		if c.agents, err = agents.Open(cfg.DataDir); err != nil {
-			return nil, err
-		}
-		// The controller's own client logs in with a password made afresh
-		// at every start: it never leaves this process.
-		var pw [24]byte
-		_, _ = rand.Read(pw[:])
-		password := hex.EncodeToString(pw[:])
-		c.broker, err = broker.Start(broker.Options{
-			Listen: cfg.MQTTListen, TLSListen: cfg.MQTTTLSListen, TLSCert: cfg.MQTTTLSCert, TLSKey: cfg.MQTTTLSKey,
-			ClientCA: cfg.MQTTClientCA, RequireLogin: cfg.MQTTRequireLogin, Agents: c.agents, ControllerPassword: password,
-			Registerer: procReg, Log: c.log,
-		})
-		if err != nil {
-			return nil, err
-		}
-		brokerURL = c.broker.URL()
-		cfg.Username, cfg.Password = broker.ControllerUser, password
-		c.log.Info("embedded MQTT broker listening", "addr", c.broker.Addr(), "tls", c.broker.TLSAddr(),
-			"anonymous_from_loopback", c.broker.Anonymous(), "enrolled_agents", c.agents.Len())
-		if !c.broker.Anonymous() && c.agents.Len() == 0 {
-			c.log.Warn("the embedded broker refuses clients without credentials (it listens beyond loopback, or --mqtt-require-login) and no agent is enrolled yet: enrol each room with 'siaprapat-controller agent add SITE/ROOM'")
-		}
-	default:
-		return nil, errors.New("no MQTT broker: give --broker URL for an external one, or --mqtt-listen ADDR for the embedded one")
-	}
-	if c.broker != nil {
-		// Inside its own broker the controller subscribes inline: no
-		// connection, and no queue that drops messages past its length.
-		inline, err := c.broker.Inline(ingest.Filters(cfg.Shard), in.Handle)
-		if err != nil {
-			return nil, err
-		}
-		c.mqtt = inline
-	} else {
-		tcp, err := ingest.Dial(ingest.ClientOptions{
-			Broker: brokerURL, Username: cfg.Username, Password: cfg.Password, Log: c.log.With("component", "mqtt"),
-			Filters: ingest.Filters(cfg.Shard),
-		}, in.Handle)
-		if err != nil {
-			return nil, err
-		}
-		c.mqtt = tcp
-	}
-	c.acker.use(c.mqtt.Notify)
-	procReg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "siaprapat_controller_broker_connected",
-		Help: "1 while the controller is connected and subscribed to its MQTT broker.",
-	}, func() float64 {
-		if c.mqtt.Connected() {
-			return 1
-		}
-		return 0
-	}))
+		return nil
+	})
+}
 
-	c.sessions, err = sessions.Open(cfg.DataDir)
-	if err != nil {
-		return nil, err
+// done adapts a part that returns when its context ends, or when it has
+// nothing to do.
+func done(run func(context.Context)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		run(ctx)
+		return nil
 	}
-	c.alerts, err = alerts.New(alerts.Options{
-		Alertmanagers: cfg.Alertmanagers, Webhooks: cfg.Webhooks, DataDir: cfg.DataDir, Now: cfg.Now, Log: c.log.With("component", "alerts"),
-	}, procReg)
-	if err != nil {
-		return nil, err
-	}
-	plan := premeeting.New(premeeting.Options{LeadTimes: cfg.LeadTimes, Rooms: cfg.Rooms, Owns: cfg.Shard.Owns,
-		OfflineGrace: cfg.OfflineGrace, Standard: cfg.Standard, Zone: c.zone, Now: cfg.Now, Log: c.log.With("component", "premeeting")},
-		c.sessions, c.fleet, c.commands, c.alerts)
-	fleetReg.MustRegister(plan.Collectors()...)
-	feeds, err := sessions.NewFeeds(c.sessions, cfg.Rooms, sessions.FeedOptions{Interval: cfg.CalendarInterval, Now: cfg.Now, Log: c.log.With("component", "calendar")}, procReg)
-	if err != nil {
-		return nil, err
-	}
-	// Each room's agent learns its sessions (retained on its schedule topic) and stays quiet in them.
-	announcer := schedule.New(c.sessions, schedulePublisher{c.mqtt}, schedule.Options{Rooms: fleetRooms(c.fleet), Owns: cfg.Shard.Owns, Changes: c.sessions.Changes(), Now: cfg.Now, Log: c.log.With("component", "schedule")})
-	procReg.MustRegister(announcer.Collectors()...)
-	var planCtx context.Context
-	planCtx, c.stopPlan = context.WithCancel(context.Background())
-	c.planDone = make(chan struct{})
-	go func() {
-		defer close(c.planDone)
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			feeds.Run(planCtx)
-		}()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.alerts.Run(planCtx)
-		}()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			announcer.Run(planCtx)
-		}()
-		plan.Run(planCtx)
-		wg.Wait()
-	}()
+}
 
-	pcfg := cfg.Probe
-	pcfg.Log = c.log.With("component", "probe")
-	if c.agents != nil {
-		pcfg.Authorize = func(token string) (string, bool) {
-			a, ok := c.agents.ByToken(token)
-			return a.Username, ok
+// leaveOtherShards removes from the fleet the rooms stored when this
+// controller owned other sites: their reports now go to the shard that
+// owns them.
+func (c *Controller) leaveOtherShards() {
+	if c.cfg.Shard == nil {
+		return
+	}
+	var left []string
+	for _, v := range c.fleet.Rooms() {
+		if !c.cfg.Shard.Owns(v.Site) {
+			c.fleet.Remove(v.Site, v.Room.Room)
+			left = append(left, v.Site+"/"+v.Room.Room)
 		}
 	}
-	if c.probe, err = probe.New(pcfg); err != nil {
-		return nil, err
+	if len(left) > 0 {
+		c.log.Warn("rooms of sites outside this shard left the fleet", "shard", c.cfg.Shard.String(), "rooms", len(left), "first", left[0])
 	}
-	procReg.MustRegister(probeCollector{c.probe})
+}
 
-	srv := &api.Server{
-		Probe:       c.probe,
-		Fleet:       c.fleet,
-		History:     c.history,
-		Commands:    c.commands,
-		Sessions:    c.sessions,
-		Zones:       zones{c},
-		Standard:    cfg.Standard,
-		Now:         cfg.Now,
-		Token:       cfg.APIToken,
-		ReadToken:   cfg.APIReadToken,
-		MetricsAuth: cfg.MetricsAuth,
-		OpenWrites:  cfg.APIOpenWrites,
-		Shard:       cfg.Shard,
-		Metrics:     metrics.Handler(fleetMetrics, prometheus.Gatherers{procReg, fleetReg}, c.log.With("component", "metrics")),
-		Agents:      c.enroller(),
-		Calendars:   feeds,
-		Ready: func() error {
-			if !c.mqtt.Connected() {
-				return fmt.Errorf("not connected to the MQTT broker %s", redacted(brokerURL))
-			}
-			return nil
-		},
-		Log: c.log,
+// startBroker opens the enrolled agents' store and starts the embedded
+// broker with it.
+func (c *Controller) startBroker(reg prometheus.Registerer) (err error) {
+	cfg := c.cfg
+	if c.agents, err = agents.Open(cfg.DataDir); err != nil {
+		return err
 	}
-	if srv.Board, err = board.New(board.Config{Fleet: c.fleet, History: c.history, Commands: c.commands, Sessions: c.sessions,
-		Alerts: c.alerts, Planner: plan, Zone: c.zone, Standard: cfg.Standard, Access: srv, Now: cfg.Now, Log: c.log.With("component", "board")}); err != nil {
-		return nil, err
-	}
-	c.httpLn, err = net.Listen("tcp", cfg.HTTPListen)
+	// The controller's own session logs in with a password made afresh at
+	// every start: it never leaves this process.
+	var pw [24]byte
+	_, _ = rand.Read(pw[:])
+	c.broker, err = broker.Start(broker.Options{
+		Listen: cfg.MQTTListen, TLSListen: cfg.MQTTTLSListen, TLSCert: cfg.MQTTTLSCert, TLSKey: cfg.MQTTTLSKey,
+		ClientCA: cfg.MQTTClientCA, RequireLogin: cfg.MQTTRequireLogin, Agents: c.agents, ControllerPassword: hex.EncodeToString(pw[:]),
+		Registerer: reg, Log: c.log,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("listen for HTTP on %s: %w", cfg.HTTPListen, err)
+		return err
 	}
-	udpAddr := cfg.ProbeUDP
-	if udpAddr == "" {
-		udpAddr = c.httpLn.Addr().String()
+	c.log.Info("embedded MQTT broker listening", "addr", c.broker.Addr(), "tls", c.broker.TLSAddr(),
+		"anonymous_from_loopback", c.broker.Anonymous(), "enrolled_agents", c.agents.Len())
+	if !c.broker.Anonymous() && c.agents.Len() == 0 {
+		c.log.Warn("the embedded broker refuses clients without credentials (it listens beyond loopback, or --mqtt-require-login) and no agent is enrolled yet: enrol each room with 'siaprapat-controller agent add SITE/ROOM'")
 	}
-	if c.probe.Enabled() {
-		if err := c.probe.ListenUDP(udpAddr); err != nil {
-			return nil, fmt.Errorf("network probe: %w", err)
-		}
-		go c.probe.Serve(context.Background())
-		c.log.Info("network probe listening", "http", "/probe/v1/", "udp", c.probe.UDPAddr().String())
-	}
-	// Slow clients cannot hold connections: headers within 10 s, a request
-	// body within 30 s (the API's are a few KiB), idle keep-alives for 2 min.
-	// No write timeout: a check's ?wait= answers after up to 10 min. The
-	// probe's transfers set their own deadlines, per request.
-	c.http = &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
-	go func() {
-		if err := c.http.Serve(c.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			c.log.Error("HTTP server stopped", "err", err)
-		}
-	}()
-	c.log.Info("HTTP API listening", "addr", c.httpLn.Addr().String())
-	switch {
-	case cfg.APIToken == "" && cfg.APIOpenWrites:
-		c.log.Warn("--api-open-writes: the API's writing requests (sessions, checks, zones) are open to anyone who reaches the HTTP port; set --api-token")
-	case cfg.APIToken == "":
-		c.log.Info("no --api-token: the API's writing requests are taken from this machine only")
-	}
-	return c, nil
+	return nil
 }
 
 // zone is a room's time zone: the rooms file's, else the one set through
@@ -482,11 +527,6 @@ func (z zones) SetZone(site, room, zone string) error {
 	return z.c.sessions.SetZone(site, room, zone)
 }
 
-// publisherFunc adapts a function to commands.Publisher.
-type publisherFunc func(topic string, payload []byte) error
-
-func (f publisherFunc) Publish(topic string, payload []byte) error { return f(topic, payload) }
-
 // redacted hides a password in a broker URL, for logs and answers.
 func redacted(raw string) string {
 	if u, err := url.Parse(raw); err == nil {
@@ -514,6 +554,20 @@ func (c *Controller) BrokerTLSURL() string {
 	return "mqtts://" + c.broker.TLSAddr()
 }
 
+// Done is closed when the controller stops: by Close, or because one of
+// its long-lived parts failed (Err says which).
+func (c *Controller) Done() <-chan struct{} { return c.ctx.Done() }
+
+// Err says why the controller stopped on its own, or nil.
+func (c *Controller) Err() error {
+	select {
+	case <-c.ctx.Done():
+		return context.Cause(c.ctx)
+	default:
+		return nil
+	}
+}
+
 // WaitReady waits until the controller is subscribed to its broker.
 func (c *Controller) WaitReady(ctx context.Context) error { return c.mqtt.WaitConnected(ctx) }
 
@@ -526,14 +580,9 @@ func (c *Controller) Close() error {
 
 func (c *Controller) close() error {
 	var errs []error
-	if c.stopPlan != nil {
-		c.stopPlan()
-		<-c.planDone
-	}
-	if c.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		errs = append(errs, c.http.Shutdown(ctx))
-		cancel()
+	if c.stop != nil {
+		c.stop()
+		_ = c.group.Wait() // a part's failure was logged, and told by Err
 	}
 	if c.probe != nil {
 		errs = append(errs, c.probe.Close())
@@ -544,6 +593,7 @@ func (c *Controller) close() error {
 	if c.broker != nil {
 		errs = append(errs, c.broker.Close())
 	}
+	// The stores last, the fleet's among them (it writes what is dirty).
 	if c.agents != nil {
 		errs = append(errs, c.agents.Close())
 	}
@@ -553,9 +603,6 @@ func (c *Controller) close() error {
 	if c.history != nil {
 		errs = append(errs, c.history.Close())
 	}
-	if c.acker != nil {
-		c.acker.close()
-	}
 	if c.sessions != nil {
 		errs = append(errs, c.sessions.Close())
 	}
@@ -564,43 +611,3 @@ func (c *Controller) close() error {
 	}
 	return errors.Join(errs...)
 }
-
-// enroller is the controller as an api.Enroller, or nil without an
-// embedded broker (an external broker has its own users).
-func (c *Controller) enroller() api.Enroller {
-	if c.agents == nil {
-		return nil
-	}
-	return enroller{c}
-}
-
-type enroller struct{ c *Controller }
-
-// Enrol makes a room's credentials; enrolling again replaces them and
-// closes any session logged in with the old ones.
-func (e enroller) Enrol(site, room string) (agents.Agent, string, error) {
-	a, secret, err := e.c.agents.Add(site, room, e.c.cfg.Now())
-	if err == nil {
-		if n := e.c.broker.Kick(a.Username); n > 0 {
-			e.c.log.Info("agent enrolled again: closed the session using the old secret", "user", a.Username)
-		}
-	}
-	return a, secret, err
-}
-
-// Revoke removes a room's credentials, disconnects its agent, clears its
-// retained status and forgets the room: it leaves the metrics and the API.
-func (e enroller) Revoke(site, room string) error {
-	if err := e.c.agents.Remove(site, room); err != nil {
-		return err
-	}
-	kicked := e.c.broker.Kick(agents.Username(site, room))
-	if err := e.c.mqtt.ClearRetained(wire.Topic(site, room, wire.KindStatus)); err != nil {
-		e.c.log.Warn("could not clear the revoked room's retained status; it may reappear as offline", "site", site, "room", room, "err", err)
-	}
-	e.c.fleet.Revoke(site, room, e.c.cfg.Now())
-	e.c.log.Info("agent revoked", "site", site, "room", room, "connections_closed", kicked)
-	return nil
-}
-
-func (e enroller) List() []agents.Agent { return e.c.agents.List() }

@@ -7,15 +7,12 @@ import (
 )
 
 // schedulePublisher publishes the rooms' schedules through the
-// controller's MQTT session, retained (the embedded broker's inline
-// session and the TCP client both can).
+// controller's MQTT session.
 type schedulePublisher struct{ s ingest.Session }
 
 func (p schedulePublisher) Publish(topic string, payload []byte, retained bool) error {
-	if r, ok := p.s.(interface {
-		PublishRetained(topic string, payload []byte) error
-	}); ok && retained {
-		return r.PublishRetained(topic, payload)
+	if retained {
+		return p.s.PublishRetained(topic, payload)
 	}
 	return p.s.Publish(topic, payload)
 }

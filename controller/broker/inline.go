@@ -35,6 +35,9 @@ type Inline struct {
 	done     chan struct{}
 	stopped  chan struct{}
 	closeOne sync.Once
+
+	mu         sync.Mutex
+	subscribed bool
 }
 
 var errClosed = errors.New("the controller's session in the embedded broker is closed")
@@ -44,24 +47,37 @@ type message struct {
 	payload []byte
 }
 
-// Inline subscribes the controller to filters inside the broker; every
-// message published to them, including retained ones, goes to handle, one
-// at a time. Close it before the broker.
-func (b *Broker) Inline(filters []string, handle func(topic string, payload []byte)) (*Inline, error) {
-	s := &Inline{
-		server: b.server, filters: filters, handle: handle,
+// Inline makes the controller's session inside the broker. It can publish
+// at once; Subscribe starts handing it messages. Close it before the broker.
+func (b *Broker) Inline(filters []string) *Inline {
+	return &Inline{
+		server: b.server, filters: filters,
 		msgs: make(chan message, inlineBacklog), done: make(chan struct{}), stopped: make(chan struct{}),
 	}
+}
+
+// Subscribe subscribes the session to its filters: every message
+// published to them, including retained ones, goes to handle, one at a
+// time. Call it once.
+func (s *Inline) Subscribe(handle func(topic string, payload []byte)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.subscribed {
+		return errors.New("the controller's session in the embedded broker is already subscribed")
+	}
+	if !s.Connected() {
+		return errClosed
+	}
+	s.subscribed, s.handle = true, handle
 	// The handler runs before subscribing: the retained messages (each
 	// room's status) are handed over during Subscribe.
 	go s.run()
-	for _, f := range filters {
-		if err := b.server.Subscribe(f, inlineID, s.deliver); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("embedded broker: subscribe the controller to %s: %w", f, err)
+	for _, f := range s.filters {
+		if err := s.server.Subscribe(f, inlineID, s.deliver); err != nil {
+			return fmt.Errorf("embedded broker: subscribe the controller to %s: %w", f, err)
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // deliver is mochi's inline handler. It runs on the publisher's goroutine
@@ -142,7 +158,12 @@ func (s *Inline) WaitConnected(context.Context) error {
 // handed over is dropped, as a client's disconnection would.
 func (s *Inline) Close() {
 	s.closeOne.Do(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		close(s.done)
+		if !s.subscribed {
+			return
+		}
 		for _, f := range s.filters {
 			_ = s.server.Unsubscribe(f, inlineID)
 		}

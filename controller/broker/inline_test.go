@@ -82,8 +82,8 @@ func TestInline_SlowHandlerHoldsBackPublishersWithoutLoss(t *testing.T) {
 	b := startBroker(t)
 	r := newReceived()
 	r.gate = make(chan struct{})
-	in, err := b.Inline(ingest.Filters(nil), r.handle)
-	if err != nil {
+	in := b.Inline(ingest.Filters(nil))
+	if err := in.Subscribe(r.handle); err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
@@ -140,8 +140,8 @@ func TestInline_RetainedCommandsAndClose(t *testing.T) {
 	}
 
 	r := newReceived()
-	in, err := b.Inline(ingest.Filters(nil), r.handle)
-	if err != nil {
+	in := b.Inline(ingest.Filters(nil))
+	if err := in.Subscribe(r.handle); err != nil {
 		t.Fatal(err)
 	}
 	if err := in.WaitConnected(context.Background()); err != nil || !in.Connected() {
@@ -191,8 +191,8 @@ func TestInline_RetainedCommandsAndClose(t *testing.T) {
 // Kick never disconnects the controller's own session.
 func TestInline_KickLeavesTheControllerAlone(t *testing.T) {
 	b := startBroker(t)
-	in, err := b.Inline(ingest.Filters(nil), newReceived().handle)
-	if err != nil {
+	in := b.Inline(ingest.Filters(nil))
+	if err := in.Subscribe(newReceived().handle); err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
@@ -209,8 +209,8 @@ func TestInline_KickLeavesTheControllerAlone(t *testing.T) {
 // A retained publication reaches an agent that subscribes afterwards.
 func TestInline_RetainedPublicationReachesLaterSubscribers(t *testing.T) {
 	b := startBroker(t)
-	in, err := b.Inline(ingest.Filters(nil), newReceived().handle)
-	if err != nil {
+	in := b.Inline(ingest.Filters(nil))
+	if err := in.Subscribe(newReceived().handle); err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()

@@ -34,10 +34,7 @@ const ReasonOtherShard = "other_shard"
 
 // Ingest handles messages from the broker.
 type Ingest struct {
-	// Results, when set, hears every valid answer to a command (after its
-	// report, if any, has been applied to the fleet).
-	Results func(site, room string, res *wire.Result)
-
+	results  func(site, room string, res *wire.Result)
 	fleet    *fleet.Fleet
 	history  Recorder           // every report, once per id; may be nil
 	rooms    *rooms.Config      // what each room should have; may be nil
@@ -86,8 +83,11 @@ type Options struct {
 	// arrive when the shard has a pattern and so subscribes to every site)
 	// are counted as ignored and dropped.
 	Shard *shard.Set
-	Now   func() time.Time // the clock; time.Now when nil
-	Log   *slog.Logger
+	// Results, when set, hears every valid answer to a command (after its
+	// report, if any, has been applied to the fleet).
+	Results func(site, room string, res *wire.Result)
+	Now     func() time.Time // the clock; time.Now when nil
+	Log     *slog.Logger
 }
 
 // New returns an Ingest feeding the fleet, registering its counters on reg.
@@ -99,6 +99,7 @@ func New(opts Options, reg prometheus.Registerer) (*Ingest, error) {
 		opts.Now = time.Now
 	}
 	in := &Ingest{
+		results:  opts.Results,
 		fleet:    opts.Fleet,
 		history:  opts.History,
 		rooms:    opts.Rooms,
@@ -202,8 +203,8 @@ func (in *Ingest) handleResult(site, room, topic string, payload []byte) {
 	if res.Report != nil && !in.applyReport(site, room, topic, res.Report, nil) {
 		return
 	}
-	if in.Results != nil {
-		in.Results(site, room, res)
+	if in.results != nil {
+		in.results(site, room, res)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -16,14 +17,18 @@ import (
 )
 
 // Session is what the controller needs of its MQTT session: a Client over
-// TCP, or the embedded broker's inline one (broker.Inline). Either
-// subscribes to Filters and hands each message to one handler, in order.
+// TCP, or the embedded broker's inline one (broker.Inline). It is made
+// first, so that every part that publishes can be built with it; Subscribe
+// then starts the messages flowing: each message of its filters goes to one
+// handler, in order.
 type Session interface {
-	Publish(topic string, payload []byte) error // QoS 1
-	Notify(topic string, payload []byte) error  // QoS 0
-	ClearRetained(topic string) error           // an empty retained publication
-	Connected() bool                            // up and subscribed
-	WaitConnected(ctx context.Context) error    // until Connected or ctx ends
+	Subscribe(handle func(topic string, payload []byte)) error
+	Publish(topic string, payload []byte) error         // QoS 1
+	PublishRetained(topic string, payload []byte) error // QoS 1, kept for later subscribers
+	Notify(topic string, payload []byte) error          // QoS 0
+	ClearRetained(topic string) error                   // an empty retained publication
+	Connected() bool                                    // up and subscribed
+	WaitConnected(ctx context.Context) error            // until Connected or ctx ends
 	Close()
 }
 
@@ -38,8 +43,9 @@ type Client struct {
 	filters []string
 
 	mu         sync.Mutex
-	session    uint64 // counts connections, so a stale subscriber cannot mark a new one subscribed
-	subscribed bool   // the current connection is subscribed
+	onMessage  mqtt.MessageHandler // set by Subscribe
+	session    uint64              // counts connections, so a stale subscriber cannot mark a new one subscribed
+	subscribed bool                // the current connection is subscribed
 }
 
 // ClientOptions configure the controller's MQTT session.
@@ -52,9 +58,8 @@ type ClientOptions struct {
 	Log     *slog.Logger
 }
 
-// Dial starts the session and returns at once; paho keeps trying to
-// connect, and reconnects with backoff after an outage.
-func Dial(opts ClientOptions, handle func(topic string, payload []byte)) (*Client, error) {
+// NewClient makes the session; Subscribe connects it.
+func NewClient(opts ClientOptions) (*Client, error) {
 	u, err := wire.BrokerURL(opts.Broker)
 	if err != nil {
 		return nil, err
@@ -71,7 +76,6 @@ func Dial(opts ClientOptions, handle func(topic string, payload []byte)) (*Clien
 		filters = Filters(nil)
 	}
 	c := &Client{log: log, filters: filters}
-	onMessage := func(_ mqtt.Client, m mqtt.Message) { handle(m.Topic(), m.Payload()) }
 	co := mqtt.NewClientOptions().
 		AddBroker(u.String()).
 		SetClientID("siaprapat-controller-" + hex.EncodeToString(suffix[:])).
@@ -89,7 +93,7 @@ func Dial(opts ClientOptions, handle func(topic string, payload []byte)) (*Clien
 			c.mu.Lock()
 			c.session++
 			c.subscribed = false
-			session := c.session
+			session, onMessage := c.session, c.onMessage
 			c.mu.Unlock()
 			c.subscribe(cl, session, onMessage)
 		}).
@@ -101,8 +105,22 @@ func Dial(opts ClientOptions, handle func(topic string, payload []byte)) (*Clien
 			log.Warn("lost the broker; reconnecting with backoff", "err", err)
 		})
 	c.client = mqtt.NewClient(co)
-	c.client.Connect()
 	return c, nil
+}
+
+// Subscribe connects and returns at once: paho keeps trying to connect,
+// subscribes handle to the filters on every connection, and reconnects
+// with backoff after an outage. Call it once.
+func (c *Client) Subscribe(handle func(topic string, payload []byte)) error {
+	c.mu.Lock()
+	if c.onMessage != nil {
+		c.mu.Unlock()
+		return errors.New("the controller's MQTT session is already subscribed")
+	}
+	c.onMessage = func(_ mqtt.Client, m mqtt.Message) { handle(m.Topic(), m.Payload()) }
+	c.mu.Unlock()
+	c.client.Connect()
+	return nil
 }
 
 // subscribe subscribes the connection of one session, retrying with backoff

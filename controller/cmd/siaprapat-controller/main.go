@@ -271,8 +271,14 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	<-ctx.Done()
-	log.Info("stopping")
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+	case <-c.Done():
+		err := c.Err()
+		c.Close()
+		return fail(fmt.Errorf("stopped: %w", err))
+	}
 	if err := c.Close(); err != nil {
 		return fail(fmt.Errorf("stop: %w", err))
 	}

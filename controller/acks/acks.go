@@ -1,7 +1,9 @@
-package controller
+// Package acks tells agents which of their reports are stored, on each
+// room's ack topic, so that they can let them go from their spools.
+package acks
 
 import (
-	"errors"
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -12,27 +14,31 @@ import (
 	"github.com/siaprapat/siaprapat/wire"
 )
 
-// acker tells agents which of their reports are stored, on each room's ack
-// topic, so that they can let them go from their spools. It never blocks
-// the history: stored ids queue here and one goroutine publishes them. An
-// acknowledgement that cannot be sent is dropped: the agent sends the
-// report again after a while and is acknowledged then.
-type acker struct {
+// Notifier sends one message at QoS 0 (the controller's MQTT session): an
+// acknowledgement that is lost only costs the agent a retry.
+type Notifier interface {
+	Notify(topic string, payload []byte) error
+}
+
+// Acker never blocks the history: stored ids queue here and Run publishes
+// them. An acknowledgement that cannot be sent is dropped: the agent sends
+// the report again after a while and is acknowledged then.
+type Acker struct {
+	out    Notifier
 	log    *slog.Logger
 	now    func() time.Time // stamps each acknowledgement: agents measure their clock by it
 	sent   prometheus.Counter
 	failed prometheus.Counter
 
 	mu      sync.Mutex
-	publish func(topic string, payload []byte) error
 	pending map[[2]string][]string // site, room -> ids
 	wake    chan struct{}
-	done    chan struct{}
-	stopped chan struct{}
 }
 
-func newAcker(reg prometheus.Registerer, now func() time.Time, log *slog.Logger) *acker {
-	a := &acker{
+// New makes an Acker that publishes through out; its counters go to reg.
+func New(out Notifier, reg prometheus.Registerer, now func() time.Time, log *slog.Logger) *Acker {
+	a := &Acker{
+		out: out,
 		log: log,
 		now: now,
 		sent: prometheus.NewCounter(prometheus.CounterOpts{
@@ -45,23 +51,13 @@ func newAcker(reg prometheus.Registerer, now func() time.Time, log *slog.Logger)
 		}),
 		pending: map[[2]string][]string{},
 		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
-		stopped: make(chan struct{}),
 	}
 	reg.MustRegister(a.sent, a.failed)
-	go a.loop()
 	return a
 }
 
-// use sets how acknowledgements are published (the MQTT session, once it exists).
-func (a *acker) use(publish func(topic string, payload []byte) error) {
-	a.mu.Lock()
-	a.publish = publish
-	a.mu.Unlock()
-}
-
-// stored queues acknowledgements; it is history.Options.OnStored.
-func (a *acker) stored(s []history.Stored) {
+// Stored queues acknowledgements; it is history.Options.OnStored.
+func (a *Acker) Stored(s []history.Stored) {
 	a.mu.Lock()
 	for _, r := range s {
 		k := [2]string{r.Site, r.Room}
@@ -74,16 +70,17 @@ func (a *acker) stored(s []history.Stored) {
 	}
 }
 
-func (a *acker) loop() {
-	defer close(a.stopped)
+// Run publishes queued acknowledgements until ctx ends; what is still
+// queued then is dropped (the agents send those reports again).
+func (a *Acker) Run(ctx context.Context) error {
 	for {
 		select {
-		case <-a.done:
-			return
+		case <-ctx.Done():
+			return nil
 		case <-a.wake:
 		}
 		a.mu.Lock()
-		batch, publish := a.pending, a.publish
+		batch := a.pending
 		a.pending = map[[2]string][]string{}
 		a.mu.Unlock()
 		for room, ids := range batch {
@@ -91,11 +88,7 @@ func (a *acker) loop() {
 				n := min(len(ids), wire.MaxAckIDs)
 				payload, _ := (&wire.Ack{Schema: wire.AckSchema, IDs: ids[:n], At: a.now().UTC()}).Encode()
 				ids = ids[n:]
-				err := errors.New("no MQTT session yet")
-				if publish != nil {
-					err = publish(wire.Topic(room[0], room[1], wire.KindAck), payload)
-				}
-				if err != nil {
+				if err := a.out.Notify(wire.Topic(room[0], room[1], wire.KindAck), payload); err != nil {
 					a.failed.Inc()
 					a.log.Debug("could not acknowledge stored reports; the agent will send them again", "site", room[0], "room", room[1], "err", err)
 					continue
@@ -104,9 +97,4 @@ func (a *acker) loop() {
 			}
 		}
 	}
-}
-
-func (a *acker) close() {
-	close(a.done)
-	<-a.stopped
 }

@@ -1,13 +1,13 @@
-package controller
+package probe
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/siaprapat/siaprapat/controller/probe"
 )
 
-// probeCollector exports the network probe's counters.
-type probeCollector struct{ p *probe.Server }
+// Collector exports the probe's counters, for a Prometheus registry.
+func (s *Server) Collector() prometheus.Collector { return collector{s} }
+
+type collector struct{ p *Server }
 
 var probeDescs = struct {
 	sessions, refused, active, unauthorized, bytes, uploadsRefused, timedOut, udp, udpBad, udpLimited, udpForeign, replaced *prometheus.Desc
@@ -26,14 +26,14 @@ var probeDescs = struct {
 	replaced:       prometheus.NewDesc("siaprapat_probe_sessions_replaced_total", "Network tests ended because their room started another (one test at a time per room).", nil, nil),
 }
 
-func (c probeCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	d := probeDescs
 	for _, x := range []*prometheus.Desc{d.sessions, d.refused, d.active, d.unauthorized, d.bytes, d.uploadsRefused, d.timedOut, d.udp, d.udpBad, d.udpLimited, d.udpForeign, d.replaced} {
 		ch <- x
 	}
 }
 
-func (c probeCollector) Collect(ch chan<- prometheus.Metric) {
+func (c collector) Collect(ch chan<- prometheus.Metric) {
 	s, d := c.p.Stats(), probeDescs
 	counter := func(desc *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), labels...)
