@@ -293,9 +293,5 @@ func gitRevision() string {
 }
 
 func commandLine() string {
-	args := []string{"go run ./bench"}
-	for _, a := range os.Args[1:] {
-		args = append(args, a)
-	}
-	return strings.Join(args, " ")
+	return strings.Join(append([]string{"go run ./bench"}, os.Args[1:]...), " ")
 }

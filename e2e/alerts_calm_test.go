@@ -229,7 +229,7 @@ func TestAlerts_NoCameraInAWITARoomIsOneCalmAlertInBothLanguages(t *testing.T) {
 
 	// Broken again, then the meeting is deleted: the alert ends as cancelled.
 	cam.cur.Store(noCam)
-	msgs = hook.waitMessages(t, 3, 20*time.Second)
+	hook.waitMessages(t, 3, 20*time.Second)
 	req, _ := http.NewRequest(http.MethodDelete, "http://"+c.HTTPAddr()+"/api/v1/sessions/"+sess.ID, nil)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("delete session: %v %v", resp, err)

@@ -96,7 +96,7 @@ func OpenSource(s string) (*Recording, error) {
 		return nil, fmt.Errorf("microphone source %q: want \"\" (the live microphone) or file:PATH.wav", s)
 	}
 	if path == "" {
-		return nil, fmt.Errorf("microphone source %q: no file named after file:", s)
+		return nil, fmt.Errorf("microphone source %q: no file named after the file: prefix", s)
 	}
 	pcm, err := ReadWAV(path)
 	if err != nil {

@@ -3,10 +3,13 @@ package link
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,6 +54,23 @@ func TestCause_SaysWhatATechnicianCanActOn(t *testing.T) {
 	} {
 		if got := Cause(c.err); !strings.HasPrefix(got, c.want) {
 			t.Errorf("Cause(%v) = %q, want it to start %q", c.err, got, c.want)
+		}
+	}
+}
+
+// TestCause_SameWordsForPahosTwoNotifications: paho tells a failed dial
+// as it is and wrapped as "network Error : ..."; both must read the same,
+// or the link would log a change of cause at every attempt.
+func TestCause_SameWordsForPahosTwoNotifications(t *testing.T) {
+	for _, err := range []error{
+		x509.UnknownAuthorityError{},
+		tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"},
+		io.EOF,
+		syscall.ECONNREFUSED,
+	} {
+		wrapped := fmt.Errorf("%w : %w", packets.ErrorNetworkError, err)
+		if a, b := Cause(err), Cause(wrapped); a != b {
+			t.Errorf("Cause(%v) = %q but wrapped by paho %q", err, a, b)
 		}
 	}
 }

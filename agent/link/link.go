@@ -237,6 +237,14 @@ func (l *Link) failed(err error) {
 // Cause words why a connection to the broker failed, for a technician:
 // refused, name not found, TLS, credentials, timed out.
 func Cause(err error) string {
+	// paho tells a failed dial twice: as it is, then wrapped as "network
+	// Error : <the dial's error>". Both are the one cause, worded alike, or
+	// each attempt would log a change of cause twice.
+	if multi, ok := err.(interface{ Unwrap() []error }); ok && errors.Is(err, packets.ErrorNetworkError) {
+		if errs := multi.Unwrap(); len(errs) == 2 && errs[0] == packets.ErrorNetworkError {
+			err = errs[1]
+		}
+	}
 	var dns *net.DNSError
 	var unknownCA x509.UnknownAuthorityError
 	var badHost x509.HostnameError

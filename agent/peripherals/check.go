@@ -85,7 +85,7 @@ func (c *Check) RunInventory(ctx context.Context, _ *standard.Standard) ([]wire.
 	}
 	names := c.USBIDs
 	if names == nil {
-		ids := []string{} // not nil, which would ask for every id
+		var ids []string
 		for _, d := range usb {
 			if _, ok := c.Profiles.Lookup(d.ID()); !ok {
 				ids = append(ids, d.ID())

@@ -39,7 +39,7 @@ C 00  (Defined at Interface level)
 `
 
 func testIDs(t *testing.T) *USBIDs {
-	u, err := parseUSBIDs(strings.NewReader(usbIDsFixture), nil)
+	u, err := parseUSBIDs(strings.NewReader(usbIDsFixture), keepAll())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestCheck_LongStringsAndCrowdedBusStillEncode(t *testing.T) {
 // The agent reads usb.ids at each check for the devices it has, keeping
 // their names only.
 func TestParseUSBIDs_KeepsOnlyTheIdsAskedFor(t *testing.T) {
-	u, err := parseUSBIDs(strings.NewReader(usbIDsFixture), []string{"046D:082D", "0c76:1234"})
+	u, err := parseUSBIDs(strings.NewReader(usbIDsFixture), keepOnly([]string{"046D:082D", "0c76:1234"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,8 +255,28 @@ func TestParseUSBIDs_KeepsOnlyTheIdsAskedFor(t *testing.T) {
 	if len(u.vendors) != 2 || len(u.products) != 1 {
 		t.Errorf("kept %d vendors and %d products, want 2 and 1", len(u.vendors), len(u.products))
 	}
-	if u, err := FindUSBIDsFor([]string{}); u != nil || err != nil {
-		t.Errorf("FindUSBIDsFor(no ids) = %v, %v: want nothing read", u, err)
+}
+
+// No ids is no names, whether the list is nil or empty: every name is asked
+// for by FindUSBIDs, never by a list that happens to be nil. (Here usb.ids
+// is a directory, so reading it fails: a read would show.)
+func TestFindUSBIDsFor_NoIdsReadsNothingNilOrEmpty(t *testing.T) {
+	paths := USBIDPaths
+	t.Cleanup(func() { USBIDPaths = paths })
+	USBIDPaths = []string{t.TempDir()}
+	if _, err := FindUSBIDs(); err == nil {
+		t.Fatal("FindUSBIDs read a directory as usb.ids; the test would prove nothing")
+	}
+	for _, ids := range [][]string{nil, {}} {
+		if u, err := FindUSBIDsFor(ids); u != nil || err != nil {
+			t.Errorf("FindUSBIDsFor(%#v) = %v, %v: want nothing read", ids, u, err)
+		}
+	}
+	for _, ids := range [][]string{nil, {}} {
+		u, err := parseUSBIDs(strings.NewReader(usbIDsFixture), keepOnly(ids))
+		if err != nil || len(u.vendors) != 0 || len(u.products) != 0 {
+			t.Errorf("keepOnly(%#v) kept %d vendors and %d products (%v), want none", ids, len(u.vendors), len(u.products), err)
+		}
 	}
 }
 
@@ -266,7 +286,7 @@ func TestCheck_AllProfiledReadsNoUSBIDs(t *testing.T) {
 	paths := USBIDPaths
 	t.Cleanup(func() { USBIDPaths = paths })
 	USBIDPaths = []string{t.TempDir()}
-	if _, err := FindUSBIDsFor(nil); err == nil {
+	if _, err := FindUSBIDs(); err == nil {
 		t.Fatal("reading a directory as usb.ids succeeded; the test would prove nothing")
 	}
 	shipped, err := DefaultProfiles()

@@ -123,7 +123,7 @@ func CheckURLs(alertmanagers, webhooks []string) error {
 		for i, u := range list.urls {
 			p, err := url.Parse(u)
 			if err != nil {
-				return fmt.Errorf("%s #%d: not a URL; want http(s)://HOST[:PORT]/...", list.flag, i+1)
+				return fmt.Errorf("%s #%d: not a URL; want http(s)://HOST[:PORT]/PATH", list.flag, i+1)
 			}
 			if (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 				return fmt.Errorf("%s #%d (%s://%s): want an http or https URL with a host", list.flag, i+1, p.Scheme, p.Host)

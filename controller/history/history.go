@@ -546,7 +546,8 @@ func (h *History) Latest(site, room string, n int) ([]*wire.Report, error) {
 	err := boltfile.Guard(h.db, "report history", func() error {
 		return h.db.View(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketReports).Cursor()
-			k, v := c.Seek(end)
+			k, _ := c.Seek(end)
+			var v []byte
 			if k == nil {
 				k, v = c.Last()
 			} else {

@@ -28,7 +28,7 @@ var (
 const chunkFamilies = 8
 
 // WriteText writes the fleet's families in the text exposition format
-// (version 0.0.4), the same series Collect gives a registry, straight from
+// (version 0.0.4), the same series a registry gathers from the tests' Collect, straight from
 // the fleet: no const metrics, no sorting of series, nothing kept between
 // scrapes. Families are in name order, and each room's series in site and
 // room order. only, when not nil, selects families by name.
@@ -55,7 +55,7 @@ func (c *Collector) WriteText(w io.Writer, only map[string]bool) error {
 			bufs[i] = slices.Grow(bufs[i][:0], int(f.lastSize.Load()*9/8))
 			labels[i] = make([]string, len(f.labels))
 			emits[i] = func(v float64, labels []string) {
-				if validLabels(labels) { // as Collect: NewConstMetric refuses others
+				if validLabels(labels) { // as prometheus.NewConstMetric: it refuses others
 					bufs[i] = appendSample(bufs[i], f, v, labels)
 				}
 			}

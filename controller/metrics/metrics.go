@@ -2,11 +2,12 @@
 // time: one Collector over the fleet, so a room that is gone leaves no stale
 // series behind.
 //
-// Every family is defined once, with the series a room gives it (family.each);
-// Collect turns them into const metrics for a registry, and WriteText writes
-// them straight out in the text exposition format. The second is the scrape
-// path (Handler): at 10,000 rooms the fleet is about 550,000 series, and a
-// registry's gather, sort and expfmt encoding of them takes seconds.
+// Every family is defined once, with the series a room gives it (family.each),
+// and WriteText writes them straight out in the text exposition format: the
+// scrape path (Handler). At 10,000 rooms the fleet is about 550,000 series,
+// and a registry's gather, sort and expfmt encoding of them takes seconds.
+// The tests hold a second renderer, a prometheus.Collector over the same
+// families (collect_test.go), and check that the two agree.
 package metrics
 
 import (
@@ -15,8 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/readiness"
@@ -45,7 +44,6 @@ type family struct {
 	help    string
 	labels  []string // in the order each fills them
 	counter bool
-	desc    *prometheus.Desc
 
 	check, measurement string  // kindMeasurement: the report's names
 	scale              float64 // kindMeasurement: from the agent's unit to the metric's
@@ -55,14 +53,7 @@ type family struct {
 	lastSize atomic.Int64 // bytes of its series at the last WriteText
 }
 
-func (f *family) valueType() prometheus.ValueType {
-	if f.counter {
-		return prometheus.CounterValue
-	}
-	return prometheus.GaugeValue
-}
-
-// Collector exports the fleet.
+// Collector exports the fleet (WriteText, Handler).
 type Collector struct {
 	fleet    *fleet.Fleet
 	families []*family // by name
@@ -112,7 +103,6 @@ func New(f *fleet.Fleet) *Collector {
 	}
 	slices.SortFunc(c.families, func(a, b *family) int { return strings.Compare(a.name, b.name) })
 	for _, f := range c.families {
-		f.desc = prometheus.NewDesc(f.name, f.help, f.labels, nil)
 		f.order = make([]int, len(f.labels))
 		for i := range f.order {
 			f.order[i] = i
@@ -125,38 +115,6 @@ func New(f *fleet.Fleet) *Collector {
 		f.header = []byte("# HELP " + f.name + " " + helpEscaper.Replace(f.help) + "\n# TYPE " + f.name + " " + typ + "\n")
 	}
 	return c
-}
-
-// Describe sends every descriptor.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, f := range c.families {
-		ch <- f.desc
-	}
-}
-
-// Collect renders the fleet as it is now, room by room (a registry sorts
-// the series; one pass over the rooms fetches each report once).
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	rooms := c.fleet.Rooms()
-	labels := make([][]string, len(c.families))
-	emits := make([]func(float64, []string), len(c.families))
-	for i, f := range c.families {
-		labels[i] = make([]string, len(f.labels))
-		t := f.valueType()
-		emits[i] = func(v float64, labels []string) {
-			// Label values from reports are valid UTF-8 (JSON decoding
-			// guarantees it), so an error here cannot come from input; it
-			// is dropped rather than allowed to panic a scrape.
-			if m, err := prometheus.NewConstMetric(f.desc, t, v, labels...); err == nil {
-				ch <- m
-			}
-		}
-	}
-	for r := range rooms {
-		for i, f := range c.families {
-			f.each(&rooms[r], labels[i], emits[i])
-		}
-	}
 }
 
 // each calls emit for every series the room gives the family, with its

@@ -596,6 +596,9 @@ func TestProbe_SessionStatsCarryTheUploadTimeline(t *testing.T) {
 	}
 	// since skips the earlier points; no since, no timeline.
 	resp, b = p.do(t, http.MethodGet, fmt.Sprintf("/probe/v1/session/%s?since=%g", info.ID, st.UploadTimeline[2][0]), testToken, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("since the third point: status %d: %s", resp.StatusCode, b)
+	}
 	var later SessionStats
 	json.Unmarshal(b, &later)
 	if len(later.UploadTimeline) != len(st.UploadTimeline)-2 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 var t0 = time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)
@@ -91,7 +92,7 @@ func TestStore_ConcurrentPutsAreAllKeptAndABadOneFailsAlone(t *testing.T) {
 	}
 	wg.Wait()
 	for i, err := range errs {
-		if bad := i%50 == 7; bad != (err != nil) || bad && !errors.Is(err, bolt.ErrKeyTooLarge) {
+		if bad := i%50 == 7; bad != (err != nil) || bad && !errors.Is(err, bolterrors.ErrKeyTooLarge) {
 			t.Errorf("put %d: %v", i, err)
 		}
 	}

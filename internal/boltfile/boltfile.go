@@ -14,6 +14,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // LockTimeout is how long Open waits for another process's lock.
@@ -52,7 +53,7 @@ func Open(dir, name, what, program string) (*bolt.DB, error) {
 		return nil, &DamagedError{Path: path, What: what, Reason: "it is empty (0 bytes) where a database should be (a full disk, or a crash as it was made?)"}
 	}
 	db, err := open(path)
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s %s: it is locked by another process (is another %s using this --data directory?)", what, path, program)
 	}
 	if err != nil {
