@@ -184,6 +184,11 @@ func New(cfg Config) (*Check, error) {
 // Name is the check's name in reports and in the standard.
 func (c *Check) Name() string { return wire.CheckNetwork }
 
+// Intrusive says the test disturbs a meeting from its start (it loads the
+// room's link): while the room is quiet the runner does not start it, and
+// repeats its last figures.
+func (c *Check) Intrusive() bool { return true }
+
 // Timeout is how long the whole test may take: its phases, and time to
 // wait for a busy probe. The runner gives the check this much when its own
 // per-check timeout is shorter.
