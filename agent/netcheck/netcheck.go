@@ -260,7 +260,7 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckRe
 	if h, held := quiet.Held(ctx); held {
 		c.log.Info("network test held back after watching the link", "why", h.Reason)
 		return []wire.CheckResult{{Check: wire.CheckNetwork, Target: c.base.Host, Verdict: wire.Skipped,
-			Code: h.Code, Reason: "the network test was held back: " + h.Reason}}, nil
+			Code: h.Code, Reason: "the network check was held back: " + h.Reason}}, nil
 	}
 	cl := c.newClient()
 	defer cl.close()
