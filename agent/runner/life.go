@@ -138,36 +138,38 @@ type busy struct {
 	overran time.Duration // the deadline it outlived; zero if its caller still waits
 }
 
-// acquire waits for the check to be free and marks a run begun at now
-// under way; release ends it. A run under way that outlived its deadline is
-// not waited for; one whose caller still waits is, until ctx ends.
-func (l *life) acquire(ctx context.Context, now time.Time) (*busy, bool) {
+// acquire waits for the check to be free and marks a run begun now
+// under way, returning its token; release ends it. A run under way that
+// outlived its deadline is not waited for; one whose caller still waits
+// is, until ctx ends.
+func (l *life) acquire(ctx context.Context, now func() time.Time) (chan struct{}, *busy) {
 	for {
 		l.mu.Lock()
 		if l.running == nil {
-			l.running, l.begun, l.overran = make(chan struct{}), now, 0
+			run := make(chan struct{})
+			l.running, l.begun, l.overran = run, now(), 0
 			l.mu.Unlock()
-			return nil, true
+			return run, nil
 		}
 		running, b := l.running, &busy{begun: l.begun, overran: l.overran}
 		l.mu.Unlock()
 		if b.overran != 0 {
-			return b, false
+			return nil, b
 		}
 		select {
 		case <-running:
 		case <-ctx.Done():
-			return b, false
+			return nil, b
 		}
 	}
 }
 
-// abandon records that the run under way outlived its deadline: its caller
-// reports it as overrun and does not wait for it.
-func (l *life) abandon(deadline time.Duration) {
+// abandon records that the run (its token) outlived its deadline: its
+// caller reports it as overrun and does not wait for it.
+func (l *life) abandon(run chan struct{}, deadline time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.running != nil {
+	if l.running == run {
 		l.overran = deadline
 	}
 }

@@ -188,7 +188,8 @@ func (r *Runner) runOne(ctx context.Context, c Check) ([]wire.CheckResult, []wir
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if b, ok := l.acquire(cctx, now); !ok {
+	run, b := l.acquire(cctx, r.now)
+	if b != nil {
 		v, code, why := stillRunning(name, b, r.now())
 		if r.Log != nil {
 			r.Log.Warn("check still running: not started again", "check", name, "since", b.begun)
@@ -240,7 +241,7 @@ func (r *Runner) runOne(ctx context.Context, c Check) ([]wire.CheckResult, []wir
 	case <-cctx.Done():
 		// A check that ignores its context is not waited for; it is not
 		// started again while it runs (life.acquire).
-		l.abandon(timeout)
+		l.abandon(run, timeout)
 		out.err = fmt.Errorf("did not finish within %v", timeout)
 	}
 	if out.err == nil && cctx.Err() != nil && len(out.results) == 0 {
