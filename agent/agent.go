@@ -49,8 +49,8 @@ type Hardware struct {
 const DefaultNetworkEvery = 30 * time.Minute
 
 // Checks is the one list of the agent's checks, in the order they run. The
-// checks are long-lived: camera and audio remember their last verdicts, to
-// show while a meeting holds the devices.
+// runner owns their lives: one run at a time, and the last results repeated
+// while a meeting or a busy device keeps a check from measuring.
 func Checks(hw Hardware) ([]runner.Check, error) {
 	if hw.Camera.Sysfs == "" {
 		hw.Camera.Sysfs = hw.Sysfs
@@ -70,8 +70,6 @@ func Checks(hw Hardware) ([]runner.Check, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Every also repeats the last figures when a meeting or a busy link
-	// holds the test back.
 	network := runner.Every(nc, hw.NetworkEvery)
 	return []runner.Check{
 		&host.Check{Source: &host.System{}, Clock: hw.Clock},
@@ -341,9 +339,7 @@ func answer(ctx context.Context, r *runner.Runner, l *link.Link, payload []byte,
 		res.Error = err.Error()
 	} else {
 		cctx, cancel := context.WithDeadline(runner.WithFresh(ctx), deadline) // asked for: measure now
-		run := *r
-		run.Checks = checks
-		res.Report = run.Run(cctx)
+		res.Report = r.RunChecks(cctx, checks)
 		cancel()
 	}
 	if err := l.PublishResult(res); err != nil {

@@ -64,23 +64,16 @@ type Config struct {
 }
 
 // Check is the audio check: one result for the microphone, with the
-// loopback through the speaker in it.
+// loopback through the speaker in it. A microphone it cannot record now (a
+// meeting app holds it) is a skipped result with a code and no
+// measurements: the runner repeats its last result.
 type Check struct {
 	cfg       Config
 	recording *Recording // the replayed file, or nil for the live microphone
 	log       *slog.Logger
-	running   chan struct{} // holds a token while a run uses the devices
 
 	mu       sync.Mutex
-	last     map[string]previous // by target
-	lastLoop time.Time           // when the loopback last played
-}
-
-// previous is a target's last measured result.
-type previous struct {
-	at           time.Time
-	verdict      wire.Verdict
-	measurements map[string]float64
+	lastLoop time.Time // when the loopback last played
 }
 
 // New checks the configuration, reads a recorded source, and returns the check.
@@ -114,11 +107,7 @@ func New(cfg Config) (*Check, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Check{
-		cfg: cfg, recording: rec, log: log,
-		running: make(chan struct{}, 1),
-		last:    map[string]previous{},
-	}, nil
+	return &Check{cfg: cfg, recording: rec, log: log}, nil
 }
 
 // Name is the check's name in reports and in the standard.
@@ -128,17 +117,6 @@ func (c *Check) Name() string { return wire.CheckAudio }
 // missing sound system or microphone is a result that says so; an error is
 // returned only when the run is cancelled.
 func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckResult, error) {
-	// One run at a time: a run that comes while another holds the devices
-	// (a command beside the periodic check) waits for it, as long as its
-	// own deadline lets it; only an earlier run that overran its deadline
-	// and still holds them makes this one skip.
-	select {
-	case c.running <- struct{}{}:
-		defer func() { <-c.running }()
-	case <-ctx.Done():
-		return []wire.CheckResult{{Check: wire.CheckAudio, Target: c.defaultTarget(),
-			Verdict: wire.Skipped, Reason: "the previous audio check is still running"}}, nil
-	}
 	if c.recording != nil {
 		pcm, err := c.recording.Record(ctx, c.cfg.Window)
 		if err != nil {
@@ -147,7 +125,6 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckRe
 		res := wire.CheckResult{Check: wire.CheckAudio, Target: c.recording.Name,
 			Measurements: Analyze(pcm).Measurements(pcm)}
 		explainDead(&res, std)
-		c.remember(res, std)
 		return []wire.CheckResult{res}, nil
 	}
 	res, err := c.runLive(ctx, std)
@@ -205,10 +182,11 @@ func (c *Check) runLive(ctx context.Context, std *standard.Standard) (wire.Check
 			return res, fmt.Errorf("record %s: %w", mic.Name, err)
 		}
 		if held {
-			// The meeting app holds the microphone for itself (exclusive mode).
-			skipped := c.skipped(res.Target, fmt.Sprintf("%s; the microphone could not be recorded: %v", hold.Reason, err))
-			skipped.Code = hold.Code
-			return skipped, nil
+			// The meeting app holds the microphone for itself (exclusive
+			// mode): the runner repeats the last result.
+			res.Verdict, res.Code = wire.Skipped, hold.Code
+			res.Reason = fmt.Sprintf("%s; the microphone could not be recorded: %v", hold.Reason, err)
+			return res, nil
 		}
 		res.Verdict, res.Reason = wire.Error, fmt.Sprintf("record %s: %v", mic.Name, err)
 		return res, nil
@@ -224,7 +202,6 @@ func (c *Check) runLive(ctx context.Context, std *standard.Standard) (wire.Check
 	case c.loopbackDue():
 		c.loopback(ctx, session, mic, speakers, &res)
 	}
-	c.remember(res, std)
 	return res, nil
 }
 
@@ -393,41 +370,4 @@ func target(name string) string {
 		name = name[:len(name)-size]
 	}
 	return name
-}
-
-// remember keeps a measured result, with its verdict under the standard,
-// for when the devices are next found in use.
-func (c *Check) remember(res wire.CheckResult, std *standard.Standard) {
-	if res.Verdict != "" {
-		return // error or skipped: nothing measured
-	}
-	judged := res
-	judged.Measurements = maps.Clone(res.Measurements)
-	if std != nil {
-		std.Evaluate(&judged)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.last[res.Target] = previous{at: time.Now(), verdict: judged.Verdict, measurements: judged.Measurements}
-}
-
-// skipped is the result of a run that did not measure: the reason, and the
-// target's last measurements when there are any.
-func (c *Check) skipped(target, reason string) wire.CheckResult {
-	res := wire.CheckResult{Check: wire.CheckAudio, Target: target, Verdict: wire.Skipped}
-	c.mu.Lock()
-	prev, ok := c.last[target]
-	c.mu.Unlock()
-	if !ok {
-		res.Reason = reason + "; no earlier result"
-		return res
-	}
-	verdict := string(prev.verdict)
-	if verdict == "" {
-		verdict = "not judged"
-	}
-	res.Reason = fmt.Sprintf("%s; measurements repeated from %s (%s ago), verdict then: %s",
-		reason, prev.at.UTC().Format(time.RFC3339), time.Since(prev.at).Round(time.Second), verdict)
-	res.Measurements = maps.Clone(prev.measurements)
-	return res
 }

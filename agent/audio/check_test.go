@@ -15,6 +15,7 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/audio"
 	"github.com/siaprapat/siaprapat/agent/quiet"
+	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/standard"
 	"github.com/siaprapat/siaprapat/wire"
 )
@@ -437,7 +438,7 @@ func TestCheck_HeldBackRunMeasuresTheMicrophoneAndPlaysNothing(t *testing.T) {
 	}
 }
 
-func TestCheck_MicrophoneHeldExclusivelyIsSkippedWithThePreviousResult(t *testing.T) {
+func TestCheck_MicrophoneHeldExclusivelyIsSkippedAndTheRunnerRepeatsThePreviousResult(t *testing.T) {
 	drv := &fakeDriver{microphones: roomDevices, speakers: []audio.Device{usbSpeaker}, mic: quietRoom, loopGain: -0.5}
 	var busy bool
 	var mu sync.Mutex
@@ -454,7 +455,8 @@ func TestCheck_MicrophoneHeldExclusivelyIsSkippedWithThePreviousResult(t *testin
 		t.Fatal(err)
 	}
 	std := defaultStandard(t)
-	measured := runOnce(t, c, std)
+	r := &runner.Runner{Site: "s", Room: "r", Standard: std, Checks: []runner.Check{c}}
+	measured := r.Run(context.Background()).Checks[0]
 	if measured.Verdict != wire.Pass {
 		t.Fatalf("free devices: %s %v", measured.Verdict, failing(measured))
 	}
@@ -462,12 +464,16 @@ func TestCheck_MicrophoneHeldExclusivelyIsSkippedWithThePreviousResult(t *testin
 	busy = true
 	mu.Unlock()
 	drv.recordErr = errors.New("device in use (exclusive mode)")
-	skipped := runOnce(t, c, std)
+	alone := runOnce(t, c, std)
+	if alone.Verdict != wire.Skipped || alone.Code != wire.CodeInUse || alone.Measurements != nil {
+		t.Errorf("the check alone, held exclusively: %+v, want skipped in_use without measurements", alone)
+	}
+	r.Run(context.Background()) // the runner's first result is its own
+	skipped := r.Run(context.Background()).Checks[0]
 	if skipped.Verdict != wire.Skipped || skipped.Code != wire.CodeInUse || skipped.Target != measured.Target {
 		t.Errorf("held exclusively: %s %s on %q, want skipped in_use on %q", skipped.Verdict, skipped.Code, skipped.Target, measured.Target)
 	}
-	if !strings.HasPrefix(skipped.Reason, "microphone or speaker in use by Zoom (recording stream #4); the microphone could not be recorded: device in use (exclusive mode); measurements repeated from 20") ||
-		!strings.HasSuffix(skipped.Reason, "ago), verdict then: pass") {
+	if !regexp.MustCompile(`^microphone or speaker in use by Zoom \(recording stream #4\); the microphone could not be recorded: device in use \(exclusive mode\); repeating the result measured at \d\d:\d\d:\d\dZ`).MatchString(skipped.Reason) {
 		t.Errorf("reason %q", skipped.Reason)
 	}
 	for name, v := range measured.Measurements {
@@ -500,9 +506,9 @@ func TestCheck_MeetingStartingAfterTheRecordingStopsTheLoopback(t *testing.T) {
 	}
 }
 
-// TestCheck_OneRunAtATime: a run that comes while another holds the
-// devices (a command beside the periodic check) waits for it and measures;
-// only one whose deadline ends first (the other overran) is skipped.
+// TestCheck_OneRunAtATime: under the runner, a run that comes while
+// another holds the devices (a command beside the periodic check) waits for
+// it and measures; only one whose deadline ends first is not started.
 func TestCheck_OneRunAtATime(t *testing.T) {
 	release := make(chan struct{})
 	drv := &fakeDriver{microphones: roomDevices, mic: func(w time.Duration) audio.PCM {
@@ -513,11 +519,11 @@ func TestCheck_OneRunAtATime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	std := defaultStandard(t)
+	r := &runner.Runner{Site: "s", Room: "r", Standard: defaultStandard(t), Checks: []runner.Check{c}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.Run(context.Background(), std)
+		r.Run(context.Background())
 	}()
 	// Wait for the first run to hold the devices.
 	for i := 0; ; i++ {
@@ -533,18 +539,24 @@ func TestCheck_OneRunAtATime(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	skipped, err := c.Run(ctx, std)
+	skipped := r.Run(ctx).Checks
 	cancel()
-	if err != nil || len(skipped) != 1 || skipped[0].Verdict != wire.Skipped || skipped[0].Reason != "the previous audio check is still running" {
-		t.Errorf("a run whose deadline came first: %+v, %v", skipped, err)
+	if len(skipped) != 1 || skipped[0].Verdict != wire.Skipped ||
+		!regexp.MustCompile(`^the audio check was not started again: its run begun at \d\d:\d\d:\d\dZ is still going; no earlier result to repeat$`).MatchString(skipped[0].Reason) {
+		t.Errorf("a run whose deadline came first: %+v", skipped)
 	}
 	waited := make(chan wire.CheckResult, 1)
-	go func() { waited <- runOnce(t, c, std) }()
+	go func() { waited <- r.Run(context.Background()).Checks[0] }()
 	time.Sleep(50 * time.Millisecond)
 	close(release)
 	<-done
 	if res := <-waited; res.Verdict != wire.Pass || res.Measurements["rms_dbfs"] == 0 {
 		t.Errorf("a run that waited: %s %q %v", res.Verdict, res.Reason, res.Measurements)
+	}
+	drv.mu.Lock()
+	defer drv.mu.Unlock()
+	if drv.opened != 2 {
+		t.Errorf("the sound system was opened %d times, want 2 (the first run, then the one that waited)", drv.opened)
 	}
 }
 

@@ -13,13 +13,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/quiet"
@@ -62,25 +60,15 @@ type Config struct {
 	Log *slog.Logger
 }
 
-// Check is the camera check. It is long-lived: it remembers the last
-// completed result of each camera, so that a camera a meeting holds is
-// reported with its previous verdict.
+// Check is the camera check. A camera it does not open now (a meeting, a
+// program holding it) is a skipped result with a code and no
+// measurements: the runner repeats that camera's last result.
 type Check struct {
 	src     Source
 	window  time.Duration
 	devices []string
 	inUse   InUseFunc
 	log     *slog.Logger
-
-	mu   sync.Mutex // one run at a time; guards last
-	last map[string]previous
-}
-
-// previous is a camera's last completed check.
-type previous struct {
-	at           time.Time
-	verdict      wire.Verdict
-	measurements map[string]float64
 }
 
 // New validates the configuration and returns the check reading the
@@ -139,7 +127,6 @@ func NewWithSource(src Source, cfg Config) (*Check, error) {
 		devices: cfg.Devices,
 		inUse:   inUse,
 		log:     logger(cfg.Log).With("check", wire.CheckCamera),
-		last:    map[string]previous{},
 	}, nil
 }
 
@@ -156,8 +143,6 @@ func (c *Check) Name() string { return wire.CheckCamera }
 // Run checks every selected camera in turn, one result each. Without any
 // camera it returns one failed result, "no camera found".
 func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckResult, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	devs, err := c.src.Cameras(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list cameras: %w", err)
@@ -178,11 +163,11 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckRe
 	for _, d := range devs {
 		if hold, held := quiet.Held(ctx); held {
 			// A meeting: the camera is not opened (a meeting app may
-			// want it any moment); its previous result is repeated.
+			// want it any moment); the runner repeats its last result.
 			results = append(results, c.heldBack(d, hold))
 			continue
 		}
-		results = append(results, c.measure(ctx, d, want, std))
+		results = append(results, c.measure(ctx, d, want))
 	}
 	return results, nil
 }
@@ -250,7 +235,7 @@ func matchesName(d Device, want string) bool {
 }
 
 // measure opens one camera, captures for the window and returns its result.
-func (c *Check) measure(ctx context.Context, dev Device, want Mode, std *standard.Standard) wire.CheckResult {
+func (c *Check) measure(ctx context.Context, dev Device, want Mode) wire.CheckResult {
 	res := wire.CheckResult{Check: wire.CheckCamera, Target: dev.Name}
 	usb := ""
 	if dev.USBID != "" {
@@ -268,7 +253,7 @@ func (c *Check) measure(ctx context.Context, dev Device, want Mode, std *standar
 	st, err := c.src.Open(ctx, dev, want)
 	if err != nil {
 		if by, busy := c.heldBy(ctx, err); busy {
-			return c.skipInUse(res, dev, usb, by, log)
+			return c.skipInUse(res, usb, by, log)
 		}
 		return fail(err)
 	}
@@ -278,12 +263,11 @@ func (c *Check) measure(ctx context.Context, dev Device, want Mode, std *standar
 	}
 	if err != nil {
 		if by, busy := c.heldBy(ctx, err); busy {
-			return c.skipInUse(res, dev, usb, by, log)
+			return c.skipInUse(res, usb, by, log)
 		}
 		return fail(err)
 	}
 	res.Measurements, res.Reason = m, usb
-	c.remember(dev.ID, res, std)
 	log.Debug("camera captured", "fps", m["fps"], "width", m["width_pixels"], "height", m["height_pixels"])
 	return res
 }
@@ -306,58 +290,27 @@ func (c *Check) heldBy(ctx context.Context, err error) (by string, busy bool) {
 	return "", false
 }
 
-// skipInUse reports a camera another program holds, with its previous result.
-func (c *Check) skipInUse(res wire.CheckResult, dev Device, usb, by string, log *slog.Logger) wire.CheckResult {
+// skipInUse reports a camera another program holds: skipped, with code
+// in_use and no measurements (the runner repeats its last result).
+func (c *Check) skipInUse(res wire.CheckResult, usb, by string, log *slog.Logger) wire.CheckResult {
 	inUse := "in use"
 	if by != "" {
 		inUse += " by " + by
 	}
-	res.Verdict, res.Reason, res.Code = wire.Skipped, inUse, wire.CodeInUse
-	if p, ok := c.last[dev.ID]; ok {
-		res.Reason = fmt.Sprintf("%s; previous check %s: %s", inUse, stamp(p.at, time.Now()), p.verdict)
-		res.Measurements = maps.Clone(p.measurements)
-	}
-	res.Reason = joinReasons(res.Reason, usb)
+	res.Verdict, res.Reason, res.Code = wire.Skipped, joinReasons(inUse, usb), wire.CodeInUse
 	log.Info("camera in use: skipped", "by", by)
 	return res
 }
 
-// heldBack reports a camera not opened because the run is held back, with
-// its previous result.
+// heldBack reports a camera not opened because the run is held back:
+// skipped, with the hold's code and no measurements (the runner repeats its
+// last result).
 func (c *Check) heldBack(dev Device, h quiet.Hold) wire.CheckResult {
-	res := wire.CheckResult{Check: wire.CheckCamera, Target: dev.Name, Verdict: wire.Skipped, Code: h.Code,
-		Reason: "camera not opened: " + h.Reason}
-	if p, ok := c.last[dev.ID]; ok {
-		res.Reason += fmt.Sprintf("; previous check %s: %s", stamp(p.at, time.Now()), p.verdict)
-		res.Measurements = maps.Clone(p.measurements)
-	} else {
-		res.Reason += "; no earlier result"
-	}
+	reason := "camera not opened: " + h.Reason
 	if dev.USBID != "" {
-		res.Reason += "; USB " + dev.USBID
+		reason += "; USB " + dev.USBID
 	}
-	return res
-}
-
-// remember keeps a completed result, judged by the standard, for when the
-// camera is next in use.
-func (c *Check) remember(id string, res wire.CheckResult, std *standard.Standard) {
-	p := previous{at: time.Now().UTC(), verdict: "measured", measurements: maps.Clone(res.Measurements)}
-	if std != nil {
-		judged := wire.CheckResult{Check: res.Check, Target: res.Target, Measurements: maps.Clone(res.Measurements)}
-		std.Evaluate(&judged)
-		p.verdict = judged.Verdict
-	}
-	c.last[id] = p
-}
-
-// stamp writes a time as 08:01:02Z, with its date when not today.
-func stamp(at, now time.Time) string {
-	at, now = at.UTC(), now.UTC()
-	if at.Format(time.DateOnly) == now.Format(time.DateOnly) {
-		return at.Format("15:04:05Z")
-	}
-	return at.Format("2006-01-02T15:04:05Z")
+	return wire.CheckResult{Check: wire.CheckCamera, Target: dev.Name, Verdict: wire.Skipped, Code: h.Code, Reason: reason}
 }
 
 // capture reads frames until they cover the window and returns the

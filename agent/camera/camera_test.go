@@ -18,6 +18,7 @@ import (
 
 	"github.com/siaprapat/siaprapat/agent/camera/y4mtest"
 	"github.com/siaprapat/siaprapat/agent/quiet"
+	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/standard"
 	"github.com/siaprapat/siaprapat/wire"
 )
@@ -433,25 +434,32 @@ func TestCamera_FakeHealthyCameraPassesAndIsAskedNominalMode(t *testing.T) {
 	}
 }
 
-func TestCamera_BusyCameraSkippedWithPreviousVerdict(t *testing.T) {
+// runRoom runs the check through a runner, which repeats its last results.
+func runRoom(t *testing.T, ctx context.Context, r *runner.Runner) []wire.CheckResult {
+	t.Helper()
+	return r.Run(ctx).Checks
+}
+
+func TestCamera_BusyCameraSkippedAndTheRunnerRepeatsItsLastResult(t *testing.T) {
 	std := defaultStandard(t)
 	cam := newFakeCamera("/dev/video0")
 	cam.dev.USBID = "046d:082d"
 	src := &fakeSource{cams: []*fakeCamera{cam}}
 	c := newFakeCheck(t, src, Config{})
+	r := &runner.Runner{Site: "s", Room: "r", Standard: std, Checks: []runner.Check{c}}
 
-	first := runJudged(t, context.Background(), c, std)[0]
+	first := runRoom(t, context.Background(), r)[0]
 	if first.Verdict != wire.Pass || first.Reason != "USB 046d:082d" {
 		t.Fatalf("first run: %s %q, want pass with the USB id", first.Verdict, first.Reason)
 	}
 	// A meeting app starts streaming: V4L2 answers EBUSY.
 	cam.openErr = fmt.Errorf("start /dev/video0: %w", syscall.EBUSY)
-	second := runJudged(t, context.Background(), c, std)[0]
-	if second.Verdict != wire.Skipped {
-		t.Errorf("verdict %s, want skipped", second.Verdict)
+	second := runRoom(t, context.Background(), r)[0]
+	if second.Verdict != wire.Skipped || second.Code != wire.CodeInUse {
+		t.Errorf("verdict %s code %q, want skipped in_use", second.Verdict, second.Code)
 	}
-	if !regexp.MustCompile(`^in use; previous check \d\d:\d\d:\d\dZ: pass; USB 046d:082d$`).MatchString(second.Reason) {
-		t.Errorf("reason %q, want in use with the previous check's time and verdict", second.Reason)
+	if !regexp.MustCompile(`^in use; USB 046d:082d; repeating the result measured at \d\d:\d\d:\d\dZ$`).MatchString(second.Reason) {
+		t.Errorf("reason %q, want in use with the time of the repeated result", second.Reason)
 	}
 	if !maps.Equal(second.Measurements, first.Measurements) {
 		t.Errorf("measurements %v, want the previous %v", second.Measurements, first.Measurements)
@@ -461,8 +469,8 @@ func TestCamera_BusyCameraSkippedWithPreviousVerdict(t *testing.T) {
 	}
 	// The check's own error wrapping works as well as the raw errno.
 	cam.openErr = fmt.Errorf("open: %w", ErrInUse)
-	if third := runJudged(t, context.Background(), c, std)[0]; third.Verdict != wire.Skipped {
-		t.Errorf("ErrInUse: verdict %s, want skipped", third.Verdict)
+	if third := runJudged(t, context.Background(), c, std)[0]; third.Verdict != wire.Skipped || third.Code != wire.CodeInUse || third.Measurements != nil {
+		t.Errorf("ErrInUse: %+v, want skipped in_use without measurements", third)
 	}
 }
 
@@ -553,39 +561,30 @@ func TestCamera_SelectedDevices(t *testing.T) {
 	}
 }
 
-func TestStamp_DateOnlyWhenNotToday(t *testing.T) {
-	now := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
-	for at, want := range map[time.Time]string{
-		time.Date(2026, 3, 4, 8, 1, 2, 0, time.UTC):                       "08:01:02Z",
-		time.Date(2026, 3, 3, 23, 59, 0, 0, time.UTC):                     "2026-03-03T23:59:00Z",
-		time.Date(2026, 3, 4, 15, 1, 2, 0, time.FixedZone("WIB", 7*3600)): "08:01:02Z",
-	} {
-		if got := stamp(at, now); got != want {
-			t.Errorf("stamp(%v) = %q, want %q", at, got, want)
-		}
-	}
-}
-
-func TestCamera_HeldBackRunOpensNoCameraAndRepeatsThePreviousResult(t *testing.T) {
+func TestCamera_HeldBackRunOpensNoCameraAndTheRunnerRepeatsThePreviousResult(t *testing.T) {
 	std := defaultStandard(t)
 	src := &fakeSource{cams: []*fakeCamera{newFakeCamera("/dev/video0"), newFakeCamera("/dev/video2")}}
 	c := newFakeCheck(t, src, Config{Devices: []string{"/dev/video0"}})
-	first := runJudged(t, context.Background(), c, std)[0]
+	r := &runner.Runner{Site: "s", Room: "r", Standard: std, Checks: []runner.Check{c}}
+	first := runRoom(t, context.Background(), r)[0]
 	held := quiet.WithHold(context.Background(), quiet.Hold{Code: wire.CodeHeldBack, Reason: `meeting "Rapat" 09:00Z to 10:00Z (quiet 08:58Z to 10:02Z)`})
-	res := runJudged(t, held, c, std)
+	if res := runJudged(t, held, c, std); len(res) != 1 || res[0].Verdict != wire.Skipped || res[0].Code != wire.CodeHeldBack || res[0].Measurements != nil {
+		t.Errorf("the check alone, held back: %+v, want skipped held_back without measurements", res)
+	}
+	res := runRoom(t, held, r)
 	if len(src.opened) != 1 {
 		t.Fatalf("opened %d times, want only the first run's", len(src.opened))
 	}
 	if len(res) != 1 || res[0].Verdict != wire.Skipped || res[0].Code != wire.CodeHeldBack ||
-		!regexp.MustCompile(`^camera not opened: meeting "Rapat" 09:00Z to 10:00Z \(quiet 08:58Z to 10:02Z\); previous check \d\d:\d\d:\d\dZ: pass$`).MatchString(res[0].Reason) ||
+		!regexp.MustCompile(`^camera not opened: meeting "Rapat" 09:00Z to 10:00Z \(quiet 08:58Z to 10:02Z\); repeating the result measured at \d\d:\d\d:\d\dZ$`).MatchString(res[0].Reason) ||
 		!maps.Equal(res[0].Measurements, first.Measurements) {
 		t.Errorf("held back: %+v", res)
 	}
 	// A camera never measured says so; a device in use gives its code.
-	c = newFakeCheck(t, src, Config{})
+	r = &runner.Runner{Site: "s", Room: "r", Standard: std, Checks: []runner.Check{newFakeCheck(t, src, Config{})}}
 	inUse := quiet.WithHold(context.Background(), quiet.Hold{Code: wire.CodeInUse, Reason: "microphone or speaker in use by zoom (recording stream #3)"})
-	for _, r := range runJudged(t, inUse, c, std) {
-		if r.Verdict != wire.Skipped || r.Code != wire.CodeInUse || !strings.HasSuffix(r.Reason, "; no earlier result") {
+	for _, r := range runRoom(t, inUse, r) {
+		if r.Verdict != wire.Skipped || r.Code != wire.CodeInUse || !strings.HasSuffix(r.Reason, runner.NoEarlierResult) {
 			t.Errorf("in use, never measured: %+v", r)
 		}
 	}

@@ -184,6 +184,11 @@ func New(cfg Config) (*Check, error) {
 // Name is the check's name in reports and in the standard.
 func (c *Check) Name() string { return wire.CheckNetwork }
 
+// Intrusive says the test disturbs a meeting from its start (it loads the
+// room's link): while the room is quiet the runner does not start it, and
+// repeats its last figures.
+func (c *Check) Intrusive() bool { return true }
+
 // Timeout is how long the whole test may take: its phases, and time to
 // wait for a busy probe. The runner gives the check this much when its own
 // per-check timeout is shorter.
@@ -255,7 +260,7 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckRe
 	if h, held := quiet.Held(ctx); held {
 		c.log.Info("network test held back after watching the link", "why", h.Reason)
 		return []wire.CheckResult{{Check: wire.CheckNetwork, Target: c.base.Host, Verdict: wire.Skipped,
-			Code: h.Code, Reason: "the network test was held back: " + h.Reason}}, nil
+			Code: h.Code, Reason: "the network check was held back: " + h.Reason}}, nil
 	}
 	cl := c.newClient()
 	defer cl.close()

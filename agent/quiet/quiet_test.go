@@ -180,3 +180,16 @@ func TestGate_DevicesAnswerIsReusedBriefly(t *testing.T) {
 		t.Errorf("after 3 s: held %v, asked %d times, want asked again and free", ok, asked)
 	}
 }
+
+func TestStamp_DateOnlyWhenNotToday(t *testing.T) {
+	now := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	for at, want := range map[time.Time]string{
+		time.Date(2026, 3, 4, 8, 1, 2, 0, time.UTC):                       "08:01:02Z",
+		time.Date(2026, 3, 3, 23, 59, 0, 0, time.UTC):                     "2026-03-03T23:59:00Z",
+		time.Date(2026, 3, 4, 15, 1, 2, 0, time.FixedZone("WIB", 7*3600)): "08:01:02Z",
+	} {
+		if got := Stamp(at, now); got != want {
+			t.Errorf("Stamp(%v) = %q, want %q", at, got, want)
+		}
+	}
+}

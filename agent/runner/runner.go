@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/quiet"
@@ -35,7 +36,16 @@ type InventoryCheck interface {
 // DefaultTimeout bounds one check when the runner is given none.
 const DefaultTimeout = 30 * time.Second
 
-// Runner runs a list of checks for one room.
+// Timeouter is a check that needs longer than the runner's per-check
+// timeout (the network check moves data for about 25 s); the runner gives
+// it the longer of the two.
+type Timeouter interface {
+	Timeout() time.Duration
+}
+
+// Runner runs a list of checks for one room. It owns each check's life
+// (life.go): one run at a time, and the last results repeated when a run
+// does not measure. A Runner is used by pointer and not copied.
 type Runner struct {
 	Site, Room   string
 	AgentVersion string
@@ -46,7 +56,11 @@ type Runner struct {
 	// meeting in the room, a device in use): the checks then run only
 	// their passive parts and say what they held back.
 	Quiet Holder
-	Log   *slog.Logger // may be nil
+	Now   func() time.Time // the clock; time.Now when nil
+	Log   *slog.Logger     // may be nil
+
+	mu    sync.Mutex
+	lives map[string]*life // by check name
 }
 
 // Holder decides whether a run is held back (a *quiet.Gate).
@@ -90,14 +104,18 @@ func ParseOnly(s string) []string {
 // Run runs every check and returns the report. A check that fails to run, or
 // overruns its deadline, becomes an error result saying why; Run itself
 // always returns a complete report.
-func (r *Runner) Run(ctx context.Context) *wire.Report {
+func (r *Runner) Run(ctx context.Context) *wire.Report { return r.RunChecks(ctx, r.Checks) }
+
+// RunChecks runs the given checks, some of r.Checks (Select), as Run runs
+// them all.
+func (r *Runner) RunChecks(ctx context.Context, checks []Check) *wire.Report {
 	rep := &wire.Report{
 		Schema:       wire.Schema,
 		ID:           wire.NewID(),
 		Site:         r.Site,
 		Room:         r.Room,
 		AgentVersion: r.AgentVersion,
-		MeasuredAt:   time.Now().UTC().Truncate(time.Millisecond),
+		MeasuredAt:   r.now().UTC().Truncate(time.Millisecond),
 		Standard:     r.Standard.String(),
 	}
 	if _, held := quiet.HoldFrom(ctx); !held && r.Quiet != nil {
@@ -112,7 +130,7 @@ func (r *Runner) Run(ctx context.Context) *wire.Report {
 			ctx = quiet.WithGate(ctx, r.Quiet)
 		}
 	}
-	for _, c := range r.Checks {
+	for _, c := range checks {
 		results, devices := r.runOne(ctx, c)
 		rep.Checks = append(rep.Checks, results...)
 		rep.Peripherals = append(rep.Peripherals, devices...)
@@ -121,70 +139,146 @@ func (r *Runner) Run(ctx context.Context) *wire.Report {
 	return rep
 }
 
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// life returns what the runner keeps of the named check.
+func (r *Runner) life(name string) *life {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lives == nil {
+		r.lives = map[string]*life{}
+	}
+	l, ok := r.lives[name]
+	if !ok {
+		l = newLife()
+		r.lives[name] = l
+	}
+	return l
+}
+
 type outcome struct {
 	results []wire.CheckResult
 	devices []wire.Peripheral
 	err     error
 }
 
+// runOne runs one check, or repeats its last results when it does not
+// measure now (life.go), and has the standard judge the results.
 func (r *Runner) runOne(ctx context.Context, c Check) ([]wire.CheckResult, []wire.Peripheral) {
+	name := c.Name()
+	l := r.life(name)
+	now := r.now()
+	if h, held := quiet.Held(ctx); held {
+		if i, ok := as[Intrusive](c); ok && i.Intrusive() {
+			results, devices := l.repeat(name, wire.Skipped, h.Code, "the "+name+" check was held back: "+h.Reason, now)
+			return r.judge(name, results), devices
+		}
+	}
 	timeout := r.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	if t, ok := c.(Timeouter); ok && t.Timeout() > timeout {
+	if t, ok := as[Timeouter](c); ok && t.Timeout() > timeout {
 		timeout = t.Timeout()
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	start := time.Now()
+	run, b := l.acquire(cctx, r.now)
+	if b != nil {
+		v, code, why := stillRunning(name, b, r.now())
+		if r.Log != nil {
+			r.Log.Warn("check still running: not started again", "check", name, "since", b.begun)
+		}
+		results, devices := l.repeat(name, v, code, why, r.now())
+		return r.judge(name, results), devices
+	}
+	now = r.now() // waiting for a run under way took time
+	if s, ok := as[Spaced](c); ok && !IsFresh(ctx) {
+		if next, due := l.due(s.Every(), now); !due {
+			l.free()
+			why := fmt.Sprintf("measured every %v, next after %s", s.Every(), quiet.Stamp(next, now))
+			results, devices := l.repeat(name, "", "", why, now)
+			return r.judge(name, results), devices
+		}
+	}
+	inventory, isInventory := as[InventoryCheck](c)
 	done := make(chan outcome, 1)
 	go func() {
-		if ic, ok := c.(InventoryCheck); ok {
-			res, devices, err := ic.RunInventory(cctx, r.Standard)
-			done <- outcome{res, devices, err}
-			return
+		var out outcome
+		if isInventory {
+			out.results, out.devices, out.err = inventory.RunInventory(cctx, r.Standard)
+		} else {
+			out.results, out.err = c.Run(cctx, r.Standard)
 		}
-		res, err := c.Run(cctx, r.Standard)
-		done <- outcome{results: res, err: err}
+		took := r.now().Sub(now).Seconds()
+		for i := range out.results {
+			res := &out.results[i]
+			if res.Check == "" {
+				res.Check = name
+			}
+			if res.DurationSeconds == 0 {
+				// Targets measured together share the check's duration.
+				res.DurationSeconds = took
+			}
+		}
+		// Remembered even when the runner gave up on the run: it is the
+		// check's latest measurement.
+		if out.err == nil {
+			l.release(now, out.results, out.devices, isInventory)
+		} else {
+			l.release(now, nil, nil, false)
+		}
+		done <- out
 	}()
 	var out outcome
-	code := ""
 	select {
 	case out = <-done:
 	case <-cctx.Done():
-		// A check that ignores its context is abandoned, not waited for.
+		// A check that ignores its context is not waited for; it is not
+		// started again while it runs (life.acquire).
+		l.abandon(run, timeout)
 		out.err = fmt.Errorf("did not finish within %v", timeout)
 	}
-	took := time.Since(start).Seconds()
 	if out.err == nil && cctx.Err() != nil && len(out.results) == 0 {
 		out.err = fmt.Errorf("did not finish within %v", timeout)
 	}
-	if out.err != nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
-		code = wire.CodeTimeout
-	}
 	if out.err != nil {
+		code := ""
+		if errors.Is(cctx.Err(), context.DeadlineExceeded) {
+			code = wire.CodeTimeout
+		}
 		if r.Log != nil {
-			r.Log.Warn("check could not run", "check", c.Name(), "err", out.err)
+			r.Log.Warn("check could not run", "check", name, "err", out.err)
 		}
-		out.results = []wire.CheckResult{{
-			Check:   c.Name(),
-			Target:  c.Name(),
-			Verdict: wire.Error,
-			Reason:  out.err.Error(),
-			Code:    code,
-		}}
+		return r.judge(name, []wire.CheckResult{{
+			Check:           name,
+			Target:          name,
+			Verdict:         wire.Error,
+			Reason:          out.err.Error(),
+			Code:            code,
+			DurationSeconds: r.now().Sub(now).Seconds(),
+		}}), nil
 	}
-	for i := range out.results {
-		res := &out.results[i]
-		if res.Check == "" {
-			res.Check = c.Name()
-		}
-		if res.DurationSeconds == 0 {
-			// Targets measured together share the check's duration.
-			res.DurationSeconds = took
-		}
-		r.Standard.Evaluate(res)
+	results := make([]wire.CheckResult, len(out.results))
+	for i, res := range out.results {
+		results[i] = copyResult(res)
 	}
-	return out.results, out.devices
+	l.fill(results, r.now())
+	return r.judge(name, results), out.devices
+}
+
+// judge has the standard judge the results.
+func (r *Runner) judge(name string, results []wire.CheckResult) []wire.CheckResult {
+	for i := range results {
+		if results[i].Check == "" {
+			results[i].Check = name
+		}
+		r.Standard.Evaluate(&results[i])
+	}
+	return results
 }
