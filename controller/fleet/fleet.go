@@ -164,9 +164,8 @@ func stateOfReport(r *Newest) State {
 }
 
 // roomLocked returns the room, creating it when new, or nil when a new room
-// would pass MaxRooms. Callers hold f.mu.
-func (f *Fleet) roomLocked(site, room string, now time.Time) *Room {
-	k := key(site, room)
+// would pass MaxRooms; k is its key. Callers hold f.mu.
+func (f *Fleet) roomLocked(k, site, room string, now time.Time) *Room {
 	r := f.rooms[k]
 	if r == nil {
 		if len(f.rooms) >= f.opts.MaxRooms {
@@ -183,12 +182,13 @@ func (f *Fleet) roomLocked(site, room string, now time.Time) *Room {
 	return r
 }
 
-// settle records a change of state at now. Callers hold f.mu.
-func (f *Fleet) settle(r *Room, before State, now time.Time) {
+// settle records a change of state at now of the room under key k.
+// Callers hold f.mu.
+func (f *Fleet) settle(k string, r *Room, before State, now time.Time) {
 	if after, _ := r.State(now, f.opts.Freshness); after != before {
 		r.Changed = now
 	}
-	f.dirty[key(r.Site, r.Room)] = true
+	f.dirty[k] = true
 }
 
 // ApplyReport records a decoded report received at receivedAt. A report
@@ -216,9 +216,10 @@ func (f *Fleet) ApplyEncoded(rep *wire.Report, encoded []byte, receivedAt time.T
 		}
 	}
 	now := f.opts.Now()
+	k := key(rep.Site, rep.Room)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	r := f.roomLocked(rep.Site, rep.Room, now)
+	r := f.roomLocked(k, rep.Site, rep.Room, now)
 	if r == nil {
 		return Refused
 	}
@@ -234,13 +235,13 @@ func (f *Fleet) ApplyEncoded(rep *wire.Report, encoded []byte, receivedAt time.T
 	r.Report, r.ReceivedAt = n, receivedAt
 	if encoded != nil {
 		r.encoded = encoded
-		f.reports[key(r.Site, r.Room)] = true
+		f.reports[k] = true
 	}
 	// A report proves the agent is up, even if its "online" was lost.
 	if r.AgentStatus != wire.StatusOnline {
 		r.AgentStatus, r.StatusAt = wire.StatusOnline, receivedAt
 	}
-	f.settle(r, before, now)
+	f.settle(k, r, before, now)
 	return Stored
 }
 
@@ -251,7 +252,8 @@ func (f *Fleet) ApplyStatus(site, room, status string, at time.Time) Outcome {
 	now := f.opts.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	r := f.roomLocked(site, room, now)
+	k := key(site, room)
+	r := f.roomLocked(k, site, room, now)
 	if r == nil {
 		return Refused
 	}
@@ -260,7 +262,7 @@ func (f *Fleet) ApplyStatus(site, room, status string, at time.Time) Outcome {
 	}
 	before, _ := r.State(now, f.opts.Freshness)
 	r.AgentStatus, r.StatusAt = status, at
-	f.settle(r, before, now)
+	f.settle(k, r, before, now)
 	return Stored
 }
 
