@@ -361,7 +361,15 @@ func (s *Server) getRoom(w http.ResponseWriter, r *http.Request) {
 		s.unknownRoom(w, site, room)
 		return
 	}
-	d := RoomDetail{RoomSummary: s.summary(v), Zone: s.context(site, room).Loc.String(), FirstSeen: v.FirstSeen, Report: v.Report}
+	// The fleet keeps what readiness needs of a report; the report
+	// itself, whole, is in its store.
+	rep, err := s.Fleet.NewestReport(site, room)
+	if err != nil {
+		s.Log.Error("could not read a room's newest report", "site", site, "room", room, "err", err)
+		writeError(w, http.StatusInternalServerError, "could not read the room's newest report; see the controller's log")
+		return
+	}
+	d := RoomDetail{RoomSummary: s.summary(v), Zone: s.context(site, room).Loc.String(), FirstSeen: v.FirstSeen, Report: rep}
 	if s.Zones == nil {
 		d.Zone = readiness.Location.String()
 	}

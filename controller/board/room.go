@@ -111,7 +111,11 @@ func (b *Board) roomPage(w http.ResponseWriter, r *http.Request, v *visit) {
 	for _, c := range causes {
 		d.Causes = append(d.Causes, p.Cause(c))
 	}
-	if rep := view.Report; rep != nil {
+	rep, err := b.cfg.Fleet.NewestReport(site, room) // whole, from the fleet's store
+	if err != nil {
+		b.cfg.Log.Error("board: read the room's newest report", "site", site, "room", room, "err", err)
+	}
+	if rep != nil {
 		d.HasReport = true
 		d.LastReport = p.Clock(rep.MeasuredAt, loc) + " (" + p.Ago(rep.MeasuredAt) + ")"
 		d.Checks = checkRows(p, rep, readiness.OfReport(rep, at), b.cfg.Standard)

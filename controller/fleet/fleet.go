@@ -5,6 +5,7 @@ package fleet
 
 import (
 	"cmp"
+	"encoding/json"
 	"log/slog"
 	"slices"
 	"sync"
@@ -29,19 +30,22 @@ var States = []State{Ready, Degraded, NotReady, Offline, Unknown}
 
 // Room is what the fleet knows of one room.
 type Room struct {
-	Site        string       `json:"site"`
-	Room        string       `json:"room"`
-	AgentStatus string       `json:"agent_status,omitempty"` // "online", "offline" or empty when never heard
-	StatusAt    time.Time    `json:"status_at,omitzero"`
-	Report      *wire.Report `json:"report,omitempty"` // the newest report by measured_at
-	ReceivedAt  time.Time    `json:"received_at,omitzero"`
-	FirstSeen   time.Time    `json:"first_seen"`
+	Site        string    `json:"site"`
+	Room        string    `json:"room"`
+	AgentStatus string    `json:"agent_status,omitempty"` // "online", "offline" or empty when never heard
+	StatusAt    time.Time `json:"status_at,omitzero"`
+	// Report is what the fleet keeps of the newest report by measured_at
+	// (nil before the first): the whole report is in the store, read by
+	// Fleet.NewestReport. The store writes it apart from the room's fields.
+	Report     *Newest   `json:"-"`
+	ReceivedAt time.Time `json:"received_at,omitzero"`
+	FirstSeen  time.Time `json:"first_seen"`
 	// Changed is when an update last changed the room's state; State()
 	// derives the current state from the fields above and the clock.
 	Changed time.Time `json:"changed"`
 
-	// encoded is Report's JSON as received, until the store has written
-	// it (so that it does not encode every report again), or nil.
+	// encoded is the newest report's JSON, until the store has written it;
+	// a fleet without a store keeps it (for NewestReport).
 	encoded []byte
 }
 
@@ -76,6 +80,7 @@ type Fleet struct {
 	rooms   map[string]*Room
 	removed map[string]time.Time // rooms whose agent was revoked, and when
 	dirty   map[string]bool      // rooms to write
+	reports map[string]bool      // rooms whose newest report is to write
 	tombs   map[string]bool      // removed entries to write
 }
 
@@ -92,7 +97,7 @@ func New(opts Options) *Fleet {
 	if opts.MaxRooms <= 0 {
 		opts.MaxRooms = DefaultMaxRooms
 	}
-	return &Fleet{opts: opts, rooms: map[string]*Room{}, removed: map[string]time.Time{}, dirty: map[string]bool{}, tombs: map[string]bool{}}
+	return &Fleet{opts: opts, rooms: map[string]*Room{}, removed: map[string]time.Time{}, dirty: map[string]bool{}, reports: map[string]bool{}, tombs: map[string]bool{}}
 }
 
 // Freshness is the window after which a room without reports is unknown.
@@ -135,20 +140,20 @@ func (r *Room) ReportTakenAt() time.Time {
 // freshAt is when the room's report counts as taken: its measured_at, but
 // never later than it arrived, so that an agent's fast clock cannot keep a
 // silent room looking fresh.
-func freshAt(r *Room) time.Time { return takenAt(r.Report, r.ReceivedAt) }
+func freshAt(r *Room) time.Time { return takenAt(r.Report.MeasuredAt, r.ReceivedAt) }
 
 // takenAt is a report's measured_at, or when it arrived if that is earlier.
 // Reports are ordered by it, so one report from a PC whose clock ran ahead
 // cannot make every later, correct report look older.
-func takenAt(rep *wire.Report, receivedAt time.Time) time.Time {
-	if rep.MeasuredAt.After(receivedAt) {
+func takenAt(measuredAt, receivedAt time.Time) time.Time {
+	if measuredAt.After(receivedAt) {
 		return receivedAt
 	}
-	return rep.MeasuredAt
+	return measuredAt
 }
 
 // stateOfReport is the state a fresh report gives its room.
-func stateOfReport(r *wire.Report) State {
+func stateOfReport(r *Newest) State {
 	switch r.Verdict {
 	case wire.Ready:
 		return Ready
@@ -159,15 +164,15 @@ func stateOfReport(r *wire.Report) State {
 }
 
 // roomLocked returns the room, creating it when new, or nil when a new room
-// would pass MaxRooms. Callers hold f.mu.
-func (f *Fleet) roomLocked(site, room string, now time.Time) *Room {
-	k := key(site, room)
+// would pass MaxRooms; k is its key. Callers hold f.mu.
+func (f *Fleet) roomLocked(k, site, room string, now time.Time) *Room {
 	r := f.rooms[k]
 	if r == nil {
 		if len(f.rooms) >= f.opts.MaxRooms {
 			return nil
 		}
-		r = &Room{Site: site, Room: room, FirstSeen: now, Changed: now}
+		// The room's names share the key's bytes.
+		r = &Room{Site: k[:len(site)], Room: k[len(site)+1:], FirstSeen: now, Changed: now}
 		f.rooms[k] = r
 		if _, ok := f.removed[k]; ok {
 			delete(f.removed, k) // an agent speaks for it again
@@ -177,12 +182,13 @@ func (f *Fleet) roomLocked(site, room string, now time.Time) *Room {
 	return r
 }
 
-// settle records a change of state at now. Callers hold f.mu.
-func (f *Fleet) settle(r *Room, before State, now time.Time) {
+// settle records a change of state at now of the room under key k.
+// Callers hold f.mu.
+func (f *Fleet) settle(k string, r *Room, before State, now time.Time) {
 	if after, _ := r.State(now, f.opts.Freshness); after != before {
 		r.Changed = now
 	}
-	f.dirty[key(r.Site, r.Room)] = true
+	f.dirty[k] = true
 }
 
 // ApplyReport records a decoded report received at receivedAt. A report
@@ -192,15 +198,28 @@ func (f *Fleet) ApplyReport(rep *wire.Report, receivedAt time.Time) Outcome {
 	return f.ApplyEncoded(rep, nil, receivedAt)
 }
 
-// ApplyEncoded is ApplyReport for a report whose JSON the caller has, as it
-// was received (nil when it has none): the store writes that rather than
-// encoding the report again. The fleet keeps encoded until then: the
-// caller must not change it afterwards.
+// ApplyEncoded is ApplyReport for a report whose JSON the caller has (nil
+// when it has none, and the fleet encodes it): the store writes that, and
+// the fleet keeps only what its readers need of the report. The fleet
+// keeps encoded until it is written: the caller must not change it
+// afterwards. Nothing of rep is kept: the caller may reuse it.
 func (f *Fleet) ApplyEncoded(rep *wire.Report, encoded []byte, receivedAt time.Time) Outcome {
+	// Cut and encode before taking the lock: ingest calls this for every
+	// report, from as many goroutines as the broker has.
+	n := newNewest(rep)
+	if encoded == nil {
+		var err error
+		if encoded, err = json.Marshal(rep); err != nil {
+			// A decoded report always encodes. Were one not to, its room
+			// would still take its state; the store keeps the report before.
+			f.opts.Log.Error("encode a report for the fleet store", "site", rep.Site, "room", rep.Room, "id", rep.ID, "err", err)
+		}
+	}
 	now := f.opts.Now()
+	k := key(rep.Site, rep.Room)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	r := f.roomLocked(rep.Site, rep.Room, now)
+	r := f.roomLocked(k, rep.Site, rep.Room, now)
 	if r == nil {
 		return Refused
 	}
@@ -208,17 +227,21 @@ func (f *Fleet) ApplyEncoded(rep *wire.Report, encoded []byte, receivedAt time.T
 		if r.Report.ID == rep.ID {
 			return Duplicate
 		}
-		if takenAt(rep, receivedAt).Before(freshAt(r)) {
+		if takenAt(rep.MeasuredAt, receivedAt).Before(freshAt(r)) {
 			return Older
 		}
 	}
 	before, _ := r.State(now, f.opts.Freshness)
-	r.Report, r.ReceivedAt, r.encoded = rep, receivedAt, encoded
+	r.Report, r.ReceivedAt = n, receivedAt
+	if encoded != nil {
+		r.encoded = encoded
+		f.reports[k] = true
+	}
 	// A report proves the agent is up, even if its "online" was lost.
 	if r.AgentStatus != wire.StatusOnline {
 		r.AgentStatus, r.StatusAt = wire.StatusOnline, receivedAt
 	}
-	f.settle(r, before, now)
+	f.settle(k, r, before, now)
 	return Stored
 }
 
@@ -229,7 +252,8 @@ func (f *Fleet) ApplyStatus(site, room, status string, at time.Time) Outcome {
 	now := f.opts.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	r := f.roomLocked(site, room, now)
+	k := key(site, room)
+	r := f.roomLocked(k, site, room, now)
 	if r == nil {
 		return Refused
 	}
@@ -238,7 +262,7 @@ func (f *Fleet) ApplyStatus(site, room, status string, at time.Time) Outcome {
 	}
 	before, _ := r.State(now, f.opts.Freshness)
 	r.AgentStatus, r.StatusAt = status, at
-	f.settle(r, before, now)
+	f.settle(k, r, before, now)
 	return Stored
 }
 

@@ -201,7 +201,7 @@ func TestFleet_RoomLimit(t *testing.T) {
 // TestFleet_ReportAsReceivedIsStoredAndReadsBack: the store writes a
 // report's JSON as it came (spacing, fields this build does not know) and
 // reads it back as the report; a room changed later without a new report
-// has its report encoded afresh.
+// is written again without it.
 func TestFleet_ReportAsReceivedIsStoredAndReadsBack(t *testing.T) {
 	dir := t.TempDir()
 	c := &clock{t: t0}
@@ -290,5 +290,13 @@ func TestRoom_ReportStateIgnoresTheAgentsStatus(t *testing.T) {
 	v, _ := f.Get("s", "r")
 	if st, _ := v.ReportState(c.t, time.Minute); v.State != Offline || st != Degraded {
 		t.Errorf("state %s, report state %s; want offline and degraded", v.State, st)
+	}
+}
+
+func TestCatalogue_EachCheckHasAtMostMaxCatalogued(t *testing.T) {
+	for check, names := range catalogue {
+		if len(names) > maxCatalogued {
+			t.Errorf("check %s has %d catalogued measurements; Check.present holds %d", check, len(names), maxCatalogued)
+		}
 	}
 }

@@ -1,16 +1,18 @@
 package fleet
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/siaprapat/siaprapat/internal/boltfile"
 	"github.com/siaprapat/siaprapat/internal/retry"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // FlushInterval is how often changed rooms are written to the store. Writes
@@ -20,49 +22,27 @@ import (
 const FlushInterval = 250 * time.Millisecond
 
 var (
-	bucketRooms   = []byte("rooms")
+	bucketRooms   = []byte("rooms")   // site/room -> record: the room's fields
+	bucketReports = []byte("reports") // site/room -> its newest report's JSON, as received (with what ingest added)
 	bucketRemoved = []byte("removed") // site/room -> when its agent was revoked (RFC 3339)
 )
 
 // recordVersion is stored with each room so that later layouts can migrate.
-const recordVersion = 1
+// Version 1 had the room's newest report inside its record; version 2 keeps
+// it in bucketReports, written only when a new one arrives. Version 1
+// records are read and written again as version 2.
+const recordVersion = 2
 
 type record struct {
 	V    int   `json:"v"`
 	Room *Room `json:"room"`
 }
 
-// encodeRecord encodes a room's record: the room's fields, and its report
-// as received when the fleet still has that (encoding it again would cost
-// more than everything else a flush does), else encoded afresh.
-func encodeRecord(r *Room) ([]byte, error) {
-	rep := r.encoded
-	if rep == nil {
-		if r.Report == nil {
-			return json.Marshal(record{V: recordVersion, Room: r})
-		}
-		var err error
-		if rep, err = json.Marshal(r.Report); err != nil {
-			return nil, err
-		}
-	}
-	// The room without its report (the outer, nil field hides Room's),
-	// then the report spliced in as its last field.
-	head, err := json.Marshal(struct {
-		*Room
-		Report *struct{} `json:"report,omitempty"`
-	}{Room: r})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, len(head)+len(rep)+32)
-	out = append(out, `{"v":`...)
-	out = strconv.AppendInt(out, recordVersion, 10)
-	out = append(out, `,"room":`...)
-	out = append(out, head[:len(head)-1]...) // without its closing brace; it has fields (site, room, ...)
-	out = append(out, `,"report":`...)
-	out = append(out, rep...)
-	return append(out, "}}"...), nil
+// reportOfV1 is the newest report inside a version 1 record.
+type reportOfV1 struct {
+	Room struct {
+		Report json.RawMessage `json:"report"`
+	} `json:"room"`
 }
 
 type store struct {
@@ -98,6 +78,10 @@ func Open(dir string, opts Options, onError func(error)) (*Fleet, error) {
 		if err != nil {
 			return err
 		}
+		reps, err := tx.CreateBucketIfNotExists(bucketReports)
+		if err != nil {
+			return err
+		}
 		b, err := tx.CreateBucketIfNotExists(bucketRooms)
 		if err != nil {
 			return err
@@ -107,10 +91,35 @@ func Open(dir string, opts Options, onError func(error)) (*Fleet, error) {
 			if err := json.Unmarshal(v, &rec); err != nil || rec.Room == nil {
 				return fmt.Errorf("room %q: undecodable record: %v", k, err)
 			}
-			if rec.V != recordVersion {
+			r := rec.Room
+			var encoded []byte
+			switch rec.V {
+			case 1:
+				var old reportOfV1
+				if err := json.Unmarshal(v, &old); err != nil {
+					return fmt.Errorf("room %q: undecodable record: %v", k, err)
+				}
+				if len(old.Room.Report) > 0 && string(old.Room.Report) != "null" {
+					encoded = old.Room.Report // a copy, as json.RawMessage is
+					f.reports[string(k)] = true
+				}
+				f.dirty[string(k)] = true // written again as version 2
+			case recordVersion:
+				encoded = reps.Get(k) // valid in this transaction only: decoded at once
+			default:
 				return fmt.Errorf("room %q: record version %d, this build reads %d", k, rec.V, recordVersion)
 			}
-			f.rooms[string(k)] = rec.Room
+			if encoded != nil {
+				rep, err := wire.Decode(encoded)
+				if err != nil {
+					return fmt.Errorf("room %q: its newest report: %w", k, err)
+				}
+				r.Report = newNewest(rep)
+				if f.reports[string(k)] {
+					r.encoded = encoded
+				}
+			}
+			f.rooms[string(k)] = r
 			return nil
 		})
 	})
@@ -158,18 +167,20 @@ func (f *Fleet) flushLoop() {
 	}
 }
 
-// Flush writes every changed room now. On failure the rooms stay queued.
+// Flush writes every changed room now, and every new report. On failure
+// they stay queued.
 func (f *Fleet) Flush() error {
 	if f.store == nil {
 		return nil
 	}
 	f.mu.Lock()
-	if len(f.dirty) == 0 && len(f.tombs) == 0 {
+	if len(f.dirty) == 0 && len(f.tombs) == 0 && len(f.reports) == 0 {
 		f.mu.Unlock()
 		return nil
 	}
 	batch := make(map[string][]byte, len(f.dirty))   // nil: the room was removed
 	removed := make(map[string][]byte, len(f.tombs)) // nil: no longer removed
+	reports := make(map[string][]byte, len(f.reports))
 	for k := range f.tombs {
 		removed[k] = nil
 		if at, ok := f.removed[k]; ok {
@@ -182,15 +193,19 @@ func (f *Fleet) Flush() error {
 			batch[k] = nil
 			continue
 		}
-		v, err := encodeRecord(r)
+		v, err := json.Marshal(record{V: recordVersion, Room: r})
 		if err != nil {
 			f.mu.Unlock()
 			return fmt.Errorf("encode room %s: %w", k, err)
 		}
 		batch[k] = v
-		r.encoded = nil // in the batch; a later write without a new report encodes it
 	}
-	f.dirty, f.tombs = map[string]bool{}, map[string]bool{}
+	for k := range f.reports {
+		if r, ok := f.rooms[k]; ok && r.encoded != nil {
+			reports[k] = r.encoded
+		}
+	}
+	f.dirty, f.tombs, f.reports = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	f.mu.Unlock()
 
 	err := boltfile.Guard(f.store.db, "fleet store", func() error {
@@ -207,10 +222,13 @@ func (f *Fleet) Flush() error {
 					return err
 				}
 			}
-			b := tx.Bucket(bucketRooms)
+			b, reps := tx.Bucket(bucketRooms), tx.Bucket(bucketReports)
 			for k, v := range batch {
 				if v == nil {
 					if err := b.Delete([]byte(k)); err != nil {
+						return err
+					}
+					if err := reps.Delete([]byte(k)); err != nil {
 						return err
 					}
 					continue
@@ -219,21 +237,77 @@ func (f *Fleet) Flush() error {
 					return err
 				}
 			}
+			for k, v := range reports {
+				if v, ok := batch[k]; ok && v == nil {
+					continue // the room left before its report was written
+				}
+				if err := reps.Put([]byte(k), v); err != nil {
+					return err
+				}
+			}
 			return nil
 		})
 	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if err != nil {
-		f.mu.Lock()
 		for k := range batch {
 			f.dirty[k] = true
 		}
 		for k := range removed {
 			f.tombs[k] = true
 		}
-		f.mu.Unlock()
+		for k := range reports {
+			f.reports[k] = true
+		}
 		return fmt.Errorf("write %d rooms: %w", len(batch), err)
 	}
+	// The reports written leave memory, unless a newer one came meanwhile.
+	for k, v := range reports {
+		if r, ok := f.rooms[k]; ok && unsafe.SliceData(r.encoded) == unsafe.SliceData(v) {
+			r.encoded = nil
+		}
+	}
 	return nil
+}
+
+// NewestReport reads the room's newest report, whole: as the agent sent it,
+// with what ingest added (the controller's inventory results, the checks
+// not run). It is nil, without error, when the fleet has no report of the
+// room.
+func (f *Fleet) NewestReport(site, room string) (*wire.Report, error) {
+	k := key(site, room)
+	f.mu.RLock()
+	r, ok := f.rooms[k]
+	has := ok && r.Report != nil
+	var encoded []byte
+	if has {
+		encoded = r.encoded
+	}
+	f.mu.RUnlock()
+	if !has {
+		return nil, nil
+	}
+	if encoded == nil && f.store != nil {
+		// Written: a flush drops a report from memory only once it is.
+		err := boltfile.Guard(f.store.db, "fleet store", func() error {
+			return f.store.db.View(func(tx *bolt.Tx) error {
+				encoded = bytes.Clone(tx.Bucket(bucketReports).Get([]byte(k)))
+				return nil
+			})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read the newest report of %s: %w", k, err)
+		}
+	}
+	if encoded == nil {
+		return nil, fmt.Errorf("read the newest report of %s: the fleet store has none", k)
+	}
+	rep, err := wire.Decode(encoded)
+	if err != nil {
+		return nil, fmt.Errorf("read the newest report of %s: %w", k, err)
+	}
+	return rep, nil
 }
 
 // Close writes what is pending and closes the store.

@@ -4,6 +4,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -233,7 +234,12 @@ func (in *Ingest) applyReport(site, room, topic string, rep *wire.Report, encode
 	// never disagree (whatever the agent concluded).
 	if v := readiness.Verdict(rep); len(added) > 0 || v != rep.Verdict {
 		rep.Verdict = v
-		encoded = nil // no longer what was received
+		// No longer what was received: encoded once here for the history
+		// and the fleet's store both, which would each encode it.
+		var err error
+		if encoded, err = json.Marshal(rep); err != nil {
+			encoded = nil // they encode it, and say what is wrong
+		}
 	}
 	if !in.fleet.Admits(site, room) {
 		// Refused before the history: made-up rooms must not fill the disk.

@@ -192,8 +192,8 @@ func TestIngest_ChecksTheStandardExpectsButTheReportLacksAreNotChecked(t *testin
 	}
 	var got []string
 	for _, c := range v.Report.Checks {
-		if c.Code == wire.CodeNotChecked {
-			got = append(got, c.Check+" "+string(c.Verdict))
+		if c.Code() == wire.CodeNotChecked {
+			got = append(got, c.Check()+" "+string(c.Verdict()))
 		}
 	}
 	if want := []string{"camera warn", "audio warn", "host warn", "peripherals warn"}; !slices.Equal(got, want) {

@@ -46,6 +46,7 @@ type family struct {
 	counter bool
 
 	check, measurement string  // kindMeasurement: the report's names
+	index              int     // kindMeasurement: the measurement's place among its check's (fleet.MeasurementIndex)
 	scale              float64 // kindMeasurement: from the agent's unit to the metric's
 
 	order    []int        // label indexes by label name: the exposition's order
@@ -99,7 +100,8 @@ func New(f *fleet.Fleet) *Collector {
 		}
 		c.families = append(c.families, &family{kind: kindMeasurement, name: "siaprapat_" + m.Check + "_" + name,
 			help:   help + " From the room's newest report; absent for offline and unknown rooms.",
-			labels: with("target"), counter: m.Counter(), check: m.Check, measurement: m.Name, scale: scale})
+			labels: with("target"), counter: m.Counter(), check: m.Check, measurement: m.Name, scale: scale,
+			index: fleet.MeasurementIndex(m.Check, m.Name)})
 	}
 	slices.SortFunc(c.families, func(a, b *family) int { return strings.Compare(a.name, b.name) })
 	for _, f := range c.families {
@@ -141,7 +143,7 @@ func (f *family) each(v *fleet.View, labels []string, emit func(float64, []strin
 		emit(unix(rep.MeasuredAt), labels)
 		return
 	case kindAgentInfo:
-		labels[2], labels[3] = rep.AgentVersion, rep.Standard
+		labels[2], labels[3] = rep.AgentVersion(), rep.Standard()
 		emit(1, labels)
 		return
 	}
@@ -150,25 +152,25 @@ func (f *family) each(v *fleet.View, labels []string, emit func(float64, []strin
 	}
 	switch f.kind {
 	case kindDevice, kindFirmwareOK:
-		f.devices(rep.Peripherals, labels, emit)
+		f.devices(rep.Devices, labels, emit)
 		return
 	case kindRuleProblem:
-		problems(rep, labels, emit)
+		problems(rep.Cut(), labels, emit)
 		return
 	}
 	for i := range rep.Checks {
 		cr := &rep.Checks[i]
-		if f.kind == kindMeasurement && cr.Check != f.check || repeatedTarget(rep.Checks, i) {
+		if f.kind == kindMeasurement && cr.Check() != f.check || repeatedTarget(rep.Checks, i) {
 			continue // the same target twice would be a duplicate series
 		}
 		switch f.kind {
 		case kindCheckTook:
-			labels[2], labels[3] = cr.Check, cr.Target
+			labels[2], labels[3] = cr.Check(), cr.Target()
 			emit(cr.DurationSeconds, labels)
 		case kindMeasurement:
 			// A measurement not in the catalogue is kept in the report, not exported.
-			if val, ok := cr.Measurements[f.measurement]; ok {
-				labels[2] = cr.Target
+			if val, ok := rep.Value(i, f.index); ok {
+				labels[2] = cr.Target()
 				emit(val*f.scale, labels)
 			}
 		}
@@ -198,9 +200,10 @@ func problems(rep *wire.Report, labels []string, emit func(float64, []string)) {
 }
 
 // devices renders a report's device list: one series per port.
-func (f *family) devices(devices []wire.Peripheral, labels []string, emit func(float64, []string)) {
-	for i, d := range devices {
-		if slices.ContainsFunc(devices[:i], func(e wire.Peripheral) bool { return e.Path == d.Path }) {
+func (f *family) devices(devices []fleet.Device, labels []string, emit func(float64, []string)) {
+	for i := range devices {
+		d := devices[i].Peripheral()
+		if slices.ContainsFunc(devices[:i], func(e fleet.Device) bool { return e.Path() == d.Path }) {
 			continue
 		}
 		labels[2], labels[3] = d.Path, d.ID
@@ -220,9 +223,9 @@ func (f *family) devices(devices []wire.Peripheral, labels []string, emit func(f
 
 // repeatedTarget reports whether a check result before i has the same
 // check and target: only the first counts.
-func repeatedTarget(checks []wire.CheckResult, i int) bool {
+func repeatedTarget(checks []fleet.Check, i int) bool {
 	for j := range i {
-		if checks[j].Check == checks[i].Check && checks[j].Target == checks[i].Target {
+		if checks[j].Check() == checks[i].Check() && checks[j].Target() == checks[i].Target() {
 			return true
 		}
 	}

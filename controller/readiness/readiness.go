@@ -221,7 +221,8 @@ func OfRoom(v *fleet.View, removedAt time.Time, at Context) []Cause {
 			Text:   "no recent report from the room's agent: the newest was measured at " + en,
 			TextID: "tidak ada laporan baru dari agen ruang: yang terakhir diukur pada " + id}}
 	}
-	return OfReport(v.Report, at)
+	// The fleet keeps of a report what gives causes (Newest.Cut).
+	return OfReport(v.Report.Cut(), at)
 }
 
 // OfCommand lists why a check sent to an agent found the room not ready:
