@@ -8,8 +8,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -227,4 +230,75 @@ func BenchmarkBroker_Memory(b *testing.B) {
 	b.ReportMetric((heap+stack)/n, "heap+stack-B/conn")
 	b.ReportMetric(gor/n, "goroutines/conn")
 	b.ReportMetric((heap+stack)/n*10000/1e6, "MB/10k-rooms")
+}
+
+// BenchmarkBroker_MemoryMosquitto is the peer: the same rooms connected the
+// same way to Debian's Mosquitto (one process, epoll, no thread or stack a
+// connection), reporting its anonymous memory (RssAnon) a connection.
+//
+//	go test ./controller/broker -run '^$' -bench 'BenchmarkBroker_Memory' -benchtime 1x -count 5
+func BenchmarkBroker_MemoryMosquitto(b *testing.B) {
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		b.Skip("mosquitto is not installed (Debian package mosquitto)")
+	}
+	const rooms = 2000
+	var anon float64
+	for b.Loop() {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		_, port, _ := net.SplitHostPort(addr)
+		conf := filepath.Join(b.TempDir(), "mosquitto.conf")
+		if err := os.WriteFile(conf, []byte("listener "+port+" 127.0.0.1\nallow_anonymous true\npersistence false\n"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-c", conf)
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; ; i++ {
+			if c, err := net.Dial("tcp", addr); err == nil {
+				c.Close()
+				break
+			}
+			if i == 100 {
+				cmd.Process.Kill()
+				b.Fatal("mosquitto does not listen on " + addr)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		a0 := rssAnon(b, cmd.Process.Pid)
+		agents, err := connectAgents(addr, rooms)
+		if err != nil {
+			cmd.Process.Kill()
+			b.Fatal(err)
+		}
+		anon += float64(rssAnon(b, cmd.Process.Pid)-a0) / rooms
+		closeAgents(agents)
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+	b.ReportMetric(anon/float64(b.N), "anon-B/conn")
+	b.ReportMetric(anon/float64(b.N)*10000/1e6, "MB/10k-rooms")
+}
+
+// rssAnon is a process's anonymous resident memory in bytes.
+func rssAnon(b *testing.B, pid int) int64 {
+	s, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(s), "\n") {
+		if v, ok := strings.CutPrefix(l, "RssAnon:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+			return kb << 10
+		}
+	}
+	b.Fatal("no RssAnon in /proc/" + fmt.Sprint(pid) + "/status")
+	return 0
 }
