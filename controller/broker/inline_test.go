@@ -288,7 +288,14 @@ func TestInline_LargestPacketsGoThrough(t *testing.T) {
 		t.Fatal("the agent did not get the controller's largest message")
 	}
 
-	agent.Publish(topic, 1, false, bytes.Repeat([]byte("x"), largest+1))
+	// A client of its own that does not reconnect, so that the packet is
+	// sent once (paho sends it again after each reconnection).
+	once := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("once").SetAutoReconnect(false))
+	if tok := once.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer once.Disconnect(0)
+	once.Publish(topic, 1, false, bytes.Repeat([]byte("x"), largest+1))
 	deadline := time.Now().Add(10 * time.Second)
 	for oversized(t, reg) != 1 {
 		if time.Now().After(deadline) {
