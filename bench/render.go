@@ -209,12 +209,18 @@ func targets(b *strings.Builder, cfg *config, results []*result) {
 			row(r.System+": ingest (burst, stored)", ingest, targetIngestRoom,
 				fmt.Sprintf("%.0f/s, %.0f %% of the ceiling", r.Rate, 100*r.Rate/c.Rate), fmt.Sprintf("≥ %.0f %% of the ceiling", 100*targetCeiling),
 				peer, r.Rate >= targetCeiling*c.Rate)
+		} else {
+			fmt.Fprintf(b, "| %s: ingest (burst, stored) | %s | %.0f/s | ≥ %.0f %% of the ceiling | no ceiling in this run | not judged: run with -ceiling |\n",
+				r.System, thousands(ingest), r.Rate, 100*targetCeiling)
 		}
 		if t != nil && t.CPUPerMsg > 0 {
 			row(r.System+": CPU a report (burst)", ingest, targetIngestRoom,
 				fmt.Sprintf("%s, %s× Telegraf's", us(r.CPUPerMsg), ratio(float64(r.CPUPerMsg), float64(t.CPUPerMsg))),
 				fmt.Sprintf("≤ 1/%d of Telegraf's (%s)", targetCPUShare, us(t.CPUPerMsg/targetCPUShare)),
 				"Telegraf "+us(t.CPUPerMsg), r.CPUPerMsg*targetCPUShare <= t.CPUPerMsg)
+		} else {
+			fmt.Fprintf(b, "| %s: CPU a report (burst) | %s | %s | ≤ 1/%d of Telegraf's | no Telegraf in this run | not judged: run with -telegraf |\n",
+				r.System, thousands(ingest), us(r.CPUPerMsg), targetCPUShare)
 		}
 	}
 	for _, r := range results {

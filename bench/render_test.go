@@ -87,3 +87,25 @@ siaprapat_reports_received_total 1e3
 		t.Fatalf("sums %v", got)
 	}
 }
+
+// Without Telegraf and the ceiling in the run, the targets measured
+// against them are shown, not judged.
+func TestTargets_WithoutPeersNotJudged(t *testing.T) {
+	var rs []*result
+	for _, r := range fixture() {
+		if isSiaprapat(r) && r.Rooms == 10000 {
+			rs = append(rs, r)
+		}
+	}
+	var b strings.Builder
+	targets(&b, &config{interval: time.Minute}, rs)
+	got := b.String()
+	for _, want := range []string{
+		"| siaprapat, embedded broker: ingest (burst, stored) | 10,000 | 7000/s | ≥ 60 % of the ceiling | no ceiling in this run | not judged: run with -ceiling |",
+		"| siaprapat, embedded broker: CPU a report (burst) | 10,000 | 100 µs | ≤ 1/3 of Telegraf's | no Telegraf in this run | not judged: run with -telegraf |",
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("no row\n%s\nin\n%s", want, got)
+		}
+	}
+}
