@@ -45,6 +45,11 @@ type result struct {
 
 	Delays []time.Duration // publish to visible in /metrics
 
+	// History: the report history's files on disk after the steady state,
+	// and the reports the controller had stored by then.
+	HistoryBytes   int64
+	HistoryReports int64
+
 	ScrapePlain, ScrapeGzip time.Duration // medians
 	BytesPlain, BytesGzip   int64
 
@@ -171,6 +176,11 @@ func runController(ctx context.Context, cfg *config, std *standard.Standard, bro
 	res.SteadyCPU = float64(ctrl.cpu()-c0) / float64(res.SteadyWindow)
 	res.memory = ctrl.rss()
 	logf("  steady: %.1f %% of a core, RSS %s (anonymous %s, files %s)", 100*res.SteadyCPU, mib(res.RSS), mib(res.Anon), mib(res.File))
+	if err := measureHistory(ctx, base+"/metrics", filepath.Join(dir, "data"), res); err != nil {
+		res.note("history size: %v", err)
+	} else {
+		logf("  history: %s for %d reports, %.0f bytes a report", mib(res.HistoryBytes), res.HistoryReports, res.historyPerReport())
+	}
 	res.Delays = probeDelays(ctx, g, base+"/metrics", cfg.probes, cfg.probeBudget)
 	stop()
 	res.SteadyReports = sent.Load()
@@ -193,6 +203,86 @@ func runController(ctx context.Context, cfg *config, std *standard.Standard, bro
 			res.Fanout.Round(time.Millisecond), res.Dispatch.Round(time.Millisecond))
 	}
 	return res, ctrl.exited()
+}
+
+// Counters of /metrics whose balance is the reports the history took.
+var historyCounters = []string{
+	"siaprapat_reports_received_total", "siaprapat_reports_rejected_total",
+	"siaprapat_reports_ignored_total", "siaprapat_history_record_errors_total",
+}
+
+// measureHistory records the size of the report history's files in the
+// data directory (history*: history.db and whatever else it keeps beside
+// it) and the reports it stored: received, less those rejected, ignored
+// (duplicates, older) or not recorded.
+func measureHistory(ctx context.Context, metricsURL, dataDir string, res *result) error {
+	url := metricsURL + "?name[]=" + strings.Join(historyCounters, "&name[]=")
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	sums := sumFamilies(body)
+	if _, ok := sums[historyCounters[0]]; !ok {
+		return fmt.Errorf("%s: no %s", metricsURL, historyCounters[0])
+	}
+	res.HistoryReports = int64(sums[historyCounters[0]] - sums[historyCounters[1]] - sums[historyCounters[2]] - sums[historyCounters[3]])
+	files, err := filepath.Glob(filepath.Join(dataDir, "history*"))
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no history files in %s", dataDir)
+	}
+	res.HistoryBytes = 0
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil {
+			return err
+		}
+		res.HistoryBytes += st.Size()
+	}
+	return nil
+}
+
+// sumFamilies sums each metric family's samples in a text exposition.
+func sumFamilies(exposition []byte) map[string]float64 {
+	sums := map[string]float64{}
+	for _, l := range strings.Split(string(exposition), "\n") {
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		name := l[:strings.IndexAny(l+" ", "{ ")]
+		rest := l[len(name):]
+		if i := strings.LastIndexByte(rest, '}'); i >= 0 {
+			rest = rest[i+1:]
+		}
+		f := strings.Fields(rest) // the value, then maybe a timestamp
+		if len(f) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			continue
+		}
+		sums[name] += v
+	}
+	return sums
+}
+
+func (r *result) historyPerReport() float64 {
+	if r.HistoryReports <= 0 {
+		return 0
+	}
+	return float64(r.HistoryBytes) / float64(r.HistoryReports)
 }
 
 func measureBurst(ctx context.Context, cfg *config, g *generator, res *result, consumer, mosq *proc) error {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/siaprapat/siaprapat/controller/ingest"
 	"github.com/siaprapat/siaprapat/wire"
@@ -234,4 +236,88 @@ func TestInline_RetainedPublicationReachesLaterSubscribers(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no retained message for a later subscriber")
 	}
+}
+
+// With the broker's small per-connection read buffer, a report of the
+// usual size and the largest packet the broker takes (MaxPacketBytes, four
+// times report.MaxBytes) reach the controller whole, and one byte more cuts
+// the client off and is counted; the controller's largest messages reach
+// an agent.
+func TestInline_LargestPacketsGoThrough(t *testing.T) {
+	b, reg := startGated(t, 10*time.Second)
+	r := newReceived()
+	in, err := b.Inline(ingest.Filters(nil), r.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	agent := connect(t, b, "agent")
+	topic := wire.Topic("site", "r1", wire.KindReport)
+	// PUBLISH at QoS 1: remaining length = 2 + topic + 2 (packet id) + payload,
+	// and the broker takes remaining length + 1 up to MaxPacketBytes.
+	largest := MaxPacketBytes - 1 - 4 - len(topic)
+	for i, size := range []int{5 << 10, wire.MaxBytes, largest} {
+		payload := bytes.Repeat([]byte{byte('a' + i)}, size)
+		if tok := agent.Publish(topic, 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish %d bytes: %v", size, tok.Error())
+		}
+		r.waitFor(t, i+1)
+		r.mu.Lock()
+		got := r.byTop[topic][i]
+		r.mu.Unlock()
+		if got != string(payload) {
+			t.Fatalf("a %d-byte report arrived as %d bytes (or changed)", size, len(got))
+		}
+	}
+
+	got := make(chan []byte, 1)
+	sched := wire.Topic("site", "r1", wire.KindSchedule)
+	if tok := agent.Subscribe(sched, 1, func(_ paho.Client, m paho.Message) { got <- m.Payload() }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	big := bytes.Repeat([]byte("s"), wire.MaxBytes)
+	if err := in.Publish(sched, big); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-got:
+		if !bytes.Equal(p, big) {
+			t.Fatalf("the agent got %d bytes of a %d-byte message", len(p), len(big))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the agent did not get the controller's largest message")
+	}
+
+	// A client of its own that does not reconnect, so that the packet is
+	// sent once (paho sends it again after each reconnection).
+	once := paho.NewClient(paho.NewClientOptions().AddBroker(b.URL()).SetClientID("once").SetAutoReconnect(false))
+	if tok := once.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer once.Disconnect(0)
+	once.Publish(topic, 1, false, bytes.Repeat([]byte("x"), largest+1))
+	deadline := time.Now().Add(10 * time.Second)
+	for oversized(t, reg) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a packet one byte over the limit: %v cut off, want 1", oversized(t, reg))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := r.count(); n != 3 {
+		t.Fatalf("the controller got %d reports, want 3: the oversized one went through", n)
+	}
+}
+
+func oversized(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "siaprapat_broker_packets_oversized_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
 }
