@@ -55,7 +55,7 @@ func apply(t *testing.T, tf *testFlags, args []string, file string) (*File, erro
 	if err := tf.fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	return Apply(tf.fs, file, testOptions)
+	return Resolve(tf.fs, file, testOptions)
 }
 
 func TestApply_FileSetsEveryKindOfFlag(t *testing.T) {

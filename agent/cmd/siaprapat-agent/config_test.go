@@ -86,7 +86,7 @@ func TestSampleConfig_EveryKeyIsAFlag(t *testing.T) {
 		t.Fatalf("only %d keys in the sample:\n%s", strings.Count(uncommented, "\n"), uncommented)
 	}
 	rf := newRunFlags(io.Discard)
-	if _, err := config.ApplyBytes(rf.fs, "agent.yaml", []byte(uncommented), configOptions("siaprapat-agent run", nil)); err != nil {
+	if _, err := config.ApplyBytes(rf.fs, "agent.yaml", []byte(uncommented), runOptions()); err != nil {
 		t.Errorf("%v\nin\n%s", err, uncommented)
 	}
 }
