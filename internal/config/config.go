@@ -133,14 +133,32 @@ type File struct {
 	others map[string]string // Options.Others keys -> their (first) value
 }
 
+// A nil *File, Resolve's when there is no file, answers as an empty one.
+
 // Other returns the value the file gives a key of Options.Others, or "".
-func (f *File) Other(key string) string { return f.others[key] }
+func (f *File) Other(key string) string {
+	if f == nil {
+		return ""
+	}
+	return f.others[key]
+}
 
-// Settings is how many flags the file set.
-func (f *File) Settings() int { return len(f.lines) }
+// Settings is how many flags (and secrets) the file set.
+func (f *File) Settings() int {
+	if f == nil {
+		return 0
+	}
+	return len(f.lines)
+}
 
-// Line returns the line that set a flag, or 0 when the file did not set it.
-func (f *File) Line(flagName string) int { return f.lines[flagName] }
+// Line returns the line that set a flag (or a secret), or 0 when the file
+// did not set it.
+func (f *File) Line(flagName string) int {
+	if f == nil {
+		return 0
+	}
+	return f.lines[flagName]
+}
 
 var flagRef = regexp.MustCompile(`--([a-z][a-z0-9-]*)`)
 
