@@ -12,6 +12,9 @@ import (
 // flags, built but not parsed, and how the environment and a file set them.
 type Command struct {
 	Flags *flag.FlagSet // named for the command, e.g. "siaprapat-agent run"
+	// Title heads the command's table when it is not the FlagSet's name
+	// (commands that share one FlagSet).
+	Title string
 	// File says the command reads a configuration file (--config) whose
 	// keys are these flags' names.
 	File bool
@@ -25,32 +28,44 @@ func Markdown(w io.Writer, cmds []Command) error {
 		if err := c.Options.Check(c.Flags); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "### `%s`\n\n", c.Flags.Name())
+		title := c.Title
+		if title == "" {
+			title = "`" + c.Flags.Name() + "`"
+		}
+		fmt.Fprintf(w, "### %s\n\n", title)
 		n := 0
 		c.Flags.VisitAll(func(*flag.Flag) { n++ })
 		if n == 0 && len(c.Secrets) == 0 {
 			fmt.Fprint(w, "No flags.\n\n")
 			continue
 		}
-		fmt.Fprint(w, "| flag | default | environment | file | usage |\n|---|---|---|---|---|\n")
-		fileCol := func(key string) string {
+		// row writes a setting; the file column is there for the commands
+		// that read a configuration file.
+		row := func(key, name, def, env, usage string) {
+			file := ""
 			switch {
 			case !c.File:
-				return ""
 			case slices.Contains(c.Skip, key):
-				return "no"
+				file = " no |"
+			default:
+				file = " yes |"
 			}
-			return "yes"
+			fmt.Fprintf(w, "| %s | %s | %s |%s %s |\n", name, def, env, file, cell(usage))
+		}
+		if c.File {
+			fmt.Fprint(w, "| flag | default | environment | file | usage |\n|---|---|---|---|---|\n")
+		} else {
+			fmt.Fprint(w, "This command reads no configuration file.\n\n| flag | default | environment | usage |\n|---|---|---|---|\n")
 		}
 		c.Flags.VisitAll(func(f *flag.Flag) {
 			def := ""
 			if f.DefValue != "" && !(isList(f) && f.DefValue == "[]") {
 				def = code(f.DefValue)
 			}
-			fmt.Fprintf(w, "| `--%s` | %s | %s | %s | %s |\n", f.Name, def, vars(c.Env[f.Name]), fileCol(f.Name), cell(usage(f)))
+			row(f.Name, "`--"+f.Name+"`", def, vars(c.Env[f.Name]), usage(f))
 		})
 		for _, s := range c.Secrets {
-			fmt.Fprintf(w, "| `%s` (no flag) |  | %s | %s | %s |\n", s.Key, vars(c.Env[s.Key]), fileCol(s.Key), cell(s.Usage))
+			row(s.Key, "`"+s.Key+"` (no flag)", "", vars(c.Env[s.Key]), s.Usage)
 		}
 		fmt.Fprintln(w)
 	}

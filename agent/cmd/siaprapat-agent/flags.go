@@ -1,5 +1,8 @@
 package main
 
+// docs/flags.md shows commandFlags: regenerate it with go generate ./...
+//go:generate go test -run ^TestFlagsDoc_IsCurrent$ -update .
+
 import (
 	"io"
 

@@ -1,5 +1,8 @@
 package main
 
+// docs/flags.md shows commandFlags: regenerate it with go generate ./...
+//go:generate go test -run ^TestFlagsDoc_IsCurrent$ -update .
+
 import (
 	"io"
 
@@ -19,8 +22,14 @@ func commandFlags() []config.Command {
 	return []config.Command{
 		newServeFlags(io.Discard).command(),
 		newCheckFlags(io.Discard).command(),
-		newAgentFlags("add", io.Discard).command(),
-		newAgentFlags("remove", io.Discard).command(),
-		newAgentFlags("list", io.Discard).command(),
+		agentCommand(),
 	}
+}
+
+// agentCommand is agent add's, remove's and list's: one FlagSet, whose
+// flags marked (add) only add uses.
+func agentCommand() config.Command {
+	c := newAgentFlags("add", io.Discard).command()
+	c.Title = "`siaprapat-controller agent add`, `remove`, `list`"
+	return c
 }
