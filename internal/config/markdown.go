@@ -100,3 +100,24 @@ func code(s string) string {
 func cell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
+
+// SetUsage makes fs's -h text name, after the flags, the environment
+// variables that set them, as the docs' table does.
+func SetUsage(fs *flag.FlagSet, opts Options) {
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage of %s:\n", fs.Name())
+		fs.PrintDefaults()
+		if len(opts.Env) == 0 {
+			return
+		}
+		fmt.Fprint(w, "\nEnvironment (the flags win over it, it wins over the configuration file):\n")
+		for _, key := range sortedKeys(opts.Env) {
+			what := "--" + key
+			if fs.Lookup(key) == nil {
+				what = key + " (no flag)"
+			}
+			fmt.Fprintf(w, "  %s\n    \tsets %s\n", strings.Join(opts.Env[key], " or "), what)
+		}
+	}
+}

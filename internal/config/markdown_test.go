@@ -39,3 +39,18 @@ func TestMarkdown_ShowsEverySourceOfASetting(t *testing.T) {
 		t.Error("a variable for no flag was documented")
 	}
 }
+
+func TestSetUsage_NamesTheVariables(t *testing.T) {
+	tf := newTestFlags()
+	var b strings.Builder
+	tf.fs.SetOutput(&b)
+	var token string
+	SetUsage(tf.fs, Options{Env: map[string][]string{"password": {"SIAPRAPAT_TEST_PASSWORD"}, "token": {"SIAPRAPAT_TEST_TOKEN"}},
+		Secrets: []Secret{{Key: "token", Value: &token}}})
+	tf.fs.Usage()
+	for _, want := range []string{"Usage of test:\n", "  -broker string\n", "  SIAPRAPAT_TEST_PASSWORD\n    \tsets --password\n", "  SIAPRAPAT_TEST_TOKEN\n    \tsets token (no flag)\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("no %q in\n%s", want, b.String())
+		}
+	}
+}

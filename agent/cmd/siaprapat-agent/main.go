@@ -254,6 +254,7 @@ type runFlags struct {
 func newRunFlags(stderr io.Writer) *runFlags {
 	fs := flag.NewFlagSet("siaprapat-agent run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	config.SetUsage(fs, runOptions())
 	return &runFlags{
 		fs:           fs,
 		configFile:   fs.String("config", "", "configuration file (YAML, its keys are these flags' names; flags given here override it), e.g. "+defaultConfigFile()),
@@ -432,7 +433,7 @@ type checkFlags struct {
 func newCheckFlags(stderr io.Writer) *checkFlags {
 	fs := flag.NewFlagSet("siaprapat-agent check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	return &checkFlags{
+	kf := &checkFlags{
 		fs:         fs,
 		asJSON:     fs.Bool("json", false, "print the Report as JSON instead of a table"),
 		site:       fs.String("site", "local", "site named in the report"),
@@ -440,6 +441,8 @@ func newCheckFlags(stderr io.Writer) *checkFlags {
 		configFile: fs.String("config", "", "the agent's configuration file: check with its settings (flags given here override it)"),
 		cf:         commonFlags(fs),
 	}
+	config.SetUsage(fs, kf.options())
+	return kf
 }
 
 // options is how check's flags meet the environment and the agent's file:

@@ -34,6 +34,7 @@ type checkFlags struct {
 func newCheckFlags(stderr io.Writer) *checkFlags {
 	fs := flag.NewFlagSet("siaprapat-controller check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	config.SetUsage(fs, tokenOptions(fs.Name()))
 	return &checkFlags{
 		fs:     fs,
 		room:   fs.String("room", "", "the room to check, as SITE/ROOM (required)"),

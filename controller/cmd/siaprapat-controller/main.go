@@ -116,6 +116,7 @@ func newServeFlags(stderr io.Writer) *serveFlags {
 	fs := flag.NewFlagSet("siaprapat-controller serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	sf := &serveFlags{fs: fs}
+	config.SetUsage(fs, serveOptions)
 	sf.httpListen = fs.String("http", controller.DefaultHTTPListen, "address of the HTTP API and /metrics")
 	sf.mqttListen = fs.String("mqtt-listen", broker.DefaultListen, "address of the embedded MQTT broker; beyond loopback every client must log in (enrolled agents); '' turns the broker off")
 	sf.mqttRequireLogin = fs.Bool("mqtt-require-login", false, "refuse MQTT clients without credentials even on loopback (beyond loopback they always must log in)")
