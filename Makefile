@@ -119,3 +119,9 @@ dist:
 
 clean:
 	rm -rf bin dist
+
+# docs/flags.md and docs/metrics.md, from the code: the flags of each command and
+# the controller's metrics (go generate ./... does it too, besides the time zone table).
+.PHONY: docs
+docs:
+	$(GO) generate ./agent/cmd/siaprapat-agent ./controller/cmd/siaprapat-controller ./internal/metricsdoc

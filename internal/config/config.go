@@ -10,6 +10,12 @@
 // of the wrong kind or one the flag refuses is an error naming the file, the
 // line and the field. Precedence is the flags', then the environment's (for
 // the flags that read a variable), then the file's, then the defaults.
+//
+// Both programs declare, for each command, its flags (built without
+// parsing) and its Options, which name the environment variables of each
+// flag and the secrets that are no flag, in one place; Resolve applies them
+// after the command line is parsed, and Markdown writes the table of them
+// that docs/flags.md is.
 package config
 
 import (
@@ -38,9 +44,85 @@ type Options struct {
 	// Others names keys the file may hold for another command that reads the
 	// same file; they are accepted and left alone.
 	Others []string
-	// Env maps a flag to the environment variables that set it when the
-	// command line does not; a variable that is set wins over the file.
+	// Env maps a flag, or a Secret's key, to the environment variables that
+	// set it when the command line does not (the first one set, in order); a
+	// variable that is set wins over the file.
 	Env map[string][]string
+	// Secrets are settings that are no flag, so that they never show on a
+	// command line (ps): the environment or the file sets them.
+	Secrets []Secret
+}
+
+// Secret is a setting that is no flag: its variables are Options.Env[Key].
+type Secret struct {
+	Key   string  // its key in the file
+	Usage string  // what it is, for the docs
+	Value *string // where it goes
+}
+
+func (o Options) secret(key string) *Secret {
+	for i := range o.Secrets {
+		if o.Secrets[i].Key == key {
+			return &o.Secrets[i]
+		}
+	}
+	return nil
+}
+
+// Check reports declarations that name no flag of fs: an environment
+// variable for a key that is neither a flag nor a secret, a secret that is
+// also a flag. It is a mistake in the program, not in its input.
+func (o Options) Check(fs *flag.FlagSet) error {
+	var errs []error
+	for _, name := range sortedKeys(o.Env) {
+		if fs.Lookup(name) == nil && o.secret(name) == nil {
+			errs = append(errs, fmt.Errorf("%s: variables %s are declared for %q, which is neither a flag nor a secret", o.Command, strings.Join(o.Env[name], ", "), name))
+		}
+	}
+	for _, s := range o.Secrets {
+		if fs.Lookup(s.Key) != nil {
+			errs = append(errs, fmt.Errorf("%s: secret %q is also a flag", o.Command, s.Key))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Resolve completes a parsed FlagSet, with precedence flag, then
+// environment, then file, then default: each flag the command line did not
+// set takes the value of the first of its environment variables that is set
+// (not empty), else the file's at path (when path is not ""), else keeps its
+// default. Secrets are set the same way. The File is nil when path is "".
+func Resolve(fs *flag.FlagSet, path string, opts Options) (*File, error) {
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+	var errs []error
+	if err := opts.Check(fs); err != nil {
+		return nil, err
+	}
+	for _, name := range sortedKeys(opts.Env) {
+		v, variable := lookupEnv(opts.Env[name])
+		if variable == "" {
+			continue
+		}
+		if s := opts.secret(name); s != nil {
+			*s.Value = v
+			continue
+		}
+		f := fs.Lookup(name)
+		if onCommandLine[name] {
+			continue
+		}
+		if err := set(fs, f, []string{v}); err != nil {
+			errs = append(errs, fmt.Errorf("%s (for --%s): %w", variable, name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if path == "" {
+		return nil, nil
+	}
+	return applyFile(fs, path, onCommandLine, opts)
 }
 
 // File is a configuration file that was applied: which flags it set, and
@@ -51,14 +133,32 @@ type File struct {
 	others map[string]string // Options.Others keys -> their (first) value
 }
 
+// A nil *File, Resolve's when there is no file, answers as an empty one.
+
 // Other returns the value the file gives a key of Options.Others, or "".
-func (f *File) Other(key string) string { return f.others[key] }
+func (f *File) Other(key string) string {
+	if f == nil {
+		return ""
+	}
+	return f.others[key]
+}
 
-// Settings is how many flags the file set.
-func (f *File) Settings() int { return len(f.lines) }
+// Settings is how many flags (and secrets) the file set.
+func (f *File) Settings() int {
+	if f == nil {
+		return 0
+	}
+	return len(f.lines)
+}
 
-// Line returns the line that set a flag, or 0 when the file did not set it.
-func (f *File) Line(flagName string) int { return f.lines[flagName] }
+// Line returns the line that set a flag (or a secret), or 0 when the file
+// did not set it.
+func (f *File) Line(flagName string) int {
+	if f == nil {
+		return 0
+	}
+	return f.lines[flagName]
+}
 
 var flagRef = regexp.MustCompile(`--([a-z][a-z0-9-]*)`)
 
@@ -83,24 +183,29 @@ func (f *File) Annotate(err error) error {
 	return fmt.Errorf("%w (set in %s)", err, strings.Join(where, ", "))
 }
 
-// Apply reads the file at path and sets each flag of fs it names that the
-// command line (fs has been parsed) did not set.
-func Apply(fs *flag.FlagSet, path string, opts Options) (*File, error) {
+func applyFile(fs *flag.FlagSet, path string, onCommandLine map[string]bool, opts Options) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read the configuration: %w", err)
 	}
-	return ApplyBytes(fs, path, data, opts)
+	return applyBytes(fs, path, data, onCommandLine, opts)
 }
 
-// ApplyBytes is Apply on a file's content; name is used in messages.
+// ApplyBytes sets each flag (and secret) of fs that a file's content names
+// and that neither the command line (fs has been parsed) nor an environment
+// variable set; name is used in messages. It is Resolve's file part, for a
+// file that is not (yet) on disk.
 func ApplyBytes(fs *flag.FlagSet, name string, data []byte, opts Options) (*File, error) {
+	onCommandLine := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+	return applyBytes(fs, name, data, onCommandLine, opts)
+}
+
+func applyBytes(fs *flag.FlagSet, name string, data []byte, onCommandLine map[string]bool, opts Options) (*File, error) {
 	entries, err := decode(name, data)
 	if err != nil {
 		return nil, err
 	}
-	onCommandLine := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
 	file := &File{Path: name, lines: map[string]int{}, others: map[string]string{}}
 	first := map[string]int{}
 	var errs []error
@@ -119,7 +224,17 @@ func ApplyBytes(fs *flag.FlagSet, name string, data []byte, opts Options) (*File
 			continue
 		}
 		f := fs.Lookup(key.Value)
+		secret := opts.secret(key.Value)
 		switch {
+		case f == nil && secret != nil:
+			v, err := scalars(val, false)
+			if err != nil {
+				bad("%v", err)
+			} else if !envSet(opts.Env[secret.Key]) {
+				*secret.Value = v[0]
+				file.lines[secret.Key] = key.Line
+			}
+			continue
 		case slices.Contains(opts.Skip, key.Value):
 			bad("set only on the command line")
 			continue
@@ -231,12 +346,28 @@ func isList(f *flag.Flag) bool {
 }
 
 func envSet(vars []string) bool {
+	_, variable := lookupEnv(vars)
+	return variable != ""
+}
+
+// lookupEnv returns the value of the first variable that is set and not
+// empty, and its name; "" when none is.
+func lookupEnv(vars []string) (value, variable string) {
 	for _, v := range vars {
-		if os.Getenv(v) != "" {
-			return true
+		if s := os.Getenv(v); s != "" {
+			return s, v
 		}
 	}
-	return false
+	return "", ""
+}
+
+func sortedKeys(m map[string][]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // set gives the flag its value(s), explaining a refusal by the flag's type.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -55,7 +56,7 @@ func apply(t *testing.T, tf *testFlags, args []string, file string) (*File, erro
 	if err := tf.fs.Parse(args); err != nil {
 		t.Fatal(err)
 	}
-	return Apply(tf.fs, file, testOptions)
+	return Resolve(tf.fs, file, testOptions)
 }
 
 func TestApply_FileSetsEveryKindOfFlag(t *testing.T) {
@@ -182,5 +183,123 @@ func TestFile_AnnotateNamesWhereTheFileSetAFlag(t *testing.T) {
 	var none *File
 	if got := none.Annotate(errors.New("x")).Error(); got != "x" {
 		t.Errorf("no file: %q", got)
+	}
+}
+
+func TestResolve_Precedence(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		env        string
+		file       string
+		want       string
+		wantLine   int
+		wantDevice cli.List
+	}{
+		{"default", nil, "", "", "", 0, nil},
+		{"file over default", nil, "", "password: file\n", "file", 1, nil},
+		{"environment over default", nil, "env", "", "env", 0, nil},
+		{"environment over file", nil, "env", "password: file\n", "env", 0, nil},
+		{"flag over environment and file", []string{"--password", "flag"}, "env", "password: file\n", "flag", 0, nil},
+		{"flag over file", []string{"--password", "flag"}, "", "password: file\n", "flag", 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("SIAPRAPAT_TEST_PASSWORD", tc.env)
+			tf := newTestFlags()
+			if err := tf.fs.Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			path := ""
+			if tc.file != "" {
+				path = filepath.Join(t.TempDir(), "test.yaml")
+				writeTestFile(t, path, tc.file)
+			}
+			f, err := Resolve(tf.fs, path, testOptions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *tf.password != tc.want {
+				t.Errorf("password %q, want %q", *tf.password, tc.want)
+			}
+			if f.Line("password") != tc.wantLine {
+				t.Errorf("the file is said to set password on line %d, want %d", f.Line("password"), tc.wantLine)
+			}
+		})
+	}
+}
+
+func TestResolve_WithoutAFileIsNil(t *testing.T) {
+	t.Setenv("SIAPRAPAT_TEST_PASSWORD", "env")
+	tf := newTestFlags()
+	f, err := Resolve(tf.fs, "", testOptions)
+	if err != nil || f != nil || *tf.password != "env" {
+		t.Errorf("file %v, err %v, password %q", f, err, *tf.password)
+	}
+	if f.Line("password") != 0 || f.Annotate(errors.New("x")).Error() != "x" {
+		t.Error("a nil File must answer as an empty one")
+	}
+}
+
+func TestResolve_FirstVariableWins(t *testing.T) {
+	opts := Options{Command: "siaprapat-test run", Env: map[string][]string{"broker": {"SIAPRAPAT_TEST_A", "SIAPRAPAT_TEST_B"}}}
+	for _, tc := range []struct{ a, b, want string }{
+		{"", "", "mqtt://127.0.0.1:1883"},
+		{"", "mqtt://b:1883", "mqtt://b:1883"},
+		{"mqtt://a:1883", "mqtt://b:1883", "mqtt://a:1883"},
+	} {
+		t.Setenv("SIAPRAPAT_TEST_A", tc.a)
+		t.Setenv("SIAPRAPAT_TEST_B", tc.b)
+		tf := newTestFlags()
+		if _, err := Resolve(tf.fs, "", opts); err != nil || *tf.broker != tc.want {
+			t.Errorf("A=%q B=%q: broker %q (err %v), want %q", tc.a, tc.b, *tf.broker, err, tc.want)
+		}
+	}
+}
+
+func TestResolve_BadVariableIsNamed(t *testing.T) {
+	t.Setenv("SIAPRAPAT_TEST_INTERVAL", "soon")
+	tf := newTestFlags()
+	_, err := Resolve(tf.fs, "", Options{Command: "siaprapat-test run", Env: map[string][]string{"interval": {"SIAPRAPAT_TEST_INTERVAL"}}})
+	want := `SIAPRAPAT_TEST_INTERVAL (for --interval): "soon" is not a duration (write e.g. 90s, 15m or 1h30m)`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
+
+func TestResolve_SecretFromEnvironmentOrFile(t *testing.T) {
+	for _, tc := range []struct{ env, file, want string }{
+		{"", "", ""},
+		{"", "token: file\n", "file"},
+		{"env", "token: file\n", "env"},
+	} {
+		t.Setenv("SIAPRAPAT_TEST_TOKEN", tc.env)
+		var token string
+		opts := Options{Command: "siaprapat-test run", Env: map[string][]string{"token": {"SIAPRAPAT_TEST_TOKEN"}},
+			Secrets: []Secret{{Key: "token", Value: &token}}}
+		path := filepath.Join(t.TempDir(), "test.yaml")
+		writeTestFile(t, path, "site: x\n"+tc.file)
+		if _, err := Resolve(newTestFlags().fs, path, opts); err != nil || token != tc.want {
+			t.Errorf("env %q file %q: token %q (err %v), want %q", tc.env, tc.file, token, err, tc.want)
+		}
+	}
+}
+
+func TestOptions_CheckNamesUndeclaredKeys(t *testing.T) {
+	opts := Options{Command: "siaprapat-test run", Env: map[string][]string{"pasword": {"SIAPRAPAT_TEST_PASSWORD"}},
+		Secrets: []Secret{{Key: "site"}}}
+	err := opts.Check(newTestFlags().fs)
+	want := "siaprapat-test run: variables SIAPRAPAT_TEST_PASSWORD are declared for \"pasword\", which is neither a flag nor a secret\nsiaprapat-test run: secret \"site\" is also a flag"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	if _, err := Resolve(newTestFlags().fs, "", opts); err == nil {
+		t.Error("Resolve took a declaration Check refuses")
+	}
+}
+
+func writeTestFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

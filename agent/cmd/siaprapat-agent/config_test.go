@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/siaprapat/siaprapat/internal/config"
+	"github.com/siaprapat/siaprapat/internal/config/configtest"
 )
 
 const enrolled = `site: demo
@@ -86,7 +87,7 @@ func TestSampleConfig_EveryKeyIsAFlag(t *testing.T) {
 		t.Fatalf("only %d keys in the sample:\n%s", strings.Count(uncommented, "\n"), uncommented)
 	}
 	rf := newRunFlags(io.Discard)
-	if _, err := config.ApplyBytes(rf.fs, "agent.yaml", []byte(uncommented), configOptions("siaprapat-agent run", nil)); err != nil {
+	if _, err := config.ApplyBytes(rf.fs, "agent.yaml", []byte(uncommented), runOptions()); err != nil {
 		t.Errorf("%v\nin\n%s", err, uncommented)
 	}
 }
@@ -129,6 +130,89 @@ func TestCheck_TakesTheAgentsConfigFile(t *testing.T) {
 
 func TestService_SaysWhereItBelongs(t *testing.T) {
 	if code, _, errOut := runCmd(t, "service", "install"); code != 2 || !strings.Contains(errOut, "Windows only") {
+		t.Errorf("exit %d\n%s", code, errOut)
+	}
+}
+
+// TestFlags_EveryVariableResolvesInOrder: each variable declared for a
+// command's flag or secret loses to the flag and wins over the file.
+func TestFlags_EveryVariableResolvesInOrder(t *testing.T) {
+	configtest.Precedence(t, commandFlags)
+}
+
+func TestRun_Precedence(t *testing.T) {
+	for _, tc := range []struct {
+		name                         string
+		args                         []string
+		env                          map[string]string
+		file                         string
+		password, probeURL, probeTok string
+	}{
+		{"defaults", nil, nil, "", "", "", ""},
+		{"the file", nil, nil, "password: f\nprobe-url: http://file:9780\nprobe-token: ft\n", "f", "http://file:9780", "ft"},
+		{"the environment over the file", nil,
+			map[string]string{"SIAPRAPAT_MQTT_PASSWORD": "e", "SIAPRAPAT_CONTROLLER": "http://env:9780", "SIAPRAPAT_PROBE_TOKEN": "et"},
+			"password: f\nprobe-url: http://file:9780\nprobe-token: ft\n", "e", "http://env:9780", "et"},
+		{"SIAPRAPAT_PROBE_URL over SIAPRAPAT_CONTROLLER", nil,
+			map[string]string{"SIAPRAPAT_PROBE_URL": "http://probe:9780", "SIAPRAPAT_CONTROLLER": "http://env:9780"},
+			"", "", "http://probe:9780", ""},
+		{"flags over the environment", []string{"--password", "p", "--probe-url", "http://flag:9780", "--probe-token", "pt"},
+			map[string]string{"SIAPRAPAT_MQTT_PASSWORD": "e", "SIAPRAPAT_PROBE_URL": "http://env:9780", "SIAPRAPAT_PROBE_TOKEN": "et"},
+			"password: f\n", "p", "http://flag:9780", "pt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, v := range []string{"SIAPRAPAT_MQTT_PASSWORD", "SIAPRAPAT_PROBE_URL", "SIAPRAPAT_CONTROLLER", "SIAPRAPAT_PROBE_TOKEN"} {
+				t.Setenv(v, tc.env[v])
+			}
+			rf := newRunFlags(io.Discard)
+			args := tc.args
+			if tc.file != "" {
+				args = append(args, "--config", writeFile(t, t.TempDir(), "agent.yaml", tc.file))
+			}
+			if err := rf.fs.Parse(args); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := config.Resolve(rf.fs, *rf.configFile, runOptions()); err != nil {
+				t.Fatal(err)
+			}
+			if *rf.password != tc.password || *rf.cf.probeURL != tc.probeURL || *rf.cf.probeToken != tc.probeTok {
+				t.Errorf("password %q, probe-url %q, probe-token %q; want %q, %q, %q",
+					*rf.password, *rf.cf.probeURL, *rf.cf.probeToken, tc.password, tc.probeURL, tc.probeTok)
+			}
+		})
+	}
+}
+
+// TestCheck_PasswordFromTheFileOrTheEnvironment: check has no --password,
+// but the network probe takes the agent's secret, from the environment
+// first, else from run's file.
+func TestCheck_PasswordFromTheFileOrTheEnvironment(t *testing.T) {
+	cfg := writeFile(t, t.TempDir(), "agent.yaml", enrolled)
+	for _, tc := range []struct{ env, want string }{{"", "secret"}, {"from-env", "from-env"}} {
+		t.Setenv("SIAPRAPAT_MQTT_PASSWORD", tc.env)
+		kf := newCheckFlags(io.Discard)
+		if err := kf.fs.Parse([]string{"--config", cfg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := config.Resolve(kf.fs, *kf.configFile, kf.options()); err != nil {
+			t.Fatal(err)
+		}
+		if kf.cf.mqttPassword != tc.want {
+			t.Errorf("SIAPRAPAT_MQTT_PASSWORD=%q: the probe's default token is %q, want %q", tc.env, kf.cf.mqttPassword, tc.want)
+		}
+	}
+}
+
+// TestEnroll_TokenVariableDoesNotClashWithEnvFile: SIAPRAPAT_API_TOKEN in
+// the environment is no --token given with --env.
+func TestEnroll_TokenVariableDoesNotClashWithEnvFile(t *testing.T) {
+	t.Setenv("SIAPRAPAT_API_TOKEN", "admin")
+	dir := t.TempDir()
+	env := writeFile(t, dir, "room.env", "SIAPRAPAT_SITE=demo\nSIAPRAPAT_ROOM=room-1\nSIAPRAPAT_BROKER=mqtt://127.0.0.1:1883\nSIAPRAPAT_MQTT_USERNAME=demo/room-1\nSIAPRAPAT_MQTT_PASSWORD=secret\n")
+	if code, _, errOut := runCmd(t, "enroll", "--env", env, "--config", filepath.Join(dir, "agent.yaml")); code != 0 {
+		t.Errorf("exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := runCmd(t, "enroll", "--env", env, "--token", "x", "--config", filepath.Join(dir, "agent.yaml")); code != 2 || !strings.Contains(errOut, "--token go with --controller") {
 		t.Errorf("exit %d\n%s", code, errOut)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -46,23 +45,50 @@ type enrolment struct {
 	Site, Room, Broker, Username, Password, Controller string
 }
 
-func enroll(args []string, stdout, stderr io.Writer) int {
+type enrollFlags struct {
+	fs                                     *flag.FlagSet
+	envFile, controller, token, site, room *string
+	brokerURL, out                         *string
+}
+
+func newEnrollFlags(stderr io.Writer) *enrollFlags {
 	fs := flag.NewFlagSet("siaprapat-agent enroll", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintf(stderr, enrollUsage, defaultConfigFile()) }
-	envFile := fs.String("env", "", "the file 'siaprapat-controller agent add --out' wrote for this room")
-	controller := fs.String("controller", "", "the controller's HTTP address: enrol by asking it")
-	token := fs.String("token", "", "the controller's admin API token (or set SIAPRAPAT_API_TOKEN)")
-	site := fs.String("site", "", "(with --controller) site of this room")
-	room := fs.String("room", "", "(with --controller) room id")
-	brokerURL := fs.String("broker", "", "(with --controller) the broker URL as this PC reaches it")
-	out := fs.String("config", defaultConfigFile(), "the agent's configuration file to write")
-	if !parse(fs, args) {
+	return &enrollFlags{
+		fs:         fs,
+		envFile:    fs.String("env", "", "the file 'siaprapat-controller agent add --out' wrote for this room"),
+		controller: fs.String("controller", "", "the controller's HTTP address: enrol by asking it"),
+		token:      fs.String("token", "", "(with --controller) the controller's admin API token"),
+		site:       fs.String("site", "", "(with --controller) site of this room"),
+		room:       fs.String("room", "", "(with --controller) room id"),
+		brokerURL:  fs.String("broker", "", "(with --controller) the broker URL as this PC reaches it (default mqtt://HOST:1883 with the controller's host)"),
+		out:        fs.String("config", defaultConfigFile(), "the agent's configuration file to write"),
+	}
+}
+
+// enrollOptions: the token may come from the environment; the
+// configuration file is what enroll writes, not read for its flags.
+var enrollOptions = config.Options{Command: "siaprapat-agent enroll", Env: map[string][]string{"token": envAPIToken}}
+
+func (ef *enrollFlags) command() config.Command {
+	return config.Command{Flags: ef.fs, Options: enrollOptions}
+}
+
+func enroll(args []string, stdout, stderr io.Writer) int {
+	ef := newEnrollFlags(stderr)
+	envFile, controller, token, site, room, brokerURL, out := ef.envFile, ef.controller, ef.token, ef.site, ef.room, ef.brokerURL, ef.out
+	if !parse(ef.fs, args) {
 		return exitNoCheck
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "siaprapat-agent enroll: %v\n", err)
 		return exitNoCheck
+	}
+	explicitToken := false
+	ef.fs.Visit(func(f *flag.Flag) { explicitToken = explicitToken || f.Name == "token" })
+	if _, err := config.Resolve(ef.fs, "", enrollOptions); err != nil {
+		return fail(err)
 	}
 	var e enrolment
 	var err error
@@ -70,12 +96,12 @@ func enroll(args []string, stdout, stderr io.Writer) int {
 	case (*envFile == "") == (*controller == ""):
 		return fail(errors.New("give --env FILE (from the controller's 'agent add --out') or --controller URL, one of them"))
 	case *envFile != "":
-		if *site != "" || *room != "" || *brokerURL != "" || *token != "" {
+		if *site != "" || *room != "" || *brokerURL != "" || explicitToken {
 			return fail(errors.New("--env FILE names the room, broker and credentials: --site, --room, --broker and --token go with --controller"))
 		}
 		e, err = readEnvFile(*envFile)
 	default:
-		e, err = askController(*controller, cmp.Or(*token, os.Getenv("SIAPRAPAT_API_TOKEN")), *site, *room, *brokerURL)
+		e, err = askController(*controller, *token, *site, *room, *brokerURL)
 	}
 	if err != nil {
 		return fail(err)
@@ -242,7 +268,7 @@ func writeEnrolment(path string, e enrolment) error {
 	if err := rf.fs.Parse(nil); err != nil {
 		return err
 	}
-	if _, err := config.ApplyBytes(rf.fs, path, data, configOptions("siaprapat-agent run", nil)); err != nil {
+	if _, err := config.ApplyBytes(rf.fs, path, data, runOptions()); err != nil {
 		return fmt.Errorf("the configuration would not be valid, so it was left as it was:\n%w", err)
 	}
 	if *rf.site != e.Site || *rf.room != e.Room || *rf.username != e.Username || *rf.brokerURL != e.Broker {

@@ -141,8 +141,8 @@ func commonFlags(fs *flag.FlagSet) *common {
 		noLoopback:    fs.Bool("no-loopback", false, "never play the loopback test signal (rooms that must stay silent)"),
 		loopbackEvery: fs.Duration("loopback-every", audio.DefaultLoopbackEvery, "least time between two loopback test signals; checks in between measure the microphone only (0: every check)"),
 	}
-	c.probeURL = fs.String("probe-url", "", "the controller's base URL for the network test, e.g. http://controller:9780 (or set SIAPRAPAT_PROBE_URL or SIAPRAPAT_CONTROLLER); none: the network check is skipped")
-	c.probeToken = fs.String("probe-token", "", "token for the controller's probe (or set SIAPRAPAT_PROBE_TOKEN); default: the agent's MQTT password, which enrolled agents use")
+	c.probeURL = fs.String("probe-url", "", "the controller's base URL for the network test, e.g. http://controller:9780; none: the network check is skipped")
+	c.probeToken = fs.String("probe-token", "", "token for the controller's probe; default: the agent's MQTT password, which enrolled agents use")
 	c.networkEvery = fs.Duration("network-every", agent.DefaultNetworkEvery, "least time between two network tests (each moves tens of MB); checks in between repeat the last figures; 0: every check")
 	c.networkWindow = fs.Duration("network-window", netcheck.DefaultWindow, "longest measured time per direction of the network test (after a 1.5 s ramp-up); it stops earlier once the rate is steady")
 	c.busyWindow = fs.Duration("network-busy-window", netcheck.DefaultBusyWindow, "how long the PC's interface counters are watched before a network test: a link carrying more than a third of the last measured rate is not tested (0: not watched)")
@@ -183,13 +183,9 @@ func (c *common) newRunner(site, room string, log *slog.Logger) (*runner.Runner,
 	if every == 0 {
 		every = -1 // audio.Config: every check
 	}
-	probe, token := *c.probeURL, *c.probeToken
-	if probe == "" {
-		probe = cmp.Or(os.Getenv("SIAPRAPAT_PROBE_URL"), os.Getenv("SIAPRAPAT_CONTROLLER"))
-	}
-	if token == "" {
-		token = cmp.Or(os.Getenv("SIAPRAPAT_PROBE_TOKEN"), c.mqttPassword, os.Getenv("SIAPRAPAT_MQTT_PASSWORD"))
-	}
+	// The probe takes the agent's MQTT secret by default, as the
+	// controller's does for enrolled agents.
+	probe, token := *c.probeURL, cmp.Or(*c.probeToken, c.mqttPassword)
 	if *c.networkEvery < 0 || *c.networkWindow < 0 || *c.busyWindow < 0 {
 		return nil, fmt.Errorf("--network-every %v, --network-window %v, --network-busy-window %v: must not be negative", *c.networkEvery, *c.networkWindow, *c.busyWindow)
 	}
@@ -258,6 +254,7 @@ type runFlags struct {
 func newRunFlags(stderr io.Writer) *runFlags {
 	fs := flag.NewFlagSet("siaprapat-agent run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	config.SetUsage(fs, runOptions())
 	return &runFlags{
 		fs:           fs,
 		configFile:   fs.String("config", "", "configuration file (YAML, its keys are these flags' names; flags given here override it), e.g. "+defaultConfigFile()),
@@ -268,7 +265,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 		interval:     fs.Duration("interval", agent.DefaultInterval, "how often to check the room and report"),
 		keepAlive:    fs.Duration("keepalive", link.DefaultKeepAlive, "MQTT keepalive; the broker declares the agent offline after 1.5 times this without a word"),
 		username:     fs.String("username", "", "MQTT user name"),
-		password:     fs.String("password", "", "MQTT password (or set SIAPRAPAT_MQTT_PASSWORD)"),
+		password:     fs.String("password", "", "MQTT password"),
 		dataDir:      fs.String("data", "", "directory for the spool of reports waiting for the broker (none: such reports are dropped)"),
 		spoolReports: fs.Int("spool-max-reports", spool.DefaultLimits.MaxReports, "most reports the spool keeps (the oldest are dropped first)"),
 		spoolBytes:   fs.Int64("spool-max-bytes", spool.DefaultLimits.MaxBytes, "most bytes the spool keeps (the oldest are dropped first)"),
@@ -277,20 +274,26 @@ func newRunFlags(stderr io.Writer) *runFlags {
 	}
 }
 
-// configOptions is how the agent's commands read its configuration file:
-// its keys are run's flags; others names the keys a command (check) takes
-// from the file without having them as flags.
-func configOptions(command string, others []string, skip ...string) config.Options {
+// Environment variables of the agent's settings.
+var (
+	envPassword   = []string{"SIAPRAPAT_MQTT_PASSWORD"}
+	envProbeURL   = []string{"SIAPRAPAT_PROBE_URL", "SIAPRAPAT_CONTROLLER"}
+	envProbeToken = []string{"SIAPRAPAT_PROBE_TOKEN"}
+	envAPIToken   = []string{"SIAPRAPAT_API_TOKEN"}
+)
+
+// runOptions is how run's flags meet the environment and the agent's
+// configuration file, whose keys are run's flags.
+func runOptions() config.Options {
 	return config.Options{
-		Command: command,
-		Skip:    append([]string{"config", "check-config"}, skip...),
-		Others:  others,
-		Env: map[string][]string{
-			"password":    {"SIAPRAPAT_MQTT_PASSWORD"},
-			"probe-url":   {"SIAPRAPAT_PROBE_URL", "SIAPRAPAT_CONTROLLER"},
-			"probe-token": {"SIAPRAPAT_PROBE_TOKEN"},
-		},
+		Command: "siaprapat-agent run",
+		Skip:    []string{"config", "check-config"},
+		Env:     map[string][]string{"password": envPassword, "probe-url": envProbeURL, "probe-token": envProbeToken},
 	}
+}
+
+func (rf *runFlags) command() config.Command {
+	return config.Command{Flags: rf.fs, File: true, Options: runOptions()}
 }
 
 func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
@@ -304,11 +307,9 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "siaprapat-agent: %v\n", file.Annotate(err))
 		return exitNoCheck
 	}
-	if *rf.configFile != "" {
-		var err error
-		if file, err = config.Apply(rf.fs, *rf.configFile, configOptions("siaprapat-agent run", nil)); err != nil {
-			return fail(err)
-		}
+	file, err := config.Resolve(rf.fs, *rf.configFile, runOptions())
+	if err != nil {
+		return fail(err)
 	}
 	log, err := cli.Logger(stderr, *cf.logLevel)
 	if err != nil {
@@ -325,9 +326,6 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	if _, err := wire.BrokerURL(*rf.brokerURL); err != nil {
 		return fail(err)
-	}
-	if *rf.password == "" {
-		*rf.password = os.Getenv("SIAPRAPAT_MQTT_PASSWORD")
 	}
 	cf.mqttPassword = *rf.password
 	r, err := cf.newRunner(*rf.site, *rf.room, log.With("site", *rf.site, "room", *rf.room))
@@ -421,15 +419,60 @@ func localRoom() string {
 	return h
 }
 
-func check(args []string, stdout, stderr io.Writer) int {
+// checkFlags are check's flags; it reads the agent's configuration file,
+// whose keys are run's flags.
+type checkFlags struct {
+	fs         *flag.FlagSet
+	asJSON     *bool
+	site       *string
+	room       *string
+	configFile *string
+	cf         *common
+}
+
+func newCheckFlags(stderr io.Writer) *checkFlags {
 	fs := flag.NewFlagSet("siaprapat-agent check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "print the Report as JSON instead of a table")
-	site := fs.String("site", "local", "site named in the report")
-	room := fs.String("room", localRoom(), "room named in the report (defaults to this PC's host name)")
-	configFile := fs.String("config", "", "the agent's configuration file: check with its settings (flags given here override it)")
-	cf := commonFlags(fs)
-	if !parse(fs, args) {
+	kf := &checkFlags{
+		fs:         fs,
+		asJSON:     fs.Bool("json", false, "print the Report as JSON instead of a table"),
+		site:       fs.String("site", "local", "site named in the report"),
+		room:       fs.String("room", "", "room named in the report (default: this PC's host name)"),
+		configFile: fs.String("config", "", "the agent's configuration file: check with its settings (flags given here override it)"),
+		cf:         commonFlags(fs),
+	}
+	config.SetUsage(fs, kf.options())
+	return kf
+}
+
+// options is how check's flags meet the environment and the agent's file:
+// the keys of run's flags that check has not are accepted and left alone,
+// but the MQTT password, which the network probe takes by default.
+func (kf *checkFlags) options() config.Options {
+	var others []string
+	newRunFlags(io.Discard).fs.VisitAll(func(f *flag.Flag) {
+		if kf.fs.Lookup(f.Name) == nil && f.Name != "password" {
+			others = append(others, f.Name)
+		}
+	})
+	return config.Options{
+		Command: "siaprapat-agent run",
+		Skip:    []string{"config", "check-config", "json"},
+		Others:  others,
+		Env:     map[string][]string{"password": envPassword, "probe-url": envProbeURL, "probe-token": envProbeToken},
+		Secrets: []config.Secret{{Key: "password", Value: &kf.cf.mqttPassword,
+			Usage: "the agent's MQTT password (run's --password): the network probe's token when --probe-token is not given"}},
+	}
+}
+
+func (kf *checkFlags) command() config.Command {
+	return config.Command{Flags: kf.fs, File: true, Options: kf.options()}
+}
+
+func check(args []string, stdout, stderr io.Writer) int {
+	kf := newCheckFlags(stderr)
+	asJSON, site, room, cf := kf.asJSON, kf.site, kf.room, kf.cf
+	if !parse(kf.fs, args) {
 		return exitNoCheck
 	}
 	var file *config.File
@@ -437,15 +480,12 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "siaprapat-agent check: %v\n", file.Annotate(err))
 		return exitNoCheck
 	}
-	if *configFile != "" {
-		var runKeys []string
-		newRunFlags(io.Discard).fs.VisitAll(func(f *flag.Flag) { runKeys = append(runKeys, f.Name) })
-		var err error
-		if file, err = config.Apply(fs, *configFile, configOptions("siaprapat-agent run", runKeys, "json")); err != nil {
-			return fail(err)
-		}
-		// The network probe takes the enrolled secret, as run's does.
-		cf.mqttPassword = cmp.Or(os.Getenv("SIAPRAPAT_MQTT_PASSWORD"), file.Other("password"))
+	file, err := config.Resolve(kf.fs, *kf.configFile, kf.options())
+	if err != nil {
+		return fail(err)
+	}
+	if *room == "" {
+		*room = localRoom()
 	}
 	log, err := cli.Logger(stderr, *cf.logLevel)
 	if err != nil {
@@ -540,18 +580,36 @@ func measurementOf(std *standard.Standard, rule string) string {
 	return ""
 }
 
-func simulate(args []string, stderr io.Writer) int {
+type simulateFlags struct {
+	fs                  *flag.FlagSet
+	brokerURL           *string
+	rooms, sites        *int
+	interval, keepAlive *time.Duration
+	seed                *uint64
+	stdFile, logLevel   *string
+}
+
+func newSimulateFlags(stderr io.Writer) *simulateFlags {
 	fs := flag.NewFlagSet("siaprapat-agent simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	brokerURL := fs.String("broker", "mqtt://127.0.0.1:1883", "MQTT broker URL")
-	rooms := fs.Int("rooms", 20, "simulated rooms")
-	sites := fs.Int("sites", 3, "sites the rooms are spread over")
-	interval := fs.Duration("interval", agent.DefaultInterval, "how often each room reports")
-	keepAlive := fs.Duration("keepalive", link.DefaultKeepAlive, "MQTT keepalive of each simulated agent")
-	seed := fs.Uint64("seed", 1, "seed of the drawn measurements")
-	stdFile := fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	if !parse(fs, args) {
+	return &simulateFlags{
+		fs:        fs,
+		brokerURL: fs.String("broker", "mqtt://127.0.0.1:1883", "MQTT broker URL"),
+		rooms:     fs.Int("rooms", 20, "simulated rooms"),
+		sites:     fs.Int("sites", 3, "sites the rooms are spread over"),
+		interval:  fs.Duration("interval", agent.DefaultInterval, "how often each room reports"),
+		keepAlive: fs.Duration("keepalive", link.DefaultKeepAlive, "MQTT keepalive of each simulated agent"),
+		seed:      fs.Uint64("seed", 1, "seed of the drawn measurements"),
+		stdFile:   fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)"),
+		logLevel:  fs.String("log-level", "info", "log level: debug, info, warn or error"),
+	}
+}
+
+func simulate(args []string, stderr io.Writer) int {
+	sf := newSimulateFlags(stderr)
+	brokerURL, rooms, sites, interval, keepAlive, seed, stdFile, logLevel :=
+		sf.brokerURL, sf.rooms, sf.sites, sf.interval, sf.keepAlive, sf.seed, sf.stdFile, sf.logLevel
+	if !parse(sf.fs, args) {
 		return exitNoCheck
 	}
 	fail := func(err error) int {

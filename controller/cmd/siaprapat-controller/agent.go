@@ -15,6 +15,7 @@ import (
 
 	"github.com/siaprapat/siaprapat/controller/agents"
 	"github.com/siaprapat/siaprapat/controller/api"
+	"github.com/siaprapat/siaprapat/internal/config"
 	"github.com/siaprapat/siaprapat/wire"
 )
 
@@ -36,6 +37,31 @@ flags:
   --out FILE         (add) also write the agent's environment file there, mode 0600
 `
 
+type agentFlags struct {
+	fs                                        *flag.FlagSet
+	server, token, brokerURL, out, controller *string
+}
+
+// newAgentFlags builds the flags of agent add, remove or list (verb); add
+// alone uses --broker, --out and --controller.
+func newAgentFlags(verb string, stderr io.Writer) *agentFlags {
+	fs := flag.NewFlagSet("siaprapat-controller agent "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, agentUsage) }
+	return &agentFlags{
+		fs:         fs,
+		server:     fs.String("server", "http://localhost:9780", "the controller's HTTP address"),
+		token:      fs.String("token", "", "the controller's admin API token (default: as root on the controller's machine, the packaged "+packagedConfig+"'s api-token); without one, the controller takes enrolments from its own machine only"),
+		brokerURL:  fs.String("broker", "", "(add) broker URL for the agent; default mqtt://HOST:1883 with the --controller host"),
+		out:        fs.String("out", "", "(add) write the agent's environment file here (mode 0600)"),
+		controller: fs.String("controller", "", "(add) the controller's HTTP address as the room PC reaches it; default --server"),
+	}
+}
+
+func (af *agentFlags) command() config.Command {
+	return config.Command{Flags: af.fs, Options: tokenOptions(af.fs.Name())}
+}
+
 // agentCmd enrols, revokes and lists agents through a running controller.
 func agentCmd(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
@@ -43,14 +69,8 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	verb := args[0]
-	fs := flag.NewFlagSet("siaprapat-controller agent "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, agentUsage) }
-	server := fs.String("server", "http://localhost:9780", "the controller's HTTP address")
-	token := fs.String("token", "", "the controller's admin API token (or set SIAPRAPAT_API_TOKEN)")
-	brokerURL := fs.String("broker", "", "(add) broker URL for the agent; default mqtt://HOST:1883 with the --server host")
-	out := fs.String("out", "", "(add) write the agent's environment file here (mode 0600)")
-	controllerURL := fs.String("controller", "", "(add) the controller's HTTP address as the room PC reaches it; default --server")
+	af := newAgentFlags(verb, stderr)
+	fs, server, token, brokerURL, out, controllerURL := af.fs, af.server, af.token, af.brokerURL, af.out, af.controller
 	// The room may come before or after the flags.
 	var rest []string
 	if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
@@ -63,6 +83,9 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "siaprapat-controller agent %s: "+format+"\n", append([]any{verb}, a...)...)
 		return 1
+	}
+	if _, err := config.Resolve(fs, "", tokenOptions(fs.Name())); err != nil {
+		return fail("%v", err)
 	}
 	base, err := url.Parse(*server)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {

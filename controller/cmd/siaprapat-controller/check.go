@@ -13,6 +13,7 @@ import (
 
 	"github.com/siaprapat/siaprapat/controller/api"
 	"github.com/siaprapat/siaprapat/controller/commands"
+	"github.com/siaprapat/siaprapat/internal/config"
 	"github.com/siaprapat/siaprapat/wire"
 )
 
@@ -23,17 +24,42 @@ const (
 	exitNoCheck  = 2 // could not check: bad flags, unknown room, controller unreachable, still pending
 )
 
-// check asks a running controller to check a room now and waits for the verdict.
-func check(args []string, stdout, stderr io.Writer) int {
+type checkFlags struct {
+	fs                              *flag.FlagSet
+	room, server, only, lang, token *string
+	wait                            *time.Duration
+	asJSON                          *bool
+}
+
+func newCheckFlags(stderr io.Writer) *checkFlags {
 	fs := flag.NewFlagSet("siaprapat-controller check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	roomFlag := fs.String("room", "", "the room to check, as SITE/ROOM (required)")
-	server := fs.String("server", "http://localhost:9780", "the controller's HTTP address")
-	wait := fs.Duration("wait", 90*time.Second, "how long to wait for the verdict")
-	only := fs.String("only", "", "comma-separated checks to run (default: all the agent runs)")
-	asJSON := fs.Bool("json", false, "print the check as JSON")
-	lang := fs.String("lang", "en", "language of the causes printed under the verdict: en (English) or id (Bahasa Indonesia)")
-	token := fs.String("token", "", "the controller's API token, when it has one (or set SIAPRAPAT_API_TOKEN; as root on the controller's machine, the packaged /etc/siaprapat/controller.yaml's)")
+	config.SetUsage(fs, tokenOptions(fs.Name()))
+	return &checkFlags{
+		fs:     fs,
+		room:   fs.String("room", "", "the room to check, as SITE/ROOM (required)"),
+		server: fs.String("server", "http://localhost:9780", "the controller's HTTP address"),
+		wait:   fs.Duration("wait", 90*time.Second, "how long to wait for the verdict"),
+		only:   fs.String("only", "", "comma-separated checks to run (default: all the agent runs)"),
+		asJSON: fs.Bool("json", false, "print the check as JSON"),
+		lang:   fs.String("lang", "en", "language of the causes printed under the verdict: en (English) or id (Bahasa Indonesia)"),
+		token:  fs.String("token", "", "the controller's API token, when it has one (default: as root on the controller's machine, the packaged "+packagedConfig+"'s api-token)"),
+	}
+}
+
+// tokenOptions: the CLI's --token may come from the environment.
+func tokenOptions(command string) config.Options {
+	return config.Options{Command: command, Env: map[string][]string{"token": envAPIToken}}
+}
+
+func (kf *checkFlags) command() config.Command {
+	return config.Command{Flags: kf.fs, Options: tokenOptions(kf.fs.Name())}
+}
+
+// check asks a running controller to check a room now and waits for the verdict.
+func check(args []string, stdout, stderr io.Writer) int {
+	kf := newCheckFlags(stderr)
+	fs, roomFlag, server, wait, only, asJSON, lang, token := kf.fs, kf.room, kf.server, kf.wait, kf.only, kf.asJSON, kf.lang, kf.token
 	if err := fs.Parse(args); err != nil {
 		return exitNoCheck
 	}
@@ -43,6 +69,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		return fail("unexpected argument %q", fs.Arg(0))
+	}
+	if _, err := config.Resolve(fs, "", tokenOptions(fs.Name())); err != nil {
+		return fail("%v", err)
 	}
 	site, room, ok := strings.Cut(*roomFlag, "/")
 	if !ok || !wire.ValidName(site) || !wire.ValidName(room) {

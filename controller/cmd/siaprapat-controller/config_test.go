@@ -2,12 +2,20 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/siaprapat/siaprapat/internal/config"
+	"github.com/siaprapat/siaprapat/internal/config/configtest"
 )
 
 const sampleConfig = "../../../packaging/etc/controller.yaml"
@@ -108,5 +116,87 @@ func TestSampleConfig_EveryKeyIsAFlag(t *testing.T) {
 	}
 	if n < 10 {
 		t.Errorf("only %d keys in the sample", n)
+	}
+}
+
+// TestFlags_EveryVariableResolvesInOrder: each variable declared for a
+// command's flag loses to the flag and wins over the file.
+func TestFlags_EveryVariableResolvesInOrder(t *testing.T) {
+	configtest.Precedence(t, commandFlags)
+}
+
+func TestServe_Precedence(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		args               []string
+		env                map[string]string
+		file               string
+		password, apiToken string
+		readToken          string
+		probeTokens        string
+	}{
+		{"defaults", nil, nil, "", "", "", "", ""},
+		{"the file", nil, nil, "password: f\napi-token: fa\napi-read-token: fr\nprobe-token: [f1, f2]\n", "f", "fa", "fr", "f1,f2"},
+		{"the environment over the file", nil,
+			map[string]string{"SIAPRAPAT_MQTT_PASSWORD": "e", "SIAPRAPAT_API_TOKEN": "ea", "SIAPRAPAT_API_READ_TOKEN": "er", "SIAPRAPAT_PROBE_TOKEN": "e1"},
+			"password: f\napi-token: fa\napi-read-token: fr\nprobe-token: [f1, f2]\n", "e", "ea", "er", "e1"},
+		{"flags over the environment", []string{"--password", "p", "--api-token", "pa", "--api-read-token", "pr", "--probe-token", "p1", "--probe-token", "p2"},
+			map[string]string{"SIAPRAPAT_MQTT_PASSWORD": "e", "SIAPRAPAT_API_TOKEN": "ea", "SIAPRAPAT_API_READ_TOKEN": "er", "SIAPRAPAT_PROBE_TOKEN": "e1"},
+			"password: f\n", "p", "pa", "pr", "p1,p2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, v := range []string{"SIAPRAPAT_MQTT_PASSWORD", "SIAPRAPAT_API_TOKEN", "SIAPRAPAT_API_READ_TOKEN", "SIAPRAPAT_PROBE_TOKEN"} {
+				t.Setenv(v, tc.env[v])
+			}
+			sf := newServeFlags(io.Discard)
+			args := tc.args
+			if tc.file != "" {
+				args = append(args, "--config", writeConfig(t, tc.file))
+			}
+			if err := sf.fs.Parse(args); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := config.Resolve(sf.fs, *sf.configFile, serveOptions); err != nil {
+				t.Fatal(err)
+			}
+			got := []string{*sf.password, *sf.apiToken, *sf.apiReadToken, sf.probeTokens.String()}
+			want := []string{tc.password, tc.apiToken, tc.readToken, tc.probeTokens}
+			if !slices.Equal(got, want) {
+				t.Errorf("password, api-token, api-read-token, probe-token: %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestCLI_TokenPrecedence: check and agent send --token, else
+// SIAPRAPAT_API_TOKEN (the packaged file's comes last, only where it is
+// readable).
+func TestCLI_TokenPrecedence(t *testing.T) {
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"agents":[]}`)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string
+		want string
+	}{
+		{"the environment", nil, "from-env", "Bearer from-env"},
+		{"the flag over the environment", []string{"--token", "from-flag"}, "from-env", "Bearer from-flag"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("SIAPRAPAT_API_TOKEN", tc.env)
+			var stdout, stderr bytes.Buffer
+			if code := run(append([]string{"agent", "list", "--server", srv.URL}, tc.args...), &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr.String())
+			}
+			if got.Load() != tc.want {
+				t.Errorf("Authorization %q, want %q", got.Load(), tc.want)
+			}
+		})
 	}
 }

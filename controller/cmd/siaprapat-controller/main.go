@@ -72,52 +72,113 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func serve(args []string, stderr io.Writer) int {
+// serveFlags are serve's flags: the keys of the controller's configuration file.
+type serveFlags struct {
+	fs               *flag.FlagSet
+	httpListen       *string
+	mqttListen       *string
+	mqttRequireLogin *bool
+	mqttTLSListen    *string
+	mqttTLSCert      *string
+	mqttTLSKey       *string
+	mqttClientCA     *string
+	brokerURL        *string
+	username         *string
+	password         *string
+	shardFlag        *string
+	dataDir          *string
+	maxRooms         *int
+	stdFile          *string
+	roomsFile        *string
+	alertmanagers    cli.List
+	apiToken         *string
+	apiReadToken     *string
+	metricsAuth      *bool
+	apiOpenWrites    *bool
+	webhooks         cli.List
+	leadTimes        *string
+	offlineGrace     *time.Duration
+	zoneName         *string
+	calendarInterval *time.Duration
+	probeTokens      cli.List
+	probeMaxSessions *int
+	probeMaxBytes    *int64
+	probeUDP         *string
+	historyAge       *time.Duration
+	historyPerRoom   *int
+	logLevel         *string
+	repair           *bool
+	checkConfig      *bool
+	configFile       *string
+}
+
+func newServeFlags(stderr io.Writer) *serveFlags {
 	fs := flag.NewFlagSet("siaprapat-controller serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	httpListen := fs.String("http", controller.DefaultHTTPListen, "address of the HTTP API and /metrics")
-	mqttListen := fs.String("mqtt-listen", broker.DefaultListen, "address of the embedded MQTT broker; beyond loopback every client must log in (enrolled agents); '' turns the broker off")
-	mqttRequireLogin := fs.Bool("mqtt-require-login", false, "refuse MQTT clients without credentials even on loopback (beyond loopback they always must log in)")
-	mqttTLSListen := fs.String("mqtt-tls-listen", "", "address of the embedded broker's MQTT over TLS listener, e.g. :8883 (needs --mqtt-tls-cert and --mqtt-tls-key)")
-	mqttTLSCert := fs.String("mqtt-tls-cert", "", "PEM certificate file of the TLS listener")
-	mqttTLSKey := fs.String("mqtt-tls-key", "", "PEM key file of the TLS listener")
-	mqttClientCA := fs.String("mqtt-client-ca", "", "PEM CA file: agents may log in on the TLS listener with a client certificate whose common name is SITE/ROOM")
-	brokerURL := fs.String("broker", "", "external MQTT broker URL (mqtt://, tcp://, mqtts://, ssl://); turns the embedded broker off")
-	username := fs.String("username", "", "user name for the external broker")
-	password := fs.String("password", "", "password for the external broker (or set SIAPRAPAT_MQTT_PASSWORD)")
-	shardFlag := fs.String("shard", "", "sites this controller owns when several share one external broker (--broker): site names or patterns with '*', comma-separated, e.g. 'kalbar-*,kaltim'; default every site")
-	dataDir := fs.String("data", controller.DefaultDataDir, "data directory (fleet.db, history.db, alerts.db)")
-	maxRooms := fs.Int("max-rooms", fleet.DefaultMaxRooms, "most rooms the fleet keeps; messages for further new rooms are refused and counted")
-	stdFile := fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)")
-	roomsFile := fs.String("rooms", "", "rooms file: the devices each room should have (YAML, see README)")
-	var alertmanagers cli.List
-	fs.Var(&alertmanagers, "alertmanager", "Alertmanager URL readiness alerts go to, e.g. http://localhost:9093 (repeatable)")
-	apiToken := fs.String("api-token", "", "admin token, required as 'Authorization: Bearer TOKEN' on the API's writing requests and to enrol agents from other machines (or set SIAPRAPAT_API_TOKEN)")
-	apiReadToken := fs.String("api-read-token", "", "read token: when set, reading the API takes it (or the admin token) (or set SIAPRAPAT_API_READ_TOKEN)")
-	metricsAuth := fs.Bool("metrics-auth", false, "make /metrics take the read (or admin) token too")
-	apiOpenWrites := fs.Bool("api-open-writes", false, "without --api-token, take the API's writing requests (sessions, checks) from anyone who reaches the HTTP port; by default only from this machine")
-	var webhooks cli.List
-	fs.Var(&webhooks, "webhook", "URL that receives a JSON message (Bahasa Indonesia and English) per alert firing or resolved (repeatable)")
-	leadTimes := fs.String("lead-times", "30m,10m", "when rooms are checked before a session, comma-separated (a room may set its own in the rooms file)")
-	offlineGrace := fs.Duration("offline-grace", premeeting.DefaultOfflineGrace, "how long an agent may be away (a restart) before its room counts as offline for a meeting's alert; 0 for none")
-	zoneName := fs.String("zone", rooms.DefaultZone, "time zone of rooms that neither the rooms file nor the API gives one (Asia/Jakarta WIB, Asia/Makassar WITA, Asia/Jayapura WIT)")
-	calendarInterval := fs.Duration("calendar-interval", sessions.DefaultFeedInterval, "how often the rooms' iCalendar feeds are read")
-	var probeTokens cli.List
-	fs.Var(&probeTokens, "probe-token", "token agents may use on the network probe besides their enrolled secrets (repeatable; or set SIAPRAPAT_PROBE_TOKEN)")
-	probeMaxSessions := fs.Int("probe-max-sessions", probe.DefaultMaxSessions, "network tests the probe runs at once; more are told to retry later")
-	probeMaxBytes := fs.Int64("probe-max-bytes", probe.DefaultMaxBytesPerSession, "bytes one network test may move in each direction")
-	probeUDP := fs.String("probe-udp", "", "address of the probe's UDP echo (default: the --http address, on UDP)")
-	historyAge := fs.Duration("history-max-age", history.DefaultMaxAge, "reports older than this leave the report history")
-	historyPerRoom := fs.Int("history-max-per-room", history.DefaultMaxPerRoom, "most reports the history keeps per room (the oldest leave first)")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	repair := fs.Bool("repair", false, "move aside each damaged data file (kept as FILE.damaged-TIME) and start with an empty one; without it the controller refuses to start on a damaged file")
-	checkConfig := fs.Bool("check-config", false, "check the flags, the configuration file and the standard, then exit")
-	configFile := fs.String("config", "", "configuration file (YAML, its keys are these flags' names; flags given here override it), e.g. /etc/siaprapat/controller.yaml")
-	if err := fs.Parse(args); err != nil {
+	sf := &serveFlags{fs: fs}
+	config.SetUsage(fs, serveOptions)
+	sf.httpListen = fs.String("http", controller.DefaultHTTPListen, "address of the HTTP API and /metrics")
+	sf.mqttListen = fs.String("mqtt-listen", broker.DefaultListen, "address of the embedded MQTT broker; beyond loopback every client must log in (enrolled agents); '' turns the broker off")
+	sf.mqttRequireLogin = fs.Bool("mqtt-require-login", false, "refuse MQTT clients without credentials even on loopback (beyond loopback they always must log in)")
+	sf.mqttTLSListen = fs.String("mqtt-tls-listen", "", "address of the embedded broker's MQTT over TLS listener, e.g. :8883 (needs --mqtt-tls-cert and --mqtt-tls-key)")
+	sf.mqttTLSCert = fs.String("mqtt-tls-cert", "", "PEM certificate file of the TLS listener")
+	sf.mqttTLSKey = fs.String("mqtt-tls-key", "", "PEM key file of the TLS listener")
+	sf.mqttClientCA = fs.String("mqtt-client-ca", "", "PEM CA file: agents may log in on the TLS listener with a client certificate whose common name is SITE/ROOM")
+	sf.brokerURL = fs.String("broker", "", "external MQTT broker URL (mqtt://, tcp://, mqtts://, ssl://); turns the embedded broker off")
+	sf.username = fs.String("username", "", "user name for the external broker")
+	sf.password = fs.String("password", "", "password for the external broker")
+	sf.shardFlag = fs.String("shard", "", "sites this controller owns when several share one external broker (--broker): site names or patterns with '*', comma-separated, e.g. 'kalbar-*,kaltim'; default every site")
+	sf.dataDir = fs.String("data", controller.DefaultDataDir, "data directory (fleet.db, history.db, alerts.db)")
+	sf.maxRooms = fs.Int("max-rooms", fleet.DefaultMaxRooms, "most rooms the fleet keeps; messages for further new rooms are refused and counted")
+	sf.stdFile = fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)")
+	sf.roomsFile = fs.String("rooms", "", "rooms file: the devices each room should have (YAML, see README)")
+	fs.Var(&sf.alertmanagers, "alertmanager", "Alertmanager URL readiness alerts go to, e.g. http://localhost:9093 (repeatable)")
+	sf.apiToken = fs.String("api-token", "", "admin token, required as 'Authorization: Bearer TOKEN' on the API's writing requests and to enrol agents from other machines")
+	sf.apiReadToken = fs.String("api-read-token", "", "read token: when set, reading the API takes it (or the admin token)")
+	sf.metricsAuth = fs.Bool("metrics-auth", false, "make /metrics take the read (or admin) token too")
+	sf.apiOpenWrites = fs.Bool("api-open-writes", false, "without --api-token, take the API's writing requests (sessions, checks) from anyone who reaches the HTTP port; by default only from this machine")
+	fs.Var(&sf.webhooks, "webhook", "URL that receives a JSON message (Bahasa Indonesia and English) per alert firing or resolved (repeatable)")
+	sf.leadTimes = fs.String("lead-times", "30m,10m", "when rooms are checked before a session, comma-separated (a room may set its own in the rooms file)")
+	sf.offlineGrace = fs.Duration("offline-grace", premeeting.DefaultOfflineGrace, "how long an agent may be away (a restart) before its room counts as offline for a meeting's alert; 0 for none")
+	sf.zoneName = fs.String("zone", rooms.DefaultZone, "time zone of rooms that neither the rooms file nor the API gives one (Asia/Jakarta WIB, Asia/Makassar WITA, Asia/Jayapura WIT)")
+	sf.calendarInterval = fs.Duration("calendar-interval", sessions.DefaultFeedInterval, "how often the rooms' iCalendar feeds are read")
+	fs.Var(&sf.probeTokens, "probe-token", "token agents may use on the network probe besides their enrolled secrets (repeatable)")
+	sf.probeMaxSessions = fs.Int("probe-max-sessions", probe.DefaultMaxSessions, "network tests the probe runs at once; more are told to retry later")
+	sf.probeMaxBytes = fs.Int64("probe-max-bytes", probe.DefaultMaxBytesPerSession, "bytes one network test may move in each direction")
+	sf.probeUDP = fs.String("probe-udp", "", "address of the probe's UDP echo (default: the --http address, on UDP)")
+	sf.historyAge = fs.Duration("history-max-age", history.DefaultMaxAge, "reports older than this leave the report history")
+	sf.historyPerRoom = fs.Int("history-max-per-room", history.DefaultMaxPerRoom, "most reports the history keeps per room (the oldest leave first)")
+	sf.logLevel = fs.String("log-level", "info", "log level: debug, info, warn or error")
+	sf.repair = fs.Bool("repair", false, "move aside each damaged data file (kept as FILE.damaged-TIME) and start with an empty one; without it the controller refuses to start on a damaged file")
+	sf.checkConfig = fs.Bool("check-config", false, "check the flags, the configuration file and the standard, then exit")
+	sf.configFile = fs.String("config", "", "configuration file (YAML, its keys are these flags' names; flags given here override it), e.g. /etc/siaprapat/controller.yaml")
+	return sf
+}
+
+// serveOptions is how serve's flags meet the environment and the
+// configuration file, whose keys are serve's flags.
+var serveOptions = config.Options{
+	Command: "siaprapat-controller serve",
+	Skip:    []string{"config", "check-config"},
+	Env: map[string][]string{
+		"password":       envPassword,
+		"api-token":      envAPIToken,
+		"api-read-token": {"SIAPRAPAT_API_READ_TOKEN"},
+		"probe-token":    {"SIAPRAPAT_PROBE_TOKEN"},
+	},
+}
+
+func (sf *serveFlags) command() config.Command {
+	return config.Command{Flags: sf.fs, File: true, Options: serveOptions}
+}
+
+func serve(args []string, stderr io.Writer) int {
+	sf := newServeFlags(stderr)
+	if err := sf.fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "siaprapat-controller serve: unexpected argument %q\n", fs.Arg(0))
+	if sf.fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "siaprapat-controller serve: unexpected argument %q\n", sf.fs.Arg(0))
 		return 2
 	}
 	var file *config.File
@@ -125,107 +186,84 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "siaprapat-controller: %v\n", file.Annotate(err))
 		return 1
 	}
-	if *configFile != "" {
-		var err error
-		file, err = config.Apply(fs, *configFile, config.Options{
-			Command: "siaprapat-controller serve",
-			Skip:    []string{"config", "check-config"},
-			Env: map[string][]string{
-				"password":       {"SIAPRAPAT_MQTT_PASSWORD"},
-				"api-token":      {"SIAPRAPAT_API_TOKEN"},
-				"api-read-token": {"SIAPRAPAT_API_READ_TOKEN"},
-			},
-		})
-		if err != nil {
-			return fail(err)
-		}
-	}
-	log, err := cli.Logger(stderr, *logLevel)
+	file, err := config.Resolve(sf.fs, *sf.configFile, serveOptions)
 	if err != nil {
 		return fail(err)
 	}
-	std, err := standard.Load(*stdFile)
+	log, err := cli.Logger(stderr, *sf.logLevel)
 	if err != nil {
 		return fail(err)
 	}
-	leads, err := parseLeadTimes(*leadTimes)
+	std, err := standard.Load(*sf.stdFile)
 	if err != nil {
 		return fail(err)
 	}
-	if *offlineGrace < 0 || *offlineGrace > time.Hour {
-		return fail(fmt.Errorf("--offline-grace %v: want 0 (none) to 1h", *offlineGrace))
+	leads, err := parseLeadTimes(*sf.leadTimes)
+	if err != nil {
+		return fail(err)
 	}
-	grace := *offlineGrace
+	if *sf.offlineGrace < 0 || *sf.offlineGrace > time.Hour {
+		return fail(fmt.Errorf("--offline-grace %v: want 0 (none) to 1h", *sf.offlineGrace))
+	}
+	grace := *sf.offlineGrace
 	if grace == 0 {
 		grace = -1 // premeeting: none
 	}
-	zone, err := time.LoadLocation(*zoneName)
-	if err != nil || *zoneName == "" || *zoneName == "Local" {
-		return fail(fmt.Errorf("--zone %q: want an IANA time zone such as Asia/Jakarta, Asia/Makassar or Asia/Jayapura", *zoneName))
+	zone, err := time.LoadLocation(*sf.zoneName)
+	if err != nil || *sf.zoneName == "" || *sf.zoneName == "Local" {
+		return fail(fmt.Errorf("--zone %q: want an IANA time zone such as Asia/Jakarta, Asia/Makassar or Asia/Jayapura", *sf.zoneName))
 	}
 	var rc *rooms.Config
-	if *roomsFile != "" {
-		if rc, err = rooms.Load(*roomsFile); err != nil {
+	if *sf.roomsFile != "" {
+		if rc, err = rooms.Load(*sf.roomsFile); err != nil {
 			return fail(err)
 		}
 	}
-	sh, err := shard.Parse(*shardFlag)
+	sh, err := shard.Parse(*sf.shardFlag)
 	if err != nil {
 		return fail(fmt.Errorf("--%w", err))
 	}
-	if sh != nil && *brokerURL == "" {
-		return fail(fmt.Errorf("--shard %q without --broker: shards share one external broker (each agent reports to it, and the controller owning its site takes the report); the embedded broker serves one controller's agents alone", *shardFlag))
+	if sh != nil && *sf.brokerURL == "" {
+		return fail(fmt.Errorf("--shard %q without --broker: shards share one external broker (each agent reports to it, and the controller owning its site takes the report); the embedded broker serves one controller's agents alone", *sf.shardFlag))
 	}
 	explicit := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-	if *brokerURL != "" {
+	sf.fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if *sf.brokerURL != "" {
 		if explicit["mqtt-tls-listen"] {
 			return fail(errors.New("--broker and --mqtt-tls-listen both given: the TLS listener belongs to the embedded broker"))
 		}
-		if explicit["mqtt-listen"] && *mqttListen != "" {
+		if explicit["mqtt-listen"] && *sf.mqttListen != "" {
 			return fail(errors.New("--broker and --mqtt-listen both given: use the external broker (--broker) or the embedded one (--mqtt-listen), not both"))
 		}
-		*mqttListen = ""
+		*sf.mqttListen = ""
 	}
-	if *maxRooms < 1 {
-		return fail(fmt.Errorf("--max-rooms %d: want at least 1", *maxRooms))
+	if *sf.maxRooms < 1 {
+		return fail(fmt.Errorf("--max-rooms %d: want at least 1", *sf.maxRooms))
 	}
-	if t := os.Getenv("SIAPRAPAT_PROBE_TOKEN"); t != "" {
-		probeTokens = append(probeTokens, t)
+	if *sf.probeMaxSessions < 1 || *sf.probeMaxBytes < 1<<20 {
+		return fail(fmt.Errorf("--probe-max-sessions %d, --probe-max-bytes %d: want at least 1 session and 1 MiB", *sf.probeMaxSessions, *sf.probeMaxBytes))
 	}
-	if *probeMaxSessions < 1 || *probeMaxBytes < 1<<20 {
-		return fail(fmt.Errorf("--probe-max-sessions %d, --probe-max-bytes %d: want at least 1 session and 1 MiB", *probeMaxSessions, *probeMaxBytes))
-	}
-	if err := alerts.CheckURLs(alertmanagers, webhooks); err != nil {
+	if err := alerts.CheckURLs(sf.alertmanagers, sf.webhooks); err != nil {
 		return fail(err)
 	}
-	if *calendarInterval < sessions.MinFeedInterval {
-		return fail(fmt.Errorf("--calendar-interval %v: want at least %v (a calendar server is asked once per room each interval)", *calendarInterval, sessions.MinFeedInterval))
+	if *sf.calendarInterval < sessions.MinFeedInterval {
+		return fail(fmt.Errorf("--calendar-interval %v: want at least %v (a calendar server is asked once per room each interval)", *sf.calendarInterval, sessions.MinFeedInterval))
 	}
-	if *historyAge < time.Hour || *historyPerRoom < 1 {
-		return fail(fmt.Errorf("--history-max-age %v, --history-max-per-room %d: want at least 1h and at least 1 report", *historyAge, *historyPerRoom))
+	if *sf.historyAge < time.Hour || *sf.historyPerRoom < 1 {
+		return fail(fmt.Errorf("--history-max-age %v, --history-max-per-room %d: want at least 1h and at least 1 report", *sf.historyAge, *sf.historyPerRoom))
 	}
-	if *password == "" {
-		*password = os.Getenv("SIAPRAPAT_MQTT_PASSWORD")
-	}
-	if *apiToken == "" {
-		*apiToken = os.Getenv("SIAPRAPAT_API_TOKEN")
-	}
-	if *apiReadToken == "" {
-		*apiReadToken = os.Getenv("SIAPRAPAT_API_READ_TOKEN")
-	}
-	if *metricsAuth && *apiReadToken == "" && *apiToken == "" {
+	if *sf.metricsAuth && *sf.apiReadToken == "" && *sf.apiToken == "" {
 		return fail(errors.New("--metrics-auth needs a token to check: give --api-read-token (for Prometheus) or --api-token"))
 	}
-	if *checkConfig {
+	if *sf.checkConfig {
 		fmt.Fprintf(stderr, "configuration ok: standard %s (%s), %d rules, freshness %v\n", std, std.File(), len(std.Rules), std.Freshness)
 		if rc != nil {
-			fmt.Fprintf(stderr, "rooms file %s: %d rooms\n", *roomsFile, len(rc.Rooms))
+			fmt.Fprintf(stderr, "rooms file %s: %d rooms\n", *sf.roomsFile, len(rc.Rooms))
 		}
 		if sh != nil {
 			fmt.Fprintf(stderr, "shard: sites %s\n", sh)
 			if rc != nil {
-				fmt.Fprintf(stderr, "rooms file %s: %d rooms in this shard\n", *roomsFile, len(rc.Only(sh.Owns).Rooms))
+				fmt.Fprintf(stderr, "rooms file %s: %d rooms in this shard\n", *sf.roomsFile, len(rc.Only(sh.Owns).Rooms))
 			}
 		}
 		if file != nil {
@@ -235,37 +273,37 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	log.Info("starting siaprapat-controller", "version", cli.Version(), "standard", std.String(), "freshness", std.Freshness)
 	cfg := controller.Config{
-		HTTPListen:       *httpListen,
-		History:          history.Options{MaxAge: *historyAge, MaxPerRoom: *historyPerRoom},
-		Probe:            probe.Config{Tokens: probeTokens, MaxSessions: *probeMaxSessions, MaxBytesPerSession: *probeMaxBytes},
-		ProbeUDP:         *probeUDP,
-		MQTTListen:       *mqttListen,
-		MQTTTLSListen:    *mqttTLSListen,
-		MQTTRequireLogin: *mqttRequireLogin,
-		MQTTTLSCert:      *mqttTLSCert,
-		MQTTTLSKey:       *mqttTLSKey,
-		MQTTClientCA:     *mqttClientCA,
-		APIReadToken:     *apiReadToken,
-		MetricsAuth:      *metricsAuth,
-		APIOpenWrites:    *apiOpenWrites,
-		Broker:           *brokerURL,
-		Username:         *username,
-		Password:         *password,
-		DataDir:          *dataDir,
-		MaxRooms:         *maxRooms,
+		HTTPListen:       *sf.httpListen,
+		History:          history.Options{MaxAge: *sf.historyAge, MaxPerRoom: *sf.historyPerRoom},
+		Probe:            probe.Config{Tokens: sf.probeTokens, MaxSessions: *sf.probeMaxSessions, MaxBytesPerSession: *sf.probeMaxBytes},
+		ProbeUDP:         *sf.probeUDP,
+		MQTTListen:       *sf.mqttListen,
+		MQTTTLSListen:    *sf.mqttTLSListen,
+		MQTTRequireLogin: *sf.mqttRequireLogin,
+		MQTTTLSCert:      *sf.mqttTLSCert,
+		MQTTTLSKey:       *sf.mqttTLSKey,
+		MQTTClientCA:     *sf.mqttClientCA,
+		APIReadToken:     *sf.apiReadToken,
+		MetricsAuth:      *sf.metricsAuth,
+		APIOpenWrites:    *sf.apiOpenWrites,
+		Broker:           *sf.brokerURL,
+		Username:         *sf.username,
+		Password:         *sf.password,
+		DataDir:          *sf.dataDir,
+		MaxRooms:         *sf.maxRooms,
 		Shard:            sh,
 		Rooms:            rc,
-		Alertmanagers:    alertmanagers,
-		Webhooks:         webhooks,
-		APIToken:         *apiToken,
+		Alertmanagers:    sf.alertmanagers,
+		Webhooks:         sf.webhooks,
+		APIToken:         *sf.apiToken,
 		LeadTimes:        leads,
 		OfflineGrace:     grace,
 		Zone:             zone,
-		CalendarInterval: *calendarInterval,
+		CalendarInterval: *sf.calendarInterval,
 		Standard:         std,
 		Log:              log,
 	}
-	c, err := startRepairing(cfg, *repair)
+	c, err := startRepairing(cfg, *sf.repair)
 	if err != nil {
 		return fail(err)
 	}

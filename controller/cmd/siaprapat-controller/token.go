@@ -11,15 +11,13 @@ import (
 const packagedConfig = "/etc/siaprapat/controller.yaml"
 
 // apiToken is the admin token the CLI sends: --token, else
-// SIAPRAPAT_API_TOKEN, else the packaged configuration's api-token when
-// this user may read it (root on the controller's own machine), so that
-// the installed package's own tokens need no typing there.
-func apiToken(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	if t := os.Getenv("SIAPRAPAT_API_TOKEN"); t != "" {
-		return t
+// SIAPRAPAT_API_TOKEN (config.Resolve sets --token from it), else the
+// packaged configuration's api-token when this user may read it (root on
+// the controller's own machine), so that the installed package's own
+// tokens need no typing there.
+func apiToken(resolved string) string {
+	if resolved != "" {
+		return resolved
 	}
 	data, err := os.ReadFile(packagedConfig)
 	if err != nil {
