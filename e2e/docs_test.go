@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -201,4 +202,72 @@ func TestDocs_YAMLSamplesPassCheckConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// generatedDocs are made by go generate from the code; until they exist a
+// link to them is only logged.
+var generatedDocs = []string{"docs/flags.md", "docs/metrics.md"}
+
+// TestDocs_LinksResolve follows every relative link of README.md,
+// dashboards/README.md and docs/*.md: the file must exist and, for a
+// Markdown file, the #anchor must be one of its headings (as GitHub makes
+// them), so a moved or renamed section breaks here, not for a reader.
+func TestDocs_LinksResolve(t *testing.T) {
+	docs, _ := filepath.Glob("../docs/*.md")
+	docs = append(docs, "../README.md", "../dashboards/README.md")
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	fence := regexp.MustCompile("(?s)```.*?```")
+	for _, doc := range docs {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := fence.ReplaceAllString(string(data), "")
+		for _, m := range link.FindAllStringSubmatch(text, -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			path, anchor, _ := strings.Cut(target, "#")
+			file := doc
+			if path != "" {
+				file = filepath.Join(filepath.Dir(doc), path)
+			}
+			name := strings.TrimPrefix(doc, "../")
+			if _, err := os.Stat(file); err != nil {
+				if rel, _ := filepath.Rel("..", file); slices.Contains(generatedDocs, rel) {
+					t.Logf("%s: %s is not generated yet", name, rel)
+					continue
+				}
+				t.Errorf("%s: link %s: %v", name, target, err)
+				continue
+			}
+			if anchor != "" && strings.HasSuffix(file, ".md") && !slices.Contains(headingAnchors(t, file), anchor) {
+				t.Errorf("%s: link %s: no such heading in %s", name, target, filepath.Base(file))
+			}
+		}
+	}
+}
+
+// headingAnchors are the anchors GitHub gives a Markdown file's headings:
+// lower case, punctuation dropped, spaces as hyphens.
+func headingAnchors(t *testing.T, file string) []string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop := regexp.MustCompile(`[^\p{L}\p{N}\- _]`)
+	text := regexp.MustCompile("(?s)```.*?```").ReplaceAllString(string(data), "")
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		h := strings.TrimLeft(line, "#")
+		if h == line || !strings.HasPrefix(h, " ") {
+			continue
+		}
+		a := strings.ToLower(strings.TrimSpace(h))
+		a = drop.ReplaceAllString(a, "")
+		out = append(out, strings.ReplaceAll(a, " ", "-"))
+	}
+	return out
 }
