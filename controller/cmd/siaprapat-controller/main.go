@@ -86,10 +86,10 @@ func serve(args []string, stderr io.Writer) int {
 	username := fs.String("username", "", "user name for the external broker")
 	password := fs.String("password", "", "password for the external broker (or set SIAPRAPAT_MQTT_PASSWORD)")
 	shardFlag := fs.String("shard", "", "sites this controller owns when several share one external broker (--broker): site names or patterns with '*', comma-separated, e.g. 'kalbar-*,kaltim'; default every site")
-	dataDir := fs.String("data", controller.DefaultDataDir, "data directory (fleet.db, history.db, alerts.db)")
+	dataDir := fs.String("data", controller.DefaultDataDir, "data directory: fleet.db, history.db, alerts.db, sessions.db and agents.db (the embedded broker's enrolled agents); a backup needs them all")
 	maxRooms := fs.Int("max-rooms", fleet.DefaultMaxRooms, "most rooms the fleet keeps; messages for further new rooms are refused and counted")
 	stdFile := fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)")
-	roomsFile := fs.String("rooms", "", "rooms file: the devices each room should have (YAML, see README)")
+	roomsFile := fs.String("rooms", "", "rooms file: the devices, calendar, zone and lead times of each room (YAML, see docs/controller.md)")
 	var alertmanagers cli.List
 	fs.Var(&alertmanagers, "alertmanager", "Alertmanager URL readiness alerts go to, e.g. http://localhost:9093 (repeatable)")
 	apiToken := fs.String("api-token", "", "admin token, required as 'Authorization: Bearer TOKEN' on the API's writing requests and to enrol agents from other machines (or set SIAPRAPAT_API_TOKEN)")
