@@ -271,3 +271,16 @@ func headingAnchors(t *testing.T, file string) []string {
 	}
 	return out
 }
+
+// TestDocs_READMEIsAFrontDoor keeps README.md short enough to read first:
+// what siaprapat is, the two commands, the walkthrough and the links; the
+// rest belongs in docs/.
+func TestDocs_READMEIsAFrontDoor(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "\n"); n > 300 {
+		t.Errorf("README.md has %d lines, over 300: move the detail into docs/ and link to it", n)
+	}
+}
