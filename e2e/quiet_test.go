@@ -344,10 +344,10 @@ func TestQuiet_ScheduleOnTheWire(t *testing.T) {
 	}
 }
 
-// TestQuiet_ScheduleThroughMosquittoWithTheREADMEsACL runs the controller
-// on Mosquitto configured as the README says (one user per room, its
+// TestQuiet_ScheduleThroughMosquittoWithTheDocumentedACL runs the controller
+// on Mosquitto with the documented ACL (one user per room, its
 // pattern ACL): the room reads its retained schedule and no other room's.
-func TestQuiet_ScheduleThroughMosquittoWithTheREADMEsACL(t *testing.T) {
+func TestQuiet_ScheduleThroughMosquittoWithTheDocumentedACL(t *testing.T) {
 	bin := testenv.Command(t, "mosquitto", "mosquitto")
 	passwd := testenv.Command(t, "mosquitto_passwd", "mosquitto")
 	dir := t.TempDir()
@@ -358,16 +358,8 @@ func TestQuiet_ScheduleThroughMosquittoWithTheREADMEsACL(t *testing.T) {
 			t.Fatalf("mosquitto_passwd: %v\n%s", err, out)
 		}
 	}
-	// The README's ACL, as written there.
-	os.WriteFile(aclFile, []byte(`user siaprapat-controller
-topic readwrite siaprapat/v1/#
-pattern write siaprapat/v1/%u/status
-pattern write siaprapat/v1/%u/report
-pattern write siaprapat/v1/%u/result
-pattern read  siaprapat/v1/%u/cmd
-pattern read  siaprapat/v1/%u/ack
-pattern read  siaprapat/v1/%u/schedule
-`), 0o600)
+	// The documented ACL (docs/examples/mosquitto/acl), as written there.
+	copyFile(t, exampleMosquittoACL, aclFile, 0o600)
 	port := testenv.FreePort(t)
 	// The test runs as root; Mosquitto would drop to its own user, which cannot read the test's files.
 	os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\nacl_file %s\npersistence false\nlog_dest stderr\nuser root\n", port, pwFile, aclFile)), 0o600)

@@ -246,8 +246,8 @@ func TestInline_RetainedPublicationReachesLaterSubscribers(t *testing.T) {
 func TestInline_LargestPacketsGoThrough(t *testing.T) {
 	b, reg := startGated(t, 10*time.Second)
 	r := newReceived()
-	in, err := b.Inline(ingest.Filters(nil), r.handle)
-	if err != nil {
+	in := b.Inline(ingest.Filters(nil))
+	if err := in.Subscribe(r.handle); err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()

@@ -201,8 +201,8 @@ func BenchmarkBroker_Memory(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		in, err := br.Inline(ingest.Filters(nil), func(string, []byte) {})
-		if err != nil {
+		in := br.Inline(ingest.Filters(nil))
+		if err := in.Subscribe(func(string, []byte) {}); err != nil {
 			b.Fatal(err)
 		}
 		h0, s0, g0 := memoryNow()

@@ -266,7 +266,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 		keepAlive:    fs.Duration("keepalive", link.DefaultKeepAlive, "MQTT keepalive; the broker declares the agent offline after 1.5 times this without a word"),
 		username:     fs.String("username", "", "MQTT user name"),
 		password:     fs.String("password", "", "MQTT password"),
-		dataDir:      fs.String("data", "", "directory for the spool of reports waiting for the broker (none: such reports are dropped)"),
+		dataDir:      fs.String("data", "", "directory for the spool of reports waiting for the controller (spool.db) and the room's schedule (schedule.json); none: reports the broker cannot take are dropped"),
 		spoolReports: fs.Int("spool-max-reports", spool.DefaultLimits.MaxReports, "most reports the spool keeps (the oldest are dropped first)"),
 		spoolBytes:   fs.Int64("spool-max-bytes", spool.DefaultLimits.MaxBytes, "most bytes the spool keeps (the oldest are dropped first)"),
 		repair:       fs.Bool("repair", false, "move a damaged spool aside (kept as spool.db.damaged-TIME) and start with an empty one; without it the agent refuses to start on a damaged spool"),
