@@ -9,7 +9,7 @@ LDFLAGS  := -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
             -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildDate=$(shell date -u +%Y%m%dT%H%M%SZ)
 BINS     := bin/siaprapat-agent bin/siaprapat-controller
 
-.PHONY: all build run test test-guest bench bench-footprint fuzz vet lint fmt clean dist
+.PHONY: all build run test test-deps test-guest bench bench-footprint fuzz vet lint fmt clean dist
 
 all: build
 
@@ -33,14 +33,18 @@ lint:
 fmt:
 	gofmt -l -w $$(git ls-files '*.go')
 
-# Every test. Integration tests need mosquitto and promtool (Debian packages
-# mosquitto and prometheus), and the board's browser test chromium (Debian
-# chromium); .ci/run installs them; outside CI they skip with a message when
-# those are missing, in CI they fail.
-test: vet lint
+# Every test. First the Debian packages the integration tests need
+# (Mosquitto, Prometheus, Alertmanager, PulseAudio, Chromium, iperf3, ...):
+# scripts/test-deps.sh installs them when run as root, else prints the one
+# command that does. Outside CI a test whose program is missing skips with a
+# message (gotestsum lists the skips); in CI it fails.
+test: test-deps vet lint
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) tool gotestsum --format pkgname-and-test-fails --format-hide-empty-pkg -- -race -count=1 -timeout 15m ./...
+
+test-deps:
+	@./scripts/test-deps.sh
 
 # The guest test (not part of make test; .ci/run runs it after): Debian's
 # own kernel booted under QEMU (KVM when /dev/kvm opens, plain emulation
