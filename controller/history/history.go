@@ -19,12 +19,13 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/siaprapat/siaprapat/internal/boltfile"
+	"github.com/siaprapat/siaprapat/internal/reportzip"
 	"github.com/siaprapat/siaprapat/internal/retry"
 	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Defaults: a day of reports at the agent's default 60 s interval, and a
-// week at most. About 2 KiB a report, so 1,000 rooms keep about 3 GB.
+// week at most.
 const (
 	DefaultMaxAge     = 7 * 24 * time.Hour
 	DefaultMaxPerRoom = 1440
@@ -49,10 +50,16 @@ var (
 	bucketIDs     = []byte("ids")     // room key, id -> reports key
 )
 
-// Stored values: a report's JSON as it came (its first byte '{' or white
-// space), or, for a report stored under its arrival time because its
-// measured_at was implausible, valueSkewed, the arrival time (8 bytes,
-// Unix nanoseconds, big-endian) and the JSON.
+// Stored values: a report's JSON as it came, compressed (reportzip: its
+// first byte reportzip.Magic), or, for a report stored under its arrival
+// time because its measured_at was implausible, valueSkewed, the arrival
+// time (8 bytes, Unix nanoseconds, big-endian) and the compressed JSON.
+// Stores written before compression hold the JSON itself (its first byte
+// '{' or white space) where the compressed JSON is now: both read.
+//
+// The id index maps a room's key and a report's id to the time the report
+// is stored under (8 bytes; before, the whole reports key: only the key's
+// presence is read).
 const valueSkewed = 0x01
 
 // Options bound the history.
@@ -178,6 +185,12 @@ var maxKeyTime = time.Unix(0, math.MaxInt64)
 // sender reusing another room's id cannot have that room's report dropped.
 func idKey(site, room, id string) []byte { return append(roomKey(site, room), id...) }
 
+// storedAt is the time part of a reports key.
+func storedAt(k []byte) []byte {
+	i := bytes.IndexByte(k, 0)
+	return k[i+1 : i+1+8]
+}
+
 // idKeyOf is the id index key of a reports key: its room prefix and its id.
 func idKeyOf(k []byte) []byte {
 	i := bytes.IndexByte(k, 0)
@@ -227,10 +240,12 @@ func (h *History) AddEncoded(rep *wire.Report, encoded []byte) (bool, error) {
 	// written past the end of the key space.
 	now := h.opts.Now()
 	at := rep.MeasuredAt
+	var head []byte
 	if at.Before(now.Add(-h.opts.MaxAge)) || at.After(now.Add(MaxAhead)) {
 		at = now
-		v = append(binary.BigEndian.AppendUint64([]byte{valueSkewed}, uint64(now.UnixNano())), v...)
+		head = binary.BigEndian.AppendUint64([]byte{valueSkewed}, uint64(now.UnixNano()))
 	}
+	v = reportzip.Compress(head, v)
 	if h.pendingBytes+len(v) > h.opts.MaxPendingBytes {
 		return false, fmt.Errorf("report %s: %w (%d reports, %d bytes)", rep.ID, ErrBacklog, len(h.pending), h.pendingBytes)
 	}
@@ -311,11 +326,14 @@ func (h *History) Flush() error {
 	err := boltfile.Guard(h.db, "report history", func() error {
 		return h.db.Update(func(tx *bolt.Tx) error {
 			reps, ids := tx.Bucket(bucketReports), tx.Bucket(bucketIDs)
+			// A room's reports are added at the end of its keys, and
+			// leave from their start: split pages full, not halved.
+			reps.FillPercent = 1.0
 			for _, e := range batch {
 				if err := reps.Put(e.key, e.value); err != nil {
 					return err
 				}
-				if err := ids.Put(idKey(e.Site, e.Room, e.ID), e.key); err != nil {
+				if err := ids.Put(idKey(e.Site, e.Room, e.ID), storedAt(e.key)); err != nil {
 					return err
 				}
 			}
@@ -509,6 +527,10 @@ func decodeValue(v []byte) (Entry, error) {
 		}
 		received := time.Unix(0, int64(binary.BigEndian.Uint64(v[1:9]))).UTC()
 		e.ReceivedAt, raw = &received, v[9:]
+	}
+	raw, err := reportzip.Decompress(nil, raw)
+	if err != nil {
+		return e, err
 	}
 	var rep wire.Report
 	if err := json.Unmarshal(raw, &rep); err != nil {
