@@ -47,7 +47,7 @@ var ErrBacklog = errors.New("the report history's writes are failing and its bac
 
 var (
 	bucketReports = []byte("reports") // room key, stored at, id -> stored value (see encodeValue)
-	bucketIDs     = []byte("ids")     // room key, id -> reports key
+	bucketIDs     = []byte("ids")     // room key, id -> stored at (reports stored under their arrival)
 )
 
 // Stored values: a report's JSON as it came, compressed (reportzip: its
@@ -58,8 +58,10 @@ var (
 // '{' or white space) where the compressed JSON is now: both read.
 //
 // The id index maps a room's key and a report's id to the time the report
-// is stored under (8 bytes; before, the whole reports key: only the key's
-// presence is read).
+// is stored under (8 bytes), for the reports stored under their arrival
+// only: the others are found by their key (room, measured_at, id). Stores
+// written before this hold every report's id there, with the whole reports
+// key as the value; only a key's presence is read.
 const valueSkewed = 0x01
 
 // Options bound the history.
@@ -98,8 +100,9 @@ type History struct {
 }
 
 type entry struct {
-	key   []byte
-	value []byte
+	key    []byte
+	value  []byte
+	skewed bool // stored under its arrival: in the id index
 	Stored
 }
 
@@ -212,10 +215,14 @@ func (h *History) AddEncoded(rep *wire.Report, encoded []byte) (bool, error) {
 	if h.ids[ik] {
 		return false, nil
 	}
+	// A report is stored under its measured_at (then its key says it is
+	// there) or, when that was implausible, under its arrival, in the id
+	// index too (stores written before this hold every id there).
+	asMeasured := reportKey(rep.Site, rep.Room, rep.MeasuredAt, rep.ID)
 	var seen bool
 	if err := boltfile.Guard(h.db, "report history", func() error {
 		return h.db.View(func(tx *bolt.Tx) error {
-			seen = tx.Bucket(bucketIDs).Get([]byte(ik)) != nil
+			seen = tx.Bucket(bucketReports).Get(asMeasured) != nil || tx.Bucket(bucketIDs).Get([]byte(ik)) != nil
 			return nil
 		})
 	}); err != nil {
@@ -241,7 +248,8 @@ func (h *History) AddEncoded(rep *wire.Report, encoded []byte) (bool, error) {
 	now := h.opts.Now()
 	at := rep.MeasuredAt
 	var head []byte
-	if at.Before(now.Add(-h.opts.MaxAge)) || at.After(now.Add(MaxAhead)) {
+	skewed := at.Before(now.Add(-h.opts.MaxAge)) || at.After(now.Add(MaxAhead))
+	if skewed {
 		at = now
 		head = binary.BigEndian.AppendUint64([]byte{valueSkewed}, uint64(now.UnixNano()))
 	}
@@ -249,7 +257,7 @@ func (h *History) AddEncoded(rep *wire.Report, encoded []byte) (bool, error) {
 	if h.pendingBytes+len(v) > h.opts.MaxPendingBytes {
 		return false, fmt.Errorf("report %s: %w (%d reports, %d bytes)", rep.ID, ErrBacklog, len(h.pending), h.pendingBytes)
 	}
-	h.pending = append(h.pending, entry{key: reportKey(rep.Site, rep.Room, at, rep.ID), value: v, Stored: Stored{Site: rep.Site, Room: rep.Room, ID: rep.ID}})
+	h.pending = append(h.pending, entry{key: reportKey(rep.Site, rep.Room, at, rep.ID), value: v, skewed: skewed, Stored: Stored{Site: rep.Site, Room: rep.Room, ID: rep.ID}})
 	h.pendingBytes += len(v)
 	h.ids[ik] = true
 	return true, nil
@@ -332,6 +340,9 @@ func (h *History) Flush() error {
 			for _, e := range batch {
 				if err := reps.Put(e.key, e.value); err != nil {
 					return err
+				}
+				if !e.skewed {
+					continue
 				}
 				if err := ids.Put(idKey(e.Site, e.Room, e.ID), storedAt(e.key)); err != nil {
 					return err
