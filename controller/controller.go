@@ -220,6 +220,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		Name: "siaprapat_history_pending_bytes",
 		Help: "Reports waiting to be written to the report history, in bytes (bounded: past the bound, reports are refused unacknowledged and their agents send them again).",
 	}, func() float64 { return float64(c.history.PendingBytes()) }))
+	procReg.MustRegister(c.history.Collectors()...)
 
 	// The fleet's own families are written straight from the fleet at each
 	// scrape (metrics.Handler): at 10,000 rooms a registry's gather and

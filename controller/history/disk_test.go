@@ -4,8 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -136,4 +140,84 @@ func flushUntimed(b *testing.B, h *History, i int) {
 		b.Fatal(err)
 	}
 	b.StartTimer()
+}
+
+// TestHistory_ByteBudgetRemovesTheOldestOfEveryRoom: past MaxBytes, the
+// history removes the oldest reports, the same minutes of every room, and
+// keeps the newest; its pages in use end within the budget, and the
+// reports removed for it are counted.
+func TestHistory_ByteBudgetRemovesTheOldestOfEveryRoom(t *testing.T) {
+	const rooms, n, budget = 5, 200, 256 << 10
+	payloads := simPayloads(t, rooms, n)
+	now := t0.Add(n * time.Minute)
+	h := open(t, t.TempDir(), Options{MaxBytes: budget, Now: func() time.Time { return now }})
+	defer h.Close()
+	for i, p := range payloads {
+		r, err := wire.Decode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.AddEncoded(r, p); err != nil {
+			t.Fatal(err)
+		}
+		if i%rooms == rooms-1 {
+			if err := h.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if h.Bytes() > budget || h.Bytes() == 0 {
+		t.Errorf("%d bytes in use, budget %d", h.Bytes(), budget)
+	}
+	if h.BudgetRemoved() == 0 {
+		t.Error("no report counted as removed for the budget")
+	}
+	var oldest []time.Time
+	var kept int64
+	for i := range rooms {
+		site, room := fleetsim.Name(i, 30)
+		page, err := h.List(site, room, Query{Limit: 1})
+		if err != nil || len(page.Reports) != 1 {
+			t.Fatalf("%s/%s: %v, %v", site, room, page.Reports, err)
+		}
+		oldest = append(oldest, page.Reports[0].MeasuredAt)
+		latest, err := h.Latest(site, room, 1)
+		if err != nil || len(latest) != 1 || !latest[0].MeasuredAt.Equal(t0.Add((n-1)*time.Minute)) {
+			t.Errorf("%s/%s: the newest report is gone: %v %v", site, room, latest, err)
+		}
+		kept += int64(h.Len(site, room))
+	}
+	for _, o := range oldest[1:] {
+		if !o.Equal(oldest[0]) {
+			t.Errorf("rooms keep reports since %v: not the same minutes of every room", oldest)
+			break
+		}
+	}
+	if kept+h.BudgetRemoved() != rooms*n {
+		t.Errorf("%d kept and %d removed of %d", kept, h.BudgetRemoved(), rooms*n)
+	}
+	t.Logf("%d bytes in use for %d reports (%d removed); oldest kept %v", h.Bytes(), kept, h.BudgetRemoved(), oldest[0])
+}
+
+func TestHistory_MetricsLint(t *testing.T) {
+	h := open(t, t.TempDir(), Options{MaxBytes: 1 << 30})
+	defer h.Close()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(h.Collectors()...)
+	want := `# HELP siaprapat_history_budget_removed_reports_total Reports removed from the report history to keep it within its byte budget (--history-max-bytes), before their age or count bound.
+# TYPE siaprapat_history_budget_removed_reports_total counter
+siaprapat_history_budget_removed_reports_total 0
+# HELP siaprapat_history_max_bytes The report history's byte budget (--history-max-bytes): past it, the oldest reports of every room leave first.
+# TYPE siaprapat_history_max_bytes gauge
+siaprapat_history_max_bytes 1.073741824e+09
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "siaprapat_history_max_bytes", "siaprapat_history_budget_removed_reports_total"); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+	if h.Bytes() <= 0 {
+		t.Errorf("siaprapat_history_bytes = %d at open, want the empty file's pages", h.Bytes())
+	}
 }

@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -29,6 +31,15 @@ import (
 const (
 	DefaultMaxAge     = 7 * 24 * time.Hour
 	DefaultMaxPerRoom = 1440
+	// DefaultMaxBytes is the byte budget: 10 GiB, a room's full default
+	// history (1,440 reports of about 1 KiB on disk) for about 7,000
+	// rooms, a province with room to spare, and a bound that keeps a
+	// larger fleet (50,000 rooms: about 70 GB at the count bound) from
+	// filling the controller's disk.
+	DefaultMaxBytes = 10 << 30
+	// MinMaxBytes is the smallest byte budget the controller takes: bbolt
+	// grows the file 16 MiB at a time.
+	MinMaxBytes = 16 << 20
 	// FlushInterval is how often new reports are written, in one transaction.
 	FlushInterval = 250 * time.Millisecond
 	// pruneEvery is how often reports past the age bound are removed.
@@ -68,6 +79,10 @@ const valueSkewed = 0x01
 type Options struct {
 	MaxAge     time.Duration // reports measured longer ago are removed; DefaultMaxAge when zero
 	MaxPerRoom int           // the oldest reports of a room past this many are removed; DefaultMaxPerRoom when zero
+	// MaxBytes bounds the pages of the history's file in use: past it,
+	// the oldest reports of every room alike are removed, down to 1 %
+	// under it. DefaultMaxBytes when zero.
+	MaxBytes int64
 	// MaxPendingBytes bounds the reports waiting to be written;
 	// DefaultMaxPendingBytes when zero.
 	MaxPendingBytes int
@@ -94,6 +109,10 @@ type History struct {
 	pendingBytes int
 	ids          map[string]bool // id keys pending or being written
 	count        map[string]int  // stored reports per room key
+	minutes      map[uint64]int  // stored reports per minute they are stored under
+
+	used          atomic.Int64 // pages in use, bytes, as of the last write
+	budgetRemoved atomic.Int64 // reports removed to keep within MaxBytes
 
 	stop    chan struct{}
 	stopped sync.WaitGroup
@@ -115,6 +134,9 @@ func Open(dir string, opts Options) (*History, error) {
 	if opts.MaxPerRoom <= 0 {
 		opts.MaxPerRoom = DefaultMaxPerRoom
 	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultMaxBytes
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -128,7 +150,7 @@ func Open(dir string, opts Options) (*History, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &History{opts: opts, db: db, ids: map[string]bool{}, count: map[string]int{}, stop: make(chan struct{})}
+	h := &History{opts: opts, db: db, ids: map[string]bool{}, count: map[string]int{}, minutes: map[uint64]int{}, stop: make(chan struct{})}
 	err = boltfile.Load(db, "report history", func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketReports)
 		if err != nil {
@@ -141,12 +163,22 @@ func Open(dir string, opts Options) (*History, error) {
 			if room, ok := roomOf(k); ok {
 				h.count[room]++
 			}
+			if m, ok := minute(k); ok {
+				h.minutes[m]++
+			}
 			return nil
 		})
 	})
 	if err != nil {
 		db.Close()
 		return nil, err // a *boltfile.DamagedError naming the file
+	}
+	h.flushMu.Lock()
+	err = h.keepBudget() // a budget lowered since the last start
+	h.flushMu.Unlock()
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	h.stopped.Add(1)
 	go h.loop()
@@ -331,6 +363,7 @@ func (h *History) Flush() error {
 	if len(batch) == 0 {
 		return nil
 	}
+	var removedKeys [][]byte
 	err := boltfile.Guard(h.db, "report history", func() error {
 		return h.db.Update(func(tx *bolt.Tx) error {
 			reps, ids := tx.Bucket(bucketReports), tx.Bucket(bucketIDs)
@@ -348,22 +381,24 @@ func (h *History) Flush() error {
 					return err
 				}
 			}
+			removedKeys = removedKeys[:0]
 			for room, n := range counts {
 				if n > h.opts.MaxPerRoom {
 					removed, err := removeOldest(reps, ids, []byte(room), n-h.opts.MaxPerRoom)
 					if err != nil {
 						return err
 					}
-					counts[room] = n - removed
+					counts[room] = n - len(removed)
+					removedKeys = append(removedKeys, removed...)
 				}
 			}
 			return nil
 		})
 	})
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if err != nil {
 		h.pending = append(batch, h.pending...)
+		h.mu.Unlock()
 		return fmt.Errorf("write %d reports: %w", len(batch), err)
 	}
 	h.pendingBytes -= batchBytes
@@ -374,21 +409,26 @@ func (h *History) Flush() error {
 	for i, e := range batch {
 		delete(h.ids, string(idKey(e.Site, e.Room, e.ID)))
 		stored[i] = e.Stored
+		if m, ok := minute(e.key); ok {
+			h.minutes[m]++
+		}
 	}
+	h.forget(minutesOf(removedKeys))
+	h.mu.Unlock()
 	if h.opts.OnStored != nil {
 		h.opts.OnStored(stored)
 	}
-	return nil
+	return h.keepBudget()
 }
 
 // removeOldest removes up to n of a room's oldest reports.
-func removeOldest(reps, ids *bolt.Bucket, room []byte, n int) (int, error) {
+func removeOldest(reps, ids *bolt.Bucket, room []byte, n int) ([][]byte, error) {
 	c := reps.Cursor()
 	var doomed [][]byte
 	for k, _ := c.Seek(room); k != nil && bytes.HasPrefix(k, room) && len(doomed) < n; k, _ = c.Next() {
 		doomed = append(doomed, bytes.Clone(k))
 	}
-	return len(doomed), deleteKeys(reps, ids, doomed)
+	return doomed, deleteKeys(reps, ids, doomed)
 }
 
 func deleteKeys(reps, ids *bolt.Bucket, keys [][]byte) error {
@@ -405,10 +445,19 @@ func deleteKeys(reps, ids *bolt.Bucket, keys [][]byte) error {
 
 // Prune removes every report measured before MaxAge ago.
 func (h *History) Prune() error {
-	cutoff := nanos(h.opts.Now().Add(-h.opts.MaxAge))
 	h.flushMu.Lock()
 	defer h.flushMu.Unlock()
+	if _, err := h.removeBefore(nanos(h.opts.Now().Add(-h.opts.MaxAge))); err != nil {
+		return fmt.Errorf("remove reports older than %v: %w", h.opts.MaxAge, err)
+	}
+	return h.keepBudget()
+}
+
+// removeBefore removes every report stored under a time before cutoff (Unix
+// nanoseconds), in every room, and returns how many. flushMu is held.
+func (h *History) removeBefore(cutoff uint64) (int, error) {
 	removed := map[string]int{}
+	var minutes []uint64
 	err := boltfile.Guard(h.db, "report history", func() error {
 		return h.db.Update(func(tx *bolt.Tx) error {
 			reps, ids := tx.Bucket(bucketReports), tx.Bucket(bucketIDs)
@@ -431,22 +480,128 @@ func (h *History) Prune() error {
 					c.Prev()
 				}
 			}
+			minutes = minutesOf(doomed)
 			return deleteKeys(reps, ids, doomed)
 		})
 	})
 	if err != nil {
-		return fmt.Errorf("remove reports older than %v: %w", h.opts.MaxAge, err)
+		return 0, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for room, n := range removed {
-		h.count[room] -= n
+	n := 0
+	for room, r := range removed {
+		n += r
+		h.count[room] -= r
 		if h.count[room] <= 0 {
 			delete(h.count, room)
 		}
 	}
+	h.forget(minutes)
+	return n, nil
+}
+
+// minute is the minute (Unix nanoseconds, truncated) a reports key is
+// stored under: the history counts its reports by it, to find how far
+// back the byte budget leaves them.
+func minute(k []byte) (uint64, bool) {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 || len(k) < i+1+8 {
+		return 0, false
+	}
+	at := binary.BigEndian.Uint64(k[i+1:])
+	return at - at%uint64(time.Minute), true
+}
+
+func minutesOf(keys [][]byte) []uint64 {
+	out := make([]uint64, 0, len(keys))
+	for _, k := range keys {
+		if m, ok := minute(k); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// forget takes removed reports off the count by minute. mu is held.
+func (h *History) forget(minutes []uint64) {
+	for _, m := range minutes {
+		if h.minutes[m]--; h.minutes[m] <= 0 {
+			delete(h.minutes, m)
+		}
+	}
+}
+
+// budgetSlack is how far under MaxBytes the byte budget brings the
+// history when it removes reports, so that it does not remove a few at
+// every write.
+const budgetSlack = 0.01
+
+// keepBudget removes the oldest reports, of every room alike (all those
+// stored before one minute), while the pages in use pass MaxBytes. flushMu
+// is held.
+func (h *History) keepBudget() error {
+	for range 8 { // the pages freed follow the reports removed only roughly
+		used, err := h.usedBytes()
+		if err != nil {
+			return err
+		}
+		h.used.Store(used)
+		if used <= h.opts.MaxBytes {
+			return nil
+		}
+		h.mu.Lock()
+		var total int
+		for _, n := range h.count {
+			total += n
+		}
+		if total == 0 {
+			h.mu.Unlock()
+			return nil
+		}
+		perReport := float64(used) / float64(total)
+		want := int((float64(used)-float64(h.opts.MaxBytes)*(1-budgetSlack))/perReport) + 1
+		mins := make([]uint64, 0, len(h.minutes))
+		for m := range h.minutes {
+			mins = append(mins, m)
+		}
+		slices.Sort(mins)
+		var cutoff uint64
+		for i, got := 0, 0; i < len(mins) && got < want; i++ {
+			got += h.minutes[mins[i]]
+			cutoff = mins[i] + uint64(time.Minute)
+		}
+		h.mu.Unlock()
+		n, err := h.removeBefore(cutoff)
+		if err != nil {
+			return fmt.Errorf("keep the report history within %d bytes: %w", h.opts.MaxBytes, err)
+		}
+		h.budgetRemoved.Add(int64(n))
+		h.opts.Log.Info("removed the oldest reports to keep the report history within its byte budget",
+			"reports", n, "before", time.Unix(0, int64(cutoff)).UTC(), "bytes", used, "max_bytes", h.opts.MaxBytes)
+	}
 	return nil
 }
+
+// usedBytes is the size of the pages of the history's file in use: the
+// pages it has, less those free for reuse.
+func (h *History) usedBytes() (int64, error) {
+	var size int64
+	err := boltfile.Guard(h.db, "report history", func() error {
+		return h.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	})
+	return size - int64(h.db.Stats().FreeAlloc), err
+}
+
+// Bytes is the size of the history's pages in use, as of its last write:
+// what MaxBytes bounds.
+func (h *History) Bytes() int64 { return h.used.Load() }
+
+// MaxBytes is the byte budget.
+func (h *History) MaxBytes() int64 { return h.opts.MaxBytes }
+
+// BudgetRemoved counts the reports removed to keep within MaxBytes.
+func (h *History) BudgetRemoved() int64 { return h.budgetRemoved.Load() }
 
 // MaxList bounds one List answer.
 const MaxList = 1000

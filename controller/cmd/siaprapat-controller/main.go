@@ -109,6 +109,7 @@ func serve(args []string, stderr io.Writer) int {
 	probeUDP := fs.String("probe-udp", "", "address of the probe's UDP echo (default: the --http address, on UDP)")
 	historyAge := fs.Duration("history-max-age", history.DefaultMaxAge, "reports older than this leave the report history")
 	historyPerRoom := fs.Int("history-max-per-room", history.DefaultMaxPerRoom, "most reports the history keeps per room (the oldest leave first)")
+	historyBytes := fs.Int64("history-max-bytes", history.DefaultMaxBytes, "most bytes of disk the report history's file uses (pages in use): past it, the oldest reports of every room alike leave first")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	repair := fs.Bool("repair", false, "move aside each damaged data file (kept as FILE.damaged-TIME) and start with an empty one; without it the controller refuses to start on a damaged file")
 	checkConfig := fs.Bool("check-config", false, "check the flags, the configuration file and the standard, then exit")
@@ -205,6 +206,9 @@ func serve(args []string, stderr io.Writer) int {
 	if *historyAge < time.Hour || *historyPerRoom < 1 {
 		return fail(fmt.Errorf("--history-max-age %v, --history-max-per-room %d: want at least 1h and at least 1 report", *historyAge, *historyPerRoom))
 	}
+	if *historyBytes < history.MinMaxBytes {
+		return fail(fmt.Errorf("--history-max-bytes %d: want at least %d (16 MiB)", *historyBytes, history.MinMaxBytes))
+	}
 	if *password == "" {
 		*password = os.Getenv("SIAPRAPAT_MQTT_PASSWORD")
 	}
@@ -236,7 +240,7 @@ func serve(args []string, stderr io.Writer) int {
 	log.Info("starting siaprapat-controller", "version", cli.Version(), "standard", std.String(), "freshness", std.Freshness)
 	cfg := controller.Config{
 		HTTPListen:       *httpListen,
-		History:          history.Options{MaxAge: *historyAge, MaxPerRoom: *historyPerRoom},
+		History:          history.Options{MaxAge: *historyAge, MaxPerRoom: *historyPerRoom, MaxBytes: *historyBytes},
 		Probe:            probe.Config{Tokens: probeTokens, MaxSessions: *probeMaxSessions, MaxBytesPerSession: *probeMaxBytes},
 		ProbeUDP:         *probeUDP,
 		MQTTListen:       *mqttListen,
