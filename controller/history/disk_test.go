@@ -2,6 +2,8 @@ package history
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,5 +221,71 @@ siaprapat_history_max_bytes 1.073741824e+09
 	}
 	if h.Bytes() <= 0 {
 		t.Errorf("siaprapat_history_bytes = %d at open, want the empty file's pages", h.Bytes())
+	}
+}
+
+// TestHistory_ReadsStoresWrittenBeforeCompression: a history.db of the
+// layout before compression (JSON values, every id in the id index with
+// the whole reports key) reads, deduplicates and prunes as before, beside
+// reports stored compressed since.
+func TestHistory_ReadsStoresWrittenBeforeCompression(t *testing.T) {
+	dir := t.TempDir()
+	h := open(t, dir, Options{})
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, "history.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, skewed := rep("s", "r", 1), rep("s", "r", 2)
+	skewed.MeasuredAt = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, r := range []struct {
+			rep *wire.Report
+			at  time.Time
+		}{{old, old.MeasuredAt}, {skewed, t0}} {
+			v, err := r.rep.Encode()
+			if err != nil {
+				return err
+			}
+			if r.rep == skewed {
+				v = append(binary.BigEndian.AppendUint64([]byte{valueSkewed}, uint64(t0.UnixNano())), v...)
+			}
+			k := reportKey(r.rep.Site, r.rep.Room, r.at, r.rep.ID)
+			if err := tx.Bucket(bucketReports).Put(k, v); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketIDs).Put(idKey(r.rep.Site, r.rep.Room, r.rep.ID), k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	h = open(t, dir, Options{MaxPerRoom: 2})
+	defer h.Close()
+	for _, r := range []*wire.Report{old, skewed} {
+		if added, err := h.Add(r); added || err != nil {
+			t.Errorf("report %s stored before added again: %v %v", r.ID, added, err)
+		}
+	}
+	// The skewed report is stored under its arrival, t0: the oldest.
+	if got := fmt.Sprint(ids(t, h, "s", "r", time.Time{})); got != "[0002 0001]" {
+		t.Errorf("history = %s, want the two stored before", got)
+	}
+	// A third report: MaxPerRoom 2 removes the oldest, with its id.
+	if added, err := h.Add(rep("s", "r", 3)); !added || err != nil {
+		t.Fatalf("add: %v %v", added, err)
+	}
+	if got := fmt.Sprint(ids(t, h, "s", "r", time.Time{})); got != "[0001 0003]" {
+		t.Errorf("history = %s, want 1 and 3", got)
+	}
+	if added, _ := h.Add(skewed); !added {
+		t.Error("a removed report's id is still in the id index")
 	}
 }
