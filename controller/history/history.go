@@ -1,5 +1,6 @@
 // Package history keeps every report the controller has taken, per room,
-// bounded by age and by count, so that the API can answer "what did this
+// compressed (internal/reportzip), bounded by age, by count and by bytes
+// on disk, so that the API can answer "what did this
 // room report since ..." and so that a report delivered twice (QoS 1
 // redelivery, an agent replaying its spool) is stored once.
 package history
@@ -31,11 +32,11 @@ import (
 const (
 	DefaultMaxAge     = 7 * 24 * time.Hour
 	DefaultMaxPerRoom = 1440
-	// DefaultMaxBytes is the byte budget: 10 GiB, a room's full default
-	// history (1,440 reports of about 1 KiB on disk) for about 7,000
-	// rooms, a province with room to spare, and a bound that keeps a
-	// larger fleet (50,000 rooms: about 70 GB at the count bound) from
-	// filling the controller's disk.
+	// DefaultMaxBytes is the byte budget: 10 GiB holds the full default
+	// history (1,440 reports a room of about 945 bytes on disk) of about
+	// 7,900 rooms, a province with room to spare, and keeps a larger fleet
+	// (50,000 rooms would take 68 GB at the count bound) from filling the
+	// controller's disk: it keeps their last 3.8 hours.
 	DefaultMaxBytes = 10 << 30
 	// MinMaxBytes is the smallest byte budget the controller takes: bbolt
 	// grows the file 16 MiB at a time.
