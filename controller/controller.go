@@ -248,6 +248,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		Name: "siaprapat_history_pending_bytes",
 		Help: "Reports waiting to be written to the report history, in bytes (bounded: past the bound, reports are refused unacknowledged and their agents send them again).",
 	}, func() float64 { return float64(c.history.PendingBytes()) }))
+	procReg.MustRegister(c.history.Collectors()...)
 	in, err := ingest.New(ingest.Options{Fleet: c.fleet, History: c.history, Rooms: cfg.Rooms, Standard: cfg.Standard,
 		Shard: cfg.Shard, Results: func(site, room string, res *wire.Result) { cmds.Resolve(site, room, res) }, Now: cfg.Now, Log: log("ingest")}, procReg)
 	if err != nil {

@@ -1,5 +1,6 @@
 // Package history keeps every report the controller has taken, per room,
-// bounded by age and by count, so that the API can answer "what did this
+// compressed (internal/reportzip), bounded by age, by count and by bytes
+// on disk, so that the API can answer "what did this
 // room report since ..." and so that a report delivered twice (QoS 1
 // redelivery, an agent replaying its spool) is stored once.
 package history
@@ -13,21 +14,33 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/siaprapat/siaprapat/internal/boltfile"
+	"github.com/siaprapat/siaprapat/internal/reportzip"
 	"github.com/siaprapat/siaprapat/internal/retry"
 	"github.com/siaprapat/siaprapat/wire"
 )
 
 // Defaults: a day of reports at the agent's default 60 s interval, and a
-// week at most. About 2 KiB a report, so 1,000 rooms keep about 3 GB.
+// week at most.
 const (
 	DefaultMaxAge     = 7 * 24 * time.Hour
 	DefaultMaxPerRoom = 1440
+	// DefaultMaxBytes is the byte budget: 10 GiB holds the full default
+	// history (1,440 reports a room of about 945 bytes on disk) of about
+	// 7,900 rooms, a province with room to spare, and keeps a larger fleet
+	// (50,000 rooms would take 68 GB at the count bound) from filling the
+	// controller's disk: it keeps their last 3.8 hours.
+	DefaultMaxBytes = 10 << 30
+	// MinMaxBytes is the smallest byte budget the controller takes: bbolt
+	// grows the file 16 MiB at a time.
+	MinMaxBytes = 16 << 20
 	// FlushInterval is how often new reports are written, in one transaction.
 	FlushInterval = 250 * time.Millisecond
 	// pruneEvery is how often reports past the age bound are removed.
@@ -46,19 +59,31 @@ var ErrBacklog = errors.New("the report history's writes are failing and its bac
 
 var (
 	bucketReports = []byte("reports") // room key, stored at, id -> stored value (see encodeValue)
-	bucketIDs     = []byte("ids")     // room key, id -> reports key
+	bucketIDs     = []byte("ids")     // room key, id -> stored at (reports stored under their arrival)
 )
 
-// Stored values: a report's JSON as it came (its first byte '{' or white
-// space), or, for a report stored under its arrival time because its
-// measured_at was implausible, valueSkewed, the arrival time (8 bytes,
-// Unix nanoseconds, big-endian) and the JSON.
+// Stored values: a report's JSON as it came, compressed (reportzip: its
+// first byte reportzip.Magic), or, for a report stored under its arrival
+// time because its measured_at was implausible, valueSkewed, the arrival
+// time (8 bytes, Unix nanoseconds, big-endian) and the compressed JSON.
+// Stores written before compression hold the JSON itself (its first byte
+// '{' or white space) where the compressed JSON is now: both read.
+//
+// The id index maps a room's key and a report's id to the time the report
+// is stored under (8 bytes), for the reports stored under their arrival
+// only: the others are found by their key (room, measured_at, id). Stores
+// written before this hold every report's id there, with the whole reports
+// key as the value; only a key's presence is read.
 const valueSkewed = 0x01
 
 // Options bound the history.
 type Options struct {
 	MaxAge     time.Duration // reports measured longer ago are removed; DefaultMaxAge when zero
 	MaxPerRoom int           // the oldest reports of a room past this many are removed; DefaultMaxPerRoom when zero
+	// MaxBytes bounds the pages of the history's file in use: past it,
+	// the oldest reports of every room alike are removed, down to 1 %
+	// under it. DefaultMaxBytes when zero.
+	MaxBytes int64
 	// MaxPendingBytes bounds the reports waiting to be written;
 	// DefaultMaxPendingBytes when zero.
 	MaxPendingBytes int
@@ -85,14 +110,19 @@ type History struct {
 	pendingBytes int
 	ids          map[string]bool // id keys pending or being written
 	count        map[string]int  // stored reports per room key
+	minutes      map[uint64]int  // stored reports per minute they are stored under
+
+	used          atomic.Int64 // pages in use, bytes, as of the last write
+	budgetRemoved atomic.Int64 // reports removed to keep within MaxBytes
 
 	stop    chan struct{}
 	stopped sync.WaitGroup
 }
 
 type entry struct {
-	key   []byte
-	value []byte
+	key    []byte
+	value  []byte
+	skewed bool // stored under its arrival: in the id index
 	Stored
 }
 
@@ -104,6 +134,9 @@ func Open(dir string, opts Options) (*History, error) {
 	}
 	if opts.MaxPerRoom <= 0 {
 		opts.MaxPerRoom = DefaultMaxPerRoom
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultMaxBytes
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -118,7 +151,7 @@ func Open(dir string, opts Options) (*History, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &History{opts: opts, db: db, ids: map[string]bool{}, count: map[string]int{}, stop: make(chan struct{})}
+	h := &History{opts: opts, db: db, ids: map[string]bool{}, count: map[string]int{}, minutes: map[uint64]int{}, stop: make(chan struct{})}
 	err = boltfile.Load(db, "report history", func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketReports)
 		if err != nil {
@@ -131,12 +164,22 @@ func Open(dir string, opts Options) (*History, error) {
 			if room, ok := roomOf(k); ok {
 				h.count[room]++
 			}
+			if m, ok := minute(k); ok {
+				h.minutes[m]++
+			}
 			return nil
 		})
 	})
 	if err != nil {
 		db.Close()
 		return nil, err // a *boltfile.DamagedError naming the file
+	}
+	h.flushMu.Lock()
+	err = h.keepBudget() // a budget lowered since the last start
+	h.flushMu.Unlock()
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	h.stopped.Add(1)
 	go h.loop()
@@ -178,6 +221,12 @@ var maxKeyTime = time.Unix(0, math.MaxInt64)
 // sender reusing another room's id cannot have that room's report dropped.
 func idKey(site, room, id string) []byte { return append(roomKey(site, room), id...) }
 
+// storedAt is the time part of a reports key.
+func storedAt(k []byte) []byte {
+	i := bytes.IndexByte(k, 0)
+	return k[i+1 : i+1+8]
+}
+
 // idKeyOf is the id index key of a reports key: its room prefix and its id.
 func idKeyOf(k []byte) []byte {
 	i := bytes.IndexByte(k, 0)
@@ -199,10 +248,14 @@ func (h *History) AddEncoded(rep *wire.Report, encoded []byte) (bool, error) {
 	if h.ids[ik] {
 		return false, nil
 	}
+	// A report is stored under its measured_at (then its key says it is
+	// there) or, when that was implausible, under its arrival, in the id
+	// index too (stores written before this hold every id there).
+	asMeasured := reportKey(rep.Site, rep.Room, rep.MeasuredAt, rep.ID)
 	var seen bool
 	if err := boltfile.Guard(h.db, "report history", func() error {
 		return h.db.View(func(tx *bolt.Tx) error {
-			seen = tx.Bucket(bucketIDs).Get([]byte(ik)) != nil
+			seen = tx.Bucket(bucketReports).Get(asMeasured) != nil || tx.Bucket(bucketIDs).Get([]byte(ik)) != nil
 			return nil
 		})
 	}); err != nil {
@@ -227,14 +280,17 @@ func (h *History) AddEncoded(rep *wire.Report, encoded []byte) (bool, error) {
 	// written past the end of the key space.
 	now := h.opts.Now()
 	at := rep.MeasuredAt
-	if at.Before(now.Add(-h.opts.MaxAge)) || at.After(now.Add(MaxAhead)) {
+	var head []byte
+	skewed := at.Before(now.Add(-h.opts.MaxAge)) || at.After(now.Add(MaxAhead))
+	if skewed {
 		at = now
-		v = append(binary.BigEndian.AppendUint64([]byte{valueSkewed}, uint64(now.UnixNano())), v...)
+		head = binary.BigEndian.AppendUint64([]byte{valueSkewed}, uint64(now.UnixNano()))
 	}
+	v = reportzip.Compress(head, v)
 	if h.pendingBytes+len(v) > h.opts.MaxPendingBytes {
 		return false, fmt.Errorf("report %s: %w (%d reports, %d bytes)", rep.ID, ErrBacklog, len(h.pending), h.pendingBytes)
 	}
-	h.pending = append(h.pending, entry{key: reportKey(rep.Site, rep.Room, at, rep.ID), value: v, Stored: Stored{Site: rep.Site, Room: rep.Room, ID: rep.ID}})
+	h.pending = append(h.pending, entry{key: reportKey(rep.Site, rep.Room, at, rep.ID), value: v, skewed: skewed, Stored: Stored{Site: rep.Site, Room: rep.Room, ID: rep.ID}})
 	h.pendingBytes += len(v)
 	h.ids[ik] = true
 	return true, nil
@@ -308,33 +364,42 @@ func (h *History) Flush() error {
 	if len(batch) == 0 {
 		return nil
 	}
+	var removedKeys [][]byte
 	err := boltfile.Guard(h.db, "report history", func() error {
 		return h.db.Update(func(tx *bolt.Tx) error {
 			reps, ids := tx.Bucket(bucketReports), tx.Bucket(bucketIDs)
+			// A room's reports are added at the end of its keys, and
+			// leave from their start: split pages full, not halved.
+			reps.FillPercent = 1.0
 			for _, e := range batch {
 				if err := reps.Put(e.key, e.value); err != nil {
 					return err
 				}
-				if err := ids.Put(idKey(e.Site, e.Room, e.ID), e.key); err != nil {
+				if !e.skewed {
+					continue
+				}
+				if err := ids.Put(idKey(e.Site, e.Room, e.ID), storedAt(e.key)); err != nil {
 					return err
 				}
 			}
+			removedKeys = removedKeys[:0]
 			for room, n := range counts {
 				if n > h.opts.MaxPerRoom {
 					removed, err := removeOldest(reps, ids, []byte(room), n-h.opts.MaxPerRoom)
 					if err != nil {
 						return err
 					}
-					counts[room] = n - removed
+					counts[room] = n - len(removed)
+					removedKeys = append(removedKeys, removed...)
 				}
 			}
 			return nil
 		})
 	})
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if err != nil {
 		h.pending = append(batch, h.pending...)
+		h.mu.Unlock()
 		return fmt.Errorf("write %d reports: %w", len(batch), err)
 	}
 	h.pendingBytes -= batchBytes
@@ -345,21 +410,26 @@ func (h *History) Flush() error {
 	for i, e := range batch {
 		delete(h.ids, string(idKey(e.Site, e.Room, e.ID)))
 		stored[i] = e.Stored
+		if m, ok := minute(e.key); ok {
+			h.minutes[m]++
+		}
 	}
+	h.forget(minutesOf(removedKeys))
+	h.mu.Unlock()
 	if h.opts.OnStored != nil {
 		h.opts.OnStored(stored)
 	}
-	return nil
+	return h.keepBudget()
 }
 
 // removeOldest removes up to n of a room's oldest reports.
-func removeOldest(reps, ids *bolt.Bucket, room []byte, n int) (int, error) {
+func removeOldest(reps, ids *bolt.Bucket, room []byte, n int) ([][]byte, error) {
 	c := reps.Cursor()
 	var doomed [][]byte
 	for k, _ := c.Seek(room); k != nil && bytes.HasPrefix(k, room) && len(doomed) < n; k, _ = c.Next() {
 		doomed = append(doomed, bytes.Clone(k))
 	}
-	return len(doomed), deleteKeys(reps, ids, doomed)
+	return doomed, deleteKeys(reps, ids, doomed)
 }
 
 func deleteKeys(reps, ids *bolt.Bucket, keys [][]byte) error {
@@ -376,10 +446,19 @@ func deleteKeys(reps, ids *bolt.Bucket, keys [][]byte) error {
 
 // Prune removes every report measured before MaxAge ago.
 func (h *History) Prune() error {
-	cutoff := nanos(h.opts.Now().Add(-h.opts.MaxAge))
 	h.flushMu.Lock()
 	defer h.flushMu.Unlock()
+	if _, err := h.removeBefore(nanos(h.opts.Now().Add(-h.opts.MaxAge))); err != nil {
+		return fmt.Errorf("remove reports older than %v: %w", h.opts.MaxAge, err)
+	}
+	return h.keepBudget()
+}
+
+// removeBefore removes every report stored under a time before cutoff (Unix
+// nanoseconds), in every room, and returns how many. flushMu is held.
+func (h *History) removeBefore(cutoff uint64) (int, error) {
 	removed := map[string]int{}
+	var minutes []uint64
 	err := boltfile.Guard(h.db, "report history", func() error {
 		return h.db.Update(func(tx *bolt.Tx) error {
 			reps, ids := tx.Bucket(bucketReports), tx.Bucket(bucketIDs)
@@ -402,22 +481,128 @@ func (h *History) Prune() error {
 					c.Prev()
 				}
 			}
+			minutes = minutesOf(doomed)
 			return deleteKeys(reps, ids, doomed)
 		})
 	})
 	if err != nil {
-		return fmt.Errorf("remove reports older than %v: %w", h.opts.MaxAge, err)
+		return 0, err
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for room, n := range removed {
-		h.count[room] -= n
+	n := 0
+	for room, r := range removed {
+		n += r
+		h.count[room] -= r
 		if h.count[room] <= 0 {
 			delete(h.count, room)
 		}
 	}
+	h.forget(minutes)
+	return n, nil
+}
+
+// minute is the minute (Unix nanoseconds, truncated) a reports key is
+// stored under: the history counts its reports by it, to find how far
+// back the byte budget leaves them.
+func minute(k []byte) (uint64, bool) {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 || len(k) < i+1+8 {
+		return 0, false
+	}
+	at := binary.BigEndian.Uint64(k[i+1:])
+	return at - at%uint64(time.Minute), true
+}
+
+func minutesOf(keys [][]byte) []uint64 {
+	out := make([]uint64, 0, len(keys))
+	for _, k := range keys {
+		if m, ok := minute(k); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// forget takes removed reports off the count by minute. mu is held.
+func (h *History) forget(minutes []uint64) {
+	for _, m := range minutes {
+		if h.minutes[m]--; h.minutes[m] <= 0 {
+			delete(h.minutes, m)
+		}
+	}
+}
+
+// budgetSlack is how far under MaxBytes the byte budget brings the
+// history when it removes reports, so that it does not remove a few at
+// every write.
+const budgetSlack = 0.01
+
+// keepBudget removes the oldest reports, of every room alike (all those
+// stored before one minute), while the pages in use pass MaxBytes. flushMu
+// is held.
+func (h *History) keepBudget() error {
+	for range 8 { // the pages freed follow the reports removed only roughly
+		used, err := h.usedBytes()
+		if err != nil {
+			return err
+		}
+		h.used.Store(used)
+		if used <= h.opts.MaxBytes {
+			return nil
+		}
+		h.mu.Lock()
+		var total int
+		for _, n := range h.count {
+			total += n
+		}
+		if total == 0 {
+			h.mu.Unlock()
+			return nil
+		}
+		perReport := float64(used) / float64(total)
+		want := int((float64(used)-float64(h.opts.MaxBytes)*(1-budgetSlack))/perReport) + 1
+		mins := make([]uint64, 0, len(h.minutes))
+		for m := range h.minutes {
+			mins = append(mins, m)
+		}
+		slices.Sort(mins)
+		var cutoff uint64
+		for i, got := 0, 0; i < len(mins) && got < want; i++ {
+			got += h.minutes[mins[i]]
+			cutoff = mins[i] + uint64(time.Minute)
+		}
+		h.mu.Unlock()
+		n, err := h.removeBefore(cutoff)
+		if err != nil {
+			return fmt.Errorf("keep the report history within %d bytes: %w", h.opts.MaxBytes, err)
+		}
+		h.budgetRemoved.Add(int64(n))
+		h.opts.Log.Info("removed the oldest reports to keep the report history within its byte budget",
+			"reports", n, "before", time.Unix(0, int64(cutoff)).UTC(), "bytes", used, "max_bytes", h.opts.MaxBytes)
+	}
 	return nil
 }
+
+// usedBytes is the size of the pages of the history's file in use: the
+// pages it has, less those free for reuse.
+func (h *History) usedBytes() (int64, error) {
+	var size int64
+	err := boltfile.Guard(h.db, "report history", func() error {
+		return h.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	})
+	return size - int64(h.db.Stats().FreeAlloc), err
+}
+
+// Bytes is the size of the history's pages in use, as of its last write:
+// what MaxBytes bounds.
+func (h *History) Bytes() int64 { return h.used.Load() }
+
+// MaxBytes is the byte budget.
+func (h *History) MaxBytes() int64 { return h.opts.MaxBytes }
+
+// BudgetRemoved counts the reports removed to keep within MaxBytes.
+func (h *History) BudgetRemoved() int64 { return h.budgetRemoved.Load() }
 
 // MaxList bounds one List answer.
 const MaxList = 1000
@@ -509,6 +694,10 @@ func decodeValue(v []byte) (Entry, error) {
 		}
 		received := time.Unix(0, int64(binary.BigEndian.Uint64(v[1:9]))).UTC()
 		e.ReceivedAt, raw = &received, v[9:]
+	}
+	raw, err := reportzip.Decompress(nil, raw)
+	if err != nil {
+		return e, err
 	}
 	var rep wire.Report
 	if err := json.Unmarshal(raw, &rep); err != nil {

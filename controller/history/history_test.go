@@ -238,6 +238,7 @@ func BenchmarkHistory_Add(b *testing.B) {
 		if _, err := h.Add(rep("s", fmt.Sprint("r", i%1000), i)); err != nil {
 			b.Fatal(err)
 		}
+		flushUntimed(b, h, i)
 	}
 }
 

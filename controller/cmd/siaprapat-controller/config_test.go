@@ -64,6 +64,7 @@ func TestServe_ConfigFile(t *testing.T) {
 		{"webhook: [http://hooks.example/ok, gopher://x/secret]\n", "siaprapat-controller: --webhook #2 (gopher://x): want an http or https URL with a host (set in %s:1)\n"},
 		{"calendar-interval: 1ns\n", "siaprapat-controller: --calendar-interval 1ns: want at least 30s (a calendar server is asked once per room each interval) (set in %s:1)\n"},
 		{"history-max-age: 1s\n", "siaprapat-controller: --history-max-age 1s, --history-max-per-room 1440: want at least 1h and at least 1 report (set in %s:1)\n"},
+		{"history-max-bytes: 1000\n", "siaprapat-controller: --history-max-bytes 1000: want at least 16777216 (16 MiB) (set in %s:1)\n"},
 	} {
 		cfg := writeConfig(t, tc.content)
 		code, errOut := serveCheck(t, "--config", cfg)

@@ -106,6 +106,7 @@ type serveFlags struct {
 	probeUDP         *string
 	historyAge       *time.Duration
 	historyPerRoom   *int
+	historyBytes     *int64
 	logLevel         *string
 	repair           *bool
 	checkConfig      *bool
@@ -148,6 +149,7 @@ func newServeFlags(stderr io.Writer) *serveFlags {
 	sf.probeUDP = fs.String("probe-udp", "", "address of the probe's UDP echo (default: the --http address, on UDP)")
 	sf.historyAge = fs.Duration("history-max-age", history.DefaultMaxAge, "reports older than this leave the report history")
 	sf.historyPerRoom = fs.Int("history-max-per-room", history.DefaultMaxPerRoom, "most reports the history keeps per room (the oldest leave first)")
+	sf.historyBytes = fs.Int64("history-max-bytes", history.DefaultMaxBytes, "most bytes of disk the report history's file uses (pages in use): past it, the oldest reports of every room alike leave first")
 	sf.logLevel = fs.String("log-level", "info", "log level: debug, info, warn or error")
 	sf.repair = fs.Bool("repair", false, "move aside each damaged data file (kept as FILE.damaged-TIME) and start with an empty one; without it the controller refuses to start on a damaged file")
 	sf.checkConfig = fs.Bool("check-config", false, "check the flags, the configuration file and the standard, then exit")
@@ -252,6 +254,9 @@ func serve(args []string, stderr io.Writer) int {
 	if *sf.historyAge < time.Hour || *sf.historyPerRoom < 1 {
 		return fail(fmt.Errorf("--history-max-age %v, --history-max-per-room %d: want at least 1h and at least 1 report", *sf.historyAge, *sf.historyPerRoom))
 	}
+	if *sf.historyBytes < history.MinMaxBytes {
+		return fail(fmt.Errorf("--history-max-bytes %d: want at least %d (16 MiB)", *sf.historyBytes, history.MinMaxBytes))
+	}
 	if *sf.metricsAuth && *sf.apiReadToken == "" && *sf.apiToken == "" {
 		return fail(errors.New("--metrics-auth needs a token to check: give --api-read-token (for Prometheus) or --api-token"))
 	}
@@ -274,7 +279,7 @@ func serve(args []string, stderr io.Writer) int {
 	log.Info("starting siaprapat-controller", "version", cli.Version(), "standard", std.String(), "freshness", std.Freshness)
 	cfg := controller.Config{
 		HTTPListen:       *sf.httpListen,
-		History:          history.Options{MaxAge: *sf.historyAge, MaxPerRoom: *sf.historyPerRoom},
+		History:          history.Options{MaxAge: *sf.historyAge, MaxPerRoom: *sf.historyPerRoom, MaxBytes: *sf.historyBytes},
 		Probe:            probe.Config{Tokens: sf.probeTokens, MaxSessions: *sf.probeMaxSessions, MaxBytesPerSession: *sf.probeMaxBytes},
 		ProbeUDP:         *sf.probeUDP,
 		MQTTListen:       *sf.mqttListen,
