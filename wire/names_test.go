@@ -68,3 +68,23 @@ func FuzzNameChecks(f *testing.F) {
 	}
 	f.Fuzz(sameAsPatterns)
 }
+
+// Every check and every measurement an agent reports has words for people
+// in both languages, so a check added to the catalogue is explained in
+// alerts without a line elsewhere. (The inventory's counts are worded by
+// the controller's inventory causes.)
+func TestCatalogue_EveryCheckAndMeasurementHasWords(t *testing.T) {
+	for _, c := range append(Checks, CheckInventory) {
+		if w := CheckWords[c]; w.EN == "" || w.ID == "" {
+			t.Errorf("check %s has no words (CheckWords)", c)
+		}
+	}
+	for _, m := range Measurements {
+		if m.Check == CheckInventory {
+			continue
+		}
+		if m.Words.EN == "" || m.Words.ID == "" {
+			t.Errorf("measurement %s/%s has no words in both languages", m.Check, m.Name)
+		}
+	}
+}

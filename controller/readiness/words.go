@@ -13,66 +13,31 @@ import (
 // words is one phrase in English and in Bahasa Indonesia.
 type words struct{ en, id string }
 
-// checkNames name each check for people.
-var checkNames = map[string]words{
-	wire.CheckCamera:      {"Camera", "Kamera"},
-	wire.CheckAudio:       {"Microphone and speaker", "Mikrofon dan speaker"},
-	wire.CheckNetwork:     {"Internet", "Internet"},
-	wire.CheckHost:        {"Room PC", "PC ruang"},
-	wire.CheckPeripherals: {"USB devices", "Perangkat USB"},
-	wire.CheckInventory:   {"Devices", "Perangkat"},
-}
+// checkNames, measurementNames and flagNames are the catalogue's words
+// (wire.CheckWords, wire.Measurement.Words): a check added there is worded
+// here without a line of its own. A measurement without words is shown by
+// its name; flagNames say what a yes/no measurement means when it is the
+// wrong way.
+var checkNames, measurementNames, flagNames = catalogueWords()
 
-// measurementNames name the catalogue's measurements for people. A
-// measurement not listed here is shown by its name.
-var measurementNames = map[string]words{
-	"width_pixels":             {"Camera picture width", "Lebar gambar kamera"},
-	"height_pixels":            {"Camera picture height", "Tinggi gambar kamera"},
-	"fps":                      {"Camera frame rate", "Laju bingkai kamera"},
-	"first_frame_seconds":      {"Camera start-up", "Waktu nyala kamera"},
-	"black_ratio":              {"Black camera frames", "Bingkai kamera hitam"},
-	"frozen_ratio":             {"Frozen camera frames", "Bingkai kamera beku"},
-	"low_detail_ratio":         {"Camera frames without detail", "Bingkai kamera tanpa detail"},
-	"sample_rate_hertz":        {"Microphone sample rate", "Laju sampel mikrofon"},
-	"sample_bits":              {"Microphone bit depth", "Kedalaman bit mikrofon"},
-	"rms_dbfs":                 {"Microphone level", "Level mikrofon"},
-	"peak_dbfs":                {"Microphone peak", "Puncak mikrofon"},
-	"noise_floor_dbfs":         {"Microphone noise floor", "Derau dasar mikrofon"},
-	"clip_ratio":               {"Microphone clipping", "Mikrofon terpotong (clipping)"},
-	"dc_offset_ratio":          {"Microphone DC offset", "Offset DC mikrofon"},
-	"loopback_level_dbfs":      {"Speaker-to-microphone level", "Level speaker ke mikrofon"},
-	"loopback_delay_seconds":   {"Speaker-to-microphone delay", "Tunda speaker ke mikrofon"},
-	"download_bits_per_second": {"Download", "Unduh"},
-	"upload_bits_per_second":   {"Upload", "Unggah"},
-	"rtt_seconds":              {"Round-trip time", "Waktu pulang-pergi (RTT)"},
-	"rtt_p95_seconds":          {"Round-trip time (95th percentile)", "Waktu pulang-pergi (persentil ke-95)"},
-	"jitter_seconds":           {"Jitter", "Jitter"},
-	"loss_ratio":               {"Packet loss", "Paket hilang"},
-	"cpu_used_ratio":           {"Room PC CPU use", "Pemakaian CPU PC ruang"},
-	"load1_per_cpu_ratio":      {"Room PC load", "Beban PC ruang"},
-	"logical_cpus":             {"Room PC processors", "Prosesor PC ruang"},
-	"memory_total_bytes":       {"Room PC memory", "Memori PC ruang"},
-	"memory_available_bytes":   {"Room PC free memory", "Memori bebas PC ruang"},
-	"disk_total_bytes":         {"Room PC disk", "Disk PC ruang"},
-	"disk_free_bytes":          {"Room PC free disk", "Disk kosong PC ruang"},
-	"disk_free_ratio":          {"Room PC free disk share", "Porsi disk kosong PC ruang"},
-	"uptime_seconds":           {"Room PC uptime", "Lama PC ruang menyala"},
-	"temperature_max_celsius":  {"Room PC temperature", "Suhu PC ruang"},
-	"clock_offset_seconds":     {"Room PC clock off by", "Jam PC ruang meleset"},
-	"nic_links_up":             {"Network links up", "Tautan jaringan aktif"},
-	"nic_links_down":           {"Network links down", "Tautan jaringan putus"},
-	"nic_errors_total":         {"Network errors", "Galat jaringan"},
-	"nic_drops_total":          {"Network drops", "Paket jaringan dibuang"},
-}
-
-// flagNames say what a yes/no measurement means when it is the wrong way.
-var flagNames = map[string]words{
-	"digital_silence":            {"Microphone: every sample is silent (dead or muted input)", "Mikrofon: semua sampel senyap (input mati atau dibisukan)"},
-	"loopback_detected":          {"Speaker to microphone: the test tone was not heard", "Speaker ke mikrofon: nada uji tidak terdengar"},
-	"udp_blocked":                {"Internet: UDP is blocked, meetings fall back to TCP", "Internet: UDP diblokir, rapat beralih ke TCP"},
-	"firmware_known_bad":         {"USB device firmware is known bad", "Firmware perangkat USB diketahui bermasalah"},
-	"firmware_below_minimum":     {"USB device firmware is below the minimum", "Firmware perangkat USB di bawah versi minimum"},
-	"firmware_below_recommended": {"USB device firmware is below the recommended version", "Firmware perangkat USB di bawah versi yang disarankan"},
+func catalogueWords() (checks, measurements, flags map[string]words) {
+	checks, measurements, flags = map[string]words{}, map[string]words{}, map[string]words{}
+	for c, w := range wire.CheckWords {
+		checks[c] = words{w.EN, w.ID}
+	}
+	for _, m := range wire.Measurements {
+		if m.Words == (wire.Words{}) {
+			continue
+		}
+		into := measurements
+		if m.Flag {
+			into = flags
+		}
+		if _, ok := into[m.Name]; !ok {
+			into[m.Name] = words{m.Words.EN, m.Words.ID}
+		}
+	}
+	return checks, measurements, flags
 }
 
 // codeWords say what a check's code means, by check where it matters.
