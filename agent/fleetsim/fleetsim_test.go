@@ -65,3 +65,47 @@ func TestRun_RejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// A check the simulator has no model of gets every catalogue measurement
+// drawn where the standard takes it as ready, so a check added to the
+// catalogue has simulated data without a line in the simulator; the checks
+// it models are left to their models.
+func TestDrawOthers_ACheckNewToTheCatalogueIsSimulatedReady(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	std := &standard.Standard{Rules: []standard.Rule{
+		{Name: "display_width", Check: "display", Measurement: "width_pixels", WarnBelow: f(1920), FailBelow: f(1280)},
+		{Name: "display_rate", Check: "display", Measurement: "refresh_hertz", Nominal: f(60), WarnBelow: f(50)},
+		{Name: "display_blank", Check: "display", Measurement: "blanked", FailAbove: f(0)},
+		{Name: "display_errors", Check: "display", Measurement: "link_errors_total", WarnAbove: f(0)},
+		{Name: "display_signal", Check: "display", Measurement: "signal_dbm", WarnBelow: f(-70), WarnAbove: f(-20)},
+	}}
+	catalogue := append([]wire.Measurement{
+		{Check: "display", Name: "width_pixels"},
+		{Check: "display", Name: "refresh_hertz"},
+		{Check: "display", Name: "blanked", Flag: true},
+		{Check: "display", Name: "link_errors_total"},
+		{Check: "display", Name: "signal_dbm"},
+		{Check: "display", Name: "unjudged_ratio"},
+	}, wire.Measurements...)
+	u := func(lo, hi float64) float64 { return (lo + hi) / 2 }
+	got := drawOthers(append([]string{"display"}, wire.Checks...), catalogue, std, u)
+	if len(got) != 1 || got[0].Check != "display" {
+		t.Fatalf("drew %+v, want one display result and no modelled check", got)
+	}
+	m := got[0].Measurements
+	if len(m) != 6 {
+		t.Fatalf("measurements %v, want all 6 of the catalogue's", m)
+	}
+	for name, ok := range map[string]bool{
+		"width_pixels":      m["width_pixels"] >= 1920,
+		"refresh_hertz":     m["refresh_hertz"] == 60,
+		"blanked":           m["blanked"] == 0,
+		"link_errors_total": m["link_errors_total"] == 0,
+		"signal_dbm":        m["signal_dbm"] > -70 && m["signal_dbm"] < -20,
+		"unjudged_ratio":    m["unjudged_ratio"] >= 0 && m["unjudged_ratio"] <= 1,
+	} {
+		if !ok {
+			t.Errorf("%s = %v: not where the standard takes it as ready", name, m[name])
+		}
+	}
+}

@@ -2,6 +2,7 @@ package fleetsim
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"sync"
 
@@ -36,7 +37,7 @@ func (m *Media) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckRe
 
 // RunInventory draws one reading of the room's camera, microphone and link,
 // and its devices.
-func (m *Media) RunInventory(context.Context, *standard.Standard) ([]wire.CheckResult, []wire.Peripheral, error) {
+func (m *Media) RunInventory(_ context.Context, std *standard.Standard) ([]wire.CheckResult, []wire.Peripheral, error) {
 	m.source.mu.Lock()
 	p := m.source.Profile
 	m.source.mu.Unlock()
@@ -74,5 +75,86 @@ func (m *Media) RunInventory(context.Context, *standard.Standard) ([]wire.CheckR
 		{Path: "1-2", ID: "f05e:0002", Name: "Simulated Speakerphone", Model: "Simulated Speakerphone", Kind: "speakerphone",
 			BCDDevice: "0200", Firmware: "2.0", Interfaces: []string{"audio", "hid"}, FirmwareStatus: wire.FirmwareOK},
 	}
-	return []wire.CheckResult{camera, audio, network}, devices, nil
+	results := []wire.CheckResult{camera, audio, network}
+	results = append(results, drawOthers(wire.Checks, wire.Measurements, std, u)...)
+	return results, devices, nil
+}
+
+// modelled are the checks the simulator draws with a model of its own
+// (host.Check with the Source, and Media above).
+var modelled = map[string]bool{
+	wire.CheckHost: true, wire.CheckCamera: true, wire.CheckAudio: true, wire.CheckNetwork: true, wire.CheckPeripherals: true,
+}
+
+// drawOthers gives each check of checks the simulator has no model of a
+// result with every catalogue measurement of that check, drawn where the
+// standard takes it as ready: a check added to the catalogue has simulated
+// data (its dashboard panels show series) without a line here.
+func drawOthers(checks []string, catalogue []wire.Measurement, std *standard.Standard, u func(lo, hi float64) float64) []wire.CheckResult {
+	var out []wire.CheckResult
+	for _, c := range checks {
+		if modelled[c] {
+			continue
+		}
+		res := wire.CheckResult{Check: c, Target: "simulated", Measurements: map[string]float64{}}
+		for _, m := range catalogue {
+			if m.Check == c {
+				res.Measurements[m.Name] = passing(std, m, u)
+			}
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+// passing draws a value of a measurement inside the standard's warn and
+// fail limits (its nominal value when the standard gives one); a flag is 0
+// or 1, whichever passes.
+func passing(std *standard.Standard, m wire.Measurement, u func(lo, hi float64) float64) float64 {
+	lo, hi := math.Inf(-1), math.Inf(1)
+	if std != nil {
+		for _, r := range std.RulesFor(m.Check) {
+			if r.Measurement != m.Name {
+				continue
+			}
+			if r.Nominal != nil {
+				return *r.Nominal
+			}
+			for _, l := range []*float64{r.WarnBelow, r.FailBelow} {
+				if l != nil {
+					lo = max(lo, *l)
+				}
+			}
+			for _, l := range []*float64{r.WarnAbove, r.FailAbove} {
+				if l != nil {
+					hi = min(hi, *l)
+				}
+			}
+		}
+	}
+	if m.Flag {
+		if lo > 0 {
+			return 1
+		}
+		return 0
+	}
+	switch {
+	case !math.IsInf(lo, 0) && !math.IsInf(hi, 0):
+		return u(lo+(hi-lo)/4, hi-(hi-lo)/4)
+	case !math.IsInf(lo, 0):
+		return u(lo+margin(lo), lo+2*margin(lo))
+	case hi == 0:
+		return 0
+	case !math.IsInf(hi, 0):
+		return u(hi-2*margin(hi), hi-margin(hi))
+	}
+	return u(0, 1)
+}
+
+// margin is a quarter of a limit's size, or 1 for a limit of 0.
+func margin(l float64) float64 {
+	if l == 0 {
+		return 1
+	}
+	return math.Abs(l) / 4
 }
