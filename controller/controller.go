@@ -155,7 +155,7 @@ func (cfg Config) check() (Config, error) {
 			return cfg, err
 		}
 	case cfg.Shard != nil:
-		return cfg, fmt.Errorf("shard %s without an external broker: shards share one broker", cfg.Shard)
+		return cfg, CheckShard(cfg.Shard, cfg.Broker)
 	case cfg.MQTTTLSListen != "" && cfg.MQTTListen == "":
 		return cfg, errors.New("--mqtt-tls-listen without --mqtt-listen: the controller's own client uses the plain listener; keep it on loopback (--mqtt-listen 127.0.0.1:1883)")
 	case cfg.MQTTListen == "":
@@ -169,6 +169,14 @@ func (cfg Config) check() (Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// CheckShard says why a shard cannot run: it needs an external broker.
+func CheckShard(sh *shard.Set, broker string) error {
+	if sh != nil && broker == "" {
+		return fmt.Errorf("--shard %s without --broker: shards share one external broker (each agent reports to it, and the controller owning its site takes the report); the embedded broker serves one controller's agents alone", sh)
+	}
+	return nil
 }
 
 // Start starts every part and returns once the HTTP API listens; the MQTT

@@ -225,8 +225,8 @@ func serve(args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(fmt.Errorf("--%w", err))
 	}
-	if sh != nil && *sf.brokerURL == "" {
-		return fail(fmt.Errorf("--shard %q without --broker: shards share one external broker (each agent reports to it, and the controller owning its site takes the report); the embedded broker serves one controller's agents alone", *sf.shardFlag))
+	if err := controller.CheckShard(sh, *sf.brokerURL); err != nil {
+		return fail(err)
 	}
 	explicit := map[string]bool{}
 	sf.fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
