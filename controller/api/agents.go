@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -25,9 +24,7 @@ func (s *Server) addAgent(w http.ResponseWriter, r *http.Request) {
 		Site string `json:"site"`
 		Room string `json:"room"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
+	if err := decodeBody(w, r, 4<<10, &body, false); err != nil {
 		writeError(w, http.StatusBadRequest, "body: want {\"site\": SITE, \"room\": ROOM}: "+err.Error())
 		return
 	}

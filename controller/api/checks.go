@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,18 +34,14 @@ func (s *Server) startCheck(w http.ResponseWriter, r *http.Request) {
 		Checks  []string `json:"checks"`
 		Timeout string   `json:"timeout"`
 	}
-	if r.ContentLength != 0 {
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil {
-			writeError(w, http.StatusBadRequest, "request body: "+err.Error()+`; want {"checks": ["host"], "timeout": "2m"} or nothing`)
-			return
-		}
+	if err := decodeBody(w, r, 64<<10, &body, true); err != nil {
+		writeError(w, http.StatusBadRequest, "request body: "+err.Error()+`; want {"checks": ["host"], "timeout": "2m"} or nothing`)
+		return
 	}
 	var timeout time.Duration
 	if body.Timeout != "" {
 		d, err := time.ParseDuration(body.Timeout)
-		if err != nil || d <= 0 || d > commands.MaxTimeout {
+		if err != nil || d < time.Second || d > commands.MaxTimeout {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("timeout %q: want a duration from 1s to %v", body.Timeout, commands.MaxTimeout))
 			return
 		}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -142,6 +143,8 @@ func TestAPI_CheckRequestsRefused(t *testing.T) {
 		{"wait over the limit", "POST", "/api/v1/rooms/sulsel/aula/checks?wait=12m", "", 400, `wait="12m"`},
 		{"timeout not a duration", "POST", "/api/v1/rooms/sulsel/aula/checks", `{"timeout":"soon"}`, 400, `timeout "soon": want a duration from 1s to 10m0s`},
 		{"zero timeout", "POST", "/api/v1/rooms/sulsel/aula/checks", `{"timeout":"0s"}`, 400, `timeout "0s"`},
+		{"timeout under a second", "POST", "/api/v1/rooms/sulsel/aula/checks", `{"timeout":"1ns"}`, 400, `timeout "1ns": want a duration from 1s`},
+		{"something after the object", "POST", "/api/v1/rooms/sulsel/aula/checks", `{} garbage`, 400, "request body: more after the JSON object"},
 		{"timeout over the limit", "POST", "/api/v1/rooms/sulsel/aula/checks", `{"timeout":"11m"}`, 400, `timeout "11m"`},
 		{"not JSON", "POST", "/api/v1/rooms/sulsel/aula/checks", `{"checks":`, 400, "request body: "},
 		{"unknown field", "POST", "/api/v1/rooms/sulsel/aula/checks", `{"check":["host"]}`, 400, `json: unknown field "check"`},
@@ -194,5 +197,19 @@ func TestAPI_CheckWithoutTheBrokerIsUnavailable(t *testing.T) {
 	}
 	if n := len(sent()); n != 0 {
 		t.Errorf("the agent got %d commands", n)
+	}
+}
+
+// An empty body sent chunked (no Content-Length, as some HTTP clients send
+// a POST without one) asks for the default checks, as no body does.
+func TestAPI_CheckWithAnEmptyChunkedBody(t *testing.T) {
+	s, _, _ := checkServer(t)
+	req := httptest.NewRequest("POST", "/api/v1/rooms/sulsel/sepi/checks", strings.NewReader(""))
+	req.ContentLength = -1
+	req.RemoteAddr = "127.0.0.1:5000"
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, req)
+	if w.Code != http.StatusAccepted {
+		t.Errorf("%d %s; want 202, the check sent", w.Code, w.Body)
 	}
 }

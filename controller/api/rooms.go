@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -227,9 +226,7 @@ func (s *Server) putZone(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var b zoneBody
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
+	if err := decodeBody(w, r, 4<<10, &b, false); err != nil {
 		writeError(w, http.StatusBadRequest, "request body: "+err.Error()+`; want {"zone": "Asia/Makassar"} ("" clears it)`)
 		return
 	}

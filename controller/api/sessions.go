@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,9 +19,7 @@ type sessionBody struct {
 
 func readSession(w http.ResponseWriter, r *http.Request) (sessionBody, bool) {
 	var b sessionBody
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
+	if err := decodeBody(w, r, 64<<10, &b, false); err != nil {
 		writeError(w, http.StatusBadRequest, "request body: "+err.Error()+`; want {"title": "...", "start": "2026-11-24T09:00:00+07:00", "end": "2026-11-24T10:00:00+07:00", "organizer": "..."}`)
 		return b, false
 	}
