@@ -1,13 +1,11 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +18,7 @@ import (
 	"github.com/siaprapat/siaprapat/agent/link"
 	"github.com/siaprapat/siaprapat/agent/runner"
 	"github.com/siaprapat/siaprapat/agent/spool"
+	"github.com/siaprapat/siaprapat/internal/testenv"
 	"github.com/siaprapat/siaprapat/standard"
 	"github.com/siaprapat/siaprapat/wire"
 )
@@ -47,30 +46,12 @@ func (c *numbered) count() int {
 	return c.runs
 }
 
-// lockedBuffer keeps the daemon's log (JSON lines) for the test to read.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
 // count sums the field of the log's lines with this message (1 a line
 // when field is "").
-func (b *lockedBuffer) count(t *testing.T, msg, field string) int {
+func count(t *testing.T, logs *testenv.Log, msg, field string) int {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	sum := 0
-	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
-		var r map[string]any
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
+	for _, r := range testenv.Records[map[string]any](t, logs) {
 		if r["msg"] != msg {
 			continue
 		}
@@ -85,10 +66,10 @@ func (b *lockedBuffer) count(t *testing.T, msg, field string) int {
 
 // removed is how many reports acknowledgements removed from the spool, as
 // the log says; spooled how many reports were made and spooled.
-func (b *lockedBuffer) removed(t *testing.T) int {
-	return b.count(t, "reports acknowledged by the controller", "removed")
+func removed(t *testing.T, logs *testenv.Log) int {
+	return count(t, logs, "reports acknowledged by the controller", "removed")
 }
-func (b *lockedBuffer) spooled(t *testing.T) int { return b.count(t, "room checked", "") }
+func spooled(t *testing.T, logs *testenv.Log) int { return count(t, logs, "room checked", "") }
 
 // acker stands for the controller: inside the broker (an inline client,
 // subscribed before the broker takes connections, so that no report goes
@@ -166,7 +147,7 @@ func TestRun_ReportsMadeBeforeTheBrokerIsUpArriveAndAcksEmptyTheSpool(t *testing
 	if err != nil {
 		t.Fatal(err)
 	}
-	check, logs, dir := &numbered{}, &lockedBuffer{}, t.TempDir()
+	check, logs, dir := &numbered{}, &testenv.Log{}, t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -192,7 +173,7 @@ func TestRun_ReportsMadeBeforeTheBrokerIsUpArriveAndAcksEmptyTheSpool(t *testing
 	}
 	const early = 5
 	waitFor("reports made with the broker down", func() bool { return check.count() >= early })
-	if n := logs.removed(t); n != 0 {
+	if n := removed(t, logs); n != 0 {
 		t.Fatalf("%d reports removed from the spool before any broker", n)
 	}
 
@@ -203,7 +184,7 @@ func TestRun_ReportsMadeBeforeTheBrokerIsUpArriveAndAcksEmptyTheSpool(t *testing
 	caughtUp := 0
 	waitFor("the acknowledgements catching up with the reports", func() bool {
 		n := check.count()
-		if len(ctl.missing(n)) > 0 || logs.removed(t) != n || check.count() != n {
+		if len(ctl.missing(n)) > 0 || removed(t, logs) != n || check.count() != n {
 			return false
 		}
 		caughtUp = n
@@ -221,9 +202,9 @@ func TestRun_ReportsMadeBeforeTheBrokerIsUpArriveAndAcksEmptyTheSpool(t *testing
 	// Nothing lost: each report spooled was removed by its acknowledgement
 	// or is still in the spool (one made as the test stopped, at most).
 	left, _ := sp.Len()
-	removed, spooled := logs.removed(t), logs.spooled(t)
-	t.Logf("%d reports spooled, %d removed by acknowledgements (%d when caught up), %d left", spooled, removed, caughtUp, left)
-	if removed+left != spooled || left > 1 {
-		t.Errorf("%d reports spooled, %d removed by acknowledgements, %d left in the spool", spooled, removed, left)
+	nRemoved, nSpooled := removed(t, logs), spooled(t, logs)
+	t.Logf("%d reports spooled, %d removed by acknowledgements (%d when caught up), %d left", nSpooled, nRemoved, caughtUp, left)
+	if nRemoved+left != nSpooled || left > 1 {
+		t.Errorf("%d reports spooled, %d removed by acknowledgements, %d left in the spool", nSpooled, nRemoved, left)
 	}
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -54,29 +53,12 @@ func TestMain(m *testing.M) {
 
 type proc struct {
 	cmd *exec.Cmd
-	out *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	out *testenv.Log
 }
 
 func start(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(bin, args...), out: &syncBuffer{}}
+	p := &proc{cmd: exec.Command(bin, args...), out: &testenv.Log{}}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -295,7 +277,7 @@ func TestBinaries_EnrolAnAgentThenRevokeIt(t *testing.T) {
 		"--only", "host", "--interval", "500ms", "--standard", "testdata/lenient.yaml")
 	agentArgs := []string{"run", "--broker", env["SIAPRAPAT_BROKER"], "--site", "demo", "--room", "room-9",
 		"--username", env["SIAPRAPAT_MQTT_USERNAME"], "--only", "host", "--interval", "500ms", "--standard", "testdata/lenient.yaml"}
-	enrolled := &proc{cmd: exec.Command(agentBin, agentArgs...), out: &syncBuffer{}}
+	enrolled := &proc{cmd: exec.Command(agentBin, agentArgs...), out: &testenv.Log{}}
 	enrolled.cmd.Env = append(os.Environ(), "SIAPRAPAT_MQTT_PASSWORD="+env["SIAPRAPAT_MQTT_PASSWORD"])
 	enrolled.cmd.Stdout, enrolled.cmd.Stderr = enrolled.out, enrolled.out
 	if err := enrolled.cmd.Start(); err != nil {

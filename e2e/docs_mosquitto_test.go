@@ -104,7 +104,7 @@ func TestDocs_MosquittoExampleTakesRoomsAndKeepsThemApart(t *testing.T) {
 	if err := os.WriteFile(confFile, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testenv.Log
 	m := exec.Command(bin, "-c", confFile, "-v")
 	m.Stdout, m.Stderr = &out, &out
 	if err := m.Start(); err != nil {

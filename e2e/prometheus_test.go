@@ -74,7 +74,7 @@ func startPrometheus(t *testing.T, bin, conf string) string {
 		t.Fatal(err)
 	}
 	addr := testenv.FreeAddr(t)
-	var out syncBuffer
+	var out testenv.Log
 	cmd := exec.Command(bin, "--config.file="+confPath, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+addr)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -89,7 +89,7 @@ func startQuietPulse(t *testing.T) *quietPulse {
 func startAgentWith(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	bin, _ := binaries(t)
-	p := &proc{cmd: exec.Command(bin, args...), out: &syncBuffer{}}
+	p := &proc{cmd: exec.Command(bin, args...), out: &testenv.Log{}}
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {

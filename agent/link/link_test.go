@@ -1,8 +1,6 @@
 package link
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -10,26 +8,15 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/siaprapat/siaprapat/internal/testenv"
 )
-
-// logLines keeps a link's log as JSON lines, for the test to read.
-type logLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
 
 type logLine struct {
 	Msg    string `json:"msg"`
@@ -38,19 +25,10 @@ type logLine struct {
 }
 
 // lines returns the records whose message starts with msg.
-func (l *logLines) lines(t *testing.T, msg string) []logLine {
+func lines(t *testing.T, logs *testenv.Log, msg string) []logLine {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []logLine
-	for _, s := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
-		if s == "" {
-			continue
-		}
-		var r logLine
-		if err := json.Unmarshal([]byte(s), &r); err != nil {
-			t.Fatalf("log line %q: %v", s, err)
-		}
+	for _, r := range testenv.Records[logLine](t, logs) {
 		if strings.HasPrefix(r.Msg, msg) {
 			out = append(out, r)
 		}
@@ -64,18 +42,18 @@ const (
 )
 
 // waitAttempts waits until the link has made n connection attempts in all.
-func (l *logLines) waitAttempts(t *testing.T, n int) {
+func waitAttempts(t *testing.T, l *testenv.Log, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); len(l.lines(t, attempt)) < n; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); len(lines(t, l, attempt)) < n; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("30 s and %d connection attempts, want %d", len(l.lines(t, attempt)), n)
+			t.Fatalf("30 s and %d connection attempts, want %d", len(lines(t, l, attempt)), n)
 		}
 	}
 }
 
-func connect(t *testing.T, opts Options) (*Link, *logLines) {
+func connect(t *testing.T, opts Options) (*Link, *testenv.Log) {
 	t.Helper()
-	logs := &logLines{}
+	logs := &testenv.Log{}
 	opts.Site, opts.Room = "s", "r"
 	opts.ConnectTimeout = 3 * time.Second
 	opts.Log = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -138,8 +116,8 @@ func TestConnect_LogsTheBrokerAndTheCauseOnce(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			l, logs := connect(t, Options{Broker: c.broker, Username: "s/r", Password: c.password})
-			logs.waitAttempts(t, 3)
-			lines := logs.lines(t, cannotConnect)
+			waitAttempts(t, logs, 3)
+			lines := lines(t, logs, cannotConnect)
 			if len(lines) != 1 {
 				t.Fatalf("after 3 attempts, %d lines %q, want 1: %+v", len(lines), cannotConnect, lines)
 			}
@@ -161,10 +139,10 @@ func TestConnect_LogsTheBrokerAndTheCauseOnce(t *testing.T) {
 func TestConnect_LogsAgainWhenTheCauseChanges(t *testing.T) {
 	addr := freeAddr(t)
 	_, logs := connect(t, Options{Broker: "mqtt://" + addr, Username: "s/r", Password: "wrong"})
-	logs.waitAttempts(t, 2)
+	waitAttempts(t, logs, 2)
 	broker(t, addr)
-	logs.waitAttempts(t, len(logs.lines(t, attempt))+3)
-	lines := logs.lines(t, cannotConnect)
+	waitAttempts(t, logs, len(lines(t, logs, attempt))+3)
+	lines := lines(t, logs, cannotConnect)
 	if len(lines) != 2 {
 		t.Fatalf("%d lines %q, want 2 (refused, then credentials): %+v", len(lines), cannotConnect, lines)
 	}
@@ -183,13 +161,13 @@ func TestConnect_RightCredentialsConnect(t *testing.T) {
 	l, logs := connect(t, Options{Broker: "mqtt://" + addr, Username: "s/r", Password: "right"})
 	for deadline := time.Now().Add(10 * time.Second); !l.Connected(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("not connected after 10 s: %+v", logs.lines(t, cannotConnect))
+			t.Fatalf("not connected after 10 s: %+v", lines(t, logs, cannotConnect))
 		}
 	}
 	if err := l.PublishEncoded([]byte("{}")); err != nil {
 		t.Errorf("publish: %v", err)
 	}
-	if lines := logs.lines(t, cannotConnect); len(lines) != 0 {
+	if lines := lines(t, logs, cannotConnect); len(lines) != 0 {
 		t.Errorf("logged %+v on a good connection", lines)
 	}
 }
