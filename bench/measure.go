@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -435,9 +436,24 @@ func measureFanout(ctx context.Context, cfg *config, g *generator, base string, 
 	create := func(r *simRoom, start time.Time) error {
 		body, _ := json.Marshal(map[string]string{"title": "Rapat koordinasi", "start": start.Format(time.RFC3339),
 			"end": start.Add(time.Hour).Format(time.RFC3339)})
-		resp, err := client.Post(fmt.Sprintf("%s/api/v1/rooms/%s/%s/sessions", base, r.Site, r.Room.Room), "application/json", bytes.NewReader(body))
+		// When a request fails, say how long it took and what the
+		// connection had done, to tell a slow controller from a closed
+		// connection.
+		var reused, wrote bool
+		trace := &httptrace.ClientTrace{
+			GotConn:      func(i httptrace.GotConnInfo) { reused = i.Reused },
+			WroteRequest: func(httptrace.WroteRequestInfo) { wrote = true },
+		}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), "POST",
+			fmt.Sprintf("%s/api/v1/rooms/%s/%s/sessions", base, r.Site, r.Room.Room), bytes.NewReader(body))
 		if err != nil {
 			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("%w (after %v; connection reused %v, request written %v)", err, time.Since(t0).Round(time.Millisecond), reused, wrote)
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusCreated {
