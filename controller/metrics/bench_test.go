@@ -33,7 +33,7 @@ func simFleet(b *testing.B, n int) *fleet.Fleet {
 // BenchmarkScrape measures one /metrics scrape of the fleet at province
 // (1,000 rooms) and national (10,000 rooms) size: through Handler, plain
 // and gzipped (what Prometheus asks for), and, for comparison, a registry's
-// Gather of the Collector alone (before any encoding).
+// Gather of the test-only collector view (collect_test.go) alone, before any encoding.
 func BenchmarkScrape(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		f := simFleet(b, n)

@@ -18,7 +18,7 @@ func (f *family) valueType() prometheus.ValueType {
 func (f *family) desc() *prometheus.Desc { return prometheus.NewDesc(f.name, f.help, f.labels, nil) }
 
 // Describe sends every descriptor.
-func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+func (c *Exporter) Describe(ch chan<- *prometheus.Desc) {
 	for _, f := range c.families {
 		ch <- f.desc()
 	}
@@ -26,7 +26,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect renders the fleet as it is now, room by room (a registry sorts
 // the series; one pass over the rooms fetches each report once).
-func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+func (c *Exporter) Collect(ch chan<- prometheus.Metric) {
 	rooms := c.fleet.Rooms()
 	labels := make([][]string, len(c.families))
 	emits := make([]func(float64, []string), len(c.families))

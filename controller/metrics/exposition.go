@@ -32,7 +32,7 @@ const chunkFamilies = 8
 // the fleet: no const metrics, no sorting of series, nothing kept between
 // scrapes. Families are in name order, and each room's series in site and
 // room order. only, when not nil, selects families by name.
-func (c *Collector) WriteText(w io.Writer, only map[string]bool) error {
+func (c *Exporter) WriteText(w io.Writer, only map[string]bool) error {
 	var families []*family
 	for _, f := range c.families {
 		if only == nil || only[f.name] {
@@ -142,7 +142,7 @@ var gzipWriters = sync.Pool{New: func() any {
 // speed there, so compressing on the rendering goroutine is quicker under
 // load than handing copies to a second one). Like promhttp it takes name[] to select families, and a
 // failed gather of others is logged and served as far as it went.
-func Handler(c *Collector, others prometheus.Gatherer, log *slog.Logger) http.Handler {
+func Handler(c *Exporter, others prometheus.Gatherer, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -13,7 +13,7 @@ type Family struct {
 
 // Families lists every family WriteText writes, by name; a room gives each
 // its series, so with no rooms none is written.
-func (c *Collector) Families() []Family {
+func (c *Exporter) Families() []Family {
 	out := make([]Family, 0, len(c.families))
 	for _, f := range c.families {
 		typ := "gauge"

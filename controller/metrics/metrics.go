@@ -1,5 +1,5 @@
 // Package metrics renders the fleet's state as Prometheus metrics at scrape
-// time: one Collector over the fleet, so a room that is gone leaves no stale
+// time: one Exporter over the fleet, so a room that is gone leaves no stale
 // series behind.
 //
 // Every family is defined once, with the series a room gives it (family.each),
@@ -54,17 +54,17 @@ type family struct {
 	lastSize atomic.Int64 // bytes of its series at the last WriteText
 }
 
-// Collector exports the fleet (WriteText, Handler).
-type Collector struct {
+// Exporter exports the fleet (WriteText, Handler).
+type Exporter struct {
 	fleet    *fleet.Fleet
 	families []*family // by name
 }
 
 // New returns a collector over the fleet.
-func New(f *fleet.Fleet) *Collector {
+func New(f *fleet.Fleet) *Exporter {
 	room := []string{"site", "room"}
 	with := func(extra ...string) []string { return append(slices.Clone(room), extra...) }
-	c := &Collector{fleet: f, families: []*family{
+	c := &Exporter{fleet: f, families: []*family{
 		{kind: kindState, name: "siaprapat_room_state",
 			help:   "Readiness of the room, as a state set: 1 for its current state (ready, degraded, not_ready, offline, unknown), 0 for the others.",
 			labels: with("state")},

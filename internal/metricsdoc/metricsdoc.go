@@ -2,7 +2,7 @@
 // controller exposes, with its type, labels and help, taken from the code.
 //
 // The fleet's families come from the fast writer's own list
-// (metrics.Collector.Families): with no rooms it writes none. The others
+// (metrics.Exporter.Families): with no rooms it writes none. The others
 // come from the /metrics of real controllers, started in a temporary
 // directory on loopback: one with the embedded broker, a room with a
 // calendar feed, a session ahead and alert receivers configured, one with
