@@ -139,6 +139,11 @@ func Start(o Options) (*Broker, error) {
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumPacketSize = MaxPacketBytes
 	caps.MaximumClientWritesPending = clientWritesPending
+	// mochi's default removes every retained message and every unanswered
+	// QoS 1 delivery a day after it was published, whatever the client
+	// asked. A room's schedule stays retained until it changes, as with
+	// Mosquitto: only an MQTT 5 message's own expiry interval expires it.
+	caps.MaximumMessageExpiryInterval = 0
 	s := mqtt.New(&mqtt.Options{
 		Capabilities:            caps,
 		ClientNetReadBufferSize: clientReadBuffer,
@@ -149,6 +154,9 @@ func Start(o Options) (*Broker, error) {
 	})
 	if err := s.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("embedded broker: %w", err)
+	}
+	if err := slowRetainedSweep(s, retainedSweep); err != nil {
+		log.Warn("embedded broker: the retained messages are swept every second", "err", err)
 	}
 	gate := newGate(o.ConnectTimeout, hook.refused, log.With("component", "broker"))
 	b := &Broker{server: s, anonymous: anonymous, gate: gate}
