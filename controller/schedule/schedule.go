@@ -4,16 +4,16 @@
 // that the agent runs nothing intrusive in them and knows them after a
 // restart of its own or of the broker.
 //
-// The store is read every Interval; a room's message is published again
-// only when its sessions changed (added, moved, renamed, cancelled, entered
-// the horizon or ended). A session stays in the message for Lookback after
+// The store is read every Interval and after a change (at most once a
+// ChangeGap); a room's message is published again only when its sessions
+// changed (added, moved, renamed, cancelled, entered the horizon or
+// ended). A session stays in the message for Lookback after
 // it ended, so that the agent keeps its margin after a meeting's end.
 package schedule
 
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"slices"
 	"time"
@@ -29,11 +29,15 @@ const (
 	DefaultHorizon  = 24 * time.Hour
 	DefaultLookback = time.Hour
 	DefaultInterval = 10 * time.Second
+	// DefaultChangeGap is the least time between two readings that changes
+	// caused: a bulk creation of sessions (a scheduler filling a week, a
+	// feed of thousands) is read a few times, not once for each.
+	DefaultChangeGap = time.Second
 )
 
 // Sessions is what the announcer reads of the schedule (*sessions.Store).
 type Sessions interface {
-	List(sessions.Filter) []sessions.Session
+	Each(sessions.Filter, func(*sessions.Session))
 }
 
 // Publisher sends one MQTT message; retained asks the broker to keep it for
@@ -61,8 +65,11 @@ type Options struct {
 	// published at once, not at the next Interval (a meeting made a minute
 	// ahead reaches its room before the room's pre-meeting check does).
 	Changes <-chan struct{}
-	Now     func() time.Time // the controller's clock; time.Now when nil
-	Log     *slog.Logger
+	// ChangeGap is the least time between two readings caused by Changes;
+	// DefaultChangeGap when zero.
+	ChangeGap time.Duration
+	Now       func() time.Time // the controller's clock; time.Now when nil
+	Log       *slog.Logger
 }
 
 // Announcer publishes the rooms' schedules.
@@ -70,8 +77,8 @@ type Announcer struct {
 	store Sessions
 	pub   Publisher
 	o     Options
-	last  map[Room]string // the sessions last published, as JSON
-	retry map[Room]bool   // rooms whose last publication failed
+	last  map[Room][]wire.ScheduledSession // the sessions last published
+	retry map[Room]bool                    // rooms whose last publication failed
 
 	published prometheus.Counter
 	failed    prometheus.Counter
@@ -88,6 +95,9 @@ func New(store Sessions, pub Publisher, o Options) *Announcer {
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval
 	}
+	if o.ChangeGap <= 0 {
+		o.ChangeGap = DefaultChangeGap
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -95,7 +105,7 @@ func New(store Sessions, pub Publisher, o Options) *Announcer {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Announcer{
-		store: store, pub: pub, o: o, last: map[Room]string{}, retry: map[Room]bool{},
+		store: store, pub: pub, o: o, last: map[Room][]wire.ScheduledSession{}, retry: map[Room]bool{},
 		published: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "siaprapat_schedules_published_total",
 			Help: "Room schedules published to the agents (retained, on each room's schedule topic), at start and when a room's sessions changed.",
@@ -122,13 +132,33 @@ func (a *Announcer) Run(ctx context.Context) {
 	a.Sync(known...)
 	t := time.NewTicker(a.o.Interval)
 	defer t.Stop()
+	// A change is read at once, unless a change was read less than
+	// ChangeGap ago: then when the gap has passed (gap fires).
+	gap := time.NewTimer(0)
+	<-gap.C
+	var lastChange time.Time
+	waiting := false
 	for {
 		select {
 		case <-ctx.Done():
+			gap.Stop()
 			return
 		case <-t.C:
 			a.Sync()
 		case <-a.o.Changes:
+			if waiting {
+				continue
+			}
+			if wait := a.o.ChangeGap - time.Since(lastChange); wait > 0 {
+				waiting = true
+				gap.Reset(wait)
+				continue
+			}
+			lastChange = time.Now()
+			a.Sync()
+		case <-gap.C:
+			waiting = false
+			lastChange = time.Now()
 			a.Sync()
 		}
 	}
@@ -140,9 +170,14 @@ func (a *Announcer) Run(ctx context.Context) {
 func (a *Announcer) Sync(rooms ...Room) {
 	now := a.o.Now()
 	byRoom := map[Room][]wire.ScheduledSession{}
-	for _, s := range a.store.List(sessions.Filter{From: now.Add(-a.o.Lookback), To: now.Add(a.o.Horizon)}) {
+	a.store.Each(sessions.Filter{From: now.Add(-a.o.Lookback), To: now.Add(a.o.Horizon)}, func(s *sessions.Session) {
 		r := Room{s.Site, s.Room}
 		byRoom[r] = append(byRoom[r], wire.ScheduledSession{ID: s.ID, Title: title(s.Title), Start: s.Start.UTC(), End: s.End.UTC()})
+	})
+	for _, list := range byRoom {
+		if len(list) > 1 {
+			slices.SortFunc(list, func(x, y wire.ScheduledSession) int { return cmp.Or(x.Start.Compare(y.Start), cmp.Compare(x.ID, y.ID)) })
+		}
 	}
 	force := map[Room]bool{}
 	for _, r := range rooms {
@@ -151,20 +186,37 @@ func (a *Announcer) Sync(rooms ...Room) {
 	for r := range a.retry {
 		force[r] = true
 	}
-	todo := map[Room]bool{}
+	// The rooms whose message changed (or is asked for), in a stable order;
+	// at 50,000 rooms most readings find none of them.
+	var order []Room
+	pick := func(r Room) {
+		if a.o.Owns != nil && !a.o.Owns(r.Site) {
+			return
+		}
+		list := byRoom[r]
+		prev, seen := a.last[r]
+		switch {
+		case force[r]:
+		case seen && sameSessions(prev, list):
+			return
+		case !seen && len(list) == 0:
+			return
+		}
+		order = append(order, r)
+	}
 	for r := range byRoom {
-		todo[r] = true
+		pick(r)
 	}
 	for r := range a.last {
-		todo[r] = true // a room whose sessions all went: it learns it has none
+		if _, ok := byRoom[r]; !ok {
+			pick(r) // a room whose sessions all went: it learns it has none
+		}
 	}
 	for r := range force {
-		todo[r] = true
-	}
-	order := make([]Room, 0, len(todo))
-	for r := range todo {
-		if a.o.Owns == nil || a.o.Owns(r.Site) {
-			order = append(order, r)
+		_, listed := byRoom[r]
+		_, seen := a.last[r]
+		if !listed && !seen {
+			pick(r)
 		}
 	}
 	slices.SortFunc(order, func(x, y Room) int { return cmp.Or(cmp.Compare(x.Site, y.Site), cmp.Compare(x.Room, y.Room)) })
@@ -173,21 +225,14 @@ func (a *Announcer) Sync(rooms ...Room) {
 		if list == nil {
 			list = []wire.ScheduledSession{}
 		}
-		sig, _ := json.Marshal(list)
-		prev, seen := a.last[r]
-		if seen && prev == string(sig) && !force[r] {
-			continue
-		}
-		if !seen && len(list) == 0 && !force[r] {
-			continue
-		}
+		published := list
 		if len(list) > wire.MaxScheduleSessions {
 			a.o.Log.Warn("room has more sessions in the horizon than a schedule carries; the first are published",
 				"site", r.Site, "room", r.Room, "sessions", len(list), "published", wire.MaxScheduleSessions)
-			list = list[:wire.MaxScheduleSessions]
+			published = list[:wire.MaxScheduleSessions]
 		}
 		msg := wire.Schedule{Schema: wire.ScheduleSchema, Site: r.Site, Room: r.Room,
-			GeneratedAt: now.UTC(), Until: now.Add(a.o.Horizon).UTC(), Sessions: list}
+			GeneratedAt: now.UTC(), Until: now.Add(a.o.Horizon).UTC(), Sessions: published}
 		payload, err := msg.Encode()
 		if err == nil {
 			err = a.pub.Publish(wire.Topic(r.Site, r.Room, wire.KindSchedule), payload, true)
@@ -200,11 +245,18 @@ func (a *Announcer) Sync(rooms ...Room) {
 		}
 		a.published.Inc()
 		delete(a.retry, r)
-		if len(list) == 0 && seen && prev != "[]" {
+		if prev, seen := a.last[r]; len(list) == 0 && seen && len(prev) > 0 {
 			a.o.Log.Info("room has no more sessions in the horizon", "site", r.Site, "room", r.Room)
 		}
-		a.last[r] = string(sig)
+		a.last[r] = list
 	}
+}
+
+// sameSessions says whether a room's sessions are what was last published.
+func sameSessions(a, b []wire.ScheduledSession) bool {
+	return slices.EqualFunc(a, b, func(x, y wire.ScheduledSession) bool {
+		return x.ID == y.ID && x.Title == y.Title && x.Start.Equal(y.Start) && x.End.Equal(y.End)
+	})
 }
 
 // title cuts a session's title to what the wire carries.

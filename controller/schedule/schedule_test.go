@@ -232,3 +232,52 @@ func TestAnnouncer_AChangeIsPublishedAtOnce(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestAnnouncer_ABurstOfChangesIsReadAFewTimes: sessions created one after
+// another (a scheduler filling a week) are read at most once a ChangeGap,
+// not once each, and the last reading has them all.
+func TestAnnouncer_ABurstOfChangesIsReadAFewTimes(t *testing.T) {
+	store, err := sessions.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	pub := &lockedPublisher{}
+	c := &clock{now: t0}
+	const gap = 500 * time.Millisecond
+	a := New(store, pub, Options{Interval: time.Hour, ChangeGap: gap, Changes: store.Changes(), Now: c.Now})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	const n = 30
+	began := time.Now()
+	for i := range n {
+		start := t0.Add(time.Duration(i+1) * time.Hour / 4)
+		if _, err := store.Put(sessions.Session{Site: "s", Room: "r", Title: "Rapat", Start: start, End: start.Add(10 * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	took := time.Since(began)
+	last := func() int {
+		pub.mu.Lock()
+		defer pub.mu.Unlock()
+		if len(pub.msgs) == 0 {
+			return 0
+		}
+		return len(pub.msgs[len(pub.msgs)-1].schedule.Sessions)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for last() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s the room's last schedule has %d sessions, want %d", last(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// One reading at the first change, then at most one a gap while the
+	// puts went on, and one after them.
+	if most := 2 + int(took/gap); pub.count() > most {
+		t.Errorf("%d schedules published for %d sessions created in %v; want at most %d (one a %v)", pub.count(), n, took.Round(time.Millisecond), most, gap)
+	}
+	t.Logf("%d sessions created in %v: %d schedules published", n, took.Round(time.Millisecond), pub.count())
+}

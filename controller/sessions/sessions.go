@@ -294,13 +294,29 @@ type Filter struct {
 	Site, Room string
 }
 
+func (f Filter) match(sess *Session) bool {
+	return (f.Site == "" || sess.Site == f.Site) && (f.Room == "" || sess.Room == f.Room) &&
+		(f.From.IsZero() || sess.End.After(f.From)) && (f.To.IsZero() || sess.Start.Before(f.To))
+}
+
+// Each calls fn with each session that matches, in no order, without
+// copying the store: fn must not keep the pointer nor call the store.
+func (s *Store) Each(f Filter, fn func(*Session)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, sess := range s.sessions {
+		if f.match(sess) {
+			fn(sess)
+		}
+	}
+}
+
 // List returns the sessions that match, by start time.
 func (s *Store) List(f Filter) []Session {
 	s.mu.RLock()
 	out := make([]Session, 0, len(s.sessions))
 	for _, sess := range s.sessions {
-		if (f.Site == "" || sess.Site == f.Site) && (f.Room == "" || sess.Room == f.Room) &&
-			(f.From.IsZero() || sess.End.After(f.From)) && (f.To.IsZero() || sess.Start.Before(f.To)) {
+		if f.match(sess) {
 			out = append(out, *sess)
 		}
 	}
