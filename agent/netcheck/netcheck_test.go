@@ -501,3 +501,42 @@ func TestWindow_RateOfADegenerateWindowIsThePlainFigure(t *testing.T) {
 		}
 	}
 }
+
+// TestMeasureWindow_BudgetMovedInTheRampUp: on a fast link the whole byte
+// budget can arrive during the ramp-up while the streams have not ended yet
+// (their answers late on a busy machine). The window then saw no bytes;
+// it must be measured from the start, up to where the count stopped, not
+// read 0 bits/s (seen in CI: upload 0 bits/s on loopback at 1.7 Gbit/s).
+func TestMeasureWindow_BudgetMovedInTheRampUp(t *testing.T) {
+	const total = 50e6
+	began := time.Now()
+	read := func(context.Context) (sample, error) {
+		at := time.Since(began)
+		s := sample{at: at}
+		if at > 20*time.Millisecond {
+			s.bytes = total // everything arrived 20 ms in
+		}
+		return s, nil
+	}
+	stream := func(ctx context.Context) error { <-ctx.Done(); return nil } // never ends by itself
+	w, err := measureWindow(context.Background(), plan{rampUp: 100 * time.Millisecond, window: 200 * time.Millisecond}, 2, stream, read, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.short || w.start.bytes != 0 {
+		t.Fatalf("window %+v: want one cut short, measured from the start", w)
+	}
+	// The probe's timeline: every 10 ms, the bytes arriving from 10 to 20 ms.
+	var samples []sample
+	for at := 10 * time.Millisecond; at < w.end.at; at += 10 * time.Millisecond {
+		b := int64(0)
+		if at >= 20*time.Millisecond {
+			b = total
+		}
+		samples = append(samples, sample{at: at, bytes: b})
+	}
+	got := w.rate(samples)
+	if got < total*8/0.025 || got > total*8/0.015 {
+		t.Errorf("rate %.3g bit/s, want about %.3g (50 MB in the 20 ms they took)", got, total*8/0.02)
+	}
+}

@@ -130,6 +130,13 @@ func measureWindow(ctx context.Context, p plan, n int, stream func(ctx context.C
 	if w.end, err = read(ctx); err != nil {
 		return window{}, err
 	}
+	if !w.short && w.end.bytes <= w.start.bytes && w.end.bytes > s0.bytes {
+		// Everything moved during the ramp-up, but the streams had not
+		// ended yet (a fast link, a busy machine answering late): the
+		// window saw nothing, so it is measured from the start, as one
+		// cut short.
+		w.start, w.short = s0, true
+	}
 	return w, nil
 }
 
@@ -169,6 +176,17 @@ func waitSteady(ctx context.Context, d time.Duration, ends <-chan error, running
 // plain (end - start) / duration by as much, and the envelope does not see
 // them.
 func (w window) rate(samples []sample) float64 {
+	if w.short {
+		// A window cut short ends where its count stopped growing: the
+		// streams may have ended (or been seen to end) some time after
+		// their last byte arrived.
+		for _, s := range samples {
+			if s.at > w.start.at && s.at < w.end.at && s.bytes >= w.end.bytes {
+				w.end = s
+				break
+			}
+		}
+	}
 	pts := []sample{w.start}
 	for _, s := range samples {
 		if s.at > w.start.at && s.at < w.end.at {
