@@ -202,23 +202,33 @@ func (p *Planner) Step(ctx context.Context, now time.Time) {
 		if now.Before(s.Start.Add(-p.leadTimes(s.Site, s.Room)[0])) || p.alerts == nil {
 			continue
 		}
-		alert := alerts.For(s, p.zone(s.Site, s.Room), a.blocking, a.failedAt)
-		firing, isFiring := p.alerts.Get(alert.Key)
+		firing, isFiring := p.alerts.Get(alerts.KeyFor(s))
 		switch {
 		case !a.ready:
-			desired = append(desired, alert)
+			desired = append(desired, alerts.For(s, p.zone(s.Site, s.Room), a.blocking, a.failedAt))
 		case isFiring && !a.recovered(firing.FailedAt):
 			// Ready by a report no newer than the failure (the one read
 			// again when an agent comes back): not a recovery yet.
 			desired = append(desired, firing)
 		}
 	}
-	// Rooms with a later session still show their next start.
-	for _, s := range p.owned(p.sessions.List(sessions.Filter{From: now})) {
-		key := s.Site + "/" + s.Room
-		if _, ok := next[key]; !ok && s.Start.After(now) {
-			next[key] = upcoming{start: s.Start, ready: p.assess(s, now).ready}
+	// Rooms with a later session still show their next start: the
+	// earliest, found without copying or sorting every session.
+	later := map[string]sessions.Session{}
+	p.sessions.Each(sessions.Filter{From: now}, func(s *sessions.Session) {
+		if !s.Start.After(now) || (p.opts.Owns != nil && !p.opts.Owns(s.Site)) {
+			return
 		}
+		key := s.Site + "/" + s.Room
+		if _, ok := next[key]; ok {
+			return
+		}
+		if l, ok := later[key]; !ok || s.Start.Before(l.Start) || (s.Start.Equal(l.Start) && s.ID < l.ID) {
+			later[key] = *s
+		}
+	})
+	for key, s := range later {
+		next[key] = upcoming{start: s.Start, ready: p.assess(s, now).ready}
 	}
 	p.mu.Lock()
 	p.next = next
