@@ -31,6 +31,20 @@ func (p *brokerPub) Publish(string, []byte) error {
 	return nil
 }
 
+// storeOf is a session store holding list, closed when the benchmark ends.
+func storeOf(b *testing.B, list []sessions.Session) *sessions.Store {
+	b.Helper()
+	st, err := sessions.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	if err := st.ReplaceSource("bench", list); err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
 // BenchmarkFanOut measures one planner step in which every room's
 // pre-meeting check falls due at once: the time until the last command has
 // been acknowledged by the (simulated) broker.
@@ -45,14 +59,7 @@ func BenchmarkFanOut(b *testing.B) {
 				list[i] = sessions.Session{ID: fmt.Sprintf("sess%05d", i), Site: "s", Room: room, Title: "Rapat",
 					Start: t0.Add(10 * time.Minute), End: t0.Add(time.Hour)}
 			}
-			st, err := sessions.Open(b.TempDir())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
-			if err := st.ReplaceSource("bench", list); err != nil {
-				b.Fatal(err)
-			}
+			st := storeOf(b, list)
 			b.ResetTimer()
 			for range b.N {
 				b.StopTimer()
@@ -99,14 +106,7 @@ func BenchmarkStep(b *testing.B) {
 					list[i] = sessions.Session{ID: fmt.Sprintf("sess%05d", i), Site: r.Site, Room: r.Room, Title: "Rapat",
 						Start: t0.Add(10 * time.Minute), End: t0.Add(time.Hour)}
 				}
-				st, err := sessions.Open(b.TempDir())
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer st.Close()
-				if err := st.ReplaceSource("bench", list); err != nil {
-					b.Fatal(err)
-				}
+				st := storeOf(b, list)
 				d, err := commands.New(&brokerPub{}, f, prometheus.NewRegistry(), nil)
 				if err != nil {
 					b.Fatal(err)

@@ -206,21 +206,29 @@ func (p *lockedPublisher) count() int {
 	return len(p.msgs)
 }
 
-// TestAnnouncer_AChangeIsPublishedAtOnce: a meeting made a minute ahead
-// reaches its room at once, not at the next reading of the store.
-func TestAnnouncer_AChangeIsPublishedAtOnce(t *testing.T) {
+// running runs an announcer on its own goroutine over a new store, told of
+// the store's changes, until the test ends.
+func running(t *testing.T, o Options) (*sessions.Store, *lockedPublisher) {
+	t.Helper()
 	store, err := sessions.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
 	pub := &lockedPublisher{}
 	c := &clock{now: t0}
-	a := New(store, pub, Options{Interval: time.Hour, Changes: store.Changes(), Now: c.Now})
+	o.Changes, o.Now = store.Changes(), c.Now
+	a := New(store, pub, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done; store.Close() })
+	return store, pub
+}
+
+// TestAnnouncer_AChangeIsPublishedAtOnce: a meeting made a minute ahead
+// reaches its room at once, not at the next reading of the store.
+func TestAnnouncer_AChangeIsPublishedAtOnce(t *testing.T) {
+	store, pub := running(t, Options{Interval: time.Hour})
 	if _, err := store.Put(sessions.Session{Site: "s", Room: "r", Title: "Rapat", Start: t0.Add(time.Minute), End: t0.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
@@ -237,19 +245,8 @@ func TestAnnouncer_AChangeIsPublishedAtOnce(t *testing.T) {
 // another (a scheduler filling a week) are read at most once a ChangeGap,
 // not once each, and the last reading has them all.
 func TestAnnouncer_ABurstOfChangesIsReadAFewTimes(t *testing.T) {
-	store, err := sessions.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	pub := &lockedPublisher{}
-	c := &clock{now: t0}
 	const gap = 500 * time.Millisecond
-	a := New(store, pub, Options{Interval: time.Hour, ChangeGap: gap, Changes: store.Changes(), Now: c.Now})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	store, pub := running(t, Options{Interval: time.Hour, ChangeGap: gap})
 	const n = 30
 	began := time.Now()
 	for i := range n {
