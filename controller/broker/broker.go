@@ -170,13 +170,13 @@ func Start(o Options) (*Broker, error) {
 		}
 	}
 	if o.Listen != "" {
-		b.tcp = &gatedListener{id: "tcp", address: o.Listen, gate: gate}
+		b.tcp = &gatedListener{id: "tcp", address: o.Listen, gate: gate, server: s}
 		if err := s.AddListener(b.tcp); err != nil {
 			return nil, fmt.Errorf("embedded broker: listen on %s: %w", o.Listen, err)
 		}
 	}
 	if o.TLSListen != "" {
-		b.tls = &gatedListener{id: "tls", address: o.TLSListen, tls: tlsConfig, gate: gate}
+		b.tls = &gatedListener{id: "tls", address: o.TLSListen, tls: tlsConfig, gate: gate, server: s}
 		if err := s.AddListener(b.tls); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("embedded broker: listen on %s: %w", o.TLSListen, err)

@@ -10,7 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -188,6 +190,12 @@ type gatedListener struct {
 	listen      net.Listener
 	log         *slog.Logger
 	end         atomic.Bool
+	// server disconnects this listener's clients on Close. mochi's own
+	// closeListenerClients (the CloseFn it hands to Close) takes its clients'
+	// read lock twice, and deadlocks when a client connects or leaves between
+	// the two (mochi-mqtt/server#488, not fixed in v2.7.9): it hung a CI run
+	// for 14 minutes at shutdown.
+	server *mqtt.Server
 }
 
 func (l *gatedListener) ID() string       { return l.id }
@@ -236,10 +244,19 @@ func (l *gatedListener) Serve(establish listeners.EstablishFn) {
 }
 
 func (l *gatedListener) Close(closeClients listeners.CloseFn) {
-	if l.end.CompareAndSwap(false, true) {
-		closeClients(l.id)
+	if !l.end.CompareAndSwap(false, true) {
+		return
 	}
 	if l.listen != nil {
 		l.listen.Close()
+	}
+	if l.server == nil {
+		closeClients(l.id)
+		return
+	}
+	for _, cl := range l.server.Clients.GetAll() { // one read lock, see server
+		if cl.Net.Listener == l.id && !cl.Closed() {
+			_ = l.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
 	}
 }
