@@ -2,15 +2,21 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/siaprapat/siaprapat/controller/ingest"
 	"github.com/siaprapat/siaprapat/internal/testenv"
+	"github.com/siaprapat/siaprapat/wire"
 )
 
 // startMosquitto runs a Mosquitto process on a free loopback port for the
@@ -76,5 +82,54 @@ func (m *mosquitto) start(t *testing.T) {
 			t.Fatalf("mosquitto did not listen on %s: %v\n%s", addr, err, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The controller's commands go out while its handler is busy with a burst of
+// reports: paho reads acknowledgements in the goroutine that hands messages
+// to the ordered handler, so on one connection a publish waits for the whole
+// burst (50,000 rooms answering a fan-out timed out). Here the handler
+// stalls on the first of 20 reports, and a command must still be
+// acknowledged.
+func TestMosquitto_ControllerPublishesWhileItsHandlerIsBusy(t *testing.T) {
+	url := startMosquitto(t, testenv.Command(t, "mosquitto", "mosquitto"))
+	c, err := ingest.NewClient(ingest.ClientOptions{Broker: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	release, first := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	if err := c.Subscribe(func(string, []byte) {
+		once.Do(func() { close(first) })
+		<-release
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	room := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("room"))
+	if tok := room.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect: %v", tok.Error())
+	}
+	defer room.Disconnect(0)
+	for i := range 20 {
+		room.Publish(wire.Topic("kalbar", fmt.Sprintf("r%d", i), wire.KindReport), 1, false, []byte("{}"))
+	}
+	select {
+	case <-first:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no report reached the handler")
+	}
+	time.Sleep(200 * time.Millisecond) // the rest queue behind the stalled handler
+	if err := c.Publish(wire.Topic("kalbar", "r1", wire.KindCmd), []byte(`{"id":"x"}`)); err != nil {
+		t.Errorf("a command while the handler is busy: %v", err)
+	}
+	if err := c.PublishRetained(wire.Topic("kalbar", "r1", wire.KindSchedule), []byte(`[]`)); err != nil {
+		t.Errorf("a schedule while the handler is busy: %v", err)
 	}
 }

@@ -37,8 +37,16 @@ var _ Session = (*Client)(nil)
 // Client is the controller's MQTT session: it subscribes to every room's
 // status and report topics and hands each message to a handler, resubscribing
 // after every reconnect.
+//
+// It holds two connections to the broker, under the same user: one that
+// subscribes and one that publishes. paho hands messages to an ordered
+// handler from the goroutine that also reads the broker's acknowledgements,
+// so on a single connection a command published while the handler works
+// through a burst of reports (50,000 rooms answering a fan-out) waits for the
+// whole burst and times out. The publishing connection subscribes to nothing.
 type Client struct {
-	client  mqtt.Client
+	client  mqtt.Client // subscribes; messages go to the handler in order
+	pub     mqtt.Client // publishes; its acknowledgements never wait on the handler
 	log     *slog.Logger
 	filters []string
 
@@ -76,18 +84,28 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		filters = Filters(nil)
 	}
 	c := &Client{log: log, filters: filters}
-	co := mqtt.NewClientOptions().
-		AddBroker(u.String()).
-		SetClientID("siaprapat-controller-" + hex.EncodeToString(suffix[:])).
-		SetUsername(opts.Username).
-		SetPassword(opts.Password).
-		SetKeepAlive(30 * time.Second).
-		SetCleanSession(true).
-		SetStore(pahostore.New()).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(2 * time.Second).
-		SetMaxReconnectInterval(30 * time.Second).
+	id := "siaprapat-controller-" + hex.EncodeToString(suffix[:])
+	common := func(id string) *mqtt.ClientOptions {
+		return mqtt.NewClientOptions().
+			AddBroker(u.String()).
+			SetClientID(id).
+			SetUsername(opts.Username).
+			SetPassword(opts.Password).
+			SetKeepAlive(30 * time.Second).
+			SetCleanSession(true).
+			SetStore(pahostore.New()).
+			SetAutoReconnect(true).
+			SetConnectRetry(true).
+			SetConnectRetryInterval(2 * time.Second).
+			SetMaxReconnectInterval(30 * time.Second)
+	}
+	publishing := log.With("connection", "publish")
+	c.pub = mqtt.NewClient(common(id + "-pub").
+		SetOnConnectHandler(func(mqtt.Client) { publishing.Info("connected to broker") }).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			publishing.Warn("lost the broker; reconnecting with backoff", "err", err)
+		}))
+	co := common(id).
 		SetOrderMatters(true). // a room's online/offline must be applied in order
 		SetOnConnectHandler(func(cl mqtt.Client) {
 			c.mu.Lock()
@@ -119,6 +137,7 @@ func (c *Client) Subscribe(handle func(topic string, payload []byte)) error {
 	}
 	c.onMessage = func(_ mqtt.Client, m mqtt.Message) { handle(m.Topic(), m.Payload()) }
 	c.mu.Unlock()
+	c.pub.Connect()
 	c.client.Connect()
 	return nil
 }
@@ -176,10 +195,10 @@ func subscribeError(t mqtt.Token) error {
 // ClearRetained removes the broker's retained message on a topic (an empty
 // retained publication), waiting for the acknowledgement.
 func (c *Client) ClearRetained(topic string) error {
-	if !c.client.IsConnectionOpen() {
+	if !c.pub.IsConnectionOpen() {
 		return fmt.Errorf("not connected to the MQTT broker")
 	}
-	t := c.client.Publish(topic, 1, true, []byte{})
+	t := c.pub.Publish(topic, 1, true, []byte{})
 	if !t.WaitTimeout(10 * time.Second) {
 		return fmt.Errorf("clear %s: not acknowledged within 10s", topic)
 	}
@@ -189,10 +208,10 @@ func (c *Client) ClearRetained(topic string) error {
 // PublishRetained sends one message with QoS 1 that the broker keeps for
 // later subscribers (a room's schedule), and waits for the acknowledgement.
 func (c *Client) PublishRetained(topic string, payload []byte) error {
-	if !c.client.IsConnectionOpen() {
+	if !c.pub.IsConnectionOpen() {
 		return fmt.Errorf("not connected to the MQTT broker")
 	}
-	t := c.client.Publish(topic, 1, true, payload)
+	t := c.pub.Publish(topic, 1, true, payload)
 	if !t.WaitTimeout(10 * time.Second) {
 		return fmt.Errorf("publish to %s: not acknowledged within 10s", topic)
 	}
@@ -205,10 +224,10 @@ func (c *Client) PublishRetained(topic string, payload []byte) error {
 // Notify sends one message at QoS 0, without waiting: for messages whose
 // loss only costs a retry (acknowledgements).
 func (c *Client) Notify(topic string, payload []byte) error {
-	if !c.client.IsConnectionOpen() {
+	if !c.pub.IsConnectionOpen() {
 		return fmt.Errorf("not connected to the MQTT broker")
 	}
-	t := c.client.Publish(topic, 0, false, payload)
+	t := c.pub.Publish(topic, 0, false, payload)
 	if !t.WaitTimeout(5 * time.Second) {
 		return fmt.Errorf("publish to %s: not written within 5s", topic)
 	}
@@ -218,10 +237,10 @@ func (c *Client) Notify(topic string, payload []byte) error {
 // Publish sends one message with QoS 1 and waits for the broker's
 // acknowledgement.
 func (c *Client) Publish(topic string, payload []byte) error {
-	if !c.client.IsConnectionOpen() {
+	if !c.pub.IsConnectionOpen() {
 		return fmt.Errorf("not connected to the MQTT broker")
 	}
-	t := c.client.Publish(topic, 1, false, payload)
+	t := c.pub.Publish(topic, 1, false, payload)
 	if !t.WaitTimeout(10 * time.Second) {
 		return fmt.Errorf("publish to %s: not acknowledged within 10s", topic)
 	}
@@ -245,12 +264,15 @@ func (c *Client) WaitConnected(ctx context.Context) error {
 	return nil
 }
 
-// Connected reports whether the session is up and subscribed.
+// Connected reports whether the session is up and subscribed, and can publish.
 func (c *Client) Connected() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.subscribed && c.client.IsConnectionOpen()
+	return c.subscribed && c.client.IsConnectionOpen() && c.pub.IsConnectionOpen()
 }
 
-// Close disconnects.
-func (c *Client) Close() { c.client.Disconnect(250) }
+// Close disconnects both connections.
+func (c *Client) Close() {
+	c.client.Disconnect(250)
+	c.pub.Disconnect(250)
+}
