@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,11 +55,7 @@ func (c *Exporter) WriteText(w io.Writer, only map[string]bool) error {
 			// does not grow (and copy itself) on the way.
 			bufs[i] = slices.Grow(bufs[i][:0], int(f.lastSize.Load()*9/8))
 			labels[i] = make([]string, len(f.labels))
-			emits[i] = func(v float64, labels []string) {
-				if validLabels(labels) { // as prometheus.NewConstMetric: it refuses others
-					bufs[i] = appendSample(bufs[i], f, v, labels)
-				}
-			}
+			emits[i] = func(v float64, labels []string) { bufs[i] = appendSample(bufs[i], f, v, labels) }
 		}
 		for r := range rooms {
 			for i, f := range chunk {
@@ -82,8 +79,11 @@ func (c *Exporter) WriteText(w io.Writer, only map[string]bool) error {
 }
 
 // appendSample appends one series line as expfmt writes it: labels in name
-// order, values escaped, the value in the shortest form that reads back.
+// order, values escaped, the value in the shortest form that reads back. A
+// series with a label value that is not valid UTF-8 is left out, as
+// prometheus.NewConstMetric refuses it.
 func appendSample(b []byte, f *family, v float64, labels []string) []byte {
+	start := len(b)
 	b = append(b, f.name...)
 	b = append(b, '{')
 	for n, i := range f.order {
@@ -92,10 +92,13 @@ func appendSample(b []byte, f *family, v float64, labels []string) []byte {
 		}
 		b = append(b, f.labels[i]...)
 		b = append(b, '=', '"')
-		if l := labels[i]; needsEscape(l) {
-			b = append(b, valueEscaper.Replace(l)...)
-		} else {
+		switch l := labels[i]; scanLabel(l) {
+		case labelPlain:
 			b = append(b, l...)
+		case labelEscape:
+			b = append(b, valueEscaper.Replace(l)...)
+		default:
+			return b[:start]
 		}
 		b = append(b, '"')
 	}
@@ -119,15 +122,33 @@ func appendSample(b []byte, f *family, v float64, labels []string) []byte {
 	return append(b, '\n')
 }
 
-// needsEscape reports whether a label value holds a backslash, a newline
-// or a double quote.
-func needsEscape(s string) bool {
+// What a label value needs before it is written.
+const (
+	labelPlain   = iota // written as it is
+	labelEscape         // holds a backslash, a newline or a double quote
+	labelInvalid        // not valid UTF-8
+)
+
+// scanLabel says what a label value needs, in one pass over its bytes for
+// the usual ASCII value: the scrape's hottest loop (2.75 million values at
+// 50,000 rooms).
+func scanLabel(s string) int {
+	escape, ascii := false, true
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '\\' || c == '\n' || c == '"' {
-			return true
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf:
+			ascii = false
+		case c == '\\' || c == '\n' || c == '"':
+			escape = true
 		}
 	}
-	return false
+	switch {
+	case !ascii && !utf8.ValidString(s):
+		return labelInvalid
+	case escape:
+		return labelEscape
+	}
+	return labelPlain
 }
 
 var gzipWriters = sync.Pool{New: func() any {

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/readiness"
@@ -240,14 +239,3 @@ func boolValue(b bool) float64 {
 }
 
 func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
-
-// validLabels reports whether every label value is valid UTF-8, as
-// prometheus.NewConstMetric demands.
-func validLabels(labels []string) bool {
-	for _, l := range labels {
-		if !utf8.ValidString(l) {
-			return false
-		}
-	}
-	return true
-}
