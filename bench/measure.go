@@ -547,32 +547,42 @@ func measureFanout(ctx context.Context, cfg *config, g *generator, base string, 
 	if res.FanoutAnswered < len(g.rooms) {
 		res.note("fan-out: %d of %d rooms got a check and answered within %v", res.FanoutAnswered, len(g.rooms), limit.Round(time.Second))
 	}
-	done, err := checksDone(client, base)
-	if err == nil && done < int64(len(g.rooms)) {
-		res.note("fan-out: the controller counts %d checks done of %d", done, len(g.rooms))
+	outcomes, err := checkOutcomes(client, base)
+	if done := outcomes["ready"] + outcomes["degraded"] + outcomes["not_ready"]; err == nil && done < int64(len(g.rooms)) {
+		res.note("fan-out: the controller counts %d checks done of %d; outcomes %v, %d still pending", done, len(g.rooms), outcomes, int64(len(g.rooms))-sum(outcomes))
 	}
 	return nil
 }
 
-var checkCount = regexp.MustCompile(`(?m)^siaprapat_check_commands_total\{outcome="(ready|degraded|not_ready)"\} (\S+)$`)
+var checkCount = regexp.MustCompile(`(?m)^siaprapat_check_commands_total\{outcome="(\w+)"\} (\S+)$`)
 
-// checksDone is how many check commands ended with the agent's report.
-func checksDone(client *http.Client, base string) (int64, error) {
+// checkOutcomes is how many check commands ended, by outcome: ready,
+// degraded and not_ready with the agent's report; failed, timeout, offline
+// without.
+func checkOutcomes(client *http.Client, base string) (map[string]int64, error) {
 	resp, err := client.Get(base + "/metrics?name[]=siaprapat_check_commands_total")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var n int64
+	n := map[string]int64{}
 	for _, m := range checkCount.FindAllSubmatch(body, -1) {
 		v, _ := strconv.ParseFloat(string(m[2]), 64)
-		n += int64(v)
+		n[string(m[1])] += int64(v)
 	}
 	return n, nil
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func getJSON(client *http.Client, url string, v any) error {
