@@ -148,6 +148,10 @@ func Start(o Options) (*Broker, error) {
 		Capabilities:            caps,
 		ClientNetReadBufferSize: clientReadBuffer,
 		InlineClient:            true, // the controller's own session (Inline)
+		// mochi publishes its $SYS topics every second by default, reading
+		// the runtime's memory statistics (which stops the world) each
+		// time; nothing here reads them that often.
+		SysTopicResendInterval: 60,
 		// mochi logs every client's dropped connection as a warning; at a
 		// province's scale that is noise, so only its errors come through.
 		Logger: slog.New(errorsOnly{log.Handler()}).With("component", "broker"),
@@ -155,8 +159,8 @@ func Start(o Options) (*Broker, error) {
 	if err := s.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("embedded broker: %w", err)
 	}
-	if err := slowRetainedSweep(s, retainedSweep); err != nil {
-		log.Warn("embedded broker: the retained messages are swept every second", "err", err)
+	if err := slowSweeps(s, sweepEvery); err != nil {
+		log.Warn("embedded broker: some of its expiry sweeps run every second", "err", err)
 	}
 	gate := newGate(o.ConnectTimeout, hook.refused, log.With("component", "broker"))
 	b := &Broker{server: s, anonymous: anonymous, gate: gate}

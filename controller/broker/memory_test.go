@@ -12,8 +12,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -301,4 +303,61 @@ func rssAnon(b *testing.B, pid int) int64 {
 	}
 	b.Fatal("no RssAnon in /proc/" + fmt.Sprint(pid) + "/status")
 	return 0
+}
+
+// BenchmarkBroker_IdleCPU is what the embedded broker costs while its
+// connected rooms say nothing: its own timers (expiry sweeps, $SYS topics)
+// and keepalives, as the process's CPU time over 5 s, in percent of a core.
+//
+//	go test ./controller/broker -run '^$' -bench BenchmarkBroker_IdleCPU -benchtime 1x -count 5
+//
+// The peer, in the same run: mochi's defaults, every sweep and the $SYS
+// topics each second.
+func BenchmarkBroker_IdleCPU(b *testing.B) {
+	b.Run("as-configured", func(b *testing.B) { idleCPU(b, false) })
+	b.Run("mochi-defaults", func(b *testing.B) { idleCPU(b, true) })
+}
+
+func idleCPU(b *testing.B, mochiDefaults bool) {
+	const rooms = 5000
+	var pct float64
+	for b.Loop() {
+		br, err := Start(Options{Listen: "127.0.0.1:0"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if mochiDefaults {
+			for _, name := range append(slices.Clone(sweeps), "sysTopics") {
+				if err := resetTicker(br.server, name, time.Second); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		in := br.Inline(ingest.Filters(nil))
+		if err := in.Subscribe(func(string, []byte) {}); err != nil {
+			b.Fatal(err)
+		}
+		agents, err := connectAgents(br.Addr(), rooms)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		time.Sleep(time.Second)
+		c0, t0 := cpuTime(b), time.Now()
+		time.Sleep(5 * time.Second)
+		pct += float64(cpuTime(b)-c0) / float64(time.Since(t0)) * 100
+		closeAgents(agents)
+		in.Close()
+		br.Close()
+	}
+	b.ReportMetric(pct/float64(b.N), "cpu-%")
+}
+
+// cpuTime is the process's user and system time.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -25,19 +25,22 @@ func retain(b *Broker, topic string, version byte, created, expiry time.Time) {
 
 func retained(b *Broker, topic string) bool { return len(b.server.Topics.Messages(topic)) == 1 }
 
-// The embedded broker sweeps its retained messages once a minute, not
-// mochi's every second (each sweep copies every retained message), and a
-// retained message stays however old it is, as with Mosquitto: only an
-// MQTT 5 message's own expiry removes it.
-func TestBroker_RetainedSweepIsSlowed(t *testing.T) {
-	if retainedSweep != time.Minute {
-		t.Fatalf("retainedSweep = %v, want a minute", retainedSweep)
+// The embedded broker sweeps its retained messages, inflight messages and
+// sessions once a minute, not mochi's every second (each sweep copies what
+// it looks at), and a retained message stays however old it is, as with
+// Mosquitto: only an MQTT 5 message's own expiry removes it.
+func TestBroker_SweepsAreSlowed(t *testing.T) {
+	if sweepEvery != time.Minute {
+		t.Fatalf("sweepEvery = %v, want a minute", sweepEvery)
 	}
-	defer func(d time.Duration) { retainedSweep = d }(retainedSweep)
+	if err := slowSweeps(startBroker(t).server, time.Minute); err != nil {
+		t.Fatalf("this version of mochi: %v", err)
+	}
+	defer func(d time.Duration) { sweepEvery = d }(sweepEvery)
 	now := time.Now()
 
 	// Slowed: an expired message outlives mochi's one-second sweep.
-	retainedSweep = time.Hour
+	sweepEvery = time.Hour
 	b := startBroker(t)
 	retain(b, "v5/expired", 5, now.Add(-time.Hour), now.Add(-time.Minute))
 	time.Sleep(2500 * time.Millisecond)
@@ -47,7 +50,7 @@ func TestBroker_RetainedSweepIsSlowed(t *testing.T) {
 
 	// The sweep still runs at its own pace, and removes only what the
 	// client itself gave an expiry.
-	retainedSweep = 20 * time.Millisecond
+	sweepEvery = 20 * time.Millisecond
 	b = startBroker(t)
 	retain(b, "v5/expired", 5, now.Add(-time.Hour), now.Add(-time.Minute))
 	retain(b, "v5/later", 5, now.Add(-time.Hour), now.Add(time.Hour))
