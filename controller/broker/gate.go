@@ -243,16 +243,14 @@ func (l *gatedListener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-func (l *gatedListener) Close(closeClients listeners.CloseFn) {
+// Close stops accepting and disconnects the listener's clients itself; it
+// never calls mochi's CloseFn (see server).
+func (l *gatedListener) Close(listeners.CloseFn) {
 	if !l.end.CompareAndSwap(false, true) {
 		return
 	}
 	if l.listen != nil {
 		l.listen.Close()
-	}
-	if l.server == nil {
-		closeClients(l.id)
-		return
 	}
 	for _, cl := range l.server.Clients.GetAll() { // one read lock, see server
 		if cl.Net.Listener == l.id && !cl.Closed() {
