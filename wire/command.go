@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // Schemas of commands and results.
@@ -49,6 +51,11 @@ type Result struct {
 	CommandID string  `json:"command_id"`
 	Report    *Report `json:"report,omitempty"`
 	Error     string  `json:"error,omitempty"`
+
+	// ReportJSON is the report's JSON as DecodeResult read it, so that the
+	// controller stores it as it came instead of encoding the decoded
+	// report again. It is never sent.
+	ReportJSON []byte `json:"-"`
 }
 
 // Encode returns the command's JSON.
@@ -109,12 +116,12 @@ func DecodeResult(data []byte) (*Result, error) {
 		return nil, &DecodeError{Reason: ReasonOversized, Msg: fmt.Sprintf("payload is %d bytes, the limit is %d", len(data), MaxBytes)}
 	}
 	var raw struct {
-		Schema    string          `json:"schema"`
-		CommandID string          `json:"command_id"`
-		Report    json.RawMessage `json:"report"`
-		Error     string          `json:"error"`
+		Schema    string            `json:"schema"`
+		CommandID string            `json:"command_id"`
+		Report    jsonv1.RawMessage `json:"report"`
+		Error     string            `json:"error"`
 	}
-	if err := json.Unmarshal(data, &raw); err != nil {
+	if err := jsonv1.Unmarshal(data, &raw); err != nil {
 		return nil, malformed(err)
 	}
 	if raw.Schema != ResultSchema {
@@ -135,7 +142,7 @@ func DecodeResult(data []byte) (*Result, error) {
 			}
 			return nil, err
 		}
-		r.Report = rep
+		r.Report, r.ReportJSON = rep, raw.Report
 	}
 	if r.Report == nil && r.Error == "" {
 		return nil, invalid("report", "missing, and no error says why")

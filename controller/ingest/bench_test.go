@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -91,5 +92,46 @@ func BenchmarkHandle(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+// BenchmarkHandleResult measures ingest of an agent's answer to a check
+// command (a result holding a report), with the fleet's store and the
+// history, as a pre-meeting fan-out brings them in: the same reports as
+// BenchmarkHandle/stores, each wrapped as a result.
+func BenchmarkHandleResult(b *testing.B) {
+	topics, payloads := benchPayloads(b, 5000)
+	for i, p := range payloads {
+		rep, err := wire.Decode(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := json.Marshal(wire.Result{Schema: wire.ResultSchema, CommandID: wire.NewID(), Report: rep})
+		if err != nil {
+			b.Fatal(err)
+		}
+		payloads[i] = res
+		topics[i] = wire.Topic(rep.Site, rep.Room, wire.KindResult)
+	}
+	f, err := fleet.Open(b.TempDir(), fleet.Options{Freshness: time.Minute}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	h, err := history.Open(b.TempDir(), history.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	in, err := New(Options{Fleet: f, History: h, Results: func(string, string, *wire.Result) {}}, prometheus.NewRegistry())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payloads[0])))
+	i := 0
+	for b.Loop() {
+		in.Handle(topics[i%len(topics)], payloads[i%len(payloads)])
+		i++
 	}
 }

@@ -201,7 +201,7 @@ func (in *Ingest) handleResult(site, room, topic string, payload []byte) {
 		in.rejectDecode(topic, err)
 		return
 	}
-	if res.Report != nil && !in.applyReport(site, room, topic, res.Report, nil) {
+	if res.Report != nil && !in.applyReport(site, room, topic, res.Report, res.ReportJSON) {
 		return
 	}
 	if in.results != nil {

@@ -128,8 +128,8 @@ func (r *recorded) AddEncoded(rep *wire.Report, encoded []byte) (bool, error) {
 }
 
 // TestIngest_HistoryGetsReportAsReceived: a report goes to the history as
-// it came off the wire; the report in a command's result, which is not a
-// message of its own, is encoded by the history.
+// it came off the wire, and so does the report in a command's result (its
+// part of the result's JSON), not encoded again.
 func TestIngest_HistoryGetsReportAsReceived(t *testing.T) {
 	rec := &recorded{}
 	in, _, _ := newIngestWith(t, Options{History: rec})
@@ -141,8 +141,14 @@ func TestIngest_HistoryGetsReportAsReceived(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.Handle(wire.Topic("kalbar", "r1", wire.KindResult), res)
-	if len(rec.ids) != 2 || string(rec.encoded[0]) != string(p) || rec.encoded[1] != nil {
-		t.Errorf("history got %v with %q", rec.ids, rec.encoded)
+	if len(rec.ids) != 2 || string(rec.encoded[0]) != string(p) {
+		t.Fatalf("history got %v with %q", rec.ids, rec.encoded)
+	}
+	if got := rec.encoded[1]; !strings.HasPrefix(string(got), "{") || !strings.Contains(string(res), `"report":`+string(got)) {
+		t.Errorf("history got the result's report as %q; want its part of %q", got, res)
+	}
+	if rep, err := wire.Decode(rec.encoded[1]); err != nil || rep.ID != "b" {
+		t.Errorf("the result's report as stored decodes to %v, %v", rep, err)
 	}
 }
 
