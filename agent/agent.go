@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/siaprapat/siaprapat/agent/audio"
@@ -39,6 +40,9 @@ type Hardware struct {
 	// Clock is the PC's clock against the controller's, which Run measures
 	// (Config.Clock) and the host check reports; nil: not reported.
 	Clock *host.ClockOffset
+	// SpoolRepairs counts the damaged spools moved aside at the start
+	// (run --repair); the host check reports it. Nil: not reported.
+	SpoolRepairs *atomic.Int64
 	// NetworkEvery spaces the network tests out (each moves tens of
 	// megabytes over the room's link); in between the last figures are
 	// reported again. Zero tests at every check; commands always test.
@@ -72,7 +76,7 @@ func Checks(hw Hardware) ([]runner.Check, error) {
 	}
 	network := runner.Every(nc, hw.NetworkEvery)
 	return []runner.Check{
-		&host.Check{Source: &host.System{}, Clock: hw.Clock},
+		&host.Check{Source: &host.System{}, Clock: hw.Clock, SpoolRepairs: hw.SpoolRepairs},
 		&peripherals.Check{Sysfs: hw.Sysfs, Profiles: hw.Profiles},
 		cam,
 		mic,

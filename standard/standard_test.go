@@ -73,7 +73,7 @@ func TestLoad_InvalidFilesSayFileLineAndField(t *testing.T) {
 		"invalid-ranges.yaml": `testdata/invalid-ranges.yaml:6: rule "loss": field warn_above: 3 is out of range for a ratio (0 to 1)
 testdata/invalid-ranges.yaml:6: rule "loss": field fail_above: 0.03 is below warn_above 3; a value must warn before it fails
 testdata/invalid-ranges.yaml:12: rule "upload": field fail_below: 5e+06 is above warn_below 3e+06; a value must warn before it fails`,
-		"invalid-unknown-measurement.yaml": `testdata/invalid-unknown-measurement.yaml:6: rule "cpu": field measurement: "cpu_use_ratio" is not a measurement of check host; want one of cpu_used_ratio, load1_per_cpu_ratio, logical_cpus, memory_total_bytes, memory_available_bytes, disk_total_bytes, disk_free_bytes, disk_free_ratio, uptime_seconds, temperature_max_celsius, nic_links_up, nic_links_down, nic_errors_total, nic_drops_total, clock_offset_seconds
+		"invalid-unknown-measurement.yaml": `testdata/invalid-unknown-measurement.yaml:6: rule "cpu": field measurement: "cpu_use_ratio" is not a measurement of check host; want one of cpu_used_ratio, load1_per_cpu_ratio, logical_cpus, memory_total_bytes, memory_available_bytes, disk_total_bytes, disk_free_bytes, disk_free_ratio, uptime_seconds, temperature_max_celsius, nic_links_up, nic_links_down, nic_errors_total, nic_drops_total, clock_offset_seconds, spool_repairs
 testdata/invalid-unknown-measurement.yaml:11: rule "smell": field check: "nose" is not a check; want one of host, camera, audio, network, peripherals`,
 		"invalid-header.yaml": `testdata/invalid-header.yaml: field schema: "siaprapat.standard/v9" is not supported; want siaprapat.standard/v1
 testdata/invalid-header.yaml: field name: missing

@@ -68,6 +68,7 @@ var Measurements = []Measurement{
 	{CheckHost, "nic_errors_total", "Receive and transmit errors on the room PC's network interfaces since boot.", false, Words{"Network errors", "Galat jaringan"}},
 	{CheckHost, "nic_drops_total", "Received and transmitted packets dropped by the room PC's network interfaces since boot.", false, Words{"Network drops", "Paket jaringan dibuang"}},
 	{CheckHost, "clock_offset_seconds", "How far the room PC's clock is from the controller's (either way), from the time on the controller's acknowledgements.", false, Words{"Room PC clock off by", "Jam PC ruang meleset"}},
+	{CheckHost, "spool_repairs", "Damaged report spools the agent moved aside when it started (run --repair), since it started; absent when none. The reports in them were not sent.", false, Words{"Damaged spools moved aside", "Spool rusak yang dipindahkan"}},
 
 	{CheckCamera, "first_frame_seconds", "Time from opening the camera to its first frame.", false, Words{"Camera start-up", "Waktu nyala kamera"}},
 	{CheckCamera, "fps", "Frames per second the camera delivered during the capture window.", false, Words{"Camera frame rate", "Laju bingkai kamera"}},

@@ -4,6 +4,7 @@ package host
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/siaprapat/siaprapat/standard"
@@ -43,6 +44,10 @@ type Check struct {
 	// Clock, when set, gives the PC's clock offset against the
 	// controller's, reported as clock_offset_seconds once measured.
 	Clock *ClockOffset
+	// SpoolRepairs, when set, counts the damaged spools the agent moved
+	// aside at its start (run --repair), reported as spool_repairs when
+	// not zero.
+	SpoolRepairs *atomic.Int64
 }
 
 // Name is the check's name in reports and in the standard.
@@ -65,6 +70,11 @@ func (c *Check) Run(ctx context.Context, _ *standard.Standard) ([]wire.CheckResu
 	}
 	if off, ok := c.Clock.Seconds(time.Now()); ok {
 		res.Measurements["clock_offset_seconds"] = off
+	}
+	if c.SpoolRepairs != nil {
+		if n := c.SpoolRepairs.Load(); n > 0 {
+			res.Measurements["spool_repairs"] = float64(n)
+		}
 	}
 	if len(r.Problems) > 0 {
 		res.Reason = "could not read: " + joinProblems(r.Problems)

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -120,17 +121,21 @@ type common struct {
 	// clock is the PC's clock against the controller's: run measures it
 	// from the acknowledgements, the host check reports it.
 	clock *host.ClockOffset
+	// spoolRepairs counts the damaged spools run moved aside (--repair);
+	// the host check reports it.
+	spoolRepairs *atomic.Int64
 }
 
 func commonFlags(fs *flag.FlagSet) *common {
 	c := &common{
-		clock:    &host.ClockOffset{},
-		only:     fs.String("only", "", "comma-separated checks to run (default: all): "+strings.Join(checkNames(), ",")),
-		stdFile:  fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)"),
-		timeout:  fs.Duration("check-timeout", runner.DefaultTimeout, "deadline for each check"),
-		logLevel: fs.String("log-level", "info", "log level: debug, info, warn or error"),
-		sysfs:    fs.String("sysfs", peripherals.DefaultSysfs, "sysfs root the peripherals check reads USB devices from (a captured tree for inspection)"),
-		profiles: fs.String("profiles", "", "directory of hardware profile YAML files (default: the embedded firmware-profiles/devices)"),
+		clock:        &host.ClockOffset{},
+		spoolRepairs: &atomic.Int64{},
+		only:         fs.String("only", "", "comma-separated checks to run (default: all): "+strings.Join(checkNames(), ",")),
+		stdFile:      fs.String("standard", "", "readiness standard YAML file (default: the embedded siaprapat-default)"),
+		timeout:      fs.Duration("check-timeout", runner.DefaultTimeout, "deadline for each check"),
+		logLevel:     fs.String("log-level", "info", "log level: debug, info, warn or error"),
+		sysfs:        fs.String("sysfs", peripherals.DefaultSysfs, "sysfs root the peripherals check reads USB devices from (a captured tree for inspection)"),
+		profiles:     fs.String("profiles", "", "directory of hardware profile YAML files (default: the embedded firmware-profiles/devices)"),
 
 		cameraSource:  fs.String("camera-source", "", "camera check input: '' for this PC's cameras, file:PATH.y4m for a recorded clip (ffmpeg -f yuv4mpegpipe)"),
 		cameraWindow:  fs.Duration("camera-window", camera.DefaultWindow, "how long each camera is captured, from its first frame"),
@@ -195,6 +200,7 @@ func (c *common) newRunner(site, room string, log *slog.Logger) (*runner.Runner,
 	}
 	all, err := agent.Checks(agent.Hardware{
 		Clock:        c.clock,
+		SpoolRepairs: c.spoolRepairs,
 		Network:      netcheck.Config{Probe: probe, Token: token, Room: site + "/" + room, Window: *c.networkWindow, BusyWindow: busy},
 		NetworkEvery: *c.networkEvery,
 		Sysfs:        *c.sysfs, Profiles: profiles, Log: log,
@@ -370,7 +376,8 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		if merr != nil {
 			return fail(fmt.Errorf("%v; and --repair could not move it aside: %w", err, merr))
 		}
-		log.Warn("--repair: moved a damaged spool aside; starting with an empty one", "file", de.Path, "kept_as", moved, "reason", de.Reason)
+		cf.spoolRepairs.Add(1)
+		log.Warn("--repair: moved a damaged spool aside; starting with an empty one (the host check reports spool_repairs)", "file", de.Path, "kept_as", moved, "reason", de.Reason)
 		err = agent.Run(ctx, acfg)
 	}
 	if err != nil {
