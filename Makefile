@@ -85,7 +85,7 @@ bench-footprint:
 # deadline exceeded" and nothing saved is Go 1.26's coordinator
 # (golang/go#75804), not the target: FUZZTIME=1000000x (a count) avoids it.
 FUZZTIME ?= 1m
-FUZZ     := FuzzDecode:./wire FuzzDecode_SameAsTwoPass:./wire FuzzNameChecks:./wire FuzzParse:./standard FuzzLoadProfiles:./agent/peripherals FuzzExpand:./controller/sessions FuzzZones:./controller/sessions FuzzParse:./controller/rooms FuzzApplyBytes:./internal/config FuzzDecodeSchedule:./wire FuzzDecompress:./internal/reportzip
+FUZZ     := FuzzDecode:./wire FuzzDecode_SameAsTwoPass:./wire FuzzNameChecks:./wire FuzzParse:./standard FuzzLoadProfiles:./agent/peripherals FuzzExpand:./controller/sessions FuzzZones:./controller/sessions FuzzParse:./controller/rooms FuzzApplyBytes:./internal/config FuzzDecodeSchedule:./wire FuzzDecodeResult:./wire FuzzDecompress:./internal/reportzip
 fuzz:
 	@for t in $(FUZZ); do \
 	  echo "fuzz $${t%%:*} in $${t#*:} for $(FUZZTIME)"; \

@@ -47,3 +47,37 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeResult feeds arbitrary payloads to DecodeResult: it must never
+// panic, every error must be a *DecodeError, and a result it accepts with a
+// report keeps that report's bytes (ReportJSON, what the controller stores)
+// such that they decode to the same report.
+func FuzzDecodeResult(f *testing.F) {
+	rep, _ := validReport().Encode()
+	good, _ := (&Result{Schema: ResultSchema, CommandID: "c1", Report: validReport()}).Encode()
+	f.Add(good)
+	f.Add([]byte(`{"schema":"siaprapat.result/v1","command_id":"c1","error":"no camera"}`))
+	f.Add([]byte(`{"schema":"siaprapat.result/v1","command_id":"c1","report":` + string(rep) + `,"report":null}`))
+	f.Add([]byte(`{"schema":"siaprapat.result/v1","command_id":"c1","report":{}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := DecodeResult(data)
+		if err != nil {
+			if _, ok := err.(*DecodeError); !ok {
+				t.Fatalf("error is %T, not *DecodeError: %v", err, err)
+			}
+			return
+		}
+		if r.Report == nil {
+			return
+		}
+		again, err := Decode(r.ReportJSON)
+		if err != nil {
+			t.Fatalf("the accepted result's report bytes %q do not decode: %v", r.ReportJSON, err)
+		}
+		a, _ := r.Report.Encode()
+		b, _ := again.Encode()
+		if !bytes.Equal(a, b) {
+			t.Fatalf("the report's bytes decode to %s; the result gave %s", b, a)
+		}
+	})
+}
