@@ -28,8 +28,14 @@ func TestBinaries_ControllerCheckExitCodes(t *testing.T) {
 	}
 	good := start(t, agentBin, agentArgs("good", "testdata/lenient.yaml")...)
 	bad := start(t, agentBin, agentArgs("bad", "testdata/impossible.yaml")...)
+	// The camera check through the real driver: no camera on a test
+	// machine, a failure that no rule of either standard judges.
+	nocam := agentArgs("nocam", "testdata/lenient.yaml")
+	nocam[2] = "host,camera"
+	start(t, agentBin, nocam...)
 	waitHTTPState(t, httpAddr, "demo", "good", "ready", 15*time.Second)
 	waitHTTPState(t, httpAddr, "demo", "bad", "not_ready", 15*time.Second)
+	waitHTTPState(t, httpAddr, "demo", "nocam", "not_ready", 20*time.Second)
 
 	check := func(args ...string) (string, int) {
 		t.Helper()
@@ -48,6 +54,10 @@ func TestBinaries_ControllerCheckExitCodes(t *testing.T) {
 	expect("not ready", 1, "  fail  Room PC: host_memory_petabyte: memory_total_bytes", "--room", "demo/bad", "--wait", "20s")
 	expect("only some checks", 0, "demo/good: READY", "--room", "demo/good", "--only", "host", "--wait", "20s")
 	expect("unknown check", 1, `unknown check "camera"`, "--room", "demo/good", "--only", "camera", "--wait", "20s")
+	// A check that fails without a rule is a cause, under the verdict, in the words asked for.
+	expect("no camera", 1, "demo/nocam: NOT_READY (check ", "--room", "demo/nocam", "--wait", "20s")
+	expect("no camera, English", 1, "\n  fail  Camera: no camera found\n", "--room", "demo/nocam", "--wait", "20s")
+	expect("no camera, Indonesian", 1, "\n  fail  Kamera: tidak ada kamera terdeteksi\n", "--room", "demo/nocam", "--lang", "id", "--wait", "20s")
 
 	good.cmd.Process.Signal(syscall.SIGSTOP) // hung: the broker still sees it for 1.5 x keepalive
 	expect("no answer", 1, "the room's agent did not answer the check within 1s", "--room", "demo/good", "--wait", "1s")
