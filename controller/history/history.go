@@ -48,6 +48,12 @@ const (
 	// MaxAhead is how far ahead of the controller's clock a report's
 	// measured_at may be and still be believed.
 	MaxAhead = 5 * time.Minute
+	// MinKeep is how long a report is kept at least after it arrived
+	// (half MaxAge when that is shorter): one that its measured_at would
+	// have pruned sooner (a late spool replay, a clock days behind) is
+	// stored under its arrival instead. Its agent let it go when it was
+	// acknowledged.
+	MinKeep = 24 * time.Hour
 	// DefaultMaxPendingBytes bounds the reports waiting to be written (a
 	// full disk): past it, Add refuses with ErrBacklog, the report is not
 	// acknowledged, and its agent keeps it in its spool and sends it again.
@@ -281,7 +287,7 @@ func (h *History) AddEncoded(rep *wire.Report, encoded []byte) (bool, error) {
 	now := h.opts.Now()
 	at := rep.MeasuredAt
 	var head []byte
-	skewed := at.Before(now.Add(-h.opts.MaxAge)) || at.After(now.Add(MaxAhead))
+	skewed := at.Before(now.Add(-h.opts.MaxAge+min(MinKeep, h.opts.MaxAge/2))) || at.After(now.Add(MaxAhead))
 	if skewed {
 		at = now
 		head = binary.BigEndian.AppendUint64([]byte{valueSkewed}, uint64(now.UnixNano()))

@@ -178,23 +178,25 @@ func TestHistory_PagesNeitherSkipNorRepeat(t *testing.T) {
 }
 
 // TestHistory_ImplausibleTimesAreKeptUnderTheirArrival: a report measured
-// before the history's age bound (a dead clock battery) or after 2262 is
-// stored under the time it arrived, with its skew, and neither the next
-// prune nor a since= query loses it.
+// before the history's age bound (a dead clock battery) or so close to it
+// that it would be pruned within MinKeep, or after 2262, is stored under
+// the time it arrived, with its skew, and neither the next prunes nor a
+// since= query loses it.
 func TestHistory_ImplausibleTimesAreKeptUnderTheirArrival(t *testing.T) {
 	now := t0
 	h := open(t, t.TempDir(), Options{MaxAge: 7 * 24 * time.Hour, Now: func() time.Time { return now }})
 	defer h.Close()
-	old, future, fine := rep("s", "r", 1), rep("s", "r", 2), rep("s", "r", 3)
+	old, future, fine, late := rep("s", "r", 1), rep("s", "r", 2), rep("s", "r", 3), rep("s", "r", 4)
 	old.MeasuredAt = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	future.MeasuredAt = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
 	fine.MeasuredAt = t0.Add(-time.Minute)
-	for _, r := range []*wire.Report{old, future, fine} {
+	late.MeasuredAt = t0.Add(-7*24*time.Hour + 20*time.Second) // inside the bound by 20 s: pruned a minute after it came, before
+	for _, r := range []*wire.Report{old, future, fine, late} {
 		if added, err := h.Add(r); !added || err != nil {
 			t.Fatalf("add %s: %v %v", r.ID, added, err)
 		}
 	}
-	now = t0.Add(2 * time.Minute)
+	now = t0.Add(MinKeep - time.Minute)
 	if err := h.Prune(); err != nil {
 		t.Fatal(err)
 	}
@@ -202,14 +204,14 @@ func TestHistory_ImplausibleTimesAreKeptUnderTheirArrival(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page.Reports) != 3 {
-		t.Fatalf("%d reports after a prune, want 3", len(page.Reports))
+	if len(page.Reports) != 4 {
+		t.Fatalf("%d reports after a prune, want 4", len(page.Reports))
 	}
 	byID := map[string]Entry{}
 	for _, e := range page.Reports {
 		byID[e.ID] = e
 	}
-	for _, r := range []*wire.Report{old, future} {
+	for _, r := range []*wire.Report{old, future, late} {
 		e := byID[r.ID]
 		if e.ReceivedAt == nil || !e.ReceivedAt.Equal(t0) || e.ClockSkewSeconds == nil || *e.ClockSkewSeconds != r.MeasuredAt.Sub(t0).Seconds() ||
 			!e.MeasuredAt.Equal(r.MeasuredAt) {
