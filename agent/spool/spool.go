@@ -92,7 +92,7 @@ func Open(dir string, limits Limits) (*Spool, error) {
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open spool %s: %w", db.Path(), err)
+		return nil, err // a *boltfile.DamagedError naming the file
 	}
 	return s, nil
 }

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/siaprapat/siaprapat/internal/boltfile"
 )
 
 // rep is a payload with a report id, as the agent spools them.
@@ -178,5 +182,36 @@ func TestSpool_DrainStopsWhenContextEnds(t *testing.T) {
 	s.Drain(context.Background(), func([]byte) error { rest++; return nil })
 	if rest != 9 {
 		t.Errorf("%d sent by the next drain, want the other 9", rest)
+	}
+}
+
+// TestOpen_DamagedSpoolIsNamedOnce: a spool with a damaged page in the
+// middle (found when the spool is loaded, not when bbolt opens it) is refused with a
+// message naming the file once; it read "open spool : spool PATH is
+// damaged", the path lost to the closed database.
+func TestOpen_DamagedSpoolIsNamedOnce(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, DefaultLimits)
+	for i := range 500 {
+		if _, err := s.Put([]byte(fmt.Sprintf(`{"id":"%d","pad":"%0512d"}`, i, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	path := filepath.Join(dir, "spool.db")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(data) / 2; i < len(data)/2+4096; i++ {
+		data[i] = byte(i*7 + 3) // garbage over a page in the middle
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(dir, DefaultLimits)
+	var de *boltfile.DamagedError
+	if !errors.As(err, &de) || !strings.HasPrefix(err.Error(), "spool "+path+" is damaged: ") {
+		t.Fatalf("err = %v; want a *boltfile.DamagedError beginning \"spool %s is damaged: \"", err, path)
 	}
 }
