@@ -123,7 +123,7 @@ func TestFault_DiskFullBoundsMemoryAndLosesNothing(t *testing.T) {
 	filler := fill(t, dataDir)
 	t.Logf("disk full; controller RSS %d KiB", before)
 
-	most, served := before, 0
+	most, served, historyServed, waitingSaid := before, 0, 0, false
 	const full = 45 * time.Second
 	for deadline := time.Now().Add(full); time.Now().Before(deadline); time.Sleep(time.Second) {
 		most = max(most, rssKiB(t, ctl.cmd.Process.Pid))
@@ -133,6 +133,15 @@ func TestFault_DiskFullBoundsMemoryAndLosesNothing(t *testing.T) {
 			if resp.StatusCode == http.StatusOK {
 				served++
 			}
+		}
+		// The history serves what is written, and says how much waits.
+		if resp, err := http.Get("http://" + httpAddr + "/api/v1/rooms/fault/r000/reports"); err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				historyServed++
+			}
+			waitingSaid = waitingSaid || strings.Contains(string(body), `"waiting":`)
 		}
 	}
 	lines := strings.Split(ctl.out.String(), "\n")[logBefore:]
@@ -154,6 +163,9 @@ func TestFault_DiskFullBoundsMemoryAndLosesNothing(t *testing.T) {
 	}
 	if served < int(full/time.Second)-2 {
 		t.Errorf("rooms served %d of %d times on a full disk", served, int(full/time.Second))
+	}
+	if historyServed < int(full/time.Second)-2 || !waitingSaid {
+		t.Errorf("a room's history served %d of %d times on a full disk (it answered 500 before), saying what waits: %v", historyServed, int(full/time.Second), waitingSaid)
 	}
 	if !strings.Contains(text, "siaprapat_store_write_errors_total") {
 		t.Error("no write errors counted")

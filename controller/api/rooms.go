@@ -144,6 +144,9 @@ type ReportList struct {
 	Reports []history.Entry `json:"reports"`
 	More    bool            `json:"more"`
 	Next    string          `json:"next,omitempty"`
+	// Waiting, when not zero, counts reports (of every room) that could not
+	// be written yet (a full disk) and so are not in this list.
+	Waiting int `json:"waiting,omitempty"`
 }
 
 func (s *Server) listReports(w http.ResponseWriter, r *http.Request) {
@@ -155,7 +158,9 @@ func (s *Server) listReports(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "this controller keeps no report history")
 		return
 	}
-	if _, ok := s.Fleet.Get(site, room); !ok {
+	if _, ok := s.Fleet.Get(site, room); !ok && !s.History.Has(site, room) {
+		// (A room the fleet lost, to serve --repair of its store, still
+		// has its history.)
 		s.unknownRoom(w, site, room)
 		return
 	}
@@ -192,7 +197,10 @@ func (s *Server) listReports(w http.ResponseWriter, r *http.Request) {
 	if page.Reports == nil {
 		page.Reports = []history.Entry{}
 	}
-	writeJSON(w, http.StatusOK, ReportList{Site: site, Room: room, Since: query.Since, Reports: page.Reports, More: page.Next != "", Next: page.Next})
+	if page.Waiting > 0 {
+		s.Log.Warn("listed the report history without the reports that could not be written yet", "site", site, "room", room, "waiting", page.Waiting)
+	}
+	writeJSON(w, http.StatusOK, ReportList{Site: site, Room: room, Since: query.Since, Reports: page.Reports, More: page.Next != "", Next: page.Next, Waiting: page.Waiting})
 }
 
 // zoneBody is a room's time zone, as the API takes and gives it.

@@ -157,3 +157,20 @@ func TestAPI_ZoneFromTheRoomsFileIsNotTheAPIs(t *testing.T) {
 		t.Errorf("GET room without zones: %d %v", code, out)
 	}
 }
+
+// TestAPI_ReportHistoryOfARoomTheFleetLost: a room the fleet no longer knows
+// (its store moved aside by --repair) still has its history, which the API
+// serves; a room with neither is unknown.
+func TestAPI_ReportHistoryOfARoomTheFleetLost(t *testing.T) {
+	s := historyServer(t)
+	if !s.Fleet.Remove("sulsel", "aula") {
+		t.Fatal("sulsel/aula was not in the fleet")
+	}
+	h := s.Handler()
+	if code, out := call(t, h, "GET", "/api/v1/rooms/sulsel/aula/reports", ""); code != 200 || reportIDs(out) != "r1 r2 r3" {
+		t.Errorf("history of a room the fleet lost: %d %v, want r1 r2 r3", code, out)
+	}
+	if code, _ := call(t, h, "GET", "/api/v1/rooms/sulsel/gudang/reports", ""); code != 404 {
+		t.Errorf("history of a room never seen: %d, want 404", code)
+	}
+}

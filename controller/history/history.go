@@ -636,13 +636,34 @@ type Query struct {
 type Page struct {
 	Reports []Entry
 	Next    string
+	// Waiting counts the reports of every room not yet written, when they
+	// could not be (a full disk): the page holds what is written only.
+	Waiting int
+}
+
+// Has reports whether the history holds reports of the room (written or
+// waiting to be).
+func (h *History) Has(site, room string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.count[string(roomKey(site, room))] > 0 {
+		return true
+	}
+	prefix := roomKey(site, room)
+	for _, e := range h.pending {
+		if bytes.HasPrefix(e.key, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrCursor says a Query.After is not a cursor this history gave.
 var ErrCursor = errors.New("not a cursor of this room's history")
 
 // List returns a page of a room's reports. Reports not yet written are
-// included: List flushes first.
+// included: List flushes first. When the flush fails (a full disk), the
+// page has what is written, and Waiting says how many wait.
 func (h *History) List(site, room string, q Query) (Page, error) {
 	if q.Limit <= 0 || q.Limit > MaxList {
 		q.Limit = MaxList
@@ -658,10 +679,12 @@ func (h *History) List(site, room string, q Query) (Page, error) {
 		start = append(bytes.Clone(prefix), suffix...)
 		after = start
 	}
-	if err := h.Flush(); err != nil {
-		return Page{}, err
-	}
 	var page Page
+	if err := h.Flush(); err != nil {
+		h.mu.Lock()
+		page.Waiting = len(h.pending)
+		h.mu.Unlock()
+	}
 	var last []byte // the key of the page's last report
 	err := boltfile.Guard(h.db, "report history", func() error {
 		return h.db.View(func(tx *bolt.Tx) error {
