@@ -171,3 +171,36 @@ func TestCheck_AMeetingThatBeginsWhileTheLinkIsWatchedHoldsTheTestBack(t *testin
 		t.Errorf("%d probe sessions, want none", n)
 	}
 }
+
+// TestCheck_ATestThatWouldRunIntoAMarginIsNotStarted: a meeting's quiet
+// window that begins before the test would end holds the test back now
+// (the gate was asked only for the moment the traffic starts: a test begun
+// 1.4 s before a margin ran 3.65 s into it, and on a slow link it would run
+// some 24 s into it).
+func TestCheck_ATestThatWouldRunIntoAMarginIsNotStarted(t *testing.T) {
+	p := startProbe(t, probe.Config{}, true)
+	c, err := New(quick(p.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(quiet.DefaultMargin + 3*time.Second) // its margin begins 3 s from now
+	gate := &quiet.Gate{Schedule: schedule{{ID: "m", Title: "Rapat", Start: start, End: start.Add(time.Hour)}}}
+	if _, held := gate.Hold(context.Background()); held {
+		t.Fatal("held before the meeting's margin")
+	}
+	res, err := c.Run(quiet.WithGate(context.Background(), gate), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || res[0].Verdict != wire.Skipped || res[0].Code != wire.CodeHeldBack ||
+		!strings.Contains(res[0].Reason, `meeting "Rapat"`) || !strings.Contains(res[0].Reason, "before a test of") {
+		t.Errorf("a margin 3 s ahead: %+v", res)
+	}
+	if n := p.Stats().SessionsStarted; n != 0 {
+		t.Errorf("%d probe sessions, want none", n)
+	}
+}
+
+type schedule []wire.ScheduledSession
+
+func (s schedule) Sessions() []wire.ScheduledSession { return s }

@@ -78,6 +78,10 @@ const (
 	echoMaxLen    = 1472
 )
 
+// sessionSetup is the time a test may take besides its plan: opening the
+// probe session, waiting for a slot, closing it.
+const sessionSetup = 5 * time.Second
+
 // minWindow is the shortest measurement window the check runs with when
 // its deadline forces it to shorten Window.
 const minWindow = 500 * time.Millisecond
@@ -254,20 +258,22 @@ func (c *Check) Run(ctx context.Context, std *standard.Standard) ([]wire.CheckRe
 		c.log.Info("link busy: network test not started", "why", why)
 		return c.busyResult(why), nil
 	}
+	plan, planErr := c.planFor(ctx)
 	// Watching the link took a while (BusyWindow): a meeting's margin may
 	// have begun meanwhile, or its schedule come. Ask again, at the moment
-	// the traffic would start.
-	if h, held := quiet.Held(ctx); held {
+	// the traffic would start, for as long as it would last (and the
+	// session's set-up): a test must not run into a margin either.
+	if h, held := quiet.HeldFor(ctx, plan.total()+sessionSetup); held {
 		c.log.Info("network test held back after watching the link", "why", h.Reason)
 		return []wire.CheckResult{{Check: wire.CheckNetwork, Target: c.base.Host, Verdict: wire.Skipped,
 			Code: h.Code, Reason: "the network check was held back: " + h.Reason}}, nil
 	}
+	if planErr != nil {
+		return nil, planErr
+	}
 	cl := c.newClient()
 	defer cl.close()
 
-	if _, err := c.planFor(ctx); err != nil {
-		return nil, err
-	}
 	sess, err := cl.startSession(ctx, c)
 	if err != nil {
 		return nil, err

@@ -73,6 +73,25 @@ func Held(ctx context.Context) (Hold, bool) {
 	return Hold{}, false
 }
 
+// HeldFor is Held for an act that lasts d (a network test): it is held
+// back too when a meeting's quiet window begins before the act would end,
+// so that a test started just before a margin does not run into it.
+func HeldFor(ctx context.Context, d time.Duration) (Hold, bool) {
+	if h, ok := HoldFrom(ctx); ok {
+		return h, true
+	}
+	g, ok := ctx.Value(gateKey{}).(Holder)
+	if !ok || g == nil {
+		return Hold{}, false
+	}
+	if a, ok := g.(interface {
+		HoldFor(context.Context, time.Duration) (Hold, bool)
+	}); ok {
+		return a.HoldFor(ctx, d)
+	}
+	return g.Hold(ctx)
+}
+
 // Detector tells whether a meeting app holds a device, and which app.
 type Detector struct {
 	Device string // "microphone or speaker", "camera"
@@ -130,6 +149,19 @@ func (g *Gate) Hold(ctx context.Context) (Hold, bool) {
 	return h, busy
 }
 
+// HoldFor is Hold for an act that lasts d: a quiet window that begins
+// before the act would end holds it back now.
+func (g *Gate) HoldFor(ctx context.Context, d time.Duration) (Hold, bool) {
+	if h, ok := g.Hold(ctx); ok || g.Schedule == nil || d <= 0 {
+		return h, ok
+	}
+	now := time.Now()
+	if g.Now != nil {
+		now = g.Now()
+	}
+	return Ahead(g.Schedule.Sessions(), g.margin(), now, d)
+}
+
 func (g *Gate) devicesInUse(ctx context.Context, now time.Time) (Hold, bool) {
 	for _, d := range g.InUse {
 		if d.InUse == nil {
@@ -183,6 +215,24 @@ func Window(sessions []wire.ScheduledSession, margin time.Duration, now time.Tim
 		return Hold{Code: wire.CodeHeldBack, Reason: reason, Since: from, Until: to}, true
 	}
 	return Hold{}, false
+}
+
+// Ahead returns the hold of the first meeting whose quiet window begins
+// after now but within d: an act of length d started now would run into it.
+func Ahead(sessions []wire.ScheduledSession, margin time.Duration, now time.Time, d time.Duration) (Hold, bool) {
+	var first *wire.ScheduledSession
+	for i, s := range sessions {
+		from := s.Start.Add(-margin)
+		if from.After(now) && from.Before(now.Add(d)) && (first == nil || from.Before(first.Start.Add(-margin))) {
+			first = &sessions[i]
+		}
+	}
+	if first == nil {
+		return Hold{}, false
+	}
+	from, to := first.Start.Add(-margin), first.End.Add(margin)
+	reason := describe(*first) + fmt.Sprintf(" (quiet from %s, before a test of %v would end)", clock(from, now), d.Round(time.Second))
+	return Hold{Code: wire.CodeHeldBack, Reason: reason, Since: now, Until: to}, true
 }
 
 func describe(s wire.ScheduledSession) string {

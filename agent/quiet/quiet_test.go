@@ -193,3 +193,39 @@ func TestStamp_DateOnlyWhenNotToday(t *testing.T) {
 		}
 	}
 }
+
+// TestGate_HoldForLooksAheadByTheActsLength: an act of 30 s is held back
+// when the quiet window begins within 30 s; Hold alone, for the moment, is not.
+func TestGate_HoldForLooksAheadByTheActsLength(t *testing.T) {
+	sched := sessions{meeting("Rapat", t9, t9.Add(time.Hour))}
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		held bool
+	}{
+		{"the margin 31 s ahead", t9.Add(-2*time.Minute - 31*time.Second), false},
+		{"the margin 29 s ahead", t9.Add(-2*time.Minute - 29*time.Second), true},
+		{"in the margin", t9.Add(-time.Minute), true},
+		{"after the margin", t9.Add(62 * time.Minute), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &Gate{Schedule: sched, Now: func() time.Time { return tc.at }}
+			h, held := g.HoldFor(context.Background(), 30*time.Second)
+			if held != tc.held {
+				t.Fatalf("held %v, want %v (%+v)", held, tc.held, h)
+			}
+			if tc.name == "the margin 29 s ahead" {
+				if h.Reason != `meeting "Rapat" 09:00Z to 10:00Z (quiet from 08:58Z, before a test of 30s would end)` || !h.Until.Equal(t9.Add(62*time.Minute)) {
+					t.Errorf("hold %+v", h)
+				}
+				if _, now := g.Hold(context.Background()); now {
+					t.Error("Hold, for the moment only, holds it too")
+				}
+				ctx := WithGate(context.Background(), g)
+				if _, ok := HeldFor(ctx, 30*time.Second); !ok {
+					t.Error("HeldFor through the run's gate does not hold it")
+				}
+			}
+		})
+	}
+}
