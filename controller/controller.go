@@ -317,6 +317,7 @@ func Start(cfg Config) (_ *Controller, err error) {
 		Shard:       cfg.Shard,
 		Metrics:     metrics.Handler(metrics.New(c.fleet), prometheus.Gatherers{procReg, fleetReg}, log("metrics")),
 		Calendars:   feeds,
+		AgentBroker: agentBroker(cfg),
 		Ready: func() error {
 			if !c.mqtt.Connected() {
 				return fmt.Errorf("not connected to the MQTT broker %s", redacted(brokerURL))
@@ -619,4 +620,19 @@ func (c *Controller) close() error {
 		errs = append(errs, c.alerts.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// agentBroker is the scheme and port of the embedded broker's listener for
+// agents (TLS where it has one), "" when there is none or its port is
+// chosen at start.
+func agentBroker(cfg Config) string {
+	scheme, listen := "mqtt", cfg.MQTTListen
+	if cfg.MQTTTLSListen != "" {
+		scheme, listen = "mqtts", cfg.MQTTTLSListen
+	}
+	_, port, err := net.SplitHostPort(listen)
+	if cfg.Broker != "" || err != nil || port == "" || port == "0" {
+		return ""
+	}
+	return scheme + "://" + net.JoinHostPort("", port)
 }

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/url"
@@ -34,3 +35,17 @@ func BrokerURL(raw string) (*url.URL, error) {
 
 // SecureBroker reports whether a URL checked by BrokerURL asks for TLS.
 func SecureBroker(u *url.URL) bool { return u.Scheme != "mqtt" && u.Scheme != "tcp" }
+
+// BrokerAt returns the broker URL an agent uses at host: the scheme and
+// port of given (what the controller said of its broker on enrolment),
+// mqtt:// on 1883 when given is empty or unreadable.
+func BrokerAt(given, host string) string {
+	scheme, port := "mqtt", "1883"
+	if u, err := url.Parse(given); err == nil {
+		// (The host may be empty: only the scheme and port are taken.)
+		if def, err := BrokerURL(u.Scheme + "://x"); err == nil {
+			scheme, port = u.Scheme, cmp.Or(u.Port(), def.Port())
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}

@@ -250,3 +250,18 @@ func TestCommandAndResult_RoundTripAndRejects(t *testing.T) {
 		t.Errorf("empty result: %v", err)
 	}
 }
+
+func TestBrokerAt_TakesTheSchemeAndPortGivenAtTheHost(t *testing.T) {
+	for _, tc := range []struct{ given, host, want string }{
+		{"mqtt://10.0.0.5:1891", "ctl.example", "mqtt://ctl.example:1891"},
+		{"mqtts://:8884", "10.1.2.3", "mqtts://10.1.2.3:8884"},
+		{"mqtts://x", "h", "mqtts://h:8883"},
+		{"", "h", "mqtt://h:1883"},
+		{"gopher://x:1", "h", "mqtt://h:1883"},
+		{"mqtt://:1883", "fe80::1", "mqtt://[fe80::1]:1883"},
+	} {
+		if got := BrokerAt(tc.given, tc.host); got != tc.want {
+			t.Errorf("BrokerAt(%q, %q) = %q, want %q", tc.given, tc.host, got, tc.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"net"
 	"net/http"
 
 	"github.com/siaprapat/siaprapat/controller/agents"
@@ -13,6 +14,10 @@ import (
 type Enrolment struct {
 	agents.Agent
 	Password string `json:"password"`
+	// Broker is the controller's broker as the enrolling client reached
+	// the controller (the host it asked), e.g. mqtt://10.0.0.5:1883:
+	// the port an agent must use. Absent when not known.
+	Broker string `json:"broker,omitempty"`
 }
 
 func (s *Server) listAgents(w http.ResponseWriter, _ *http.Request) {
@@ -41,7 +46,15 @@ func (s *Server) addAgent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Log.Info("agent enrolled", "user", a.Username, "remote", r.RemoteAddr)
-	writeJSON(w, http.StatusCreated, Enrolment{Agent: a, Password: secret})
+	e := Enrolment{Agent: a, Password: secret}
+	if s.AgentBroker != "" {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(r.Host); err == nil {
+			host = h
+		}
+		e.Broker = wire.BrokerAt(s.AgentBroker, host)
+	}
+	writeJSON(w, http.StatusCreated, e)
 }
 
 func (s *Server) removeAgent(w http.ResponseWriter, r *http.Request) {

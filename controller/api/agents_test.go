@@ -238,3 +238,16 @@ func TestAPI_AgentStoreThatCannotWriteIsAServerError(t *testing.T) {
 		}
 	}
 }
+
+// TestAPI_EnrolmentSaysTheBrokersPortAtTheHostAsked: an agent must use the
+// port the controller's broker listens on, which need not be 1883 (two
+// controllers on one machine, a port taken): the enrolment says it, at the
+// host the client asked for the controller.
+func TestAPI_EnrolmentSaysTheBrokersPortAtTheHostAsked(t *testing.T) {
+	s, _ := agentServer(t)
+	s.AgentBroker = "mqtts://:8884"
+	code, out := call(t, s.Handler(), "POST", "/api/v1/agents", `{"site":"kalbar","room":"aula"}`)
+	if code != http.StatusCreated || out["broker"] != "mqtts://example.com:8884" {
+		t.Errorf("enrol: %d, broker %v; want mqtts://example.com:8884 (httptest's host)", code, out["broker"])
+	}
+}

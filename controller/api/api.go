@@ -25,10 +25,13 @@ import (
 
 // Server holds what the handlers need.
 type Server struct {
-	Fleet    *fleet.Fleet
-	History  *history.History // may be nil: no report history
-	Commands *commands.Dispatcher
-	Sessions *sessions.Store
+	Fleet   *fleet.Fleet
+	History *history.History // may be nil: no report history
+	// AgentBroker is the scheme and port of the broker agents use (e.g.
+	// mqtt://:1883), told on enrolment with the host the client asked.
+	AgentBroker string
+	Commands    *commands.Dispatcher
+	Sessions    *sessions.Store
 	// Zones gives each room's time zone (times in causes are shown in it)
 	// and sets it for rooms the rooms file does not; may be nil (WIB).
 	Zones Zones

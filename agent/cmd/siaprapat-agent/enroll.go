@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -35,7 +34,9 @@ on Windows readable by SYSTEM and Administrators only), keeping its other settin
   --token TOKEN      the controller's admin API token (or set SIAPRAPAT_API_TOKEN)
   --site, --room     (with --controller) the room to enrol
   --broker URL       (with --controller) the broker as this PC reaches it
-                     (default mqtt://HOST:1883 with the controller's host)
+                     (default: the scheme and port the controller gives for its
+                     broker, at the controller's host; mqtt://HOST:1883 when it
+                     gives none)
   --config FILE      the configuration file to write (default %s)
 `
 
@@ -62,7 +63,7 @@ func newEnrollFlags(stderr io.Writer) *enrollFlags {
 		token:      fs.String("token", "", "(with --controller) the controller's admin API token"),
 		site:       fs.String("site", "", "(with --controller) site of this room"),
 		room:       fs.String("room", "", "(with --controller) room id"),
-		brokerURL:  fs.String("broker", "", "(with --controller) the broker URL as this PC reaches it (default mqtt://HOST:1883 with the controller's host)"),
+		brokerURL:  fs.String("broker", "", "(with --controller) the broker URL as this PC reaches it (default: the scheme and port the controller gives for its broker, at the controller's host; mqtt://HOST:1883 when it gives none)"),
 		out:        fs.String("config", defaultConfigFile(), "the agent's configuration file to write"),
 	}
 }
@@ -224,6 +225,7 @@ func askController(controller, token, site, room, brokerURL string) (enrolment, 
 		Room     string `json:"room"`
 		Username string `json:"username"`
 		Password string `json:"password"`
+		Broker   string `json:"broker"`
 		Error    string `json:"error"`
 	}
 	jsonErr := json.Unmarshal(data, &a)
@@ -236,7 +238,8 @@ func askController(controller, token, site, room, brokerURL string) (enrolment, 
 		return enrolment{}, fmt.Errorf("the controller's answer: %w", jsonErr)
 	}
 	if brokerURL == "" {
-		brokerURL = "mqtt://" + net.JoinHostPort(ctl.Hostname(), "1883")
+		// The controller's broker port, at the controller's host as this PC reaches it.
+		brokerURL = wire.BrokerAt(a.Broker, ctl.Hostname())
 	}
 	e := enrolment{Site: a.Site, Room: a.Room, Broker: brokerURL, Username: a.Username, Password: a.Password, Controller: ctl.String()}
 	return e, e.check()

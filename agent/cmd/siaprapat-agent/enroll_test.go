@@ -146,6 +146,7 @@ func TestEnroll_AsksTheController(t *testing.T) {
 		json.NewEncoder(w).Encode(map[string]string{
 			"site": got.Site, "room": got.Room, "username": got.Site + "/" + got.Room,
 			"enrolled": "2026-11-23T09:00:00Z", "password": "from-the-controller",
+			"broker": "mqtt://ctl.internal:1891", // a broker on another port than 1883, at the host as the controller was asked
 		})
 	}))
 	defer srv.Close()
@@ -165,7 +166,7 @@ func TestEnroll_AsksTheController(t *testing.T) {
 		t.Errorf("the controller was asked for %+v", got)
 	}
 	data, _ := os.ReadFile(cfg)
-	for _, line := range []string{"broker: mqtt://127.0.0.1:1883", "username: kalbar/r1", "password: from-the-controller", "probe-url: " + srv.URL} {
+	for _, line := range []string{"broker: mqtt://127.0.0.1:1891", "username: kalbar/r1", "password: from-the-controller", "probe-url: " + srv.URL} {
 		if !strings.Contains(string(data), "\n"+line+"\n") {
 			t.Errorf("no line %q in\n%s", line, data)
 		}

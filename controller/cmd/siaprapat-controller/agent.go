@@ -31,7 +31,9 @@ flags:
                      the controller's machine, the packaged /etc/siaprapat/controller.yaml's);
                      without one, the controller takes enrolments from its own machine only
   --broker URL       (add) the broker URL the agent should use, as the room PC reaches it
-                     (default: mqtt://HOST:1883 with the --controller host)
+                     (default: the scheme and port the controller gives for its
+                     broker, at the --controller host; mqtt://HOST:1883 when
+                     it gives none)
   --controller URL   (add) the controller's HTTP address as the room PC reaches it, for the
                      network test (default: --server)
   --out FILE         (add) also write the agent's environment file there, mode 0600
@@ -52,7 +54,7 @@ func newAgentFlags(verb string, stderr io.Writer) *agentFlags {
 		fs:         fs,
 		server:     fs.String("server", "http://localhost:9780", "the controller's HTTP address"),
 		token:      fs.String("token", "", "the controller's admin API token (default: as root on the controller's machine, the packaged "+packagedConfig+"'s api-token); without one, the controller takes enrolments from its own machine only"),
-		brokerURL:  fs.String("broker", "", "(add) broker URL for the agent; default mqtt://HOST:1883 with the --controller host"),
+		brokerURL:  fs.String("broker", "", "(add) broker URL for the agent; default: the scheme and port the controller gives for its broker, at the --controller host (mqtt://HOST:1883 when it gives none)"),
 		out:        fs.String("out", "", "(add) write the agent's environment file here (mode 0600)"),
 		controller: fs.String("controller", "", "(add) the controller's HTTP address as the room PC reaches it; default --server"),
 	}
@@ -120,7 +122,7 @@ func agentCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		b := *brokerURL
 		if b == "" {
-			b = "mqtt://" + net.JoinHostPort(ctl.Hostname(), "1883")
+			b = wire.BrokerAt(e.Broker, ctl.Hostname())
 		}
 		if bu, err := url.Parse(b); err == nil && isLocal(bu.Hostname()) || isLocal(ctl.Hostname()) {
 			fmt.Fprintf(stderr, "warning: the agent's file points at %s and %s, which on the room PC is the room PC itself; give --controller and --broker as the room PC reaches this server\n", b, ctl)
