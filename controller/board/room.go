@@ -181,6 +181,9 @@ func checkRows(p *page, rep *wire.Report, causes []readiness.Cause, std *standar
 		}
 		for _, rr := range c.Rules {
 			rule := ruleRow{Rule: rr.Rule, Verdict: rr.Verdict, Want: rr.Want, Reason: rr.Reason}
+			if p.Lang == Indonesian {
+				rule.Want = readiness.WantID(rr.Want)
+			}
 			if rr.Observed != nil {
 				rule.Observed = observed(std, rr.Rule, *rr.Observed)
 			}

@@ -246,3 +246,19 @@ func TestWords_ClockAndDateInTheRoomsZone(t *testing.T) {
 		t.Errorf("check name: %q %q", en, id)
 	}
 }
+
+func TestWantID_WordsTheWantedRangeInBahasaIndonesia(t *testing.T) {
+	for want, id := range map[string]string{
+		">= 10 Mbit/s (fail below 4 Mbit/s)": ">= 10 Mbit/s (gagal di bawah 4 Mbit/s)",
+		"<= 70 % (fail above 90 %)":          "<= 70 % (gagal di atas 90 %)",
+		"-60 dBFS to -6 dBFS":                "-60 dBFS sampai -6 dBFS",
+		">= 1.5 Mbit/s":                      ">= 1,5 Mbit/s",
+		"yes":                                "ya",
+		"no":                                 "tidak",
+		"":                                   "",
+	} {
+		if got := WantID(want); got != id {
+			t.Errorf("WantID(%q) = %q, want %q", want, got, id)
+		}
+	}
+}

@@ -236,6 +236,21 @@ func unitOf(s string) string {
 }
 
 // decimalComma writes numbers the Indonesian way: a decimal comma.
+// WantID words a rule's wanted range (standard.Rule.Want, as reports carry
+// it) in Bahasa Indonesia: ">= 10 Mbit/s (fail below 4 Mbit/s)" is
+// ">= 10 Mbit/s (gagal di bawah 4 Mbit/s)", "yes" is "ya".
+func WantID(want string) string {
+	switch want {
+	case "yes":
+		return "ya"
+	case "no":
+		return "tidak"
+	}
+	return decimalComma(wantID.Replace(want))
+}
+
+var wantID = strings.NewReplacer(" to ", " sampai ", "fail below ", "gagal di bawah ", "fail above ", "gagal di atas ")
+
 func decimalComma(s string) string {
 	b := []byte(s)
 	for i := 1; i+1 < len(b); i++ {
