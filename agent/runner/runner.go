@@ -242,10 +242,11 @@ func (r *Runner) runOne(ctx context.Context, c Check) ([]wire.CheckResult, []wir
 		// A check that ignores its context is not waited for; it is not
 		// started again while it runs (life.acquire).
 		l.abandon(run, timeout)
-		out.err = fmt.Errorf("did not finish within %v", timeout)
+		out.err = unfinished(ctx, timeout)
 	}
-	if out.err == nil && cctx.Err() != nil && len(out.results) == 0 {
-		out.err = fmt.Errorf("did not finish within %v", timeout)
+	if cctx.Err() != nil && ((out.err == nil && len(out.results) == 0) ||
+		errors.Is(out.err, context.Canceled) || errors.Is(out.err, context.DeadlineExceeded)) {
+		out.err = unfinished(ctx, timeout) // (not a bare "context canceled")
 	}
 	if out.err != nil {
 		code := ""
@@ -281,4 +282,13 @@ func (r *Runner) judge(name string, results []wire.CheckResult) []wire.CheckResu
 		r.Standard.Evaluate(&results[i])
 	}
 	return results
+}
+
+// unfinished says why a check's run ended before its results: the run
+// itself was stopped (the agent shutting down), or its time ran out.
+func unfinished(run context.Context, timeout time.Duration) error {
+	if run.Err() != nil {
+		return errors.New("stopped before it finished: the agent is stopping")
+	}
+	return fmt.Errorf("did not finish within %v", timeout)
 }

@@ -69,6 +69,23 @@ func TestRunner_CheckErrorAndOverrunBecomeErrorResults(t *testing.T) {
 	}
 }
 
+// TestRunner_ARunStoppedByShutdownSaysSo: a check under way when the agent
+// stops is not said to have overrun its time (it read "did not finish
+// within 30s" after a SIGTERM).
+func TestRunner_ARunStoppedByShutdownSaysSo(t *testing.T) {
+	r := newRunner(t, fakeCheck{"camera", func(ctx context.Context) ([]wire.CheckResult, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}})
+	r.Timeout = time.Minute
+	ctx, stop := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, stop)
+	rep := r.Run(ctx)
+	if c := rep.Checks[0]; c.Verdict != wire.Error || c.Reason != "stopped before it finished: the agent is stopping" || c.Code == wire.CodeTimeout {
+		t.Errorf("a run stopped by shutdown: %+v", c)
+	}
+}
+
 func TestRunner_SkippedCheckDoesNotCount(t *testing.T) {
 	r := newRunner(t, fakeCheck{"camera", func(context.Context) ([]wire.CheckResult, error) {
 		return []wire.CheckResult{{Target: "/dev/video0", Verdict: wire.Skipped, Reason: "in use"}}, nil
