@@ -690,3 +690,21 @@ func TestBoard_RulesWantedRangeInThePagesLanguage(t *testing.T) {
 		}
 	}
 }
+
+// TestBoard_WhyMarksWhatBlocksApartFromWarnings: each cause of the room
+// page's "Why" list carries its verdict in words, so a technician tells
+// what keeps the room from being ready from what only warns.
+func TestBoard_WhyMarksWhatBlocksApartFromWarnings(t *testing.T) {
+	r := newRig(t, nil)
+	r.report(t, "sulsel", "aula", wire.NotReady, slowCPU, noCamera)
+	a := r.get(t, "/rooms/sulsel/aula", english)
+	why, _, _ := strings.Cut(a.body[strings.Index(a.body, `id="causes"`):], "</ul>")
+	for _, want := range []string{
+		`<li class="c-fail"><span class="v v-fail"><span class="sym" aria-hidden="true">` + Symbol("fail") + `</span> fail</span> Camera: no camera found</li>`,
+		`<li class="c-warn"><span class="v v-warn"><span class="sym" aria-hidden="true">` + Symbol("warn") + `</span> warn</span> `,
+	} {
+		if !strings.Contains(why, want) {
+			t.Errorf("the Why list lacks %q:\n%s", want, why)
+		}
+	}
+}

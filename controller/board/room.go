@@ -26,7 +26,7 @@ type roomData struct {
 	Agent       string
 	LastReport  string
 	FirstSeen   string
-	Causes      []string
+	Causes      []causeRow
 	Checks      []checkRow
 	Peripherals []wire.Peripheral
 	Timeline    []timelineRow
@@ -37,6 +37,13 @@ type roomData struct {
 }
 
 // checkRow is one check of the newest report, with its rules.
+// causeRow is one of the room's causes with its verdict, so that what
+// blocks the room (fail, error) reads apart from a warning.
+type causeRow struct {
+	Text    string
+	Verdict wire.Verdict
+}
+
 type checkRow struct {
 	Name, Target string
 	Verdict      wire.Verdict
@@ -109,7 +116,7 @@ func (b *Board) roomPage(w http.ResponseWriter, r *http.Request, v *visit) {
 	d.LiveEvery = 5000
 	causes := readiness.OfRoom(&view, time.Time{}, at)
 	for _, c := range causes {
-		d.Causes = append(d.Causes, p.Cause(c))
+		d.Causes = append(d.Causes, causeRow{Text: p.Cause(c), Verdict: c.Verdict})
 	}
 	rep, err := b.cfg.Fleet.NewestReport(site, room) // whole, from the fleet's store
 	if err != nil {
