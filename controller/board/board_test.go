@@ -708,3 +708,22 @@ func TestBoard_WhyMarksWhatBlocksApartFromWarnings(t *testing.T) {
 		}
 	}
 }
+
+// TestBoard_RulesAreNamedInWords: a rule of the standard is named by what
+// it measures, in the page's language, with its id beside it.
+func TestBoard_RulesAreNamedInWords(t *testing.T) {
+	r := newRig(t, nil)
+	r.report(t, "jabar", "aula", wire.Degraded, slowCPU)
+	for header, want := range map[string]string{
+		"en": `<td class="rule">Room PC CPU use <span class="muted id">host_cpu</span></td>`,
+		"id": `<td class="rule">Pemakaian CPU PC ruang <span class="muted id">host_cpu</span></td>`,
+	} {
+		h := english
+		if header == "id" {
+			h = indonesian
+		}
+		if a := r.get(t, "/rooms/jabar/aula", h); !strings.Contains(a.body, want) {
+			t.Errorf("%s: the room page lacks %q", header, want)
+		}
+	}
+}

@@ -53,6 +53,7 @@ type checkRow struct {
 
 type ruleRow struct {
 	Rule     string
+	Name     string // what the rule measures, in words; empty when not known
 	Verdict  wire.Verdict
 	Observed string
 	Want     string
@@ -187,7 +188,7 @@ func checkRows(p *page, rep *wire.Report, causes []readiness.Cause, std *standar
 			row.Reason = p.Cause(cause)
 		}
 		for _, rr := range c.Rules {
-			rule := ruleRow{Rule: rr.Rule, Verdict: rr.Verdict, Want: rr.Want, Reason: rr.Reason}
+			rule := ruleRow{Rule: rr.Rule, Name: p.RuleName(std, c.Check, rr.Rule), Verdict: rr.Verdict, Want: rr.Want, Reason: rr.Reason}
 			if p.Lang == Indonesian {
 				rule.Want = readiness.WantID(rr.Want)
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/siaprapat/siaprapat/controller/commands"
 	"github.com/siaprapat/siaprapat/controller/fleet"
 	"github.com/siaprapat/siaprapat/controller/readiness"
+	"github.com/siaprapat/siaprapat/standard"
 	"github.com/siaprapat/siaprapat/wire"
 )
 
@@ -253,6 +254,26 @@ func (p *page) Verdict(v wire.Verdict) string { return p.T("verdict." + string(v
 
 // RoomVerdict words a report's verdict as the state it gives.
 func (p *page) RoomVerdict(v wire.RoomVerdict) string { return p.T("state." + string(v)) }
+
+// RuleName says in words what a rule of the standard measures ("Room PC
+// CPU use"), "" when the standard or the catalogue does not know it.
+func (p *page) RuleName(std *standard.Standard, check, rule string) string {
+	if std == nil {
+		return ""
+	}
+	r, ok := std.Rule(rule)
+	if !ok || r.Check != check {
+		return ""
+	}
+	m, ok := wire.LookupMeasurement(check, r.Measurement)
+	if !ok || m.Words.EN == "" {
+		return ""
+	}
+	if p.Lang == Indonesian {
+		return m.Words.ID
+	}
+	return m.Words.EN
+}
 
 // CheckName names a check, as causes do.
 func (p *page) CheckName(check string) string {
