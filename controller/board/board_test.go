@@ -677,15 +677,15 @@ func TestBoard_WrongTokensAreLimitedByAddress(t *testing.T) {
 // reports in English; the Indonesian page words it in Bahasa Indonesia.
 func TestBoard_RulesWantedRangeInThePagesLanguage(t *testing.T) {
 	r := newRig(t, nil)
-	cpu := 0.8
+	cpu := 0.755
 	r.report(t, "jabar", "aula", wire.Degraded, wire.CheckResult{Check: wire.CheckHost, Target: "pc", Verdict: wire.Warn,
-		Rules: []wire.RuleResult{{Rule: "host_cpu", Verdict: wire.Warn, Observed: &cpu, Want: "<= 70 % (fail above 90 %)", Reason: "cpu_used_ratio 80 % is above the warn limit 70 %"}}})
-	for header, want := range map[string]string{"en": "&lt;= 70 % (fail above 90 %)", "id": "&lt;= 70 % (gagal di atas 90 %)"} {
+		Rules: []wire.RuleResult{{Rule: "host_cpu", Verdict: wire.Warn, Observed: &cpu, Want: "<= 70 % (fail above 90 %)", Reason: "cpu_used_ratio 75.5 % is above the warn limit 70 %"}}})
+	for header, want := range map[string]string{"en": "<td>75.5 %</td><td>&lt;= 70 % (fail above 90 %)", "id": "<td>75,5 %</td><td>&lt;= 70 % (gagal di atas 90 %)"} {
 		h := english
 		if header == "id" {
 			h = indonesian
 		}
-		if a := r.get(t, "/rooms/jabar/aula", h); a.code != 200 || !strings.Contains(a.body, "<td>"+want+"</td>") {
+		if a := r.get(t, "/rooms/jabar/aula", h); a.code != 200 || !strings.Contains(a.body, want+"</td>") {
 			t.Errorf("%s: the room page lacks the wanted range %q", header, want)
 		}
 	}

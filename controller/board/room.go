@@ -194,6 +194,9 @@ func checkRows(p *page, rep *wire.Report, causes []readiness.Cause, std *standar
 			}
 			if rr.Observed != nil {
 				rule.Observed = observed(std, rr.Rule, *rr.Observed)
+				if p.Lang == Indonesian {
+					rule.Observed = readiness.WantID(rule.Observed) // 17,2 GB; ya, tidak
+				}
 			}
 			if cause, ok := byKey[c.Check+"\x00"+c.Target+"\x00"+rr.Rule]; ok {
 				rule.Reason = p.Cause(cause)

@@ -237,8 +237,9 @@ func unitOf(s string) string {
 
 // decimalComma writes numbers the Indonesian way: a decimal comma.
 // WantID words a rule's wanted range (standard.Rule.Want, as reports carry
-// it) in Bahasa Indonesia: ">= 10 Mbit/s (fail below 4 Mbit/s)" is
-// ">= 10 Mbit/s (gagal di bawah 4 Mbit/s)", "yes" is "ya".
+// it), or a measured value as standard.Format writes it, in Bahasa
+// Indonesia: ">= 10 Mbit/s (fail below 4 Mbit/s)" is ">= 10 Mbit/s (gagal
+// di bawah 4 Mbit/s)", "17.2 GB" is "17,2 GB", "yes" is "ya".
 func WantID(want string) string {
 	switch want {
 	case "yes":
