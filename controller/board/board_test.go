@@ -727,3 +727,23 @@ func TestBoard_RulesAreNamedInWords(t *testing.T) {
 		}
 	}
 }
+
+// TestBoard_FirmwareStatusInWords: a device's firmware status reads in the
+// page's language, not as its code (known_bad).
+func TestBoard_FirmwareStatusInWords(t *testing.T) {
+	r := newRig(t, nil)
+	rep := &wire.Report{Schema: wire.Schema, ID: wire.NewID(), Site: "jabar", Room: "aula", MeasuredAt: t0.Add(-time.Minute), Verdict: wire.Ready,
+		Checks: []wire.CheckResult{hostOK},
+		Peripherals: []wire.Peripheral{{Path: "1-2", ID: "046d:0893", Name: "Logitech Rally Bar", Kind: "video_bar", Firmware: "1.0",
+			FirmwareStatus: wire.FirmwareKnownBad, FirmwareReason: "freezes the picture"}}}
+	r.fleet.ApplyReport(rep, t0.Add(-time.Minute))
+	for header, want := range map[string]string{"en": `<span class="fw fw-known_bad">known bad</span>`, "id": `<span class="fw fw-known_bad">diketahui bermasalah</span>`} {
+		h := english
+		if header == "id" {
+			h = indonesian
+		}
+		if a := r.get(t, "/rooms/jabar/aula", h); !strings.Contains(a.body, want) {
+			t.Errorf("%s: the room page lacks %q", header, want)
+		}
+	}
+}
