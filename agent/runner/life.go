@@ -224,6 +224,13 @@ func (l *life) remember(at time.Time, results []wire.CheckResult, devices []wire
 	}
 }
 
+// completeAt says whether the last complete measurement is the run begun at `at`.
+func (l *life) completeAt(at time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.complete.IsZero() && l.complete.Equal(at)
+}
+
 // due says whether a spaced check measures now; if not, the time it is next.
 func (l *life) due(every time.Duration, now time.Time) (time.Time, bool) {
 	l.mu.Lock()

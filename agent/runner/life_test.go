@@ -359,3 +359,50 @@ func TestLife_ARunWaitsForOneUnderWayThenMeasures(t *testing.T) {
 		t.Errorf("a run that waited: %d runs, %d at once, %+v", b.runs.Load(), b.max.Load(), c)
 	}
 }
+
+// TestLife_ARestartRepeatsTheKeptResultsUntilTheirPeriodIsOver: an agent
+// started again (a package upgrade) does not run its network test at once:
+// the last complete results, kept in its data directory, are repeated until
+// the check's period is over, then it measures (and keeps that). Results
+// dated after now (a clock set back) are not taken.
+func TestLife_ARestartRepeatsTheKeptResultsUntilTheirPeriodIsOver(t *testing.T) {
+	clk := newClock()
+	keep := FileKeeper(t.TempDir())
+	before := &counting{verdict: wire.Pass}
+	r := &Runner{Site: "s", Room: "r", Standard: defaultStandard(t), Now: clk.Now, Keep: keep, Checks: []Check{Every(before, time.Hour)}}
+	first := r.Run(context.Background())
+	if before.runs.Load() != 1 {
+		t.Fatalf("first run measured %d times", before.runs.Load())
+	}
+
+	clk.Add(20 * time.Minute) // the agent restarts
+	after := &counting{verdict: wire.Pass}
+	r = &Runner{Site: "s", Room: "r", Standard: defaultStandard(t), Now: clk.Now, Keep: keep, Checks: []Check{Every(after, time.Hour)}}
+	rep := r.Run(context.Background())
+	if after.runs.Load() != 0 {
+		t.Fatalf("a restart 20 min into the hour measured again (%d runs)", after.runs.Load())
+	}
+	got := rep.Checks[0]
+	if got.Measurements["rtt_seconds"] != first.Checks[0].Measurements["rtt_seconds"] ||
+		got.Reason != "measured every 1h0m0s, next after 09:00:00Z; repeating the result measured at 08:00:00Z" {
+		t.Errorf("after the restart: %+v", got)
+	}
+	clk.Add(41 * time.Minute)
+	r.Run(context.Background())
+	if after.runs.Load() != 1 {
+		t.Errorf("past the period: %d runs, want 1", after.runs.Load())
+	}
+	if at, _, err := keep.Load("network"); err != nil || !at.Equal(clk.Now()) {
+		t.Errorf("kept %v, %v; want the new measurement of %v", at, err, clk.Now())
+	}
+
+	// The clock set back before the kept measurement: measure now.
+	back := newClock()
+	back.Add(-24 * time.Hour)
+	again := &counting{verdict: wire.Pass}
+	r = &Runner{Site: "s", Room: "r", Standard: defaultStandard(t), Now: back.Now, Keep: keep, Checks: []Check{Every(again, time.Hour)}}
+	r.Run(context.Background())
+	if again.runs.Load() != 1 {
+		t.Errorf("results from the future were repeated (%d runs)", again.runs.Load())
+	}
+}

@@ -56,8 +56,11 @@ type Runner struct {
 	// meeting in the room, a device in use): the checks then run only
 	// their passive parts and say what they held back.
 	Quiet Holder
-	Now   func() time.Time // the clock; time.Now when nil
-	Log   *slog.Logger     // may be nil
+	// Keep, when set, keeps the spaced checks' last complete results
+	// across restarts (the agent's data directory).
+	Keep Keeper
+	Now  func() time.Time // the clock; time.Now when nil
+	Log  *slog.Logger     // may be nil
 
 	mu    sync.Mutex
 	lives map[string]*life // by check name
@@ -157,8 +160,26 @@ func (r *Runner) life(name string) *life {
 	if !ok {
 		l = newLife()
 		r.lives[name] = l
+		r.recall(name, l)
 	}
 	return l
+}
+
+// recall gives a new life the results Keep kept of its check, when they
+// were measured before now (a clock set back makes them useless).
+func (r *Runner) recall(name string, l *life) {
+	if r.Keep == nil {
+		return
+	}
+	at, results, err := r.Keep.Load(name)
+	switch {
+	case err != nil:
+		if r.Log != nil {
+			r.Log.Warn("could not read the check's last results; it measures anew", "check", name, "err", err)
+		}
+	case len(results) > 0 && !at.IsZero() && !at.After(r.now()):
+		l.remember(at, results, nil, false)
+	}
 }
 
 type outcome struct {
@@ -230,6 +251,7 @@ func (r *Runner) runOne(ctx context.Context, c Check) ([]wire.CheckResult, []wir
 		// check's latest measurement.
 		if out.err == nil {
 			l.release(now, out.results, out.devices, isInventory)
+			r.keep(c, name, l, now, out.results)
 		} else {
 			l.release(now, nil, nil, false)
 		}
@@ -282,6 +304,17 @@ func (r *Runner) judge(name string, results []wire.CheckResult) []wire.CheckResu
 		r.Standard.Evaluate(&results[i])
 	}
 	return results
+}
+
+// keep saves a spaced check's results measured at `at` when they were
+// complete (the ones its life repeats).
+func (r *Runner) keep(c Check, name string, l *life, at time.Time, results []wire.CheckResult) {
+	if s, ok := as[Spaced](c); !ok || s.Every() <= 0 || r.Keep == nil || !l.completeAt(at) {
+		return
+	}
+	if err := r.Keep.Save(name, at, results); err != nil && r.Log != nil {
+		r.Log.Warn("could not keep the check's results for a restart", "check", name, "err", err)
+	}
 }
 
 // unfinished says why a check's run ended before its results: the run

@@ -272,7 +272,7 @@ func newRunFlags(stderr io.Writer) *runFlags {
 		keepAlive:    fs.Duration("keepalive", link.DefaultKeepAlive, "MQTT keepalive; the broker declares the agent offline after 1.5 times this without a word"),
 		username:     fs.String("username", "", "MQTT user name"),
 		password:     fs.String("password", "", "MQTT password"),
-		dataDir:      fs.String("data", "", "directory for the spool of reports waiting for the controller (spool.db) and the room's schedule (schedule.json); none: reports the broker cannot take are dropped"),
+		dataDir:      fs.String("data", "", "directory for the spool of reports waiting for the controller (spool.db), the room's schedule (schedule.json) and the last network test (last-network.json, repeated after a restart until --network-every is over); none: reports the broker cannot take are dropped"),
 		spoolReports: fs.Int("spool-max-reports", spool.DefaultLimits.MaxReports, "most reports the spool keeps (the oldest are dropped first)"),
 		spoolBytes:   fs.Int64("spool-max-bytes", spool.DefaultLimits.MaxBytes, "most bytes the spool keeps (the oldest are dropped first)"),
 		repair:       fs.Bool("repair", false, "move a damaged spool aside (kept as spool.db.damaged-TIME) and start with an empty one; without it the agent refuses to start on a damaged spool"),
@@ -355,6 +355,10 @@ func runDaemon(ctx context.Context, args []string, stderr io.Writer) int {
 		return fail(err)
 	}
 	r.Quiet = agent.Gate(sched, cf.margin(), log)
+	if *rf.dataDir != "" {
+		// A restart repeats the last network test until --network-every is over.
+		r.Keep = runner.FileKeeper(*rf.dataDir)
+	}
 	log.Info("starting siaprapat-agent", "version", cli.Version(), "broker", link.Describe(*rf.brokerURL), "interval", *rf.interval, "standard", r.Standard.String())
 	acfg := agent.Config{
 		Link: link.Options{
