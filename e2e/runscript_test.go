@@ -47,18 +47,39 @@ func TestRunScript_StopsWhatItStartedAndRefusesASecondRun(t *testing.T) {
 
 	// make run | tee log: the script and the pipe's reader in one process
 	// group, as a terminal's foreground job.
-	run := func() (*exec.Cmd, *testenv.Log) {
+	// Each run is stopped at the end as a user would (Ctrl-C), and what is
+	// left then killed by the pids it wrote: its programs run in sessions
+	// of their own (setsid), which a signal to the script's group misses.
+	run := func() (*exec.Cmd, <-chan struct{}, *testenv.Log) {
 		out := &testenv.Log{}
 		cmd := exec.Command("bash", "-c", "scripts/run.sh 2>&1 | cat")
 		cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = root, env, out, out
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.WaitDelay = 5 * time.Second // a program that kept the pipe open does not hold Wait
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
-		return cmd, out
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		t.Cleanup(func() {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+			select {
+			case <-exited:
+			case <-time.After(20 * time.Second):
+			}
+			if b, err := os.ReadFile(filepath.Join(root, "data", "run.pids")); err == nil {
+				for _, f := range strings.Fields(string(b)) {
+					if p, err := strconv.Atoi(f); err == nil {
+						syscall.Kill(p, syscall.SIGKILL)
+					}
+				}
+			}
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		})
+		return cmd, exited, out
 	}
-	first, out := run()
+	first, firstExited, out := run()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), "siaprapat is running") {
 		if time.Now().After(deadline) {
@@ -102,10 +123,8 @@ func TestRunScript_StopsWhatItStartedAndRefusesASecondRun(t *testing.T) {
 	}
 
 	syscall.Kill(-first.Process.Pid, syscall.SIGINT) // Ctrl-C
-	done := make(chan error, 1)
-	go func() { done <- first.Wait() }()
 	select {
-	case <-done:
+	case <-firstExited:
 	case <-time.After(20 * time.Second):
 		t.Fatalf("run.sh did not stop within 20 s of Ctrl-C:\n%s", out)
 	}
@@ -122,8 +141,8 @@ func TestRunScript_StopsWhatItStartedAndRefusesASecondRun(t *testing.T) {
 		t.Error("the controller still answers after Ctrl-C")
 	}
 
-	// The next run starts.
-	_, out = run()
+	// The next run starts (and is stopped by the cleanup, as the first was).
+	_, _, out = run()
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "siaprapat is running"); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the next run did not start:\n%s", out)
