@@ -63,15 +63,7 @@ func WithGate(ctx context.Context, g Holder) context.Context {
 // Held says whether an intrusive act (a network test, the loopback's sound,
 // opening a camera) must be held back now: the run's hold when it has one,
 // else its gate asked at this moment.
-func Held(ctx context.Context) (Hold, bool) {
-	if h, ok := HoldFrom(ctx); ok {
-		return h, true
-	}
-	if g, ok := ctx.Value(gateKey{}).(Holder); ok && g != nil {
-		return g.Hold(ctx)
-	}
-	return Hold{}, false
-}
+func Held(ctx context.Context) (Hold, bool) { return HeldFor(ctx, 0) }
 
 // HeldFor is Held for an act that lasts d (a network test): it is held
 // back too when a meeting's quiet window begins before the act would end,
@@ -126,10 +118,7 @@ type Gate struct {
 // Hold returns the run's hold: a meeting's quiet window first, then a
 // device in use. The devices are asked only outside meetings.
 func (g *Gate) Hold(ctx context.Context) (Hold, bool) {
-	now := time.Now()
-	if g.Now != nil {
-		now = g.Now()
-	}
+	now := g.now()
 	if g.Schedule != nil {
 		if h, ok := Window(g.Schedule.Sessions(), g.margin(), now); ok {
 			return h, true
@@ -155,11 +144,14 @@ func (g *Gate) HoldFor(ctx context.Context, d time.Duration) (Hold, bool) {
 	if h, ok := g.Hold(ctx); ok || g.Schedule == nil || d <= 0 {
 		return h, ok
 	}
-	now := time.Now()
+	return Ahead(g.Schedule.Sessions(), g.margin(), g.now(), d)
+}
+
+func (g *Gate) now() time.Time {
 	if g.Now != nil {
-		now = g.Now()
+		return g.Now()
 	}
-	return Ahead(g.Schedule.Sessions(), g.margin(), now, d)
+	return time.Now()
 }
 
 func (g *Gate) devicesInUse(ctx context.Context, now time.Time) (Hold, bool) {

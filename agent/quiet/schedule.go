@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/siaprapat/siaprapat/internal/atomicfile"
 	"github.com/siaprapat/siaprapat/wire"
 )
 
@@ -95,7 +96,7 @@ func (s *Schedule) Update(data []byte) error {
 		return nil // the retained message again, at a reconnection
 	}
 	if s.path != "" {
-		if err := writeFile(s.path, data); err != nil {
+		if err := atomicfile.Write(s.path, data); err != nil {
 			return fmt.Errorf("store the schedule: %w", err)
 		}
 	}
@@ -115,26 +116,4 @@ func (s *Schedule) Sessions() []wire.ScheduledSession {
 		return nil
 	}
 	return s.current.Sessions
-}
-
-// writeFile replaces path with data whole: a crash leaves the old file or
-// the new one, never half of one.
-func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".schedule-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/siaprapat/siaprapat/internal/atomicfile"
 	"github.com/siaprapat/siaprapat/wire"
 )
 
@@ -48,16 +49,11 @@ func (k FileKeeper) Load(check string) (time.Time, []wire.CheckResult, error) {
 	return v.MeasuredAt, v.Results, nil
 }
 
-// Save writes a check's results, atomically (a new file renamed over the old).
+// Save writes a check's results, replacing the file whole.
 func (k FileKeeper) Save(check string, at time.Time, results []wire.CheckResult) error {
 	data, err := json.Marshal(kept{MeasuredAt: at, Results: results})
 	if err != nil {
 		return err
 	}
-	path := k.path(check)
-	tmp := path + ".new"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(k.path(check), data)
 }

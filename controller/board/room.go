@@ -36,7 +36,6 @@ type roomData struct {
 	HasReport   bool
 }
 
-// checkRow is one check of the newest report, with its rules.
 // causeRow is one of the room's causes with its verdict, so that what
 // blocks the room (fail, error) reads apart from a warning.
 type causeRow struct {
@@ -44,6 +43,7 @@ type causeRow struct {
 	Verdict wire.Verdict
 }
 
+// checkRow is one check of the newest report, with its rules.
 type checkRow struct {
 	Name, Target string
 	Verdict      wire.Verdict

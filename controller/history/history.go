@@ -644,12 +644,12 @@ type Page struct {
 // Has reports whether the history holds reports of the room (written or
 // waiting to be).
 func (h *History) Has(site, room string) bool {
+	prefix := roomKey(site, room)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.count[string(roomKey(site, room))] > 0 {
+	if h.count[string(prefix)] > 0 {
 		return true
 	}
-	prefix := roomKey(site, room)
 	for _, e := range h.pending {
 		if bytes.HasPrefix(e.key, prefix) {
 			return true

@@ -58,25 +58,11 @@ func BenchmarkHandle(b *testing.B) {
 		stores   bool
 		standard *standard.Standard
 	}{{"memory", false, nil}, {"stores", true, nil}, {"standard", true, std}} {
-		withHistory := c.stores
 		b.Run(c.name, func(b *testing.B) {
 			topics, payloads := benchPayloads(b, 5000)
 			opts := Options{Fleet: fleet.New(fleet.Options{Freshness: time.Minute}), Standard: c.standard}
 			if c.stores {
-				f, err := fleet.Open(b.TempDir(), fleet.Options{Freshness: time.Minute}, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer f.Close()
-				opts.Fleet = f
-			}
-			if withHistory {
-				h, err := history.Open(b.TempDir(), history.Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer h.Close()
-				opts.History = h
+				opts.Fleet, opts.History = benchStores(b)
 			}
 			in, err := New(opts, prometheus.NewRegistry())
 			if err != nil {
@@ -113,16 +99,7 @@ func BenchmarkHandleResult(b *testing.B) {
 		payloads[i] = res
 		topics[i] = wire.Topic(rep.Site, rep.Room, wire.KindResult)
 	}
-	f, err := fleet.Open(b.TempDir(), fleet.Options{Freshness: time.Minute}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	h, err := history.Open(b.TempDir(), history.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
+	f, h := benchStores(b)
 	in, err := New(Options{Fleet: f, History: h, Results: func(string, string, *wire.Result) {}}, prometheus.NewRegistry())
 	if err != nil {
 		b.Fatal(err)
@@ -134,4 +111,21 @@ func BenchmarkHandleResult(b *testing.B) {
 		in.Handle(topics[i%len(topics)], payloads[i%len(payloads)])
 		i++
 	}
+}
+
+// benchStores opens the fleet's store and the report history as the
+// controller runs them (bbolt), closed when the benchmark ends.
+func benchStores(b *testing.B) (*fleet.Fleet, *history.History) {
+	b.Helper()
+	f, err := fleet.Open(b.TempDir(), fleet.Options{Freshness: time.Minute}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	h, err := history.Open(b.TempDir(), history.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close() })
+	return f, h
 }

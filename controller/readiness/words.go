@@ -235,7 +235,6 @@ func unitOf(s string) string {
 	return ""
 }
 
-// decimalComma writes numbers the Indonesian way: a decimal comma.
 // WantID words a rule's wanted range (standard.Rule.Want, as reports carry
 // it), or a measured value as standard.Format writes it, in Bahasa
 // Indonesia: ">= 10 Mbit/s (fail below 4 Mbit/s)" is ">= 10 Mbit/s (gagal
@@ -252,6 +251,7 @@ func WantID(want string) string {
 
 var wantID = strings.NewReplacer(" to ", " sampai ", "fail below ", "gagal di bawah ", "fail above ", "gagal di atas ")
 
+// decimalComma writes numbers the Indonesian way: a decimal comma.
 func decimalComma(s string) string {
 	b := []byte(s)
 	for i := 1; i+1 < len(b); i++ {
